@@ -1,0 +1,113 @@
+"""The exception tree. Catch ``AscentError`` broadly or a subclass narrowly.
+
+::
+
+    AscentError
+    ├── UserError                 the program is set up wrongly (fix the code)
+    │   └── ProviderCapabilityError   e.g. hosted tools on a provider without them
+    ├── ModelError                the model could not be used
+    │   ├── ModelAPIError             the provider failed (after retries)
+    │   └── ModelBehaviorError        the model's output stayed unusable
+    ├── ToolError                 a tool failed in a way the run cannot absorb
+    │   └── ToolTimeoutError
+    ├── MaxTurnsExceeded          the run used up ``max_turns``
+    └── RunInterrupted            the run was cancelled before it finished
+
+What the model gets wrong (an unknown tool, arguments that fail validation,
+malformed JSON) is *not* raised: it goes back to the model as a tool error.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .items import Item
+
+__all__ = [
+    "AscentError",
+    "MaxTurnsExceeded",
+    "ModelAPIError",
+    "ModelBehaviorError",
+    "ModelError",
+    "ProviderCapabilityError",
+    "RunInterrupted",
+    "ToolError",
+    "ToolTimeoutError",
+    "UserError",
+]
+
+
+class AscentError(Exception):
+    """Base of every error Ascent raises on purpose."""
+
+
+class UserError(AscentError):
+    """The program uses Ascent wrongly: a bad agent definition, an unknown model name."""
+
+
+class ProviderCapabilityError(UserError):
+    """An agent asks a provider for something it cannot do (hosted tools, for one)."""
+
+
+class ModelError(AscentError):
+    """The model could not produce a usable response."""
+
+
+class ModelAPIError(ModelError):
+    """The provider's API failed and retries did not help.
+
+    ``status_code`` is the HTTP status when there was one; ``message`` is the
+    provider's own message; ``attempts`` is how many calls were made.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status_code: int | None = None,
+        attempts: int = 1,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = message
+        self.provider = provider
+        self.status_code = status_code
+        self.attempts = attempts
+        self.retryable = retryable
+        self.retry_after = retry_after
+        status = f" (HTTP {status_code})" if status_code is not None else ""
+        where = f"{provider}: " if provider else ""
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        super().__init__(f"{where}{message}{status}{tries}")
+
+
+class ModelBehaviorError(ModelError):
+    """The model kept producing output that could not be used (e.g. invalid structured output)."""
+
+
+class ToolError(AscentError):
+    """A tool failed. Inside a run this becomes a tool output the model sees."""
+
+
+class ToolTimeoutError(ToolError):
+    """A tool did not finish within its timeout."""
+
+
+class MaxTurnsExceeded(AscentError):
+    """The run reached ``max_turns`` without a final output.
+
+    ``items`` holds what the run produced so far and ``state`` the run state, so
+    the caller can inspect the conversation or resume with a larger budget.
+    """
+
+    def __init__(self, max_turns: int, *, items: list[Item], state: Any = None) -> None:
+        self.max_turns = max_turns
+        self.items = items
+        self.state = state
+        super().__init__(f"the run reached max_turns={max_turns} without a final output")
+
+
+class RunInterrupted(AscentError):
+    """The run was cancelled before it finished."""

@@ -1,0 +1,130 @@
+"""Model providers, named by strings such as ``openai:gpt-4.1`` or ``offline``.
+
+Provider modules are imported when one of their models is first resolved, so
+``import ascent`` never pays for the ``openai`` client.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+
+from ..errors import UserError
+from .base import (
+    FunctionToolSpec,
+    HostedToolSpec,
+    Model,
+    ModelRequest,
+    ModelResponse,
+    ModelSettings,
+    ModelStreamEvent,
+    OutputSpec,
+    ReasoningDelta,
+    ResponseCompleted,
+    TextDelta,
+    ToolCallArgumentsDelta,
+    ToolSpec,
+)
+
+__all__ = [
+    "DEFAULT_OPENAI_MODEL",
+    "FunctionToolSpec",
+    "HostedToolSpec",
+    "Model",
+    "ModelRequest",
+    "ModelResponse",
+    "ModelSettings",
+    "ModelStreamEvent",
+    "OutputSpec",
+    "ReasoningDelta",
+    "ResponseCompleted",
+    "TextDelta",
+    "ToolCallArgumentsDelta",
+    "ToolSpec",
+    "default_model_name",
+    "register_provider",
+    "resolve_model",
+]
+
+DEFAULT_OPENAI_MODEL = "gpt-4.1-mini"
+
+ModelFactory = Callable[[str], Model]
+
+# prefix -> "module:function"; the module is imported on first use.
+_BUILTIN: dict[str, str] = {
+    "openai": "ascent.models.openai_responses:create",
+    "openai-chat": "ascent.models.openai_chat:create",
+    "litellm": "ascent.models.litellm:create",
+    "offline": "ascent.models.offline:create",
+}
+_factories: dict[str, ModelFactory] = {}
+_cache: dict[str, Model] = {}
+
+
+def register_provider(prefix: str, factory: ModelFactory) -> None:
+    """Make ``prefix:name`` resolve through ``factory(name)``."""
+    _factories[prefix] = factory
+    for key in [key for key in _cache if key.startswith(prefix + ":")]:
+        del _cache[key]
+
+
+def default_model_name() -> str:
+    """The model used when neither the agent nor the run names one.
+
+    ``ASCENT_MODEL`` wins; else a real OpenAI model when ``OPENAI_API_KEY`` or
+    ``OPENAI_BASE_URL`` is set; else the offline model, so nothing needs a key.
+    """
+    configured = os.environ.get("ASCENT_MODEL")
+    if configured:
+        return configured
+    if os.environ.get("OPENAI_BASE_URL"):
+        return f"openai-chat:{DEFAULT_OPENAI_MODEL}"
+    if os.environ.get("OPENAI_API_KEY"):
+        return f"openai:{DEFAULT_OPENAI_MODEL}"
+    return "offline"
+
+
+def _factory(prefix: str) -> ModelFactory:
+    factory = _factories.get(prefix)
+    if factory is not None:
+        return factory
+    target = _BUILTIN.get(prefix)
+    if target is None:
+        known = ", ".join(sorted({*_BUILTIN, *_factories}))
+        raise UserError(f"unknown model provider {prefix!r}; known providers: {known}")
+    module_name, _, attribute = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        extra = f" (install it with: pip install 'ascent-agents[{prefix}]')"
+        raise UserError(f"model provider {prefix!r} is not available: {exc}{extra}") from exc
+    factory = getattr(module, attribute)
+    _factories[prefix] = factory
+    return factory
+
+
+def resolve_model(model: str | Model | None) -> Model:
+    """A model from a name (``provider:name``), an instance, or the default.
+
+    A bare name without a provider prefix means an OpenAI model: Chat
+    Completions when ``OPENAI_BASE_URL`` points at a compatible server (the API
+    they all speak), the Responses API otherwise.
+    """
+    if model is None:
+        model = default_model_name()
+    if not isinstance(model, str):
+        return model
+    cached = _cache.get(model)
+    if cached is not None:
+        return cached
+    prefix, sep, name = model.partition(":")
+    if not sep:
+        if model in _BUILTIN or model in _factories:
+            prefix, name = model, ""
+        else:
+            prefix = "openai-chat" if os.environ.get("OPENAI_BASE_URL") else "openai"
+            name = model
+    resolved = _factory(prefix)(name)
+    _cache[model] = resolved
+    return resolved

@@ -1,0 +1,221 @@
+"""Tools: Python functions the model can call, and tools the provider hosts.
+
+``@function_tool`` turns a function into a :class:`FunctionTool`: the JSON schema
+comes from the signature, the type hints and the docstring; the model's
+arguments are validated by Pydantic before the function runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, overload
+
+from pydantic import BaseModel
+
+from ._private.schema import DocstringStyle, ToolArgumentsError, function_schema
+from .context import RunContext, ToolContext
+from .errors import ToolTimeoutError
+from .models.base import FunctionToolSpec, HostedToolSpec
+
+__all__ = [
+    "ApprovalCheck",
+    "CodeInterpreterTool",
+    "ComputerTool",
+    "FileSearchTool",
+    "FunctionTool",
+    "HostedTool",
+    "Tool",
+    "ToolArgumentsError",
+    "WebSearchTool",
+    "function_tool",
+    "stringify_output",
+]
+
+ApprovalCheck = Callable[[RunContext[Any], dict[str, Any]], bool | Awaitable[bool]]
+"""Decides per call whether a tool call needs a human's approval."""
+
+
+@dataclass(kw_only=True)
+class FunctionTool:
+    """A tool the model calls with JSON arguments.
+
+    ``on_invoke(tool_context, arguments_json)`` does the work; ``@function_tool``
+    builds it from a plain function. ``needs_approval`` pauses the run for a
+    human (always, or when the callable says so for a given call). ``timeout``
+    bounds one call in seconds.
+    """
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    on_invoke: Callable[[ToolContext[Any], str], Awaitable[Any]]
+    strict: bool = True
+    needs_approval: bool | ApprovalCheck = False
+    timeout: float | None = None
+
+    def spec(self) -> FunctionToolSpec:
+        return FunctionToolSpec(
+            name=self.name,
+            description=self.description,
+            parameters=self.parameters,
+            strict=self.strict,
+        )
+
+    async def invoke(self, context: ToolContext[Any], arguments: str) -> Any:
+        """Run the tool once; raises :class:`ToolArgumentsError` on bad arguments."""
+        if self.timeout is None:
+            return await self.on_invoke(context, arguments)
+        try:
+            return await asyncio.wait_for(self.on_invoke(context, arguments), self.timeout)
+        except TimeoutError:
+            raise ToolTimeoutError(
+                f"tool {self.name!r} timed out after {self.timeout:g}s"
+            ) from None
+
+    async def requires_approval(self, context: RunContext[Any], arguments: str) -> bool:
+        check = self.needs_approval
+        if isinstance(check, bool):
+            return check
+        try:
+            parsed = json.loads(arguments or "{}")
+        except ValueError:
+            parsed = {}
+        decision = check(context, parsed if isinstance(parsed, dict) else {})
+        if inspect.isawaitable(decision):
+            decision = await decision
+        return bool(decision)
+
+
+@dataclass(kw_only=True)
+class HostedTool:
+    """A tool the provider runs (OpenAI Responses API). Its calls arrive as items."""
+
+    kind: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.kind
+
+    def spec(self) -> HostedToolSpec:
+        return HostedToolSpec(kind=self.kind, config=dict(self.config))
+
+
+def WebSearchTool(
+    *, search_context_size: Literal["low", "medium", "high"] = "medium", **config: Any
+) -> HostedTool:
+    """The provider's web search."""
+    return HostedTool(kind="web_search", config={"search_context_size": search_context_size, **config})
+
+
+def FileSearchTool(*, vector_store_ids: list[str], max_num_results: int | None = None) -> HostedTool:
+    """Search over the provider's vector stores."""
+    config: dict[str, Any] = {"vector_store_ids": vector_store_ids}
+    if max_num_results is not None:
+        config["max_num_results"] = max_num_results
+    return HostedTool(kind="file_search", config=config)
+
+
+def CodeInterpreterTool(*, container: str | dict[str, Any] | None = None) -> HostedTool:
+    """The provider's sandboxed code interpreter."""
+    return HostedTool(kind="code_interpreter", config={"container": container or {"type": "auto"}})
+
+
+def ComputerTool(
+    *, display_width: int, display_height: int, environment: str = "browser"
+) -> HostedTool:
+    """The provider's computer-use tool (the caller acts on its ``computer_call`` items)."""
+    return HostedTool(
+        kind="computer_use_preview",
+        config={
+            "display_width": display_width,
+            "display_height": display_height,
+            "environment": environment,
+        },
+    )
+
+
+Tool = FunctionTool | HostedTool
+
+
+def stringify_output(value: Any) -> str:
+    """A tool's return value as the text the model reads."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    try:
+        return json.dumps(value, default=_json_default, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if hasattr(value, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return asdict(value)
+    return str(value)
+
+
+@overload
+def function_tool(func: Callable[..., Any], /) -> FunctionTool: ...
+
+
+@overload
+def function_tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    docstring_style: DocstringStyle | None = None,
+    strict: bool = True,
+    needs_approval: bool | ApprovalCheck = False,
+    timeout: float | None = None,
+) -> Callable[[Callable[..., Any]], FunctionTool]: ...
+
+
+def function_tool(
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    docstring_style: DocstringStyle | None = None,
+    strict: bool = True,
+    needs_approval: bool | ApprovalCheck = False,
+    timeout: float | None = None,
+) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
+    """Make a tool of a function, bare (``@function_tool``) or with options.
+
+    The first parameter receives the run context when annotated as
+    :class:`RunContext` or :class:`ToolContext`. Sync functions run in a worker
+    thread so they never block the event loop; async functions are awaited.
+    """
+
+    def build(target: Callable[..., Any]) -> FunctionTool:
+        schema = function_schema(
+            target,
+            name=name,
+            description=description,
+            docstring_style=docstring_style,
+            strict=strict,
+        )
+        return FunctionTool(
+            name=schema.name,
+            description=schema.description,
+            parameters=schema.json_schema,
+            on_invoke=schema.invoke,
+            strict=schema.strict,
+            needs_approval=needs_approval,
+            timeout=timeout,
+        )
+
+    if func is not None:
+        return build(func)
+    return build

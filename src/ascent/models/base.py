@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from pydantic import BaseModel, Field
+
 from ..items import Item, Usage
 
 __all__ = [
@@ -106,13 +108,18 @@ class ModelRequest:
     settings: ModelSettings = field(default_factory=ModelSettings)
 
 
-@dataclass(kw_only=True, slots=True)
-class ModelResponse:
-    """A provider's answer: output items (messages, tool calls, reasoning) and usage."""
+class ModelResponse(BaseModel):
+    """A provider's answer: output items (messages, tool calls, reasoning) and usage.
+
+    A Pydantic model because it is the recorded result of a model-call step: a
+    durable run stores it as JSON and replays it instead of calling again.
+    ``model`` is filled in by the runner with the provider's model name.
+    """
 
     output: list[Item]
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = Field(default_factory=Usage)
     response_id: str | None = None
+    model: str = ""
 
 
 # --------------------------------------------------------------- stream events

@@ -1,0 +1,157 @@
+"""The agent: instructions, a model, tools, handoffs and an output type.
+
+An agent is configuration only; it holds no conversation. The same agent
+serves any number of concurrent runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal
+
+from pydantic import BaseModel
+
+from ._private.naming import slugify
+from .context import RunContext, TContext, ToolContext
+from .errors import UserError
+from .handoffs import Handoff, handoff
+from .items import FunctionCallOutput
+from .lifecycle import AgentHooks
+from .models.base import Model, ModelSettings
+from .tools import ApprovalCheck, FunctionTool, Tool
+
+__all__ = [
+    "Agent",
+    "AgentTool",
+    "StopAtTools",
+    "ToolUseBehavior",
+    "ToolsToFinalOutput",
+]
+
+Instructions = (
+    str
+    | Callable[[RunContext[Any], "Agent[Any]"], str | Awaitable[str]]
+    | None
+)
+
+
+@dataclass(kw_only=True, frozen=True)
+class StopAtTools:
+    """Tool-use behaviour: end the run when one of these tools was called; its output is final."""
+
+    names: tuple[str, ...]
+
+    def __init__(self, *names: str) -> None:
+        object.__setattr__(self, "names", tuple(names))
+
+
+class ToolsToFinalOutput(BaseModel):
+    """What a custom tool-use function decides: stop with this output, or go on."""
+
+    is_final_output: bool
+    final_output: Any = None
+
+
+ToolUseFunction = Callable[
+    [RunContext[Any], list[FunctionCallOutput]],
+    ToolsToFinalOutput | Awaitable[ToolsToFinalOutput],
+]
+ToolUseBehavior = Literal["run_llm_again", "stop_on_first_tool"] | StopAtTools | ToolUseFunction
+
+
+@dataclass(kw_only=True)
+class Agent(Generic[TContext]):
+    """An LLM with instructions, tools and the agents it may hand off to.
+
+    ``instructions`` may be a callable of ``(run_context, agent)`` (sync or
+    async) for instructions that depend on the run. ``output_type`` asks the
+    model for structured output, validated before the run returns.
+    ``tool_use_behavior`` decides what happens after tools ran: call the model
+    again (the default), stop with the first tool's output, stop at named
+    tools, or a function of the tool results.
+    """
+
+    name: str
+    instructions: Instructions = None
+    handoff_description: str | None = None
+    model: str | Model | None = None
+    model_settings: ModelSettings = field(default_factory=ModelSettings)
+    tools: list[Tool] = field(default_factory=list)
+    handoffs: list[Agent[Any] | Handoff] = field(default_factory=list)
+    output_type: Any = None
+    hooks: AgentHooks[TContext] | None = None
+    tool_use_behavior: ToolUseBehavior = "run_llm_again"
+    reset_tool_choice: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise UserError("an agent needs a non-empty name")
+
+    def clone(self, **changes: Any) -> Agent[TContext]:
+        """A copy with some fields changed; lists are copied, not shared."""
+        changes.setdefault("tools", list(self.tools))
+        changes.setdefault("handoffs", list(self.handoffs))
+        return dataclasses.replace(self, **changes)
+
+    async def get_instructions(self, context: RunContext[TContext]) -> str | None:
+        instructions = self.instructions
+        if instructions is None or isinstance(instructions, str):
+            return instructions
+        value = instructions(context, self)
+        if inspect.isawaitable(value):
+            value = await value
+        return value
+
+    def get_handoffs(self) -> list[Handoff]:
+        return [item if isinstance(item, Handoff) else handoff(item) for item in self.handoffs]
+
+    def as_tool(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        max_turns: int | None = None,
+        needs_approval: bool | ApprovalCheck = False,
+        output_extractor: Callable[[Any], str | Awaitable[str]] | None = None,
+    ) -> AgentTool:
+        """This agent as a tool of another: it runs on the request and answers;
+        control stays with the caller (unlike a handoff).
+
+        ``output_extractor`` receives the inner run's result and returns the text
+        the calling model sees (the final output by default).
+        """
+        tool_name = name or slugify(self.name)
+        return AgentTool(
+            name=tool_name,
+            description=description or self.handoff_description or f"Ask the {self.name} agent.",
+            parameters={
+                "type": "object",
+                "properties": {
+                    "input": {"type": "string", "description": "The request for the agent."}
+                },
+                "required": ["input"],
+                "additionalProperties": False,
+            },
+            on_invoke=_not_run_directly,
+            needs_approval=needs_approval,
+            agent=self,
+            max_turns=max_turns,
+            output_extractor=output_extractor,
+        )
+
+
+@dataclass(kw_only=True)
+class AgentTool(FunctionTool):
+    """An agent used as a tool. The runner runs it as a nested run, so its
+    stream events reach the caller's stream, tagged with the inner agent."""
+
+    agent: Agent[Any]
+    max_turns: int | None = None
+    output_extractor: Callable[[Any], str | Awaitable[str]] | None = None
+
+
+async def _not_run_directly(context: ToolContext[Any], arguments: str) -> Any:
+    raise UserError("an agent tool runs through the Runner, not by calling it directly")

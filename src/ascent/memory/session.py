@@ -1,0 +1,59 @@
+"""Sessions: a conversation's history, loaded before a run and extended after each turn.
+
+``Runner.run(agent, input, session=...)`` uses any object with this protocol, so
+the next run continues the conversation without the caller resending it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol, runtime_checkable
+
+from ..items import Item
+
+__all__ = ["InMemorySession", "Session"]
+
+
+@runtime_checkable
+class Session(Protocol):
+    """A stored conversation, named by ``session_id``."""
+
+    session_id: str
+
+    async def get_items(self, limit: int | None = None) -> list[Item]:
+        """All items, or the last ``limit`` ones, oldest first."""
+        ...
+
+    async def add_items(self, items: list[Item]) -> None: ...
+
+    async def pop_item(self) -> Item | None:
+        """Remove and return the newest item (undo), or None when empty."""
+        ...
+
+    async def clear(self) -> None: ...
+
+
+class InMemorySession:
+    """A session held in this process: for tests, notebooks and short scripts."""
+
+    def __init__(self, session_id: str = "default") -> None:
+        self.session_id = session_id
+        self._items: list[Item] = []
+        self._lock = asyncio.Lock()
+
+    async def get_items(self, limit: int | None = None) -> list[Item]:
+        if limit is None:
+            return list(self._items)
+        return self._items[-limit:] if limit > 0 else []
+
+    async def add_items(self, items: list[Item]) -> None:
+        async with self._lock:
+            self._items.extend(items)
+
+    async def pop_item(self) -> Item | None:
+        async with self._lock:
+            return self._items.pop() if self._items else None
+
+    async def clear(self) -> None:
+        async with self._lock:
+            self._items.clear()

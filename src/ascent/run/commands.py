@@ -1,0 +1,135 @@
+"""The commands the agent loop yields, and the results it receives back.
+
+The loop never does I/O: it asks for it with these. Every command and every
+result is a Pydantic model that round-trips through JSON, so an interpreter can
+record them (a durable run) or replay them (a test, a resumed run).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Discriminator, Field, TypeAdapter
+
+from ..items import FunctionCall, FunctionCallOutput, Item, RunUsage
+from ..models.base import ModelResponse
+
+__all__ = [
+    "ApprovalDecision",
+    "ApprovalRequest",
+    "AwaitApproval",
+    "CallModel",
+    "Command",
+    "HandoffResult",
+    "RunHandoff",
+    "RunTools",
+    "ToolsResult",
+    "command_result_adapter",
+]
+
+
+class ApprovalRequest(BaseModel):
+    """A tool call waiting for a human's decision."""
+
+    call_id: str
+    tool_name: str
+    arguments: str
+    agent: str
+
+
+class ApprovalDecision(BaseModel):
+    """A human's decision on one tool call; ``reason`` reaches the model on rejection."""
+
+    approved: bool
+    reason: str | None = None
+
+
+class CallModel(BaseModel):
+    """Call the agent's model with ``input``; the result is a :class:`ModelResponse`.
+
+    ``agent_start`` marks the first call of an agent since it took over (the
+    interpreter fires start hooks); ``reset_tool_choice`` asks for the default
+    tool choice because the agent already used a tool (so "required" cannot loop).
+    """
+
+    kind: Literal["call_model"] = "call_model"
+    agent: str
+    turn: int
+    input: list[Item]
+    agent_start: bool = False
+    reset_tool_choice: bool = False
+
+
+class RunTools(BaseModel):
+    """Run function tool calls (concurrently); the result is a :class:`ToolsResult`.
+
+    ``completed`` are outputs of this turn's calls that ran before an approval
+    pause; the interpreter uses them with the new ones to apply the agent's
+    tool-use behaviour.
+    """
+
+    kind: Literal["run_tools"] = "run_tools"
+    agent: str
+    calls: list[FunctionCall]
+    approvals: dict[str, ApprovalDecision] = Field(default_factory=dict)
+    completed: list[FunctionCallOutput] = Field(default_factory=list)
+
+
+class ToolsResult(BaseModel):
+    """Outputs of the calls that ran, the calls that wait for approval, the
+    tool-use behaviour's verdict, and the usage of agents that ran as tools."""
+
+    outputs: list[FunctionCallOutput]
+    pending: list[ApprovalRequest] = Field(default_factory=list)
+    is_final_output: bool = False
+    final_output: Any = None
+    usage: RunUsage | None = None
+
+
+class RunHandoff(BaseModel):
+    """Hand control to another agent; the result is a :class:`HandoffResult`."""
+
+    kind: Literal["handoff"] = "handoff"
+    agent: str
+    target: str
+    call: FunctionCall
+    input_history: list[Item]
+    new_items: list[Item]
+
+
+class HandoffResult(BaseModel):
+    """``accepted`` is false when the model's handoff arguments were invalid.
+
+    ``input_history`` / ``new_items`` are set when an input filter rewrote them.
+    """
+
+    accepted: bool
+    output: FunctionCallOutput
+    input_history: list[Item] | None = None
+    new_items: list[Item] | None = None
+
+
+class AwaitApproval(BaseModel):
+    """Wait for decisions on these calls; the result maps call ids to decisions."""
+
+    kind: Literal["await_approval"] = "await_approval"
+    requests: list[ApprovalRequest]
+
+
+Command = Annotated[CallModel | RunTools | RunHandoff | AwaitApproval, Discriminator("kind")]
+
+_RESULT_TYPES: dict[str, Any] = {
+    "call_model": ModelResponse,
+    "run_tools": ToolsResult,
+    "handoff": HandoffResult,
+    "await_approval": dict[str, ApprovalDecision],
+}
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {}
+
+
+def command_result_adapter(kind: str) -> TypeAdapter[Any]:
+    """How to (de)serialize the result of a command of this kind."""
+    adapter = _ADAPTERS.get(kind)
+    if adapter is None:
+        adapter = _ADAPTERS[kind] = TypeAdapter(_RESULT_TYPES[kind])
+    return adapter

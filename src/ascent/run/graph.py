@@ -1,0 +1,87 @@
+"""The agents a run can reach, looked up by name.
+
+Run state refers to agents by name (it must serialize), so the loop and the
+interpreter resolve names here. Built once per run from the starting agent by
+following handoffs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .._private.output import OutputSchema, output_schema_for
+from ..agent import Agent
+from ..errors import UserError
+from ..handoffs import Handoff
+from ..tools import FunctionTool, HostedTool
+
+__all__ = ["AgentGraph", "AgentNode"]
+
+
+@dataclass(slots=True)
+class AgentNode:
+    """One agent and the lookups the loop needs for it."""
+
+    agent: Agent[Any]
+    function_tools: dict[str, FunctionTool]
+    hosted_tools: list[HostedTool]
+    handoffs: dict[str, Handoff]
+    output: OutputSchema | None
+
+    @classmethod
+    def build(cls, agent: Agent[Any]) -> AgentNode:
+        function_tools: dict[str, FunctionTool] = {}
+        hosted: list[HostedTool] = []
+        for tool in agent.tools:
+            if isinstance(tool, HostedTool):
+                hosted.append(tool)
+            elif tool.name in function_tools:
+                raise UserError(f"agent {agent.name!r} has two tools named {tool.name!r}")
+            else:
+                function_tools[tool.name] = tool
+        handoffs: dict[str, Handoff] = {}
+        for item in agent.get_handoffs():
+            if item.tool_name in function_tools or item.tool_name in handoffs:
+                raise UserError(
+                    f"agent {agent.name!r}: handoff tool name {item.tool_name!r} is already used"
+                )
+            handoffs[item.tool_name] = item
+        output = None
+        if agent.output_type is not None and agent.output_type is not str:
+            output = output_schema_for(agent.output_type)
+        return cls(agent, function_tools, hosted, handoffs, output)
+
+    def tool_names(self) -> list[str]:
+        return [*self.function_tools, *self.handoffs]
+
+
+class AgentGraph:
+    """Every agent reachable from the starting agent through handoffs."""
+
+    def __init__(self, start: Agent[Any]) -> None:
+        self.start = start
+        self.nodes: dict[str, AgentNode] = {}
+        queue = [start]
+        while queue:
+            agent = queue.pop()
+            known = self.nodes.get(agent.name)
+            if known is not None:
+                if known.agent is not agent:
+                    raise UserError(
+                        f"two different agents are named {agent.name!r}; "
+                        "agent names must be unique within a run"
+                    )
+                continue
+            node = AgentNode.build(agent)
+            self.nodes[agent.name] = node
+            queue.extend(h.agent for h in node.handoffs.values())
+
+    def __getitem__(self, name: str) -> AgentNode:
+        node = self.nodes.get(name)
+        if node is None:
+            raise UserError(
+                f"agent {name!r} is not reachable from {self.start.name!r}; "
+                "resume a run with the same starting agent it began with"
+            )
+        return node

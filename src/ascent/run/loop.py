@@ -1,0 +1,226 @@
+"""The agent loop, written once, as a generator that yields commands.
+
+It never does I/O. It decides what happens next from the run state and the
+results the interpreter sends back, and records everything in the state. The
+in-process :class:`~ascent.run.runner.Runner` and a durable interpreter run this
+same generator; streamed and non-streamed runs differ only in the interpreter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+from ..errors import MaxTurnsExceeded, ModelBehaviorError
+from ..items import FunctionCall, FunctionCallOutput, Message, text_of
+from ..models.base import ModelResponse
+from .commands import (
+    ApprovalDecision,
+    AwaitApproval,
+    CallModel,
+    Command,
+    HandoffResult,
+    RunHandoff,
+    RunTools,
+    ToolsResult,
+)
+from .graph import AgentGraph, AgentNode
+from .state import PendingTools, RunState
+
+__all__ = ["DEFAULT_OUTPUT_RETRIES", "agent_loop"]
+
+DEFAULT_OUTPUT_RETRIES = 2
+
+Loop = Generator[Command, Any, RunState]
+
+
+def agent_loop(
+    state: RunState, graph: AgentGraph, *, output_retries: int = DEFAULT_OUTPUT_RETRIES
+) -> Loop:
+    """Drive a run from ``state`` to a final output, yielding a command per step.
+
+    Returns the final state (``status == "completed"``), or stops after yielding
+    :class:`AwaitApproval` when the interpreter cannot wait (the state then says
+    ``awaiting_approval``). Raises :class:`MaxTurnsExceeded` when turns run out.
+    """
+    while state.status != "completed":
+        if state.status == "awaiting_approval":
+            missing = [r for r in state.interruptions if r.call_id not in state.approvals]
+            if missing:
+                decisions: dict[str, ApprovalDecision] = yield AwaitApproval(requests=missing)
+                state.approvals.update(decisions)
+                continue
+            state.status = "running"
+            state.interruptions = []
+        if state.pending is not None:
+            yield from _finish_tools(state, graph)
+        else:
+            yield from _model_turn(state, graph, output_retries)
+    return state
+
+
+def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Loop:
+    if state.turn >= state.max_turns:
+        raise MaxTurnsExceeded(state.max_turns, items=list(state.generated), state=state)
+    state.turn += 1
+    node = graph[state.current_agent]
+    name = node.agent.name
+    command = CallModel.model_construct(
+        kind="call_model",
+        agent=name,
+        turn=state.turn,
+        input=state.items,
+        agent_start=not state.agent_started,
+        reset_tool_choice=node.agent.reset_tool_choice and name in state.used_tools,
+    )
+    state.agent_started = True
+    response: ModelResponse = yield command
+    state.usage.record(response.usage, agent=name, model=response.model or "unknown")
+    state.last_response_id = response.response_id
+
+    calls: list[FunctionCall] = []
+    handoff_call: FunctionCall | None = None
+    for item in response.output:
+        item.agent = name
+        state.generated.append(item)
+        if not isinstance(item, FunctionCall):
+            continue
+        if item.name in node.handoffs and handoff_call is None:
+            handoff_call = item
+        else:
+            calls.append(item)
+
+    if calls or handoff_call is not None:
+        state.pending = PendingTools(
+            calls=calls,
+            handoff=handoff_call,
+            handoff_target=node.handoffs[handoff_call.name].agent.name if handoff_call else None,
+        )
+        return
+
+    if not any(isinstance(i, Message) and i.role == "assistant" for i in response.output):
+        return  # only reasoning or hosted tool activity: let the model go on
+
+    text = text_of(response.output)
+    if node.output is None:
+        _finish(state, text)
+        return
+    try:
+        value = node.output.validate_json(text)
+    except ValueError as exc:
+        if state.output_retries >= output_retries:
+            raise ModelBehaviorError(
+                f"agent {name!r} did not produce valid {node.output.spec().name} output "
+                f"after {output_retries + 1} attempts: {exc}"
+            ) from None
+        state.output_retries += 1
+        state.generated.append(
+            Message(
+                role="user",
+                agent=name,
+                content=(
+                    "Your last answer was not valid for the required output schema: "
+                    f"{exc}. Answer again with JSON that matches the schema exactly."
+                ),
+            )
+        )
+        return
+    _finish(state, node.output.dump(value))
+
+
+def _finish_tools(state: RunState, graph: AgentGraph) -> Loop:
+    pending = state.pending
+    assert pending is not None
+    node = graph[state.current_agent]
+    name = node.agent.name
+
+    remaining = pending.remaining()
+    known = [c for c in remaining if c.name in node.function_tools]
+    for call in remaining:
+        if call.name in node.handoffs:  # a second handoff in one response
+            pending.outputs.append(_extra_handoff(call, name))
+        elif call.name not in node.function_tools:
+            pending.outputs.append(_unknown_tool(call, node))
+    if known:
+        result: ToolsResult = yield RunTools(
+            agent=name,
+            calls=known,
+            approvals={c.call_id: state.approvals[c.call_id] for c in known if c.call_id in state.approvals},
+            completed=list(pending.outputs),
+        )
+        pending.outputs.extend(result.outputs)
+        if result.usage is not None:
+            state.usage.merge(result.usage)
+        if result.pending:
+            state.status = "awaiting_approval"
+            state.interruptions = result.pending
+            return
+    else:
+        result = ToolsResult(outputs=[])
+
+    # every function call has its output: record them in call order
+    by_id = {output.call_id: output for output in pending.outputs}
+    for call in pending.calls:
+        output = by_id[call.call_id]
+        output.agent = output.agent or name
+        output.tool_name = output.tool_name or call.name
+        state.generated.append(output)
+    if pending.calls:
+        if name not in state.used_tools:
+            state.used_tools.append(name)
+    state.pending = None
+    for call in pending.calls:
+        state.approvals.pop(call.call_id, None)
+
+    if pending.handoff is not None and pending.handoff_target is not None:
+        handoff: HandoffResult = yield RunHandoff(
+            agent=name,
+            target=pending.handoff_target,
+            call=pending.handoff,
+            input_history=state.input,
+            new_items=state.generated,
+        )
+        state.generated.append(handoff.output)
+        if handoff.accepted:
+            if handoff.input_history is not None:
+                state.input = handoff.input_history
+            if handoff.new_items is not None:
+                # keep the handoff's output only beside its call: a provider
+                # rejects an output whose call the filter removed
+                call_id = handoff.output.call_id
+                kept = any(
+                    isinstance(i, FunctionCall) and i.call_id == call_id for i in handoff.new_items
+                )
+                state.generated = [*handoff.new_items, *([handoff.output] if kept else [])]
+            state.current_agent = pending.handoff_target
+            state.agent_started = False
+        return
+
+    if result.is_final_output:
+        _finish(state, result.final_output)
+
+
+def _finish(state: RunState, output: Any) -> None:
+    state.final_output = output
+    state.status = "completed"
+
+
+def _unknown_tool(call: FunctionCall, node: AgentNode) -> FunctionCallOutput:
+    available = ", ".join(node.tool_names()) or "none"
+    return FunctionCallOutput(
+        call_id=call.call_id,
+        output=f"Error: there is no tool named {call.name!r}. Available tools: {available}.",
+        agent=node.agent.name,
+        tool_name=call.name,
+        is_error=True,
+    )
+
+
+def _extra_handoff(call: FunctionCall, agent: str) -> FunctionCallOutput:
+    return FunctionCallOutput(
+        call_id=call.call_id,
+        output="Error: only one handoff can happen at a time; this one was ignored.",
+        agent=agent,
+        tool_name=call.name,
+        is_error=True,
+    )

@@ -1,0 +1,90 @@
+"""RunState: a complete, JSON-serializable picture of a run after any step.
+
+It is what a human-in-the-loop pause hands back to the caller, what a resumed
+run (in this process or another) continues from, and what a developer inspects.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ..errors import UserError
+from ..items import FunctionCall, FunctionCallOutput, Item, RunUsage
+from .commands import ApprovalDecision, ApprovalRequest
+
+__all__ = ["PendingTools", "RunState"]
+
+STATE_VERSION = 1
+
+
+class PendingTools(BaseModel):
+    """Tool calls of the last model response that are not finished yet."""
+
+    calls: list[FunctionCall]
+    handoff: FunctionCall | None = None
+    handoff_target: str | None = None
+    outputs: list[FunctionCallOutput] = Field(default_factory=list)
+
+    def remaining(self) -> list[FunctionCall]:
+        done = {output.call_id for output in self.outputs}
+        return [call for call in self.calls if call.call_id not in done]
+
+
+class RunState(BaseModel):
+    """Where a run stands. Serialize with :meth:`to_json`, restore with :meth:`from_json`.
+
+    To answer a pause for approval, call :meth:`approve` or :meth:`reject` for
+    each entry of ``interruptions``, then pass the state to ``Runner.run``.
+    """
+
+    version: int = STATE_VERSION
+    run_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    starting_agent: str
+    current_agent: str
+    input: list[Item]
+    generated: list[Item] = Field(default_factory=list)
+    turn: int = 0
+    max_turns: int = 10
+    usage: RunUsage = Field(default_factory=RunUsage)
+    status: Literal["running", "awaiting_approval", "completed"] = "running"
+    pending: PendingTools | None = None
+    interruptions: list[ApprovalRequest] = Field(default_factory=list)
+    approvals: dict[str, ApprovalDecision] = Field(default_factory=dict)
+    agent_started: bool = False
+    used_tools: list[str] = Field(default_factory=list)
+    output_retries: int = 0
+    final_output: Any = None
+    last_response_id: str | None = None
+
+    # ---------------------------------------------------------------- approvals
+
+    def approve(self, call: str | ApprovalRequest) -> None:
+        """Approve one pending tool call (by call id or request)."""
+        self._decide(call, ApprovalDecision(approved=True))
+
+    def reject(self, call: str | ApprovalRequest, *, reason: str | None = None) -> None:
+        """Reject one pending tool call; the model is told, with ``reason`` if given."""
+        self._decide(call, ApprovalDecision(approved=False, reason=reason))
+
+    def _decide(self, call: str | ApprovalRequest, decision: ApprovalDecision) -> None:
+        call_id = call if isinstance(call, str) else call.call_id
+        if call_id not in {request.call_id for request in self.interruptions}:
+            raise UserError(f"no tool call {call_id!r} is waiting for approval in this run")
+        self.approvals[call_id] = decision
+
+    # ----------------------------------------------------------- serialization
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, data: str | bytes) -> RunState:
+        return cls.model_validate_json(data)
+
+    @property
+    def items(self) -> list[Item]:
+        """The whole conversation: input, then what this run produced."""
+        return [*self.input, *self.generated]

@@ -1,0 +1,102 @@
+"""Human in the loop: pause on a tool that needs approval, serialize, decide, resume."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from ascent import Agent, FunctionCallOutput, RunContext, Runner, RunState, UserError, function_tool
+from ascent.testing import ScriptedModel, ToolCall
+
+refunds: list[float] = []
+
+
+@function_tool(needs_approval=True)
+def refund(order_id: str, amount: float) -> str:
+    """Refund an order."""
+    refunds.append(amount)
+    return f"refunded {amount} on {order_id}"
+
+
+@function_tool
+def lookup(order_id: str) -> str:
+    """Look up an order."""
+    return f"{order_id}: delivered"
+
+
+def make_agent(model: ScriptedModel) -> Agent:
+    return Agent(name="support", model=model, tools=[refund, lookup])
+
+
+@pytest.fixture(autouse=True)
+def _clear() -> None:
+    refunds.clear()
+
+
+async def test_pause_serialize_approve_and_resume_in_a_fresh_runner() -> None:
+    model = ScriptedModel(
+        [[ToolCall("lookup", {"order_id": "A1"}), ToolCall("refund", {"order_id": "A1", "amount": 20})]]
+    )
+    result = await Runner.run(make_agent(model), "refund A1")
+    assert result.is_interrupted and result.final_output is None
+    assert [r.tool_name for r in result.interruptions] == ["refund"]
+    assert json.loads(result.interruptions[0].arguments) == {"order_id": "A1", "amount": 20}
+    assert refunds == []  # nothing ran without approval
+    payload = result.state.to_json()
+
+    # later, elsewhere: a new process would rebuild the agent the same way
+    state = RunState.from_json(payload)
+    state.approve(state.interruptions[0])
+    second = ScriptedModel(["Refunded 20 on A1."])
+    resumed = await Runner.run(make_agent(second), state)
+    assert refunds == [20.0]
+    assert resumed.final_output == "Refunded 20 on A1."
+    outputs = [i for i in resumed.new_items if isinstance(i, FunctionCallOutput)]
+    # the lookup ran once, before the pause; both outputs are there, in call order
+    assert [o.tool_name for o in outputs] == ["lookup", "refund"]
+    assert resumed.usage.requests == 2
+    second.assert_done()
+
+
+async def test_rejection_reaches_the_model() -> None:
+    model = ScriptedModel([ToolCall("refund", {"order_id": "B2", "amount": 5})])
+    result = await Runner.run(make_agent(model), "refund B2")
+    state = result.state
+    state.reject(state.interruptions[0].call_id, reason="amount too high")
+    follow = ScriptedModel(["I could not refund that."])
+    resumed = await Runner.run(make_agent(follow), state)
+    assert refunds == []
+    output = follow.requests[0].input[-1]
+    assert isinstance(output, FunctionCallOutput) and output.is_error
+    assert "rejected" in output.output and "amount too high" in output.output
+    assert resumed.final_output == "I could not refund that."
+
+
+async def test_approval_decided_per_call_by_a_callable() -> None:
+    async def large(ctx: RunContext[Any], args: dict[str, Any]) -> bool:
+        return args.get("amount", 0) > 100
+
+    @function_tool(needs_approval=large)
+    def pay(amount: float) -> str:
+        """Pay."""
+        return f"paid {amount}"
+
+    model = ScriptedModel([[ToolCall("pay", {"amount": 10}), ToolCall("pay", {"amount": 500})]])
+    result = await Runner.run(Agent(name="p", model=model, tools=[pay]), "pay")
+    assert [json.loads(r.arguments)["amount"] for r in result.interruptions] == [500]
+    ran = [i for i in result.new_items if isinstance(i, FunctionCallOutput)]
+    assert ran == []  # outputs join the items only when the whole turn is done
+    assert result.state.pending is not None and len(result.state.pending.outputs) == 1
+
+
+async def test_resume_refuses_undecided_calls_and_wrong_agent() -> None:
+    model = ScriptedModel([ToolCall("refund", {"order_id": "C3", "amount": 1})])
+    result = await Runner.run(make_agent(model), "refund")
+    with pytest.raises(UserError, match="undecided"):
+        await Runner.run(make_agent(ScriptedModel([])), result.state)
+    with pytest.raises(UserError, match="started with"):
+        await Runner.run(Agent(name="other"), result.state)
+    with pytest.raises(UserError, match="no tool call"):
+        result.state.approve("not-a-call")

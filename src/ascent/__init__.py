@@ -25,10 +25,10 @@ from .models import Model, ModelSettings
 from .run import (
     ApprovalRequest,
     RunConfig,
+    Runner,
     RunResult,
     RunResultStreaming,
     RunState,
-    Runner,
     StreamEvent,
 )
 from .tools import (

@@ -31,11 +31,7 @@ __all__ = [
     "ToolsToFinalOutput",
 ]
 
-Instructions = (
-    str
-    | Callable[[RunContext[Any], "Agent[Any]"], str | Awaitable[str]]
-    | None
-)
+Instructions = str | Callable[[RunContext[Any], "Agent[Any]"], str | Awaitable[str]] | None
 
 
 @dataclass(kw_only=True, frozen=True)

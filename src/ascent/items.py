@@ -14,10 +14,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
 
 __all__ = [
+    "HOSTED_CALL_TYPES",
     "ContentPart",
     "FunctionCall",
     "FunctionCallOutput",
-    "HOSTED_CALL_TYPES",
     "InputFile",
     "InputImage",
     "InputText",
@@ -34,7 +34,7 @@ __all__ = [
     "text_of",
 ]
 
-_LOCAL_FIELDS = frozenset({"agent", "handoff_to", "is_error", "tool_name"})
+_LOCAL_FIELDS: set[str] = {"agent", "handoff_to", "is_error", "tool_name"}
 
 
 class _Base(BaseModel):

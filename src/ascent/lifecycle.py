@@ -69,7 +69,9 @@ class AgentHooks(Generic[TContext]):
     async def on_start(self, context: RunContext[TContext], agent: Agent[TContext]) -> None:
         """This agent takes over."""
 
-    async def on_end(self, context: RunContext[TContext], agent: Agent[TContext], output: Any) -> None:
+    async def on_end(
+        self, context: RunContext[TContext], agent: Agent[TContext], output: Any
+    ) -> None:
         """This agent produced the final output."""
 
     async def on_handoff(

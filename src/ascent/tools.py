@@ -109,10 +109,14 @@ def WebSearchTool(
     *, search_context_size: Literal["low", "medium", "high"] = "medium", **config: Any
 ) -> HostedTool:
     """The provider's web search."""
-    return HostedTool(kind="web_search", config={"search_context_size": search_context_size, **config})
+    return HostedTool(
+        kind="web_search", config={"search_context_size": search_context_size, **config}
+    )
 
 
-def FileSearchTool(*, vector_store_ids: list[str], max_num_results: int | None = None) -> HostedTool:
+def FileSearchTool(
+    *, vector_store_ids: list[str], max_num_results: int | None = None
+) -> HostedTool:
     """Search over the provider's vector stores."""
     config: dict[str, Any] = {"vector_store_ids": vector_store_ids}
     if max_num_results is not None:

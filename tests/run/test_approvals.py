@@ -37,7 +37,12 @@ def _clear() -> None:
 
 async def test_pause_serialize_approve_and_resume_in_a_fresh_runner() -> None:
     model = ScriptedModel(
-        [[ToolCall("lookup", {"order_id": "A1"}), ToolCall("refund", {"order_id": "A1", "amount": 20})]]
+        [
+            [
+                ToolCall("lookup", {"order_id": "A1"}),
+                ToolCall("refund", {"order_id": "A1", "amount": 20}),
+            ]
+        ]
     )
     result = await Runner.run(make_agent(model), "refund A1")
     assert result.is_interrupted and result.final_output is None

@@ -67,7 +67,8 @@ async def test_tool_call_then_answer_and_to_input_list() -> None:
     # continue the conversation
     follow = ScriptedModel(["Sure."])
     again = await Runner.run(
-        Agent(name="calc", model=follow), [*result.to_input_list(), Message(role="user", content="ok")]
+        Agent(name="calc", model=follow),
+        [*result.to_input_list(), Message(role="user", content="ok")],
     )
     assert again.final_output == "Sure."
     assert len(follow.requests[0].input) == 5
@@ -257,7 +258,9 @@ async def test_structured_output_is_validated_and_repaired() -> None:
     ],
 )
 async def test_structured_output_primitives(output_type: Any, text: str, expected: Any) -> None:
-    result = await Runner.run(Agent(name="p", model=ScriptedModel([text]), output_type=output_type), "x")
+    result = await Runner.run(
+        Agent(name="p", model=ScriptedModel([text]), output_type=output_type), "x"
+    )
     assert result.final_output == expected
 
 
@@ -301,7 +304,11 @@ async def test_dynamic_instructions_and_context_injection() -> None:
 
     user = User("Ada")
     model = ScriptedModel([ToolCall("whoami"), "You are Ada."])
-    result = await Runner.run(Agent(name="helper", model=model, instructions=instructions, tools=[whoami]), "?", context=user)
+    result = await Runner.run(
+        Agent(name="helper", model=model, instructions=instructions, tools=[whoami]),
+        "?",
+        context=user,
+    )
     assert model.requests[0].instructions == "Help Ada. You are helper."
     assert user.calls == 1
     assert result.new_items[1].output == "Ada"  # type: ignore[union-attr]
@@ -319,9 +326,14 @@ async def test_tool_use_behaviors() -> None:
     )
     assert result.final_output == "sunny in Rome"
 
-    named = ScriptedModel([ToolCall("add", {"a": 1, "b": 1}), ToolCall("weather", {"city": "Oslo"})])
+    named = ScriptedModel(
+        [ToolCall("add", {"a": 1, "b": 1}), ToolCall("weather", {"city": "Oslo"})]
+    )
     result = await Runner.run(
-        Agent(name="a", model=named, tools=[weather, add], tool_use_behavior=StopAtTools("weather")), "x"
+        Agent(
+            name="a", model=named, tools=[weather, add], tool_use_behavior=StopAtTools("weather")
+        ),
+        "x",
     )
     assert result.final_output == "sunny in Oslo"
 
@@ -329,13 +341,17 @@ async def test_tool_use_behaviors() -> None:
         return ToolsToFinalOutput(is_final_output=True, final_output=f"custom:{outputs[0].output}")
 
     custom = ScriptedModel([ToolCall("add", {"a": 2, "b": 2})])
-    result = await Runner.run(Agent(name="a", model=custom, tools=[add], tool_use_behavior=decide), "x")
+    result = await Runner.run(
+        Agent(name="a", model=custom, tools=[add], tool_use_behavior=decide), "x"
+    )
     assert result.final_output == "custom:4"
 
 
 async def test_tool_choice_required_is_reset_after_a_tool_ran() -> None:
     model = ScriptedModel([ToolCall("add", {"a": 1, "b": 2}), "3"])
-    agent = Agent(name="a", model=model, tools=[add], model_settings=ModelSettings(tool_choice="required"))
+    agent = Agent(
+        name="a", model=model, tools=[add], model_settings=ModelSettings(tool_choice="required")
+    )
     await Runner.run(agent, "x")
     assert model.requests[0].settings.tool_choice == "required"
     assert model.requests[1].settings.tool_choice is None
@@ -343,8 +359,12 @@ async def test_tool_choice_required_is_reset_after_a_tool_ran() -> None:
 
 async def test_run_config_overrides_model_and_settings() -> None:
     model = ScriptedModel(["hi"])
-    agent = Agent(name="a", model="offline", model_settings=ModelSettings(temperature=0.1, top_p=0.5))
-    await Runner.run(agent, "x", run_config=RunConfig(model=model, model_settings=ModelSettings(temperature=0.9)))
+    agent = Agent(
+        name="a", model="offline", model_settings=ModelSettings(temperature=0.1, top_p=0.5)
+    )
+    await Runner.run(
+        agent, "x", run_config=RunConfig(model=model, model_settings=ModelSettings(temperature=0.9))
+    )
     settings = model.requests[0].settings
     assert settings.temperature == 0.9 and settings.top_p == 0.5
 
@@ -375,29 +395,45 @@ async def test_hooks_see_the_lifecycle_in_order() -> None:
         async def on_agent_start(self, context: RunContext[Any], agent: Agent[Any]) -> None:
             events.append(f"start:{agent.name}")
 
-        async def on_agent_end(self, context: RunContext[Any], agent: Agent[Any], output: Any) -> None:
+        async def on_agent_end(
+            self, context: RunContext[Any], agent: Agent[Any], output: Any
+        ) -> None:
             events.append(f"end:{agent.name}:{output}")
 
-        async def on_llm_start(self, context: RunContext[Any], agent: Agent[Any], instructions: Any, input: Any) -> None:
+        async def on_llm_start(
+            self, context: RunContext[Any], agent: Agent[Any], instructions: Any, input: Any
+        ) -> None:
             events.append("llm_start")
 
-        async def on_llm_end(self, context: RunContext[Any], agent: Agent[Any], response: Any) -> None:
+        async def on_llm_end(
+            self, context: RunContext[Any], agent: Agent[Any], response: Any
+        ) -> None:
             events.append("llm_end")
 
-        async def on_tool_start(self, context: RunContext[Any], agent: Agent[Any], call: Any) -> None:
+        async def on_tool_start(
+            self, context: RunContext[Any], agent: Agent[Any], call: Any
+        ) -> None:
             events.append(f"tool_start:{call.name}")
 
-        async def on_tool_end(self, context: RunContext[Any], agent: Agent[Any], call: Any, output: Any) -> None:
+        async def on_tool_end(
+            self, context: RunContext[Any], agent: Agent[Any], call: Any, output: Any
+        ) -> None:
             events.append(f"tool_end:{output.output}")
 
-        async def on_handoff(self, context: RunContext[Any], from_agent: Agent[Any], to_agent: Agent[Any]) -> None:
+        async def on_handoff(
+            self, context: RunContext[Any], from_agent: Agent[Any], to_agent: Agent[Any]
+        ) -> None:
             events.append(f"handoff:{from_agent.name}->{to_agent.name}")
 
     class SpecialistHooks(AgentHooks[Any]):
-        async def on_handoff(self, context: RunContext[Any], agent: Agent[Any], source: Agent[Any]) -> None:
+        async def on_handoff(
+            self, context: RunContext[Any], agent: Agent[Any], source: Agent[Any]
+        ) -> None:
             events.append(f"agent_hook:handed_from:{source.name}")
 
-    model = ScriptedModel([ToolCall("add", {"a": 1, "b": 1}), ToolCall("transfer_to_specialist"), "2"])
+    model = ScriptedModel(
+        [ToolCall("add", {"a": 1, "b": 1}), ToolCall("transfer_to_specialist"), "2"]
+    )
     specialist = Agent(name="specialist", model=model, hooks=SpecialistHooks())
     agent = Agent(name="front", model=model, tools=[add], handoffs=[specialist])
     await Runner.run(agent, "1+1", hooks=Recorder())
@@ -431,7 +467,9 @@ async def test_session_keeps_the_conversation() -> None:
 
 
 async def test_model_errors_raise_clearly() -> None:
-    model = ScriptedModel([ModelAPIError("rate limited", provider="x", status_code=429, attempts=4)])
+    model = ScriptedModel(
+        [ModelAPIError("rate limited", provider="x", status_code=429, attempts=4)]
+    )
     with pytest.raises(ModelAPIError, match="429"):
         await Runner.run(Agent(name="a", model=model), "x")
 

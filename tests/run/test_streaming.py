@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from ascent import Agent, FunctionCallOutput, RunResult, Runner, function_tool
+from ascent import Agent, FunctionCallOutput, Runner, RunResult, function_tool
 from ascent.models.base import ModelRequest, ModelResponse, ModelStreamEvent, TextDelta
 from ascent.run.events import (
     AgentChangedEvent,
@@ -44,7 +44,9 @@ def plain() -> tuple[Agent, str]:
 
 
 def tools() -> tuple[Agent, str]:
-    model = ScriptedModel([[ToolCall("add", {"a": 1, "b": 2}), ToolCall("add", {"a": 3, "b": 4})], "3 and 7"])
+    model = ScriptedModel(
+        [[ToolCall("add", {"a": 1, "b": 2}), ToolCall("add", {"a": 3, "b": 4})], "3 and 7"]
+    )
     return Agent(name="calc", model=model, tools=[add]), "sums"
 
 
@@ -100,7 +102,9 @@ def comparable(result: RunResult) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
-async def test_streamed_and_plain_runs_end_in_the_same_state(scenario: Callable[[], tuple[Agent, str]]) -> None:
+async def test_streamed_and_plain_runs_end_in_the_same_state(
+    scenario: Callable[[], tuple[Agent, str]],
+) -> None:
     agent, text = scenario()
     plain_result = await Runner.run(agent, text)
     agent, text = scenario()

@@ -26,7 +26,13 @@ __all__ = [
 ]
 
 ItemEventName = Literal[
-    "message", "tool_call", "tool_output", "handoff_call", "handoff", "reasoning", "hosted_tool_call"
+    "message",
+    "tool_call",
+    "tool_output",
+    "handoff_call",
+    "handoff",
+    "reasoning",
+    "hosted_tool_call",
 ]
 
 

@@ -18,7 +18,7 @@ from ..agent import Agent, AgentTool, StopAtTools, ToolsToFinalOutput
 from ..context import RunContext, ToolContext
 from ..errors import ProviderCapabilityError, UserError
 from ..handoffs import HandoffInputData, handoff_output
-from ..items import FunctionCall, FunctionCallOutput, HOSTED_CALL_TYPES, Item, Message, Reasoning
+from ..items import HOSTED_CALL_TYPES, FunctionCall, FunctionCallOutput, Item, Message, Reasoning
 from ..lifecycle import RunHooks
 from ..memory.session import Session
 from ..models import resolve_model
@@ -339,7 +339,9 @@ class Interpreter:
         return stringify_output(result.final_output), result.usage
 
     @staticmethod
-    def _output(call: FunctionCall, agent: Agent[Any], text: str, error: bool) -> FunctionCallOutput:
+    def _output(
+        call: FunctionCall, agent: Agent[Any], text: str, error: bool
+    ) -> FunctionCallOutput:
         return FunctionCallOutput(
             call_id=call.call_id, output=text, agent=agent.name, tool_name=call.name, is_error=error
         )

@@ -32,6 +32,7 @@ __all__ = ["DEFAULT_OUTPUT_RETRIES", "agent_loop"]
 DEFAULT_OUTPUT_RETRIES = 2
 
 Loop = Generator[Command, Any, RunState]
+Step = Generator[Command, Any, None]
 
 
 def agent_loop(
@@ -59,7 +60,7 @@ def agent_loop(
     return state
 
 
-def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Loop:
+def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Step:
     if state.turn >= state.max_turns:
         raise MaxTurnsExceeded(state.max_turns, items=list(state.generated), state=state)
     state.turn += 1
@@ -128,7 +129,7 @@ def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Loop
     _finish(state, node.output.dump(value))
 
 
-def _finish_tools(state: RunState, graph: AgentGraph) -> Loop:
+def _finish_tools(state: RunState, graph: AgentGraph) -> Step:
     pending = state.pending
     assert pending is not None
     node = graph[state.current_agent]
@@ -145,7 +146,9 @@ def _finish_tools(state: RunState, graph: AgentGraph) -> Loop:
         result: ToolsResult = yield RunTools(
             agent=name,
             calls=known,
-            approvals={c.call_id: state.approvals[c.call_id] for c in known if c.call_id in state.approvals},
+            approvals={
+                c.call_id: state.approvals[c.call_id] for c in known if c.call_id in state.approvals
+            },
             completed=list(pending.outputs),
         )
         pending.outputs.extend(result.outputs)
@@ -165,12 +168,10 @@ def _finish_tools(state: RunState, graph: AgentGraph) -> Loop:
         output.agent = output.agent or name
         output.tool_name = output.tool_name or call.name
         state.generated.append(output)
-    if pending.calls:
-        if name not in state.used_tools:
-            state.used_tools.append(name)
-    state.pending = None
-    for call in pending.calls:
         state.approvals.pop(call.call_id, None)
+    if pending.calls and name not in state.used_tools:
+        state.used_tools.append(name)
+    state.pending = None
 
     if pending.handoff is not None and pending.handoff_target is not None:
         handoff: HandoffResult = yield RunHandoff(

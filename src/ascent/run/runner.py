@@ -147,7 +147,9 @@ async def _execute(
             )
         graph[state.current_agent]  # fails clearly when the agent is unknown
         if state.status == "awaiting_approval":
-            undecided = [r.tool_name for r in state.interruptions if r.call_id not in state.approvals]
+            undecided = [
+                r.tool_name for r in state.interruptions if r.call_id not in state.approvals
+            ]
             if undecided:
                 raise UserError(
                     "approve or reject every pending tool call before resuming "

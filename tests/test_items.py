@@ -66,7 +66,7 @@ def test_wire_drops_local_fields_and_json_keeps_them() -> None:
 
 
 def test_text_of_finds_the_last_assistant_message() -> None:
-    items = input_to_items("q") + [Message.assistant("first"), Message.assistant("second")]
+    items = [*input_to_items("q"), Message.assistant("first"), Message.assistant("second")]
     assert text_of(items) == "second"
     assert text_of(input_to_items("only user")) == ""
 

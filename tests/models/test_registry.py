@@ -33,7 +33,7 @@ def test_environment_selects_a_real_model(clean_env: pytest.MonkeyPatch) -> None
 
 
 def test_unknown_provider_is_a_clear_error(clean_env: pytest.MonkeyPatch) -> None:
-    with pytest.raises(UserError, match="unknown model provider 'nope'.*offline"):
+    with pytest.raises(UserError, match=r"unknown model provider 'nope'.*offline"):
         resolve_model("nope:thing")
 
 
@@ -55,6 +55,7 @@ def test_registered_provider_and_cache(clean_env: pytest.MonkeyPatch) -> None:
 def test_import_ascent_does_not_import_provider_sdks() -> None:
     import subprocess
 
-    code = "import ascent, sys; print(sorted(m for m in ('openai','typer','rich','httpx2') if m in sys.modules))"
+    heavy = "('openai', 'typer', 'rich', 'httpx2')"
+    code = f"import ascent, sys; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

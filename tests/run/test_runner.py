@@ -533,3 +533,19 @@ def test_clone_copies_lists() -> None:
     copy = base.clone(name="b")
     copy.tools.append(add)
     assert len(base.tools) == 1 and copy.name == "b"
+
+
+async def test_resume_after_max_turns_with_a_larger_budget() -> None:
+    model = ScriptedModel([ToolCall("add", {"a": 1, "b": 1}), "2"])
+    agent = Agent(name="a", model=model, tools=[add])
+    with pytest.raises(MaxTurnsExceeded) as info:
+        await Runner.run(agent, "1+1", max_turns=1)
+    state = info.value.state
+    state.max_turns += 1
+    result = await Runner.run(agent, state)
+    assert result.final_output == "2"
+    assert [i.type for i in result.new_items] == [
+        "function_call",
+        "function_call_output",
+        "message",
+    ]

@@ -1,0 +1,390 @@
+"""The ``ascent`` command: run an agent once, chat with it, or play the bundled demo.
+
+Every terminal read (chat input, approval prompts) happens between runs, outside
+the event loop, so Ctrl-C at a prompt behaves as it does in any program. One
+event loop (``asyncio.Runner``) serves all runs of a command, because model
+clients hold connections bound to the loop that opened them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.text import Text
+
+from . import __version__
+from ._private.console import StreamPrinter, ask_approval, make_console
+from .agent import Agent
+from .errors import AscentError, UserError
+from .items import Item, Message, RunUsage
+from .models import default_model_name, resolve_model
+from .run import RunConfig, Runner, RunResult, RunState
+from .run.config import DEFAULT_MAX_TURNS
+
+__all__ = ["app", "load_agent", "main"]
+
+app = typer.Typer(
+    name="ascent",
+    help="Ascent: build, run and chat with AI agents. Works offline with no key.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_EXIT_WORDS = frozenset({"exit", "quit", ":q"})
+_ERROR_EXIT = 1
+_INTERRUPTED_EXIT = 130
+
+# ---------------------------------------------------------------- options
+
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="NAME",
+        help="Use this model for every agent: offline, openai:gpt-4.1, openai-chat:llama3.1, "
+        "litellm:provider/model.",
+    ),
+]
+MaxTurnsOption = Annotated[
+    int,
+    typer.Option("--max-turns", min=1, help="Most model calls one run may make."),
+]
+YesOption = Annotated[
+    bool,
+    typer.Option(
+        "--yes",
+        "-y",
+        help="Approve every tool call that needs approval. Without it, you are asked; "
+        "when standard input is not a terminal, such calls are declined.",
+    ),
+]
+TargetArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="MODULE:AGENT",
+        help="Where the agent is: package.module:agent, or a file: path/to/file.py:agent.",
+    ),
+]
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"ascent {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Show the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Ascent: build, run and chat with AI agents. Works offline with no key."""
+
+
+# ----------------------------------------------------------- loading agents
+
+
+def load_agent(target: str) -> Agent[Any]:
+    """The agent named by ``MODULE:AGENT`` (or ``path/to/file.py:AGENT``).
+
+    ``AGENT`` defaults to ``agent``; it may be dotted, and it may name a function
+    of no arguments that returns an agent.
+    """
+    source, colon, attribute = target.rpartition(":")
+    if not colon or _looks_like_path(attribute):  # no attribute (or a Windows drive's colon)
+        source, attribute = target, "agent"
+    if not source or not attribute:
+        raise UserError(f"expected MODULE:AGENT, got {target!r}")
+    module = _import(source)
+    value: Any = module
+    for part in attribute.split("."):
+        if not hasattr(value, part):
+            agents = sorted(name for name, obj in vars(module).items() if isinstance(obj, Agent))
+            hint = f"; agents there: {', '.join(agents)}" if agents else ""
+            raise UserError(f"{source!r} has no attribute {attribute!r}{hint}")
+        value = getattr(value, part)
+    if callable(value) and not isinstance(value, Agent):
+        try:
+            value = value()
+        except TypeError as exc:
+            raise UserError(f"{target!r} is a callable that cannot be called alone: {exc}") from exc
+    if not isinstance(value, Agent):
+        raise UserError(f"{target!r} is a {type(value).__name__}, not an Agent")
+    return value
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.endswith(".py") or "/" in text or "\\" in text
+
+
+def _import(source: str) -> Any:
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)  # so examples/foo.py is importable as examples.foo
+    try:
+        if _looks_like_path(source):
+            return _import_file(Path(source))
+        return importlib.import_module(source)
+    except AscentError:
+        raise
+    except ModuleNotFoundError as exc:
+        if exc.name and (source == exc.name or source.startswith(exc.name + ".")):
+            raise UserError(
+                f"no module named {source!r} (run from the directory that holds it, "
+                "or give a file: path/to/file.py:agent)"
+            ) from None
+        raise UserError(f"importing {source!r} failed: {exc}") from exc
+    except Exception as exc:
+        raise UserError(f"importing {source!r} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _import_file(path: Path) -> Any:
+    path = path.expanduser().resolve()
+    if not path.is_file():
+        raise UserError(f"no such file: {path}")
+    name = f"_ascent_cli_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise UserError(f"cannot import {path} as Python")
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))  # its sibling modules import as usual
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# ------------------------------------------------------------ running agents
+
+
+@dataclass
+class _Session:
+    """What every run of one command shares: the terminal, the settings, the usage so far."""
+
+    printer: StreamPrinter
+    config: RunConfig
+    max_turns: int
+    approve_all: bool
+    interactive: bool
+    usage: RunUsage = field(default_factory=RunUsage)
+
+    def turn(self, loop: asyncio.Runner, agent: Agent[Any], input: str | list[Item]) -> RunResult:
+        """One run to its end: stream it, and answer approval pauses until it completes."""
+        result = loop.run(self._stream(agent, input))
+        while result.interruptions:
+            state = result.state
+            for request in result.interruptions:
+                if ask_approval(
+                    self.printer,
+                    request,
+                    approve_all=self.approve_all,
+                    interactive=self.interactive,
+                ):
+                    state.approve(request)
+                else:
+                    state.reject(request, reason="declined at the terminal")
+            result = loop.run(self._stream(agent, state))
+        self.printer.close()
+        self.printer.final_output(result.last_agent.name, result.final_output)
+        self.usage.merge(result.usage)
+        return result
+
+    async def _stream(self, agent: Agent[Any], input: str | list[Item] | RunState) -> RunResult:
+        self.printer.last_text = None
+        streaming = Runner.run_streamed(
+            agent, input, max_turns=self.max_turns, run_config=self.config
+        )
+        async for event in streaming.stream_events():
+            self.printer.event(event)
+        return streaming.result
+
+
+def _session(*, model: str | None, max_turns: int, yes: bool) -> _Session:
+    if model is not None:
+        resolve_model(model)  # an unknown provider fails now, before any output
+    return _Session(
+        printer=StreamPrinter(make_console()),
+        config=RunConfig(model=model),
+        max_turns=max_turns,
+        approve_all=yes,
+        interactive=_stdin_is_terminal(),
+    )
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):  # closed or detached
+        return False
+
+
+def _fail(message: str, code: int = _ERROR_EXIT) -> NoReturn:
+    text = Text(f"error: {' '.join(message.split())}", style="bold red")
+    make_console(stderr=True).print(text)  # a Text: brackets in the message are not markup
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    """Ascent's errors become one red line and a non-zero exit; bugs keep their traceback."""
+    try:
+        yield
+    except AscentError as exc:
+        _fail(str(exc) or type(exc).__name__)
+    except KeyboardInterrupt:
+        make_console(stderr=True).print("\ninterrupted", style="red")
+        raise typer.Exit(_INTERRUPTED_EXIT) from None
+
+
+def _chat_loop(
+    session: _Session, loop: asyncio.Runner, agent: Agent[Any], history: list[Item]
+) -> None:
+    """Read a line, run it with the conversation so far; the last agent answers next."""
+    console = session.printer.console
+    while True:
+        try:
+            line = console.input("[bold green]you[/]: ")
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            break
+        if not session.interactive:
+            console.print(Text(line))  # piped input is not echoed by a terminal
+        text = line.strip()
+        if not text:
+            continue
+        if text.lower() in _EXIT_WORDS:
+            break
+        try:
+            result = session.turn(loop, agent, [*history, Message(role="user", content=text)])
+        except KeyboardInterrupt:
+            session.printer.close()
+            break
+        history = result.to_input_list()
+        agent = result.last_agent
+
+
+# ----------------------------------------------------------------- commands
+
+
+@app.command()
+def run(
+    target: TargetArgument,
+    input: Annotated[
+        str, typer.Argument(metavar="INPUT", help="The request; '-' reads it from standard input.")
+    ],
+    model: ModelOption = None,
+    max_turns: MaxTurnsOption = DEFAULT_MAX_TURNS,
+    yes: YesOption = False,
+) -> None:
+    """Run an agent once on INPUT and stream what happens."""
+    with _friendly_errors():
+        agent = load_agent(target)
+        if input == "-":
+            input = sys.stdin.read()
+        if not input.strip():
+            raise UserError("the input is empty")
+        session = _session(model=model, max_turns=max_turns, yes=yes)
+        with asyncio.Runner() as loop:
+            session.turn(loop, agent, input)
+        session.printer.usage(session.usage)
+
+
+@app.command()
+def chat(
+    target: TargetArgument,
+    model: ModelOption = None,
+    max_turns: MaxTurnsOption = DEFAULT_MAX_TURNS,
+    yes: YesOption = False,
+) -> None:
+    """Chat with an agent; 'exit', 'quit', Ctrl-D or Ctrl-C ends the chat."""
+    with _friendly_errors():
+        agent = load_agent(target)
+        session = _session(model=model, max_turns=max_turns, yes=yes)
+        printer = session.printer
+        printer.note(
+            f"Chatting with {agent.name}; model: {_model_label(model, agent)}. "
+            "Type 'exit' or press Ctrl-D to leave."
+        )
+        with asyncio.Runner() as loop:
+            _chat_loop(session, loop, agent, [])
+        if session.usage.requests:
+            printer.usage(session.usage)
+
+
+@app.command()
+def demo(
+    model: ModelOption = None,
+    max_turns: MaxTurnsOption = DEFAULT_MAX_TURNS,
+    yes: YesOption = False,
+    keep_chatting: Annotated[
+        bool, typer.Option("--chat", help="After the scripted turns, keep talking to the team.")
+    ] = False,
+) -> None:
+    """Play the bundled demo: a support team (triage, billing, technical) helps a customer."""
+    from . import demo as support
+
+    with _friendly_errors():
+        session = _session(model=model, max_turns=max_turns, yes=yes)
+        printer = session.printer
+        console = printer.console
+        team = support.create_team()
+        console.rule("Ascent demo: Northwind Outfitters customer support")
+        printer.note(
+            "Triage hands each customer to Billing (orders, refunds) or Technical (app problems); "
+            "refunds wait for your approval."
+        )
+        printer.note(f"model: {_model_label(model, team)}")
+        history: list[Item] = []
+        agent = team
+        with asyncio.Runner() as loop:
+            for number, line in enumerate(support.SCRIPT, start=1):
+                console.rule(f"turn {number}", style="dim")
+                printer.user(line, label="customer")
+                result = session.turn(loop, agent, [*history, Message(role="user", content=line)])
+                history, agent = result.to_input_list(), result.last_agent
+            console.rule(style="dim")
+            if keep_chatting:
+                _chat_loop(session, loop, agent, history)
+        printer.usage(session.usage)
+        printer.note("Talk to the team yourself: ascent chat ascent.demo:triage")
+
+
+def _model_label(model: str | None, agent: Agent[Any]) -> str:
+    name = model or (agent.model if isinstance(agent.model, str) else None)
+    if name is None and agent.model is not None:
+        return str(getattr(agent.model, "name", type(agent.model).__name__))
+    name = name or default_model_name()
+    if name.split(":", 1)[0] == "offline":
+        return (
+            "offline (deterministic and not intelligent: it needs no key and no network; "
+            "set OPENAI_API_KEY or pass --model to use a real model)"
+        )
+    return name
+
+
+def main() -> None:
+    """The console script's entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,257 @@
+"""The OpenAI Responses API provider (``openai:<model>``).
+
+Ascent's items already have the Responses API's shapes, so requests send
+``item.wire()`` as it is and responses are read straight into items. Bodies go
+out as they are and come back as raw bytes decoded with ``json``, never through
+the SDK's typed request transform or response objects (see
+:func:`~ascent.models._openai_common.post_raw`): that skips building a second
+object tree on every call and keeps unknown items (hosted tool calls) intact.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+import openai
+from pydantic import ValidationError
+
+from ..errors import ModelAPIError
+from ..items import Reasoning, input_to_items
+from . import DEFAULT_OPENAI_MODEL
+from ._openai_common import (
+    classify_openai_error,
+    default_client,
+    error_from_body,
+    load_json,
+    post_raw,
+    sse_data,
+    usage_from,
+)
+from ._retry import RetryPolicy, call_with_retries, stream_with_retries
+from .base import (
+    FunctionToolSpec,
+    Model,
+    ModelRequest,
+    ModelResponse,
+    ModelSettings,
+    ModelStreamEvent,
+    ReasoningDelta,
+    ResponseCompleted,
+    TextDelta,
+    ToolCallArgumentsDelta,
+    ToolSpec,
+)
+
+__all__ = ["OpenAIResponsesModel", "build_params", "create", "parse_response"]
+
+_REASONING_DELTAS = frozenset(
+    {"response.reasoning_summary_text.delta", "response.reasoning_text.delta"}
+)
+# Models that reason (and accept the encrypted-reasoning include; others refuse it).
+_REASONING_MODEL = re.compile(r"(o\d|gpt-5(?!-chat)|codex)")
+_TEXT_DELTAS = frozenset({"response.output_text.delta", "response.refusal.delta"})
+
+
+def create(name: str) -> Model:
+    """The registry's factory for ``openai:<name>``."""
+    return OpenAIResponsesModel(model=name or DEFAULT_OPENAI_MODEL)
+
+
+class OpenAIResponsesModel:
+    """A model served by the OpenAI Responses API, hosted tools included.
+
+    ``client`` defaults to one built from ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``
+    on first use. The SDK's own retries are turned off (on a given client too,
+    via a copy) because ``retry`` governs them, for every provider alike.
+    """
+
+    supports_hosted_tools: bool = True
+
+    def __init__(
+        self,
+        *,
+        model: str = DEFAULT_OPENAI_MODEL,
+        client: openai.AsyncOpenAI | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.model = model
+        self.name = f"openai:{model}"
+        self.retry = retry or RetryPolicy()
+        if client is not None and client.max_retries:
+            client = client.with_options(max_retries=0)
+        self._client = client
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            self._client = default_client()
+        return self._client
+
+    def _classify(self, exc: BaseException) -> ModelAPIError | None:
+        return classify_openai_error(exc, provider=self.name)
+
+    async def respond(self, request: ModelRequest) -> ModelResponse:
+        body = build_params(self.model, request)
+        settings = request.settings
+
+        async def call() -> ModelResponse:
+            http = await post_raw(
+                self.client,
+                "/responses",
+                body,
+                headers=settings.extra_headers,
+                extra_body=settings.extra_body,
+            )
+            return parse_response(load_json(http.content, provider=self.name), provider=self.name)
+
+        return await call_with_retries(
+            call, policy=self.retry, classify=self._classify, provider=self.name
+        )
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
+        body = {**build_params(self.model, request), "stream": True}
+        return stream_with_retries(
+            lambda: self._stream_once(body, request.settings),
+            policy=self.retry,
+            classify=self._classify,
+            provider=self.name,
+        )
+
+    async def _stream_once(
+        self, body: dict[str, Any], settings: ModelSettings
+    ) -> AsyncGenerator[ModelStreamEvent, None]:
+        http = await post_raw(
+            self.client,
+            "/responses",
+            body,
+            stream=True,
+            headers=settings.extra_headers,
+            extra_body=settings.extra_body,
+        )
+        calls: dict[str, tuple[str, str]] = {}  # item id -> (call_id, name)
+        try:
+            async for data in sse_data(http.aiter_lines()):
+                event = load_json(data, provider=self.name)
+                kind = event.get("type")
+                if kind in _TEXT_DELTAS:
+                    yield TextDelta(event.get("delta") or "", event.get("item_id"))
+                elif kind == "response.function_call_arguments.delta":
+                    item_id = event.get("item_id") or ""
+                    call_id, name = calls.get(item_id, (item_id, ""))
+                    yield ToolCallArgumentsDelta(event.get("delta") or "", call_id, name)
+                elif kind in _REASONING_DELTAS:
+                    yield ReasoningDelta(event.get("delta") or "", event.get("item_id"))
+                elif kind == "response.output_item.added":
+                    item = event.get("item") or {}
+                    if item.get("type") == "function_call":
+                        calls[item.get("id") or ""] = (
+                            item.get("call_id", ""),
+                            item.get("name", ""),
+                        )
+                elif kind in ("response.completed", "response.incomplete", "response.failed"):
+                    response = event.get("response") or {}
+                    yield ResponseCompleted(parse_response(response, provider=self.name))
+                    return
+                elif kind == "error":
+                    raise error_from_body(event, provider=self.name, default="stream error")
+            raise ModelAPIError(
+                "the stream ended before response.completed", provider=self.name, retryable=True
+            )
+        finally:
+            await http.aclose()
+
+
+# ------------------------------------------------------------------ conversion
+
+
+def _tool_param(tool: ToolSpec) -> dict[str, Any]:
+    if isinstance(tool, FunctionToolSpec):
+        return {
+            "type": "function",
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters,
+            "strict": tool.strict,
+        }
+    return {"type": tool.kind, **tool.config}
+
+
+def _tool_choice(choice: str, tools: list[ToolSpec]) -> str | dict[str, Any]:
+    if choice in ("auto", "required", "none"):
+        return choice
+    if any(not isinstance(t, FunctionToolSpec) and t.kind == choice for t in tools):
+        return {"type": choice}  # a hosted tool, e.g. "web_search"
+    return {"type": "function", "name": choice}
+
+
+def build_params(model: str, request: ModelRequest) -> dict[str, Any]:
+    """The JSON body of a Responses API request (``extra_body``/``extra_headers`` aside).
+
+    ``store`` is off: the conversation lives in Ascent's items, not on OpenAI's
+    side. So reasoning models are asked for encrypted reasoning, which is what
+    lets their reasoning items go back in later turns; a reasoning item without
+    it (from another provider, or an older run) would only be refused as
+    "not found", and is left out. ``seed`` has no Responses API equivalent.
+    """
+    settings = request.settings
+    params: dict[str, Any] = {
+        "model": model,
+        "input": [
+            item.wire()
+            for item in request.input
+            if not isinstance(item, Reasoning) or item.encrypted_content
+        ],
+        "store": False,
+    }
+    if request.instructions:
+        params["instructions"] = request.instructions
+    if request.tools:
+        params["tools"] = [_tool_param(tool) for tool in request.tools]
+        if settings.parallel_tool_calls is not None:
+            params["parallel_tool_calls"] = settings.parallel_tool_calls
+    if request.output is not None:
+        params["text"] = {
+            "format": {
+                "type": "json_schema",
+                "name": request.output.name,
+                "schema": request.output.schema,
+                "strict": request.output.strict,
+            }
+        }
+    if settings.temperature is not None:
+        params["temperature"] = settings.temperature
+    if settings.top_p is not None:
+        params["top_p"] = settings.top_p
+    if settings.max_tokens is not None:
+        params["max_output_tokens"] = settings.max_tokens
+    if settings.tool_choice is not None:
+        params["tool_choice"] = _tool_choice(settings.tool_choice, request.tools)
+    if settings.reasoning_effort is not None:
+        params["reasoning"] = {"effort": settings.reasoning_effort}
+    if settings.reasoning_effort is not None or _REASONING_MODEL.match(model):
+        params["include"] = ["reasoning.encrypted_content"]
+    return params
+
+
+def parse_response(data: dict[str, Any], *, provider: str = "openai") -> ModelResponse:
+    """A decoded Responses API response as a :class:`ModelResponse`.
+
+    A failed response raises; an incomplete one (e.g. out of tokens) is returned
+    with what it holds, like the API does.
+    """
+    if data.get("status") == "failed":
+        raise error_from_body(data.get("error"), provider=provider, default="the response failed")
+    output = data.get("output")
+    if not isinstance(output, list):
+        raise ModelAPIError("malformed response: no output list", provider=provider, retryable=True)
+    try:
+        items = input_to_items(output)
+    except ValidationError as exc:
+        raise ModelAPIError(
+            f"malformed response output: {exc}", provider=provider, retryable=True
+        ) from exc
+    return ModelResponse(
+        output=items, usage=usage_from(data.get("usage"), chat=False), response_id=data.get("id")
+    )

@@ -1,0 +1,56 @@
+"""Fixtures for provider tests: one mock OpenAI server per session, a fake sleep.
+
+Starting uvicorn costs ~0.1 s, so the server is shared and reset before each test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import openai
+import pytest
+
+from ascent.models._retry import RetryPolicy
+from ascent.testing.mock_openai import MockOpenAIServer
+
+
+@pytest.fixture(scope="session")
+def _mock_openai_session() -> Iterator[MockOpenAIServer]:
+    with MockOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def mock_openai(_mock_openai_session: MockOpenAIServer) -> Iterator[MockOpenAIServer]:
+    _mock_openai_session.reset()
+    yield _mock_openai_session
+    _mock_openai_session.reset()
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """The delays the retry policy asked for (nothing actually waits)."""
+    return []
+
+
+@pytest.fixture
+def retry(sleeps: list[float]) -> RetryPolicy:
+    async def fake_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    return RetryPolicy(sleep=fake_sleep)
+
+
+@pytest.fixture
+async def openai_client(mock_openai: MockOpenAIServer) -> AsyncIterator[openai.AsyncOpenAI]:
+    client = openai.AsyncOpenAI(base_url=mock_openai.base_url, api_key="test-key", timeout=5)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def slow_client(mock_openai: MockOpenAIServer) -> AsyncIterator[openai.AsyncOpenAI]:
+    """A client that gives up after 0.2 s, for timeout tests."""
+    client = openai.AsyncOpenAI(base_url=mock_openai.base_url, api_key="test-key", timeout=0.2)
+    yield client
+    await client.close()

@@ -1,30 +1,14 @@
-"""Fixtures for provider tests: one mock OpenAI server per session, a fake sleep.
-
-Starting uvicorn costs ~0.1 s, so the server is shared and reset before each test.
-"""
+"""Fixtures for provider tests: clients of the shared mock server, a fake sleep."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import openai
 import pytest
 
 from ascent.models._retry import RetryPolicy
 from ascent.testing.mock_openai import MockOpenAIServer
-
-
-@pytest.fixture(scope="session")
-def _mock_openai_session() -> Iterator[MockOpenAIServer]:
-    with MockOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def mock_openai(_mock_openai_session: MockOpenAIServer) -> Iterator[MockOpenAIServer]:
-    _mock_openai_session.reset()
-    yield _mock_openai_session
-    _mock_openai_session.reset()
 
 
 @pytest.fixture

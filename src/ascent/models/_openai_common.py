@@ -6,9 +6,11 @@ Only provider modules import this one (lazily, through the model registry), so
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -32,22 +34,36 @@ __all__ = [
 _RETRYABLE_CODES = frozenset({"server_error", "rate_limit_exceeded", "overloaded", "timeout"})
 
 
-def default_client() -> openai.AsyncOpenAI:
-    """A client configured from the environment, with the SDK's own retries off.
+_default_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = (
+    weakref.WeakKeyDictionary()
+)
 
-    A local server behind ``OPENAI_BASE_URL`` (Ollama, vLLM, llama.cpp) needs no
-    key, so a placeholder is sent when none is set.
+
+def default_client() -> openai.AsyncOpenAI:
+    """The client for this event loop, configured from the environment.
+
+    One per loop: an HTTP connection pool belongs to the loop that opened it, and
+    ``Runner.run_sync`` (like ``asyncio.run``) starts a new loop each time. The
+    SDK's own retries are off (we retry ourselves). A local server behind
+    ``OPENAI_BASE_URL`` (Ollama, vLLM, llama.cpp) needs no key, so a placeholder
+    is sent when none is set.
     """
+    loop = asyncio.get_running_loop()
+    client = _default_clients.get(loop)
+    if client is not None:
+        return client
     api_key = os.environ.get("OPENAI_API_KEY")
     if not api_key and os.environ.get("OPENAI_BASE_URL"):
         api_key = "not-needed"
     try:
-        return openai.AsyncOpenAI(api_key=api_key, max_retries=0)
+        client = openai.AsyncOpenAI(api_key=api_key, max_retries=0)
     except openai.OpenAIError as exc:
         raise UserError(
             f"cannot create an OpenAI client: {exc} (set OPENAI_API_KEY, or OPENAI_BASE_URL "
             "for a compatible server, or pass client=...)"
         ) from exc
+    _default_clients[loop] = client
+    return client
 
 
 async def post_raw(

@@ -85,9 +85,7 @@ class OpenAIResponsesModel:
 
     @property
     def client(self) -> openai.AsyncOpenAI:
-        if self._client is None:
-            self._client = default_client()
-        return self._client
+        return self._client if self._client is not None else default_client()
 
     def _classify(self, exc: BaseException) -> ModelAPIError | None:
         return classify_openai_error(exc, provider=self.name)

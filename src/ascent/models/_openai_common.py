@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
 import httpx2
@@ -19,7 +19,14 @@ import openai
 
 from ..errors import ModelAPIError, UserError
 from ..items import Usage
-from ._retry import is_retryable_status, parse_retry_after
+from ._retry import (
+    RetryPolicy,
+    call_with_retries,
+    is_retryable_status,
+    parse_retry_after,
+    stream_with_retries,
+)
+from .base import ModelRequest, ModelResponse, ModelSettings, ModelStreamEvent
 
 __all__ = [
     "classify_openai_error",
@@ -229,3 +236,89 @@ def usage_from(raw: Any, *, chat: bool) -> Usage:
         cached_input_tokens=_int(input_details.get("cached_tokens")),
         reasoning_tokens=_int(output_details.get("reasoning_tokens")),
     )
+
+
+class OpenAIHTTPModel:
+    """What the Responses and Chat Completions providers share: the client, the
+    retries, and the request/stream plumbing. A subclass names its endpoint,
+    builds the body, parses a response, and turns a stream's SSE data into events.
+    """
+
+    supports_hosted_tools: bool = False
+    prefix: str = ""
+    path: str = ""
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        client: openai.AsyncOpenAI | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.model = model
+        self.name = f"{self.prefix}:{model}"
+        self.retry = retry or RetryPolicy()
+        if client is not None and client.max_retries:
+            # one retry policy for every provider: ours, not the SDK's
+            client = client.with_options(max_retries=0)
+        self._client = client
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        return self._client if self._client is not None else default_client()
+
+    def _classify(self, exc: BaseException) -> ModelAPIError | None:
+        return classify_openai_error(exc, provider=self.name)
+
+    def _body(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
+        raise NotImplementedError  # abstract
+
+    def _parse(self, data: dict[str, Any]) -> ModelResponse:
+        raise NotImplementedError  # abstract
+
+    def _events(self, lines: AsyncIterator[str]) -> AsyncIterator[ModelStreamEvent]:
+        raise NotImplementedError  # abstract
+
+    async def respond(self, request: ModelRequest) -> ModelResponse:
+        body = self._body(request, stream=False)
+        settings = request.settings
+
+        async def call() -> ModelResponse:
+            http = await post_raw(
+                self.client,
+                self.path,
+                body,
+                headers=settings.extra_headers,
+                extra_body=settings.extra_body,
+            )
+            return self._parse(load_json(http.content, provider=self.name))
+
+        return await call_with_retries(
+            call, policy=self.retry, classify=self._classify, provider=self.name
+        )
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
+        body = self._body(request, stream=True)
+        return stream_with_retries(
+            lambda: self._stream_once(body, request.settings),
+            policy=self.retry,
+            classify=self._classify,
+            provider=self.name,
+        )
+
+    async def _stream_once(
+        self, body: dict[str, Any], settings: ModelSettings
+    ) -> AsyncGenerator[ModelStreamEvent, None]:
+        http = await post_raw(
+            self.client,
+            self.path,
+            body,
+            stream=True,
+            headers=settings.extra_headers,
+            extra_body=settings.extra_body,
+        )
+        try:
+            async for event in self._events(sse_data(http.aiter_lines())):
+                yield event
+        finally:
+            await http.aclose()

@@ -11,7 +11,7 @@ The conversions are module functions so the LiteLLM provider reuses them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,21 +32,17 @@ from ..items import (
 )
 from . import DEFAULT_OPENAI_MODEL
 from ._openai_common import (
-    classify_openai_error,
-    default_client,
+    OpenAIHTTPModel,
     error_from_body,
     load_json,
-    post_raw,
-    sse_data,
     usage_from,
 )
-from ._retry import RetryPolicy, call_with_retries, stream_with_retries
+from ._retry import RetryPolicy
 from .base import (
     FunctionToolSpec,
     Model,
     ModelRequest,
     ModelResponse,
-    ModelSettings,
     ModelStreamEvent,
     ReasoningDelta,
     ResponseCompleted,
@@ -69,14 +65,15 @@ def create(name: str) -> Model:
     return OpenAIChatModel(model=name or DEFAULT_OPENAI_MODEL)
 
 
-class OpenAIChatModel:
+class OpenAIChatModel(OpenAIHTTPModel):
     """A model behind a Chat Completions endpoint (OpenAI or any compatible server).
 
     Hosted tools cannot be expressed here; a request with one raises
     :class:`~ascent.errors.ProviderCapabilityError`.
     """
 
-    supports_hosted_tools: bool = False
+    prefix = "openai-chat"
+    path = "/chat/completions"
 
     def __init__(
         self,
@@ -85,72 +82,27 @@ class OpenAIChatModel:
         client: openai.AsyncOpenAI | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self.model = model
-        self.name = f"openai-chat:{model}"
-        self.retry = retry or RetryPolicy()
-        if client is not None and client.max_retries:
-            client = client.with_options(max_retries=0)
-        self._client = client
+        super().__init__(model=model, client=client, retry=retry)
 
-    @property
-    def client(self) -> openai.AsyncOpenAI:
-        return self._client if self._client is not None else default_client()
-
-    def _classify(self, exc: BaseException) -> ModelAPIError | None:
-        return classify_openai_error(exc, provider=self.name)
-
-    async def respond(self, request: ModelRequest) -> ModelResponse:
+    def _body(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
         body = build_chat_params(self.model, request, provider=self.name)
-        settings = request.settings
+        if stream:
+            body.update(stream=True, stream_options={"include_usage": True})
+        return body
 
-        async def call() -> ModelResponse:
-            http = await post_raw(
-                self.client,
-                "/chat/completions",
-                body,
-                headers=settings.extra_headers,
-                extra_body=settings.extra_body,
-            )
-            data = load_json(http.content, provider=self.name)
-            return parse_chat_completion(data, provider=self.name)
+    def _parse(self, data: dict[str, Any]) -> ModelResponse:
+        return parse_chat_completion(data, provider=self.name)
 
-        return await call_with_retries(
-            call, policy=self.retry, classify=self._classify, provider=self.name
-        )
-
-    def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
-        body = build_chat_params(self.model, request, provider=self.name)
-        body.update(stream=True, stream_options={"include_usage": True})
-        return stream_with_retries(
-            lambda: self._stream_once(body, request.settings),
-            policy=self.retry,
-            classify=self._classify,
-            provider=self.name,
-        )
-
-    async def _stream_once(
-        self, body: dict[str, Any], settings: ModelSettings
-    ) -> AsyncGenerator[ModelStreamEvent, None]:
-        http = await post_raw(
-            self.client,
-            "/chat/completions",
-            body,
-            stream=True,
-            headers=settings.extra_headers,
-            extra_body=settings.extra_body,
-        )
+    async def _events(self, lines: AsyncIterator[str]) -> AsyncIterator[ModelStreamEvent]:
         assembler = ChatStreamAssembler(provider=self.name)
-        try:
-            async for data in sse_data(http.aiter_lines()):
-                if data == "[DONE]":
-                    break
-                for event in assembler.feed(load_json(data, provider=self.name)):
-                    yield event
-            if not assembler.chunks:
-                raise ModelAPIError("the stream ended empty", provider=self.name, retryable=True)
-            yield ResponseCompleted(assembler.response())
-        finally:
-            await http.aclose()
+        async for data in lines:
+            if data == "[DONE]":
+                break
+            for event in assembler.feed(load_json(data, provider=self.name)):
+                yield event
+        if not assembler.chunks:
+            raise ModelAPIError("the stream ended empty", provider=self.name, retryable=True)
+        yield ResponseCompleted(assembler.response())
 
 
 # ------------------------------------------------------------ request conversion

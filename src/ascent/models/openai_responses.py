@@ -11,7 +11,7 @@ object tree on every call and keeps unknown items (hosted tool calls) intact.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
@@ -21,21 +21,17 @@ from ..errors import ModelAPIError
 from ..items import Reasoning, input_to_items
 from . import DEFAULT_OPENAI_MODEL
 from ._openai_common import (
-    classify_openai_error,
-    default_client,
+    OpenAIHTTPModel,
     error_from_body,
     load_json,
-    post_raw,
-    sse_data,
     usage_from,
 )
-from ._retry import RetryPolicy, call_with_retries, stream_with_retries
+from ._retry import RetryPolicy
 from .base import (
     FunctionToolSpec,
     Model,
     ModelRequest,
     ModelResponse,
-    ModelSettings,
     ModelStreamEvent,
     ReasoningDelta,
     ResponseCompleted,
@@ -59,7 +55,7 @@ def create(name: str) -> Model:
     return OpenAIResponsesModel(model=name or DEFAULT_OPENAI_MODEL)
 
 
-class OpenAIResponsesModel:
+class OpenAIResponsesModel(OpenAIHTTPModel):
     """A model served by the OpenAI Responses API, hosted tools included.
 
     ``client`` defaults to one built from ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``
@@ -67,7 +63,9 @@ class OpenAIResponsesModel:
     via a copy) because ``retry`` governs them, for every provider alike.
     """
 
-    supports_hosted_tools: bool = True
+    supports_hosted_tools = True
+    prefix = "openai"
+    path = "/responses"
 
     def __init__(
         self,
@@ -76,89 +74,46 @@ class OpenAIResponsesModel:
         client: openai.AsyncOpenAI | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self.model = model
-        self.name = f"openai:{model}"
-        self.retry = retry or RetryPolicy()
-        if client is not None and client.max_retries:
-            client = client.with_options(max_retries=0)
-        self._client = client
+        super().__init__(model=model, client=client, retry=retry)
 
-    @property
-    def client(self) -> openai.AsyncOpenAI:
-        return self._client if self._client is not None else default_client()
-
-    def _classify(self, exc: BaseException) -> ModelAPIError | None:
-        return classify_openai_error(exc, provider=self.name)
-
-    async def respond(self, request: ModelRequest) -> ModelResponse:
+    def _body(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
         body = build_params(self.model, request)
-        settings = request.settings
+        if stream:
+            body["stream"] = True
+        return body
 
-        async def call() -> ModelResponse:
-            http = await post_raw(
-                self.client,
-                "/responses",
-                body,
-                headers=settings.extra_headers,
-                extra_body=settings.extra_body,
-            )
-            return parse_response(load_json(http.content, provider=self.name), provider=self.name)
+    def _parse(self, data: dict[str, Any]) -> ModelResponse:
+        return parse_response(data, provider=self.name)
 
-        return await call_with_retries(
-            call, policy=self.retry, classify=self._classify, provider=self.name
-        )
-
-    def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
-        body = {**build_params(self.model, request), "stream": True}
-        return stream_with_retries(
-            lambda: self._stream_once(body, request.settings),
-            policy=self.retry,
-            classify=self._classify,
-            provider=self.name,
-        )
-
-    async def _stream_once(
-        self, body: dict[str, Any], settings: ModelSettings
-    ) -> AsyncGenerator[ModelStreamEvent, None]:
-        http = await post_raw(
-            self.client,
-            "/responses",
-            body,
-            stream=True,
-            headers=settings.extra_headers,
-            extra_body=settings.extra_body,
-        )
+    async def _events(self, lines: AsyncIterator[str]) -> AsyncIterator[ModelStreamEvent]:
         calls: dict[str, tuple[str, str]] = {}  # item id -> (call_id, name)
-        try:
-            async for data in sse_data(http.aiter_lines()):
-                event = load_json(data, provider=self.name)
-                kind = event.get("type")
-                if kind in _TEXT_DELTAS:
-                    yield TextDelta(event.get("delta") or "", event.get("item_id"))
-                elif kind == "response.function_call_arguments.delta":
-                    item_id = event.get("item_id") or ""
-                    call_id, name = calls.get(item_id, (item_id, ""))
-                    yield ToolCallArgumentsDelta(event.get("delta") or "", call_id, name)
-                elif kind in _REASONING_DELTAS:
-                    yield ReasoningDelta(event.get("delta") or "", event.get("item_id"))
-                elif kind == "response.output_item.added":
-                    item = event.get("item") or {}
-                    if item.get("type") == "function_call":
-                        calls[item.get("id") or ""] = (
-                            item.get("call_id", ""),
-                            item.get("name", ""),
-                        )
-                elif kind in ("response.completed", "response.incomplete", "response.failed"):
-                    response = event.get("response") or {}
-                    yield ResponseCompleted(parse_response(response, provider=self.name))
-                    return
-                elif kind == "error":
-                    raise error_from_body(event, provider=self.name, default="stream error")
-            raise ModelAPIError(
-                "the stream ended before response.completed", provider=self.name, retryable=True
-            )
-        finally:
-            await http.aclose()
+        async for data in lines:
+            event = load_json(data, provider=self.name)
+            kind = event.get("type")
+            if kind in _TEXT_DELTAS:
+                yield TextDelta(event.get("delta") or "", event.get("item_id"))
+            elif kind == "response.function_call_arguments.delta":
+                item_id = event.get("item_id") or ""
+                call_id, name = calls.get(item_id, (item_id, ""))
+                yield ToolCallArgumentsDelta(event.get("delta") or "", call_id, name)
+            elif kind in _REASONING_DELTAS:
+                yield ReasoningDelta(event.get("delta") or "", event.get("item_id"))
+            elif kind == "response.output_item.added":
+                item = event.get("item") or {}
+                if item.get("type") == "function_call":
+                    calls[item.get("id") or ""] = (
+                        item.get("call_id", ""),
+                        item.get("name", ""),
+                    )
+            elif kind in ("response.completed", "response.incomplete", "response.failed"):
+                response = event.get("response") or {}
+                yield ResponseCompleted(parse_response(response, provider=self.name))
+                return
+            elif kind == "error":
+                raise error_from_body(event, provider=self.name, default="stream error")
+        raise ModelAPIError(
+            "the stream ended before response.completed", provider=self.name, retryable=True
+        )
 
 
 # ------------------------------------------------------------------ conversion

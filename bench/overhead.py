@@ -1,0 +1,189 @@
+"""Framework overhead: the two-step scenario with a zero-latency fake model.
+
+The model calls ``add``, then answers. Ascent runs it with
+``ascent.testing.ScriptedModel`` (a fresh script per run); the OpenAI Agents SDK
+runs it with an equivalent fake implementing its ``Model`` interface. Both with a
+sync tool (run in a worker thread by both frameworks) and an async one. All runs
+are sequential, in one process and one event loop, after a warm-up.
+
+    uv run --group bench python bench/overhead.py [-n 2000] [--profile]
+
+Target: Ascent's median under 0.6 ms per run, at least 4x below the peer's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from _common import (
+    ANSWER,
+    ARGUMENTS,
+    INSTRUCTIONS,
+    QUESTION,
+    add_async,
+    add_sync,
+    have_agents_sdk,
+    median,
+    ms,
+    percentile,
+    table,
+    verdict,
+)
+
+from ascent import Agent, RunConfig, Runner, function_tool
+from ascent.testing import ScriptedModel, ToolCall
+
+Run = Callable[[], Awaitable[None]]
+
+TARGET_MEDIAN = 0.6e-3
+TARGET_RATIO = 4.0
+
+
+def ascent_run(sync_tool: bool) -> Run:
+    tool = function_tool(add_sync if sync_tool else add_async)
+    agent = Agent(name="calc", instructions=INSTRUCTIONS, tools=[tool])
+
+    async def run() -> None:
+        model = ScriptedModel(
+            [ToolCall("add_sync" if sync_tool else "add_async", ARGUMENTS), ANSWER]
+        )
+        result = await Runner.run(agent, QUESTION, run_config=RunConfig(model=model))
+        assert result.final_output == ANSWER, result.final_output
+
+    return run
+
+
+def agents_run(sync_tool: bool) -> Run:
+    """The same scenario through the OpenAI Agents SDK, with a fake model of its own."""
+    import agents
+    from agents.models.interface import Model
+    from openai.types.responses import (
+        ResponseFunctionToolCall,
+        ResponseOutputMessage,
+        ResponseOutputText,
+    )
+
+    agents.set_tracing_disabled(True)  # Ascent has no tracing on this path: compare like for like
+    name = "add_sync" if sync_tool else "add_async"
+    arguments = '{"a": 2, "b": 3}'
+
+    class FakeModel(Model):
+        """Calls the tool first, answers once the tool's output is in the input."""
+
+        async def get_response(
+            self, system_instructions: Any, input: Any, *args: Any, **kw: Any
+        ) -> Any:
+            last = input[-1] if isinstance(input, list) and input else {}
+            kind = last.get("type") if isinstance(last, dict) else getattr(last, "type", None)
+            item: Any
+            if kind == "function_call_output":
+                text = ResponseOutputText(type="output_text", text=ANSWER, annotations=[])
+                item = ResponseOutputMessage(
+                    id="msg_2", type="message", role="assistant", status="completed", content=[text]
+                )
+            else:
+                item = ResponseFunctionToolCall(
+                    id="fc_1",
+                    call_id="call_1",
+                    type="function_call",
+                    name=name,
+                    arguments=arguments,
+                )
+            usage = agents.Usage(requests=1, input_tokens=10, output_tokens=5, total_tokens=15)
+            return agents.ModelResponse(output=[item], usage=usage, response_id=None)
+
+        def stream_response(self, *args: Any, **kw: Any) -> Any:
+            raise NotImplementedError
+
+    tool = agents.function_tool(add_sync if sync_tool else add_async)
+    agent = agents.Agent(name="calc", instructions=INSTRUCTIONS, model=FakeModel(), tools=[tool])
+
+    async def run() -> None:
+        result = await agents.Runner.run(agent, QUESTION)
+        assert result.final_output == ANSWER, result.final_output
+
+    return run
+
+
+async def timed(run: Run, n: int, warmup: int) -> list[float]:
+    for _ in range(warmup):
+        await run()
+    times: list[float] = []
+    clock = time.perf_counter
+    for _ in range(n):
+        start = clock()
+        await run()
+        times.append(clock() - start)
+    return times
+
+
+async def measure(n: int, warmup: int) -> list[tuple[str, str, list[float]]]:
+    results: list[tuple[str, str, list[float]]] = []
+    for sync_tool in (True, False):
+        kind = "sync tool" if sync_tool else "async tool"
+        results.append(("ascent", kind, await timed(ascent_run(sync_tool), n, warmup)))
+        if have_agents_sdk():
+            results.append(("openai-agents", kind, await timed(agents_run(sync_tool), n, warmup)))
+    return results
+
+
+def report(results: list[tuple[str, str, list[float]]], n: int) -> None:
+    rows = [["framework", "tool", "median", "p95"]]
+    rows += [[who, kind, ms(median(t)), ms(percentile(t, 95))] for who, kind, t in results]
+    print(f"Two-step run (tool call, then answer), zero-latency fake model, {n} runs each\n")
+    print(table(rows))
+    print()
+    by = {(who, kind): median(t) for who, kind, t in results}
+    for kind in ("sync tool", "async tool"):
+        ours = by[("ascent", kind)]
+        line = f"{kind}: ascent median {ms(ours)} (target < {ms(TARGET_MEDIAN)}: "
+        line += f"{verdict(ours < TARGET_MEDIAN)})"
+        peer = by.get(("openai-agents", kind))
+        if peer is not None:
+            ratio = peer / ours
+            line += f"; ratio openai-agents / ascent = {ratio:.2f}x "
+            line += f"(target >= {TARGET_RATIO:g}x: {verdict(ratio >= TARGET_RATIO)})"
+        print(line)
+    if not have_agents_sdk():
+        print("openai-agents is not installed (uv sync --group bench): peer skipped")
+
+
+def profile(n: int) -> None:
+    """cProfile of Ascent's sync-tool runs: where the per-run time goes."""
+    run = ascent_run(sync_tool=True)
+
+    async def many() -> None:
+        for _ in range(n):
+            await run()
+
+    asyncio.run(many())  # warm up
+    profiler = cProfile.Profile()
+    profiler.enable()
+    asyncio.run(many())
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=2000, help="timed runs per case")
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="tiny counts (smoke test)")
+    parser.add_argument("--profile", action="store_true", help="cProfile Ascent instead")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n, args.warmup = 5, 2
+    if args.profile:
+        profile(args.n)
+        return
+    report(asyncio.run(measure(args.n, args.warmup)), args.n)
+
+
+if __name__ == "__main__":
+    main()

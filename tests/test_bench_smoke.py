@@ -1,0 +1,51 @@
+"""The benchmarks in bench/ run and print their figures (tiny counts; nothing is timed here).
+
+The OpenAI Agents SDK part of a benchmark runs only when the ``bench`` group is
+installed; the benchmarks skip it on their own otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def load(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.setattr(sys, "path", [*sys.path, str(BENCH)])
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("overhead", ["ascent", "sync tool", "async tool", "median", "p95"]),
+        ("wire", ["ascent chat", "hand-written chat", "ascent responses", "CPU ratio"]),
+        ("memory", ["sequential runs", "concurrent runs", "per run"]),
+        ("importtime", ["import ascent", "pydantic", "heavy modules imported"]),
+    ],
+)
+def test_benchmark_prints_figures(
+    name: str,
+    expected: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    load(name, monkeypatch).main(["--quick"])
+    out = capsys.readouterr().out
+    for text in expected:
+        assert text in out
+    assert re.search(r"\d+(\.\d+)? (ms|MB|KB|B)\b", out)
+    if name in ("overhead", "wire") and importlib.util.find_spec("agents") is not None:
+        assert "openai-agents" in out

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
 __all__ = [
     "HOSTED_CALL_TYPES",
@@ -204,7 +204,7 @@ Item = Annotated[
     Discriminator(_item_tag),
 ]
 
-_ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Item])
+_ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Item], config=ConfigDict(defer_build=True))
 
 
 def input_to_items(value: str | list[Any]) -> list[Item]:
@@ -230,6 +230,9 @@ def text_of(items: list[Item]) -> str:
 # ---------------------------------------------------------------------- usage
 
 
+_COUNTERS = ("requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens")
+
+
 class Usage(BaseModel):
     """Token and request counters of one model call, or a sum of them."""
 
@@ -244,28 +247,34 @@ class Usage(BaseModel):
         return self.input_tokens + self.output_tokens
 
     def add(self, other: Usage) -> None:
-        self.requests += other.requests
-        self.input_tokens += other.input_tokens
-        self.output_tokens += other.output_tokens
-        self.cached_input_tokens += other.cached_input_tokens
-        self.reasoning_tokens += other.reasoning_tokens
+        # straight to __dict__: counters are plain ints and this runs on every model call
+        mine, theirs = self.__dict__, other.__dict__
+        for name in _COUNTERS:
+            mine[name] += theirs[name]
 
 
 class RunUsage(Usage):
     """Usage of a whole run, with a breakdown per agent and per model."""
 
-    by_agent: dict[str, Usage] = {}
-    by_model: dict[str, Usage] = {}
+    by_agent: dict[str, Usage] = Field(default_factory=dict)
+    by_model: dict[str, Usage] = Field(default_factory=dict)
 
     def record(self, usage: Usage, *, agent: str, model: str) -> None:
         self.add(usage)
-        self.by_agent.setdefault(agent, Usage()).add(usage)
-        self.by_model.setdefault(model, Usage()).add(usage)
+        _bucket(self.by_agent, agent).add(usage)
+        _bucket(self.by_model, model).add(usage)
 
     def merge(self, other: RunUsage) -> None:
         """Fold in the usage of another run (an agent used as a tool)."""
         self.add(other)
         for name, usage in other.by_agent.items():
-            self.by_agent.setdefault(name, Usage()).add(usage)
+            _bucket(self.by_agent, name).add(usage)
         for name, usage in other.by_model.items():
-            self.by_model.setdefault(name, Usage()).add(usage)
+            _bucket(self.by_model, name).add(usage)
+
+
+def _bucket(buckets: dict[str, Usage], key: str) -> Usage:
+    usage = buckets.get(key)
+    if usage is None:
+        usage = buckets[key] = Usage()
+    return usage

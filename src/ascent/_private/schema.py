@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, cast, get_args, get_origin, get_type_hints
 
-import docstring_parser
 from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, ValidationError, create_model
 
 from ..context import RunContext
@@ -32,11 +31,7 @@ __all__ = [
 
 DocstringStyle = Literal["google", "numpy", "sphinx"]
 
-_STYLES: dict[str, docstring_parser.DocstringStyle] = {
-    "google": docstring_parser.DocstringStyle.GOOGLE,
-    "numpy": docstring_parser.DocstringStyle.NUMPYDOC,
-    "sphinx": docstring_parser.DocstringStyle.REST,
-}
+_STYLES = {"google": "GOOGLE", "numpy": "NUMPYDOC", "sphinx": "REST"}
 _MAX_ERRORS = 5
 _MAX_INPUT_REPR = 60
 
@@ -236,7 +231,10 @@ def _type_hints(target: Callable[..., Any], tool_name: str) -> dict[str, Any]:
 def _parse_docstring(doc: str | None, style: DocstringStyle | None) -> tuple[str, dict[str, str]]:
     if not doc:
         return "", {}
-    chosen = _STYLES[style] if style else docstring_parser.DocstringStyle.AUTO
+    # imported here, at tool definition time, so that `import ascent` stays light
+    import docstring_parser
+
+    chosen = docstring_parser.DocstringStyle[_STYLES[style] if style else "AUTO"]
     try:
         parsed = docstring_parser.parse(doc, style=chosen)
     except docstring_parser.ParseError:

@@ -56,17 +56,6 @@ FAST, SLOW = "mock", "mock@0.1"  # the mock answers "model@seconds" after that d
 SERVER = f"""
 import sys
 
-import uvicorn
-
-class Config(uvicorn.Config):
-    # uvicorn drops connections idle for 5 s, and a run's connection can idle that
-    # long while 1,000 runs share the CPU: the client then fails reusing it.
-    def __init__(self, *args, **kwargs):
-        kwargs["timeout_keep_alive"] = 300
-        super().__init__(*args, **kwargs)
-
-uvicorn.Config = Config
-
 from ascent.testing.mock_openai import Delay, MockOpenAIServer, Reply, ToolCall
 
 def respond(request):

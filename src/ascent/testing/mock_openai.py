@@ -172,9 +172,13 @@ class MockOpenAIServer:
         responder: Responder | None = None,
         latency: float = 0.0,
         model: str = "mock-model",
+        keep_alive: float = 300.0,
     ) -> None:
         self.responder = responder
         self.latency = latency
+        # Longer than uvicorn's 5 s default: under heavy load a client's pooled
+        # connection can idle past it between two requests of one run.
+        self.keep_alive = keep_alive
         self.model = model
         self.requests: list[MockRequest] = []
         self.errors: list[str] = []
@@ -246,6 +250,7 @@ class MockOpenAIServer:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=1,
+            timeout_keep_alive=self.keep_alive,
             backlog=4096,
         )
         self._server = uvicorn.Server(config)

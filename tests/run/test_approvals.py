@@ -105,3 +105,10 @@ async def test_resume_refuses_undecided_calls_and_wrong_agent() -> None:
         await Runner.run(Agent(name="other"), result.state)
     with pytest.raises(UserError, match="no tool call"):
         result.state.approve("not-a-call")
+
+
+def test_state_from_a_newer_version_is_refused() -> None:
+    state = RunState(starting_agent="a", current_agent="a", input=[])
+    data = state.to_json().replace('"version":1', '"version":99')
+    with pytest.raises(UserError, match="format version 99"):
+        RunState.from_json(data)

@@ -235,3 +235,10 @@ async def test_errors_end_the_stream_with_the_exception() -> None:
     with pytest.raises(RuntimeError, match="provider exploded"):
         async for _ in streamed.stream_events():
             pass
+
+
+def test_run_streamed_outside_an_event_loop_is_a_clear_error() -> None:
+    from ascent import UserError
+
+    with pytest.raises(UserError, match="running event loop"):
+        Runner.run_streamed(Agent(name="a", model=ScriptedModel(["x"])), "x")

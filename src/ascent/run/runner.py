@@ -103,8 +103,15 @@ class Runner:
 
         Must be called with an event loop running (from async code).
         """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise UserError(
+                "run_streamed needs a running event loop: call it from async code "
+                "(or use run_sync for a blocking run)"
+            ) from None
         streaming = RunResultStreaming()
-        task = asyncio.get_running_loop().create_task(
+        task = loop.create_task(
             _execute(
                 starting_agent,
                 input,

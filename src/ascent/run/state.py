@@ -82,7 +82,13 @@ class RunState(BaseModel):
 
     @classmethod
     def from_json(cls, data: str | bytes) -> RunState:
-        return cls.model_validate_json(data)
+        state = cls.model_validate_json(data)
+        if state.version > STATE_VERSION:
+            raise UserError(
+                f"this run state has format version {state.version}; this Ascent reads "
+                f"versions up to {STATE_VERSION} (upgrade Ascent to resume it)"
+            )
+        return state
 
     @property
     def items(self) -> list[Item]:

@@ -172,7 +172,7 @@ class MockOpenAIServer:
         responder: Responder | None = None,
         latency: float = 0.0,
         model: str = "mock-model",
-        keep_alive: float = 300.0,
+        keep_alive: int = 300,
     ) -> None:
         self.responder = responder
         self.latency = latency

@@ -22,3 +22,18 @@ def mock_openai(_mock_openai_session: MockOpenAIServer) -> Iterator[MockOpenAISe
     _mock_openai_session.reset()
     yield _mock_openai_session
     _mock_openai_session.reset()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _project_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the suite's traces (and any default database use) out of the working tree."""
+    import os
+
+    path = tmp_path_factory.mktemp("ascent-db") / "ascent.db"
+    previous = os.environ.get("ASCENT_DATABASE_URL")
+    os.environ["ASCENT_DATABASE_URL"] = f"sqlite:///{path}"
+    yield
+    if previous is None:
+        os.environ.pop("ASCENT_DATABASE_URL", None)
+    else:
+        os.environ["ASCENT_DATABASE_URL"] = previous

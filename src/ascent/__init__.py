@@ -7,15 +7,29 @@ from .agent import Agent, AgentTool, StopAtTools, ToolsToFinalOutput
 from .context import RunContext, ToolContext
 from .errors import (
     AscentError,
+    GuardrailTripwireTriggered,
+    InputGuardrailTripwireTriggered,
     MaxTurnsExceeded,
     ModelAPIError,
     ModelBehaviorError,
     ModelError,
+    OutputGuardrailTripwireTriggered,
     ProviderCapabilityError,
     RunInterrupted,
     ToolError,
+    ToolGuardrailTripwireTriggered,
     ToolTimeoutError,
     UserError,
+)
+from .guardrails import (
+    GuardrailOutput,
+    InputGuardrail,
+    OutputGuardrail,
+    ToolGuardrailDecision,
+    input_guardrail,
+    output_guardrail,
+    tool_input_guardrail,
+    tool_output_guardrail,
 )
 from .handoffs import Handoff, HandoffInputData, handoff
 from .items import FunctionCall, FunctionCallOutput, Item, Message, RunUsage, Usage
@@ -40,6 +54,7 @@ from .tools import (
     WebSearchTool,
     function_tool,
 )
+from .tracing import custom_span, trace
 
 __version__ = "0.1.0"
 
@@ -55,10 +70,14 @@ __all__ = [
     "FunctionCall",
     "FunctionCallOutput",
     "FunctionTool",
+    "GuardrailOutput",
+    "GuardrailTripwireTriggered",
     "Handoff",
     "HandoffInputData",
     "HostedTool",
     "InMemorySession",
+    "InputGuardrail",
+    "InputGuardrailTripwireTriggered",
     "Item",
     "MaxTurnsExceeded",
     "Message",
@@ -67,6 +86,8 @@ __all__ = [
     "ModelBehaviorError",
     "ModelError",
     "ModelSettings",
+    "OutputGuardrail",
+    "OutputGuardrailTripwireTriggered",
     "ProviderCapabilityError",
     "RunConfig",
     "RunContext",
@@ -82,12 +103,20 @@ __all__ = [
     "StreamEvent",
     "ToolContext",
     "ToolError",
+    "ToolGuardrailDecision",
+    "ToolGuardrailTripwireTriggered",
     "ToolTimeoutError",
     "ToolsToFinalOutput",
     "Usage",
     "UserError",
     "WebSearchTool",
     "__version__",
+    "custom_span",
     "function_tool",
     "handoff",
+    "input_guardrail",
+    "output_guardrail",
+    "tool_input_guardrail",
+    "tool_output_guardrail",
+    "trace",
 ]

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from ._private.naming import slugify
 from .context import RunContext, TContext, ToolContext
 from .errors import UserError
+from .guardrails import InputGuardrail, OutputGuardrail
 from .handoffs import Handoff, handoff
 from .items import FunctionCallOutput
 from .lifecycle import AgentHooks
@@ -67,7 +68,9 @@ class Agent(Generic[TContext]):
     model for structured output, validated before the run returns.
     ``tool_use_behavior`` decides what happens after tools ran: call the model
     again (the default), stop with the first tool's output, stop at named
-    tools, or a function of the tool results.
+    tools, or a function of the tool results. ``input_guardrails`` run beside
+    the first model call when this agent starts a run; ``output_guardrails``
+    check the final output when this agent produces it.
     """
 
     name: str
@@ -79,6 +82,8 @@ class Agent(Generic[TContext]):
     handoffs: list[Agent[Any] | Handoff] = field(default_factory=list)
     output_type: Any = None
     hooks: AgentHooks[TContext] | None = None
+    input_guardrails: list[InputGuardrail] = field(default_factory=list)
+    output_guardrails: list[OutputGuardrail] = field(default_factory=list)
     tool_use_behavior: ToolUseBehavior = "run_llm_again"
     reset_tool_choice: bool = True
 

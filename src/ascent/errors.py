@@ -10,6 +10,10 @@
     │   └── ModelBehaviorError        the model's output stayed unusable
     ├── ToolError                 a tool failed in a way the run cannot absorb
     │   └── ToolTimeoutError
+    ├── GuardrailTripwireTriggered  a guardrail stopped the run
+    │   ├── InputGuardrailTripwireTriggered
+    │   ├── OutputGuardrailTripwireTriggered
+    │   └── ToolGuardrailTripwireTriggered
     ├── MaxTurnsExceeded          the run used up ``max_turns``
     └── RunInterrupted            the run was cancelled before it finished
 
@@ -26,13 +30,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AscentError",
+    "GuardrailTripwireTriggered",
+    "InputGuardrailTripwireTriggered",
     "MaxTurnsExceeded",
     "ModelAPIError",
     "ModelBehaviorError",
     "ModelError",
+    "OutputGuardrailTripwireTriggered",
     "ProviderCapabilityError",
     "RunInterrupted",
     "ToolError",
+    "ToolGuardrailTripwireTriggered",
     "ToolTimeoutError",
     "UserError",
 ]
@@ -93,6 +101,27 @@ class ToolError(AscentError):
 
 class ToolTimeoutError(ToolError):
     """A tool did not finish within its timeout."""
+
+
+class GuardrailTripwireTriggered(AscentError):
+    """A guardrail tripped. ``result`` is its verdict (``result.output_info`` holds
+    what the guardrail reported, e.g. a classifier's structured output)."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+        super().__init__(f"{result.stage} guardrail {result.name!r} tripped")
+
+
+class InputGuardrailTripwireTriggered(GuardrailTripwireTriggered):
+    """An input guardrail tripped; the model call beside it was cancelled."""
+
+
+class OutputGuardrailTripwireTriggered(GuardrailTripwireTriggered):
+    """An output guardrail rejected the final output."""
+
+
+class ToolGuardrailTripwireTriggered(GuardrailTripwireTriggered):
+    """A tool guardrail asked to stop the run."""
 
 
 class MaxTurnsExceeded(AscentError):

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from ._private.schema import DocstringStyle, ToolArgumentsError, function_schema
 from .context import RunContext, ToolContext
 from .errors import ToolTimeoutError
+from .guardrails import ToolInputGuardrail, ToolOutputGuardrail
 from .models.base import FunctionToolSpec, HostedToolSpec
 
 __all__ = [
@@ -56,6 +57,8 @@ class FunctionTool:
     strict: bool = True
     needs_approval: bool | ApprovalCheck = False
     timeout: float | None = None
+    input_guardrails: list[ToolInputGuardrail] = field(default_factory=list)
+    output_guardrails: list[ToolOutputGuardrail] = field(default_factory=list)
 
     def spec(self) -> FunctionToolSpec:
         return FunctionToolSpec(
@@ -181,6 +184,8 @@ def function_tool(
     strict: bool = True,
     needs_approval: bool | ApprovalCheck = False,
     timeout: float | None = None,
+    input_guardrails: list[ToolInputGuardrail] | None = None,
+    output_guardrails: list[ToolOutputGuardrail] | None = None,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -194,6 +199,8 @@ def function_tool(
     strict: bool = True,
     needs_approval: bool | ApprovalCheck = False,
     timeout: float | None = None,
+    input_guardrails: list[ToolInputGuardrail] | None = None,
+    output_guardrails: list[ToolOutputGuardrail] | None = None,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Make a tool of a function, bare (``@function_tool``) or with options.
 
@@ -218,6 +225,8 @@ def function_tool(
             strict=schema.strict,
             needs_approval=needs_approval,
             timeout=timeout,
+            input_guardrails=list(input_guardrails or []),
+            output_guardrails=list(output_guardrails or []),
         )
 
     if func is not None:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Discriminator, Field, TypeAdapter
 
+from ..guardrails import GuardrailResult
 from ..items import FunctionCall, FunctionCallOutput, Item, RunUsage
 from ..models.base import ModelResponse
 
@@ -20,7 +21,9 @@ __all__ = [
     "AwaitApproval",
     "CallModel",
     "Command",
+    "GuardrailsResult",
     "HandoffResult",
+    "RunGuardrails",
     "RunHandoff",
     "RunTools",
     "ToolsResult",
@@ -109,6 +112,35 @@ class HandoffResult(BaseModel):
     new_items: list[Item] | None = None
 
 
+class RunGuardrails(BaseModel):
+    """Run the agent's guardrails of one stage; the result is a :class:`GuardrailsResult`.
+
+    Input guardrails come with the first model call (``alongside``): both run
+    at once, and a tripped guardrail cancels the call. Output guardrails check
+    ``output`` (the final output as JSON data).
+    """
+
+    kind: Literal["guardrails"] = "guardrails"
+    stage: Literal["input", "output"]
+    agent: str
+    input: list[Item] = Field(default_factory=list)
+    output: Any = None
+    alongside: CallModel | None = None
+
+
+class GuardrailsResult(BaseModel):
+    """The verdicts, the model's response (unless a tripwire cancelled it), and
+    the usage of classifier agents."""
+
+    results: list[GuardrailResult]
+    response: ModelResponse | None = None
+    usage: RunUsage | None = None
+
+    @property
+    def tripped(self) -> GuardrailResult | None:
+        return next((r for r in self.results if r.tripwire_triggered), None)
+
+
 class AwaitApproval(BaseModel):
     """Wait for decisions on these calls; the result maps call ids to decisions."""
 
@@ -116,12 +148,15 @@ class AwaitApproval(BaseModel):
     requests: list[ApprovalRequest]
 
 
-Command = Annotated[CallModel | RunTools | RunHandoff | AwaitApproval, Discriminator("kind")]
+Command = Annotated[
+    CallModel | RunTools | RunHandoff | RunGuardrails | AwaitApproval, Discriminator("kind")
+]
 
 _RESULT_TYPES: dict[str, Any] = {
     "call_model": ModelResponse,
     "run_tools": ToolsResult,
     "handoff": HandoffResult,
+    "guardrails": GuardrailsResult,
     "await_approval": dict[str, ApprovalDecision],
 }
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {}

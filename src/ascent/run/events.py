@@ -20,6 +20,7 @@ __all__ = [
     "ItemEvent",
     "ItemEventName",
     "ReasoningDeltaEvent",
+    "ResponseDiscardedEvent",
     "StreamEvent",
     "TextDeltaEvent",
     "ToolCallArgumentsDeltaEvent",
@@ -93,6 +94,17 @@ class ApprovalRequiredEvent:
     type: Literal["approval_required"] = "approval_required"
 
 
+@dataclass(slots=True, kw_only=True)
+class ResponseDiscardedEvent:
+    """Text streamed so far by ``agent`` is void: an input guardrail tripped and the
+    model call was cancelled. The stream then ends with the guardrail's exception."""
+
+    agent: str
+    reason: str
+    parent_call_id: str | None = None
+    type: Literal["response_discarded"] = "response_discarded"
+
+
 StreamEvent = (
     TextDeltaEvent
     | ToolCallArgumentsDeltaEvent
@@ -100,4 +112,5 @@ StreamEvent = (
     | ItemEvent
     | AgentChangedEvent
     | ApprovalRequiredEvent
+    | ResponseDiscardedEvent
 )

@@ -7,12 +7,14 @@ following handoffs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .._private.output import OutputSchema, output_schema_for
 from ..agent import Agent
 from ..errors import UserError
+from ..guardrails import InputGuardrail, OutputGuardrail
 from ..handoffs import Handoff
 from ..tools import FunctionTool, HostedTool
 
@@ -28,9 +30,16 @@ class AgentNode:
     hosted_tools: list[HostedTool]
     handoffs: dict[str, Handoff]
     output: OutputSchema | None
+    input_guardrails: list[InputGuardrail]
+    output_guardrails: list[OutputGuardrail]
 
     @classmethod
-    def build(cls, agent: Agent[Any]) -> AgentNode:
+    def build(
+        cls,
+        agent: Agent[Any],
+        run_input_guardrails: Sequence[InputGuardrail] = (),
+        run_output_guardrails: Sequence[OutputGuardrail] = (),
+    ) -> AgentNode:
         function_tools: dict[str, FunctionTool] = {}
         hosted: list[HostedTool] = []
         for tool in agent.tools:
@@ -50,7 +59,15 @@ class AgentNode:
         output = None
         if agent.output_type is not None and agent.output_type is not str:
             output = output_schema_for(agent.output_type)
-        return cls(agent, function_tools, hosted, handoffs, output)
+        return cls(
+            agent,
+            function_tools,
+            hosted,
+            handoffs,
+            output,
+            [*agent.input_guardrails, *run_input_guardrails],
+            [*agent.output_guardrails, *run_output_guardrails],
+        )
 
     def tool_names(self) -> list[str]:
         return [*self.function_tools, *self.handoffs]
@@ -59,7 +76,13 @@ class AgentNode:
 class AgentGraph:
     """Every agent reachable from the starting agent through handoffs."""
 
-    def __init__(self, start: Agent[Any]) -> None:
+    def __init__(
+        self,
+        start: Agent[Any],
+        *,
+        input_guardrails: Sequence[InputGuardrail] = (),
+        output_guardrails: Sequence[OutputGuardrail] = (),
+    ) -> None:
         self.start = start
         self.nodes: dict[str, AgentNode] = {}
         queue = [start]
@@ -73,7 +96,7 @@ class AgentGraph:
                         "agent names must be unique within a run"
                     )
                 continue
-            node = AgentNode.build(agent)
+            node = AgentNode.build(agent, input_guardrails, output_guardrails)
             self.nodes[agent.name] = node
             queue.extend(h.agent for h in node.handoffs.values())
 

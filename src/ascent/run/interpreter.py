@@ -8,6 +8,7 @@ only the assembled response, so streamed and plain runs produce the same state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -16,9 +17,26 @@ from typing import Any
 
 from ..agent import Agent, AgentTool, StopAtTools, ToolsToFinalOutput
 from ..context import RunContext, ToolContext
-from ..errors import ProviderCapabilityError, UserError
+from ..errors import ProviderCapabilityError, ToolGuardrailTripwireTriggered, UserError
+from ..guardrails import (
+    GuardrailResult,
+    GuardrailStage,
+    InputGuardrail,
+    OutputGuardrail,
+    ToolGuardrailData,
+    ToolInputGuardrail,
+    ToolOutputGuardrail,
+)
 from ..handoffs import HandoffInputData, handoff_output
-from ..items import HOSTED_CALL_TYPES, FunctionCall, FunctionCallOutput, Item, Message, Reasoning
+from ..items import (
+    HOSTED_CALL_TYPES,
+    FunctionCall,
+    FunctionCallOutput,
+    Item,
+    Message,
+    Reasoning,
+    RunUsage,
+)
 from ..lifecycle import RunHooks
 from ..memory.session import Session
 from ..models import resolve_model
@@ -32,12 +50,15 @@ from ..models.base import (
     ToolCallArgumentsDelta,
     ToolSpec,
 )
-from ..tools import ToolArgumentsError, stringify_output
+from ..tools import FunctionTool, ToolArgumentsError, stringify_output
+from ..tracing import Span, SpanKind, Trace, get_trace_provider
 from .commands import (
     ApprovalRequest,
     AwaitApproval,
     CallModel,
+    GuardrailsResult,
     HandoffResult,
+    RunGuardrails,
     RunHandoff,
     RunTools,
     ToolsResult,
@@ -49,6 +70,7 @@ from .events import (
     ItemEvent,
     ItemEventName,
     ReasoningDeltaEvent,
+    ResponseDiscardedEvent,
     StreamEvent,
     TextDeltaEvent,
     ToolCallArgumentsDeltaEvent,
@@ -56,6 +78,7 @@ from .events import (
 from .graph import AgentGraph, AgentNode
 from .loop import agent_loop
 from .state import RunState
+from .tracing import agent_span_attributes, finish_model_span, model_span_attributes
 
 __all__ = ["Interpreter"]
 
@@ -81,6 +104,8 @@ class Interpreter:
         emit: Emit | None,
         nested_run: NestedRun,
         parent_call_id: str | None = None,
+        trace: Trace | None = None,
+        parent_span: Span | None = None,
     ) -> None:
         self.graph = graph
         self.state = state
@@ -95,12 +120,19 @@ class Interpreter:
         self._tool_specs: dict[str, list[ToolSpec]] = {}
         self._saved = len(state.generated)
         self._announced: str | None = None
+        self.trace = trace
+        self.tracer = trace.provider if trace is not None else get_trace_provider()
+        self.parent_span = parent_span
+        self.sensitive = config.trace_include_sensitive_data
+        self._agent_span: Span | None = None
 
     # ------------------------------------------------------------------ driving
 
     async def drive(self) -> RunState:
         state = self.state
         loop = agent_loop(state, self.graph, output_retries=self.config.max_output_retries)
+        if state.agent_started:  # a resumed run: its agent is already at work
+            self._start_agent_span(self.graph[state.current_agent])
         try:
             command = next(loop)
             while True:
@@ -110,6 +142,8 @@ class Interpreter:
                     result = await self.run_tools(command)
                 elif isinstance(command, RunHandoff):
                     result = await self.run_handoff(command)
+                elif isinstance(command, RunGuardrails):
+                    result = await self.run_guardrails(command)
                 elif isinstance(command, AwaitApproval):
                     # In process, a pause ends the run; the caller resumes it with decisions.
                     loop.close()
@@ -123,6 +157,10 @@ class Interpreter:
                 command = loop.send(result)
         except StopIteration:
             pass
+        except BaseException as exc:
+            self._end_agent_span(exc)
+            raise
+        self._end_agent_span()
         await self._save_new_items()
         if state.status == "completed":
             agent = self.graph[state.current_agent].agent
@@ -170,6 +208,8 @@ class Interpreter:
         if command.agent_start:
             self._send(AgentChangedEvent(agent=agent.name, previous=self._announced))
             self._announced = agent.name
+            if self._agent_span is None:
+                self._start_agent_span(node)
             await self._hook("on_agent_start", agent, agent_hook="on_start")
         model = self.model_for(agent)
         settings = agent.model_settings.merged(self.config.model_settings)
@@ -184,11 +224,23 @@ class Interpreter:
             settings=settings,
         )
         await self._hook("on_llm_start", agent, instructions, command.input)
-        if self.emit is None:
-            response = await model.respond(request)
-        else:
-            response = await self._stream_model(model, request, agent.name)
+        span = self._child_span(
+            "model",
+            model.name,
+            model_span_attributes(model, agent, request, sensitive=self.sensitive),
+        )
+        try:
+            if self.emit is None:
+                response = await model.respond(request)
+            else:
+                response = await self._stream_model(model, request, agent.name)
+        except BaseException as exc:
+            if span is not None:
+                span.finish(exc)
+            raise
         response.model = model.name
+        if span is not None:
+            finish_model_span(span, response, sensitive=self.sensitive)
         await self._hook("on_llm_end", agent, response)
         if self.emit is not None:
             for item in response.output:
@@ -275,6 +327,34 @@ class Interpreter:
             self._tool_event(agent, output)
             return output
         await self._hook("on_tool_start", agent, call)
+        attributes: dict[str, Any] = {"call_id": call.call_id}
+        if self.sensitive:
+            attributes["arguments"] = call.arguments
+        span = self._child_span("tool", call.name, attributes)
+        try:
+            output = await self._invoke_tool(node, tool, call, usage_box, span)
+        except BaseException as exc:
+            if span is not None:
+                span.finish(exc)
+            raise
+        if span is not None:
+            span.attributes["is_error"] = output.is_error
+            if self.sensitive:
+                span.attributes["output"] = output.output
+            span.finish(output.output if output.is_error else None)
+        await self._hook("on_tool_end", agent, call, output)
+        self._tool_event(agent, output)
+        return output
+
+    async def _invoke_tool(
+        self,
+        node: AgentNode,
+        tool: FunctionTool,
+        call: FunctionCall,
+        usage_box: list[Any],
+        span: Span | None,
+    ) -> FunctionCallOutput:
+        agent = node.agent
         tool_context = ToolContext(
             context=self.context.context,
             run_id=self.state.run_id,
@@ -284,6 +364,10 @@ class Interpreter:
             call_id=call.call_id,
             arguments=call.arguments,
         )
+        check = ToolGuardrailData(context=tool_context, agent=agent, call=call)
+        refusal = await self._tool_guardrails(tool.input_guardrails, check, "tool_input", span)
+        if refusal is not None:
+            return self._output(call, agent, refusal, True)
         try:
             if isinstance(tool, AgentTool):
                 text, usage = await self._run_agent_tool(tool, call)
@@ -292,7 +376,7 @@ class Interpreter:
                 text = stringify_output(await tool.invoke(tool_context, call.arguments))
             output = self._output(call, agent, text, False)
         except ToolArgumentsError as exc:
-            output = self._output(
+            return self._output(
                 call,
                 agent,
                 f"Error: invalid arguments for tool {call.name!r}: {exc}. "
@@ -301,12 +385,39 @@ class Interpreter:
             )
         except Exception as exc:
             logger.warning("tool %r failed: %s", call.name, exc, exc_info=True)
-            output = self._output(
+            return self._output(
                 call, agent, f"Error: tool {call.name!r} failed: {type(exc).__name__}: {exc}", True
             )
-        await self._hook("on_tool_end", agent, call, output)
-        self._tool_event(agent, output)
-        return output
+        check.output = output.output
+        refusal = await self._tool_guardrails(tool.output_guardrails, check, "tool_output", span)
+        return output if refusal is None else self._output(call, agent, refusal, True)
+
+    async def _tool_guardrails(
+        self,
+        guardrails: list[ToolInputGuardrail] | list[ToolOutputGuardrail],
+        check: ToolGuardrailData,
+        stage: GuardrailStage,
+        tool_span: Span | None,
+    ) -> str | None:
+        """The message to send instead of running (or returning) the tool, if any."""
+        for guardrail in guardrails:
+            span = self._child_span("guardrail", guardrail.name, {"stage": stage}, tool_span)
+            decision = await guardrail.run(check)
+            if span is not None:
+                span.attributes["triggered"] = decision.behavior != "allow"
+                span.finish()
+            if decision.behavior == "raise":
+                raise ToolGuardrailTripwireTriggered(
+                    GuardrailResult(
+                        name=guardrail.name,
+                        stage=stage,
+                        tripwire_triggered=True,
+                        output_info=decision.output_info,
+                    )
+                )
+            if decision.behavior == "reject":
+                return decision.message or f"Blocked by guardrail {guardrail.name!r}."
+        return None
 
     async def _run_agent_tool(self, tool: AgentTool, call: FunctionCall) -> tuple[str, Any]:
         try:
@@ -317,8 +428,9 @@ class Interpreter:
         if not isinstance(request, str):
             raise ToolArgumentsError("'input' is required and must be a string")
         result = await self.nested_run(
-            tool,
+            tool.agent,
             request,
+            max_turns=tool.max_turns,
             context=self.context.context,
             config=self.config,
             emit=self.emit,
@@ -395,6 +507,14 @@ class Interpreter:
             )
             self._tool_event(source, output)
             return HandoffResult(accepted=False, output=output)
+        span = self._child_span(
+            "handoff",
+            f"{source.name} -> {target.name}",
+            {"from_agent": source.name, "to_agent": target.name},
+        )
+        if span is not None:
+            span.finish()
+        self._end_agent_span()
         if self.hooks is not None:
             await self.hooks.on_handoff(self.context, source, target)
         if target.hooks is not None:
@@ -421,6 +541,105 @@ class Interpreter:
             self._send(ItemEvent(agent=source.name, name="handoff", item=result.output))
         return result
 
+    # -------------------------------------------------------------- guardrails
+
+    async def run_guardrails(self, command: RunGuardrails) -> GuardrailsResult:
+        """One stage's guardrails; input ones beside the model call they may cancel."""
+        node = self.graph[command.agent]
+        if command.stage == "input":
+            guardrails: list[Any] = node.input_guardrails
+            value: Any = command.input
+        else:
+            guardrails = node.output_guardrails
+            value = command.output if node.output is None else node.output.load(command.output)
+        call = command.alongside
+        if call is not None and call.agent_start and self._agent_span is None:
+            self._start_agent_span(node)  # the guardrails' spans belong under it too
+        model_call = asyncio.ensure_future(self.call_model(call)) if call is not None else None
+        usage = RunUsage()
+        try:
+            results = await self._check_all(node, guardrails, command.stage, value, usage)
+        except BaseException:
+            if model_call is not None:
+                await _cancel(model_call)
+            raise
+        verdict = GuardrailsResult(results=results, usage=usage if usage.requests else None)
+        tripped = verdict.tripped
+        if model_call is not None:
+            if tripped is None:
+                verdict.response = await model_call
+            else:
+                await _cancel(model_call)
+                self._send(
+                    ResponseDiscardedEvent(
+                        agent=node.agent.name, reason=f"input guardrail {tripped.name!r} tripped"
+                    )
+                )
+        return verdict
+
+    async def _check_all(
+        self,
+        node: AgentNode,
+        guardrails: list[Any],
+        stage: GuardrailStage,
+        value: Any,
+        usage: RunUsage,
+    ) -> list[GuardrailResult]:
+        """Run guardrails concurrently; stop at the first that trips."""
+        tasks = [
+            asyncio.ensure_future(self._check_one(node, g, stage, value, usage)) for g in guardrails
+        ]
+        results: list[GuardrailResult] = []
+        try:
+            for finished in asyncio.as_completed(tasks):
+                result = await finished
+                results.append(result)
+                if result.tripwire_triggered:
+                    break
+        finally:
+            for task in tasks:
+                if not task.done():
+                    await _cancel(task)
+        return results
+
+    async def _check_one(
+        self,
+        node: AgentNode,
+        guardrail: InputGuardrail | OutputGuardrail,
+        stage: GuardrailStage,
+        value: Any,
+        usage: RunUsage,
+    ) -> GuardrailResult:
+        span = self._child_span("guardrail", guardrail.name, {"stage": stage})
+        try:
+            if guardrail.agent is not None:
+                verdict = await self.nested_run(
+                    guardrail.agent,
+                    value if stage == "input" else stringify_output(value),
+                    max_turns=None,
+                    context=self.context.context,
+                    config=self.config,
+                    emit=None,
+                    parent_call_id=None,
+                )
+                usage.merge(verdict.usage)
+                outcome = guardrail.judge(verdict.final_output)
+            else:
+                outcome = await guardrail.run_check(self.context, node.agent, value)
+        except BaseException as exc:
+            if span is not None:
+                span.finish(exc)
+            raise
+        if span is not None:
+            span.attributes["triggered"] = outcome.tripwire_triggered
+            span.finish()
+        return GuardrailResult(
+            name=guardrail.name,
+            stage=stage,
+            tripwire_triggered=outcome.tripwire_triggered,
+            output_info=outcome.output_info,
+        )
+
     # ----------------------------------------------------------------- helpers
 
     def _send(self, event: StreamEvent) -> None:
@@ -434,3 +653,40 @@ class Interpreter:
             await getattr(self.hooks, name)(self.context, agent, *args)
         if agent.hooks is not None:
             await getattr(agent.hooks, agent_hook or name)(self.context, agent, *args)
+
+    # ----------------------------------------------------------------- tracing
+
+    def _child_span(
+        self, kind: SpanKind, name: str, attributes: dict[str, Any], parent: Span | None = None
+    ) -> Span | None:
+        """A started span under ``parent`` or the current agent's span (None when not
+        tracing). Tool and guardrail spans become current, so spans of nested runs
+        and custom spans inside a tool nest under them."""
+        if self.trace is None:
+            return None
+        parent = parent or self._agent_span or self.parent_span
+        span = self.tracer.span(kind, name, trace=self.trace, parent=parent, attributes=attributes)
+        return span.start(make_current=kind in ("tool", "guardrail"))
+
+    def _start_agent_span(self, node: AgentNode) -> None:
+        self._end_agent_span()
+        if self.trace is not None:
+            self._agent_span = self.tracer.span(
+                "agent",
+                node.agent.name,
+                trace=self.trace,
+                parent=self.parent_span,
+                attributes=agent_span_attributes(node),
+            ).start(make_current=False)
+
+    def _end_agent_span(self, error: BaseException | None = None) -> None:
+        if self._agent_span is not None:
+            self._agent_span.finish(error)
+            self._agent_span = None
+
+
+async def _cancel(task: asyncio.Future[Any]) -> None:
+    """Cancel a task and wait until it has really stopped (whatever it raised)."""
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task

@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from ..errors import MaxTurnsExceeded, ModelBehaviorError
+from ..errors import (
+    GuardrailTripwireTriggered,
+    InputGuardrailTripwireTriggered,
+    MaxTurnsExceeded,
+    ModelBehaviorError,
+    OutputGuardrailTripwireTriggered,
+)
 from ..items import FunctionCall, FunctionCallOutput, Message, text_of
 from ..models.base import ModelResponse
 from .commands import (
@@ -19,7 +25,9 @@ from .commands import (
     AwaitApproval,
     CallModel,
     Command,
+    GuardrailsResult,
     HandoffResult,
+    RunGuardrails,
     RunHandoff,
     RunTools,
     ToolsResult,
@@ -75,7 +83,16 @@ def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Step
         reset_tool_choice=node.agent.reset_tool_choice and name in state.used_tools,
     )
     state.agent_started = True
-    response: ModelResponse = yield command
+    if state.turn == 1 and node.input_guardrails and not state.guardrail_results:
+        # the run's first call: input guardrails run beside it and may cancel it
+        checked: GuardrailsResult = yield RunGuardrails(
+            stage="input", agent=name, input=state.input, alongside=command
+        )
+        _record_guardrails(state, checked, InputGuardrailTripwireTriggered)
+        assert checked.response is not None
+        response: ModelResponse = checked.response
+    else:
+        response = yield command
     state.usage.record(response.usage, agent=name, model=response.model or "unknown")
     state.last_response_id = response.response_id
 
@@ -104,7 +121,7 @@ def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Step
 
     text = text_of(response.output)
     if node.output is None:
-        _finish(state, text)
+        yield from _finish(state, node, text)
         return
     try:
         value = node.output.validate_json(text)
@@ -126,7 +143,7 @@ def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Step
             )
         )
         return
-    _finish(state, node.output.dump(value))
+    yield from _finish(state, node, node.output.dump(value))
 
 
 def _finish_tools(state: RunState, graph: AgentGraph) -> Step:
@@ -198,12 +215,28 @@ def _finish_tools(state: RunState, graph: AgentGraph) -> Step:
         return
 
     if result.is_final_output:
-        _finish(state, result.final_output)
+        yield from _finish(state, node, result.final_output)
 
 
-def _finish(state: RunState, output: Any) -> None:
+def _finish(state: RunState, node: AgentNode, output: Any) -> Step:
+    if node.output_guardrails:
+        checked: GuardrailsResult = yield RunGuardrails(
+            stage="output", agent=node.agent.name, output=output
+        )
+        _record_guardrails(state, checked, OutputGuardrailTripwireTriggered)
     state.final_output = output
     state.status = "completed"
+
+
+def _record_guardrails(
+    state: RunState, checked: GuardrailsResult, error: type[GuardrailTripwireTriggered]
+) -> None:
+    state.guardrail_results.extend(checked.results)
+    if checked.usage is not None:
+        state.usage.merge(checked.usage)
+    tripped = checked.tripped
+    if tripped is not None:
+        raise error(tripped)
 
 
 def _unknown_tool(call: FunctionCall, node: AgentNode) -> FunctionCallOutput:

@@ -6,12 +6,13 @@ import asyncio
 import concurrent.futures
 from typing import Any
 
-from ..agent import Agent, AgentTool
+from ..agent import Agent
 from ..context import RunContext
 from ..errors import UserError
 from ..items import Item, input_to_items
 from ..lifecycle import RunHooks
 from ..memory.session import Session
+from ..tracing import current_span, current_trace, get_trace_provider
 from .config import DEFAULT_MAX_TURNS, RunConfig
 from .graph import AgentGraph
 from .interpreter import Emit, Interpreter
@@ -144,7 +145,11 @@ async def _execute(
 ) -> RunResult:
     if not isinstance(starting_agent, Agent):
         raise UserError(f"expected an Agent, got {type(starting_agent).__name__}")
-    graph = AgentGraph(starting_agent)
+    graph = AgentGraph(
+        starting_agent,
+        input_guardrails=config.input_guardrails,
+        output_guardrails=config.output_guardrails,
+    )
     if isinstance(input, RunState):
         state = input
         if state.starting_agent != starting_agent.name:
@@ -175,6 +180,19 @@ async def _execute(
     if new_input and session is not None:
         await session.add_items(new_input)
     run_context = RunContext(context=context, run_id=state.run_id, usage=state.usage)
+    tracer = get_trace_provider()
+    trace = current_trace()
+    own_trace = None
+    if trace is None and tracer.enabled and not config.tracing_disabled:
+        metadata = {"run_id": state.run_id, **config.trace_metadata}
+        trace = own_trace = tracer.trace(
+            config.workflow_name,
+            trace_id=config.trace_id,
+            group_id=config.group_id,
+            metadata=metadata,
+        ).start()
+    elif config.tracing_disabled:
+        trace = None
     interpreter = Interpreter(
         graph=graph,
         state=state,
@@ -185,8 +203,17 @@ async def _execute(
         emit=emit,
         nested_run=_nested,
         parent_call_id=parent_call_id,
+        trace=trace,
+        parent_span=current_span() if trace is not None else None,
     )
-    await interpreter.drive()
+    try:
+        await interpreter.drive()
+    except BaseException as exc:
+        if own_trace is not None:
+            own_trace.finish(exc)
+        raise
+    if own_trace is not None:
+        own_trace.finish()
     last = graph[state.current_agent]
     final_output = state.final_output
     if state.status == "completed" and last.output is not None:
@@ -203,20 +230,22 @@ async def _execute(
 
 
 async def _nested(
-    tool: AgentTool,
-    request: str,
+    agent: Agent[Any],
+    request: str | list[Item],
     *,
+    max_turns: int | None,
     context: Any,
     config: RunConfig,
     emit: Emit | None,
-    parent_call_id: str,
+    parent_call_id: str | None,
 ) -> RunResult:
-    """An agent used as a tool: a run of its own whose events join the caller's stream."""
+    """A run inside a run (an agent used as a tool, a classifier guardrail): its
+    events join the caller's stream and its spans the caller's trace."""
     return await _execute(
-        tool.agent,
+        agent,
         request,
         context=context,
-        max_turns=tool.max_turns or DEFAULT_MAX_TURNS,
+        max_turns=max_turns or DEFAULT_MAX_TURNS,
         session=None,
         hooks=None,
         config=config,

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..errors import UserError
+from ..guardrails import GuardrailResult
 from ..items import FunctionCall, FunctionCallOutput, Item, RunUsage
 from .commands import ApprovalDecision, ApprovalRequest
 
@@ -56,6 +57,7 @@ class RunState(BaseModel):
     agent_started: bool = False
     used_tools: list[str] = Field(default_factory=list)
     output_retries: int = 0
+    guardrail_results: list[GuardrailResult] = Field(default_factory=list)
     final_output: Any = None
     last_response_id: str | None = None
 

@@ -4,6 +4,8 @@
 - :class:`MockOpenAIServer`: a local OpenAI-compatible HTTP server (Responses and
   Chat Completions, streaming included) for testing the real client path; it
   needs the ``testing`` extra (starlette, uvicorn) and is imported on first use.
+- :class:`PostgresServer`: a throwaway PostgreSQL server on loopback.
+- :func:`recording_traces`: collect a block's traces and spans in memory.
 """
 
 from __future__ import annotations
@@ -11,11 +13,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .scripted import ScriptedModel, Step, ToolCall
+from .traces import TraceRecorder, recording_traces
 
 if TYPE_CHECKING:
     from .mock_openai import MockOpenAIServer
+    from .postgres import PostgresServer
 
-__all__ = ["MockOpenAIServer", "ScriptedModel", "Step", "ToolCall"]
+__all__ = [
+    "MockOpenAIServer",
+    "PostgresServer",
+    "ScriptedModel",
+    "Step",
+    "ToolCall",
+    "TraceRecorder",
+    "recording_traces",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -23,4 +35,8 @@ def __getattr__(name: str) -> Any:
         from .mock_openai import MockOpenAIServer
 
         return MockOpenAIServer
+    if name == "PostgresServer":
+        from .postgres import PostgresServer
+
+        return PostgresServer
     raise AttributeError(name)

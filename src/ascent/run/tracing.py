@@ -1,0 +1,63 @@
+"""What the interpreter records on its spans (see the contract in ``ascent.tracing``).
+
+Attributes hold references (items, settings); the batch processor turns them
+into JSON in its own thread, so recording costs the run almost nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
+
+from ..models.base import Model, ModelRequest, ModelResponse, ModelSettings
+from ..tracing import Span
+
+if TYPE_CHECKING:
+    from ..agent import Agent
+    from .graph import AgentNode
+
+__all__ = ["agent_span_attributes", "finish_model_span", "model_span_attributes"]
+
+
+def agent_span_attributes(node: AgentNode) -> dict[str, Any]:
+    output = node.agent.output_type
+    return {
+        "tools": [*node.function_tools, *(t.kind for t in node.hosted_tools)],
+        "handoffs": [h.agent.name for h in node.handoffs.values()],
+        "output_type": getattr(output, "__name__", str(output)) if output is not None else None,
+    }
+
+
+def _settings(settings: ModelSettings) -> dict[str, Any]:
+    return {
+        f.name: getattr(settings, f.name)
+        for f in fields(settings)
+        if getattr(settings, f.name) is not None and f.name != "extra_headers"
+    }
+
+
+def model_span_attributes(
+    model: Model, agent: Agent[Any], request: ModelRequest, *, sensitive: bool
+) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "model": model.name,
+        "agent": agent.name,
+        "settings": _settings(request.settings),
+    }
+    if sensitive:
+        attributes["instructions"] = request.instructions
+        attributes["input"] = request.input
+    return attributes
+
+
+def finish_model_span(span: Span, response: ModelResponse, *, sensitive: bool) -> None:
+    usage = response.usage
+    span.attributes["usage"] = {
+        "requests": usage.requests,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+    }
+    span.attributes["response_id"] = response.response_id
+    if sensitive:
+        span.attributes["output"] = response.output
+    span.finish()

@@ -1,0 +1,288 @@
+"""Trace processors: where finished traces and spans go.
+
+The default sends them to a :class:`BatchTraceProcessor` that writes to the
+local trace store (the project database) from a background thread, so a run
+never waits for a write. Add processors with :func:`add_trace_processor`,
+replace them all with :func:`set_trace_processors`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from .redaction import redact
+from .spans import Span, SpanRecord, Trace, TraceRecord
+
+__all__ = [
+    "BatchTraceProcessor",
+    "TraceExporter",
+    "TraceProcessor",
+    "TraceProvider",
+    "add_trace_processor",
+    "flush_traces",
+    "get_trace_provider",
+    "set_trace_processors",
+]
+
+logger = logging.getLogger("ascent.tracing")
+
+
+@runtime_checkable
+class TraceProcessor(Protocol):
+    """Receives traces and spans as they start and end. Must be fast and never raise."""
+
+    def on_trace_start(self, trace: Trace) -> None: ...
+    def on_trace_end(self, trace: Trace) -> None: ...
+    def on_span_start(self, span: Span) -> None: ...
+    def on_span_end(self, span: Span) -> None: ...
+    def force_flush(self) -> None: ...
+    def shutdown(self) -> None: ...
+
+
+@runtime_checkable
+class TraceExporter(Protocol):
+    """Writes batches of records somewhere (a database, an OTLP collector, an HTTP API).
+
+    Called from the batch processor's thread; records are already redacted.
+    A trace may arrive twice (started, then ended): treat it as an upsert.
+    """
+
+    def export(self, records: Sequence[TraceRecord | SpanRecord]) -> None: ...
+
+
+class BatchTraceProcessor:
+    """Queues finished spans and traces and exports them in batches from a thread.
+
+    The queue is bounded: when it is full, new items are dropped (and counted in
+    ``dropped``) rather than slowing the run. Pending items are flushed at exit.
+    """
+
+    def __init__(
+        self,
+        exporter: TraceExporter,
+        *,
+        max_queue: int = 10_000,
+        max_batch: int = 500,
+        interval: float = 0.5,
+    ) -> None:
+        self.exporter = exporter
+        self.max_queue = max_queue
+        self.max_batch = max_batch
+        self.interval = interval
+        self.dropped = 0
+        self._queue: collections.deque[Trace | Span] = collections.deque()
+        self._wake = threading.Event()
+        self._idle = threading.Condition()
+        self._busy = False
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- hot path
+
+    def _put(self, item: Trace | Span) -> None:
+        if len(self._queue) >= self.max_queue:
+            self.dropped += 1
+            return
+        self._queue.append(item)
+        if self._thread is None:
+            self._start_thread()
+        elif len(self._queue) >= self.max_batch:
+            self._wake.set()
+
+    def on_trace_start(self, trace: Trace) -> None:
+        self._put(trace)
+
+    def on_trace_end(self, trace: Trace) -> None:
+        self._put(trace)
+
+    def on_span_start(self, span: Span) -> None:
+        pass
+
+    def on_span_end(self, span: Span) -> None:
+        self._put(span)
+
+    # ------------------------------------------------------------- background
+
+    def _start_thread(self) -> None:
+        with self._lock:
+            if self._thread is None and not self._stopped:
+                self._thread = threading.Thread(
+                    target=self._work, name="ascent-trace-export", daemon=True
+                )
+                self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            self._drain()
+            if self._stopped:
+                self._drain()
+                return
+
+    def _drain(self) -> None:
+        queue = self._queue
+        while queue:
+            with self._idle:
+                self._busy = True
+            batch: list[TraceRecord | SpanRecord] = []
+            while queue and len(batch) < self.max_batch:
+                item = queue.popleft()
+                try:
+                    batch.append(redact(item.to_record()))
+                except Exception:  # a record that cannot be built is dropped, not fatal
+                    logger.exception("could not record a trace item")
+            if batch:
+                try:
+                    self.exporter.export(batch)
+                except Exception:
+                    logger.exception("trace export failed; %d records lost", len(batch))
+        with self._idle:
+            self._busy = False
+            self._idle.notify_all()
+
+    def force_flush(self, timeout: float = 10.0) -> None:
+        """Export everything queued so far; returns when done (or after ``timeout``)."""
+        if self._thread is None:
+            self._drain()
+            return
+        self._wake.set()
+        with self._idle:
+            self._idle.wait_for(lambda: not self._queue and not self._busy, timeout)
+
+    def shutdown(self) -> None:
+        self._stopped = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=10)
+        else:
+            self._drain()
+
+
+class TraceProvider:
+    """Holds the processors and creates traces and spans.
+
+    Tracing is on unless ``ASCENT_TRACING=off``; until processors are set, the
+    first trace installs the default one (the local trace store).
+    """
+
+    def __init__(self) -> None:
+        self._processors: list[TraceProcessor] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return os.environ.get("ASCENT_TRACING", "on").strip().lower() not in {
+            "off",
+            "0",
+            "false",
+            "no",
+        }
+
+    @property
+    def processors(self) -> list[TraceProcessor]:
+        processors = self._processors
+        if processors is None:
+            with self._lock:
+                if self._processors is None:
+                    from .store import default_exporter
+
+                    self._processors = [BatchTraceProcessor(default_exporter())]
+                processors = self._processors
+        return processors
+
+    def set_processors(self, processors: Sequence[TraceProcessor] | None) -> None:
+        """Replace the processors (``None`` restores the default on next use).
+
+        Replaced processors are not shut down: whoever made them owns them.
+        """
+        self._processors = None if processors is None else list(processors)
+
+    def add_processor(self, processor: TraceProcessor) -> None:
+        self._processors = [*self.processors, processor]
+
+    def trace(
+        self,
+        workflow: str,
+        *,
+        trace_id: str | None = None,
+        group_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Trace:
+        return Trace(
+            workflow, provider=self, trace_id=trace_id, group_id=group_id, metadata=metadata
+        )
+
+    def span(
+        self,
+        kind: Any,
+        name: str,
+        *,
+        trace: Trace,
+        parent: Span | None,
+        attributes: dict[str, Any] | None = None,
+    ) -> Span:
+        return Span(
+            kind,
+            name,
+            provider=self,
+            trace_id=trace.trace_id,
+            parent_id=parent.span_id if parent is not None else None,
+            attributes=attributes,
+        )
+
+    # notifications from traces and spans
+    def trace_started(self, trace: Trace) -> None:
+        for processor in self.processors:
+            processor.on_trace_start(trace)
+
+    def trace_ended(self, trace: Trace) -> None:
+        for processor in self.processors:
+            processor.on_trace_end(trace)
+
+    def span_started(self, span: Span) -> None:
+        for processor in self.processors:
+            processor.on_span_start(span)
+
+    def span_ended(self, span: Span) -> None:
+        for processor in self.processors:
+            processor.on_span_end(span)
+
+    def flush(self) -> None:
+        for processor in self._processors or []:
+            processor.force_flush()
+
+    def shutdown(self) -> None:
+        for processor in self._processors or []:
+            processor.shutdown()
+
+
+_provider = TraceProvider()
+atexit.register(_provider.shutdown)
+
+
+def get_trace_provider() -> TraceProvider:
+    return _provider
+
+
+def add_trace_processor(processor: TraceProcessor) -> None:
+    """Send traces to ``processor`` too (beside the local store)."""
+    _provider.add_processor(processor)
+
+
+def set_trace_processors(processors: Sequence[TraceProcessor]) -> None:
+    """Send traces only to these processors (an empty list stops recording)."""
+    _provider.set_processors(processors)
+
+
+def flush_traces() -> None:
+    """Write out every trace and span recorded so far (e.g. before a process exits)."""
+    _provider.flush()

@@ -1,0 +1,109 @@
+"""Secrets never reach a trace: API keys and values of sensitive fields are masked.
+
+Applied in the batch processor's thread, to every record before any exporter
+sees it. Field names are matched case-insensitively as substrings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+__all__ = ["REDACTED", "add_sensitive_fields", "redact", "redact_value"]
+
+REDACTED = "[REDACTED]"
+
+_sensitive_fields: set[str] = {
+    "api_key",
+    "apikey",
+    "authorization",
+    "password",
+    "secret",
+    "access_token",
+    "refresh_token",
+    "private_key",
+}
+_extra = os.environ.get("ASCENT_TRACE_REDACT_FIELDS", "")
+_sensitive_fields.update(f.strip().lower() for f in _extra.split(",") if f.strip())
+
+# Key-shaped strings: OpenAI-style keys, bearer tokens, AWS access keys, JWTs.
+_SECRET_PATTERNS = re.compile(
+    r"(sk-[A-Za-z0-9_\-]{16,}|(?i:bearer)\s+[A-Za-z0-9._\-]{16,}|AKIA[0-9A-Z]{16}"
+    r"|eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,})"
+)
+_SECRET_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "ASCENT_API_KEYS")
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def add_sensitive_fields(*names: str) -> None:
+    """Mask the values of fields with these names (in tool arguments, metadata...)."""
+    _sensitive_fields.update(name.lower() for name in names)
+
+
+def _is_sensitive(key: str) -> bool:
+    lowered = key.lower()
+    return any(field in lowered for field in _sensitive_fields)
+
+
+def _env_secrets() -> list[str]:
+    found: list[str] = []
+    for name in _SECRET_ENV:
+        for value in os.environ.get(name, "").split(","):
+            if len(value.strip()) >= 8:
+                found.append(value.strip())
+    return found
+
+
+def redact_value(value: Any, *, _secrets: list[str] | None = None) -> Any:
+    """``value`` with secrets masked, recursively through dicts, lists and JSON text."""
+    secrets = _env_secrets() if _secrets is None else _secrets
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return _SECRET_PATTERNS.sub(REDACTED, value)
+    if isinstance(value, dict):
+        return {
+            key: REDACTED
+            if isinstance(key, str) and _is_sensitive(key)
+            else redact_value(item, _secrets=secrets)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact_value(item, _secrets=secrets) for item in value]
+    return value
+
+
+def _redact_json_text(text: str, secrets: list[str]) -> str:
+    # Tool arguments and outputs are JSON text: mask sensitive keys inside them too.
+    if text[:1] in "{[":
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return redact_value(text, _secrets=secrets)
+        return json.dumps(redact_value(parsed, _secrets=secrets), ensure_ascii=False)
+    return redact_value(text, _secrets=secrets)
+
+
+def redact(record: R) -> R:
+    """A copy of a trace or span record with secrets masked."""
+    secrets = _env_secrets()
+    data = record.model_dump()
+    for key in ("attributes", "metadata"):
+        if data.get(key):
+            data[key] = {
+                name: REDACTED
+                if _is_sensitive(name)
+                else _redact_json_text(value, secrets)
+                if isinstance(value, str)
+                else redact_value(value, _secrets=secrets)
+                for name, value in data[key].items()
+            }
+    if data.get("error"):
+        data["error"] = redact_value(data["error"], _secrets=secrets)
+    return type(record).model_validate(data)

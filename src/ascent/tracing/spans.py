@@ -1,0 +1,238 @@
+"""Traces and spans: what happened in a run, with timings, for any model provider.
+
+The hot path only creates small objects and hands them to processors; turning
+them into records (:class:`TraceRecord`, :class:`SpanRecord`), redacting secrets
+and writing them happens in the background, in the processor's own thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from .processors import TraceProvider
+
+__all__ = [
+    "Span",
+    "SpanKind",
+    "SpanRecord",
+    "Trace",
+    "TraceRecord",
+    "current_span",
+    "current_trace",
+]
+
+SpanKind = Literal["agent", "model", "tool", "handoff", "guardrail", "custom"]
+
+_current_trace: ContextVar[Trace | None] = ContextVar("ascent_trace", default=None)
+_current_span: ContextVar[Span | None] = ContextVar("ascent_span", default=None)
+
+
+def current_trace() -> Trace | None:
+    """The trace this code runs in, if any."""
+    return _current_trace.get()
+
+
+def current_span() -> Span | None:
+    """The innermost open span this code runs in, if any."""
+    return _current_span.get()
+
+
+class TraceRecord(BaseModel):
+    """A trace as stored and exported."""
+
+    trace_id: str
+    workflow: str
+    group_id: str | None = None
+    started_at: float
+    ended_at: float | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+
+class SpanRecord(BaseModel):
+    """A span as stored and exported. Times are seconds since the epoch."""
+
+    trace_id: str
+    span_id: str
+    parent_id: str | None = None
+    kind: SpanKind
+    name: str
+    started_at: float
+    ended_at: float | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.ended_at is None else self.ended_at - self.started_at
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+class Trace:
+    """One workflow: a run, or several runs inside ``with trace("name"):``."""
+
+    __slots__ = (
+        "_token",
+        "ended_at",
+        "error",
+        "group_id",
+        "metadata",
+        "provider",
+        "started_at",
+        "trace_id",
+        "workflow",
+    )
+
+    def __init__(
+        self,
+        workflow: str,
+        *,
+        provider: TraceProvider,
+        trace_id: str | None = None,
+        group_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.workflow = workflow
+        self.trace_id = trace_id or _new_id("trace")
+        self.group_id = group_id
+        self.metadata = metadata or {}
+        self.started_at = 0.0
+        self.ended_at: float | None = None
+        self.error: str | None = None
+        self.provider = provider
+        self._token: Token[Trace | None] | None = None
+
+    def start(self) -> Trace:
+        self.started_at = time.time()
+        self._token = _current_trace.set(self)
+        self.provider.trace_started(self)
+        return self
+
+    def finish(self, error: BaseException | str | None = None) -> None:
+        if self.ended_at is not None:
+            return
+        self.ended_at = time.time()
+        if error is not None:
+            self.error = _describe(error)
+        if self._token is not None:
+            try:
+                _current_trace.reset(self._token)
+            except ValueError:  # finished in another context than it started in
+                _current_trace.set(None)
+            self._token = None
+        self.provider.trace_ended(self)
+
+    def __enter__(self) -> Trace:
+        return self.start()
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
+        self.finish(error)
+
+    def to_record(self) -> TraceRecord:
+        return TraceRecord(
+            trace_id=self.trace_id,
+            workflow=self.workflow,
+            group_id=self.group_id,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+            metadata=self.metadata,
+            error=self.error,
+        )
+
+
+class Span:
+    """A timed step inside a trace; attributes may be added until it ends."""
+
+    __slots__ = (
+        "_provider",
+        "_token",
+        "attributes",
+        "ended_at",
+        "error",
+        "kind",
+        "name",
+        "parent_id",
+        "span_id",
+        "started_at",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        kind: SpanKind,
+        name: str,
+        *,
+        provider: TraceProvider,
+        trace_id: str,
+        parent_id: str | None,
+        attributes: dict[str, Any] | None = None,
+    ) -> None:
+        self.kind: SpanKind = kind
+        self.name = name
+        self.trace_id = trace_id
+        self.parent_id = parent_id
+        self.span_id = _new_id("span")
+        self.attributes: dict[str, Any] = attributes if attributes is not None else {}
+        self.started_at = 0.0
+        self.ended_at: float | None = None
+        self.error: str | None = None
+        self._provider = provider
+        self._token: Token[Span | None] | None = None
+
+    def start(self, *, make_current: bool = True) -> Span:
+        self.started_at = time.time()
+        if make_current:
+            self._token = _current_span.set(self)
+        self._provider.span_started(self)
+        return self
+
+    def finish(self, error: BaseException | str | None = None) -> None:
+        if self.ended_at is not None:
+            return
+        self.ended_at = time.time()
+        if error is not None:
+            self.error = _describe(error)
+        if self._token is not None:
+            # ValueError: finished in another context than it started in
+            with contextlib.suppress(ValueError):
+                _current_span.reset(self._token)
+            self._token = None
+        self._provider.span_ended(self)
+
+    def set(self, **attributes: Any) -> None:
+        self.attributes.update(attributes)
+
+    def __enter__(self) -> Span:
+        return self.start()
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
+        self.finish(error)
+
+    def to_record(self) -> SpanRecord:
+        return SpanRecord(
+            trace_id=self.trace_id,
+            span_id=self.span_id,
+            parent_id=self.parent_id,
+            kind=self.kind,
+            name=self.name,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+            attributes=self.attributes,
+            error=self.error,
+        )
+
+
+def _describe(error: BaseException | str) -> str:
+    if isinstance(error, str):
+        return error
+    return f"{type(error).__name__}: {error}"

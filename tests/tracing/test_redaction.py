@@ -1,0 +1,53 @@
+"""Secrets never reach a trace: keys in text, sensitive fields, configured names."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ascent.tracing import SpanRecord, TraceRecord, add_sensitive_fields
+from ascent.tracing.redaction import REDACTED, redact
+
+
+def span(**attributes: object) -> SpanRecord:
+    return SpanRecord(
+        trace_id="t", span_id="s", kind="tool", name="call", started_at=1.0, attributes=attributes
+    )
+
+
+def test_api_keys_in_text_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "plain-secret-value-123")
+    record = redact(
+        span(
+            output="key sk-abcdefghijklmnopqrstuvwx and Bearer abcdefghijklmnopqrstuvwxyz0123",
+            note="the env key plain-secret-value-123 leaked",
+        )
+    )
+    assert "sk-abc" not in record.attributes["output"]
+    assert "abcdefghijklmnopqrstuvwxyz0123" not in record.attributes["output"]
+    assert record.attributes["note"] == f"the env key {REDACTED} leaked"
+
+
+def test_sensitive_fields_are_masked_in_json_arguments_and_nested_data() -> None:
+    arguments = json.dumps({"user": "ada", "password": "hunter2", "nested": {"api_key": "x"}})
+    record = redact(span(arguments=arguments, settings={"Authorization": "Basic abc", "top_p": 1}))
+    parsed = json.loads(record.attributes["arguments"])
+    assert parsed == {"user": "ada", "password": REDACTED, "nested": {"api_key": REDACTED}}
+    assert record.attributes["settings"] == {"Authorization": REDACTED, "top_p": 1}
+
+
+def test_configured_fields_and_trace_metadata() -> None:
+    add_sensitive_fields("ssn")
+    trace = redact(
+        TraceRecord(trace_id="t", workflow="w", started_at=1, metadata={"user_ssn": "1"})
+    )
+    assert trace.metadata == {"user_ssn": REDACTED}
+    record = redact(span(arguments='{"ssn": "123-45-6789", "name": "Bo"}'))
+    assert json.loads(record.attributes["arguments"]) == {"ssn": REDACTED, "name": "Bo"}
+
+
+def test_redaction_does_not_change_the_original() -> None:
+    original = span(arguments='{"password": "p"}')
+    redact(original)
+    assert original.attributes["arguments"] == '{"password": "p"}'

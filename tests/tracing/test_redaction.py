@@ -51,3 +51,14 @@ def test_redaction_does_not_change_the_original() -> None:
     original = span(arguments='{"password": "p"}')
     redact(original)
     assert original.attributes["arguments"] == '{"password": "p"}'
+
+
+def test_json_text_inside_items_is_redacted_too() -> None:
+    items = [
+        {"type": "function_call", "name": "login", "arguments": '{"password": "p", "user": "u"}'}
+    ]
+    record = redact(span(input=items))
+    assert json.loads(record.attributes["input"][0]["arguments"]) == {
+        "password": REDACTED,
+        "user": "u",
+    }

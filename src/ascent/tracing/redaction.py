@@ -60,9 +60,17 @@ def _env_secrets() -> list[str]:
 
 
 def redact_value(value: Any, *, _secrets: list[str] | None = None) -> Any:
-    """``value`` with secrets masked, recursively through dicts, lists and JSON text."""
+    """``value`` with secrets masked, recursively through dicts, lists and JSON text
+    (tool arguments and outputs are JSON text, wherever they sit)."""
     secrets = _env_secrets() if _secrets is None else _secrets
     if isinstance(value, str):
+        if value[:1] in ("{", "["):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                pass
+            else:
+                return json.dumps(redact_value(parsed, _secrets=secrets), ensure_ascii=False)
         for secret in secrets:
             if secret in value:
                 value = value.replace(secret, REDACTED)
@@ -79,31 +87,13 @@ def redact_value(value: Any, *, _secrets: list[str] | None = None) -> Any:
     return value
 
 
-def _redact_json_text(text: str, secrets: list[str]) -> str:
-    # Tool arguments and outputs are JSON text: mask sensitive keys inside them too.
-    if text[:1] in "{[":
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            return redact_value(text, _secrets=secrets)
-        return json.dumps(redact_value(parsed, _secrets=secrets), ensure_ascii=False)
-    return redact_value(text, _secrets=secrets)
-
-
 def redact(record: R) -> R:
     """A copy of a trace or span record with secrets masked."""
     secrets = _env_secrets()
     data = record.model_dump()
     for key in ("attributes", "metadata"):
         if data.get(key):
-            data[key] = {
-                name: REDACTED
-                if _is_sensitive(name)
-                else _redact_json_text(value, secrets)
-                if isinstance(value, str)
-                else redact_value(value, _secrets=secrets)
-                for name, value in data[key].items()
-            }
+            data[key] = redact_value(data[key], _secrets=secrets)
     if data.get("error"):
         data["error"] = redact_value(data["error"], _secrets=secrets)
     return type(record).model_validate(data)

@@ -24,6 +24,7 @@ from rich.text import Text
 
 from . import __version__
 from ._private.console import StreamPrinter, ask_approval, make_console
+from ._private.traces_cli import traces_app
 from .agent import Agent
 from .errors import AscentError, UserError
 from .items import Item, Message, RunUsage
@@ -40,6 +41,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(traces_app, name="traces")
 
 _EXIT_WORDS = frozenset({"exit", "quit", ":q"})
 _ERROR_EXIT = 1

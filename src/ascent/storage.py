@@ -1,0 +1,139 @@
+"""One database URL from which sessions, memory, traces and durable runs get their connection.
+
+``ASCENT_DATABASE_URL`` names it; without it, a SQLite file under ``.ascent/`` in
+the working directory is used, so nothing needs setting up. ``postgresql://`` URLs
+run on psycopg 3 (the ``postgres`` extra).
+
+SQLAlchemy is imported only when an engine is made: ``import ascent`` stays light,
+and code that never stores anything never pays for it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import UserError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+__all__ = [
+    "DATABASE_URL_ENV",
+    "database_url",
+    "display_url",
+    "dispose_engines",
+    "get_engine",
+    "normalize_url",
+    "sqlite_path",
+]
+
+DATABASE_URL_ENV = "ASCENT_DATABASE_URL"
+_SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def database_url() -> str:
+    """``ASCENT_DATABASE_URL``, else ``sqlite:///<cwd>/.ascent/ascent.db``."""
+    url = os.environ.get(DATABASE_URL_ENV, "").strip()
+    if url:
+        return url
+    return f"sqlite:///{Path.cwd() / '.ascent' / 'ascent.db'}"
+
+
+def normalize_url(url: str) -> str:
+    """The URL SQLAlchemy should open: plain PostgreSQL URLs use the psycopg 3 driver.
+
+    Without this, ``postgresql://`` would mean psycopg2, which Ascent does not install.
+    """
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file a SQLite URL points at; ``None`` for other databases and in-memory ones."""
+    if not url.startswith("sqlite"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def display_url(url: str) -> str:
+    """``url`` with any password masked, for messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: say what was given
+        return url
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The shared engine for ``url`` (default: :func:`database_url`), made on first use.
+
+    One engine per URL per process, so every store shares one connection pool.
+    """
+    resolved = normalize_url(url or database_url())
+    engine = _engines.get(resolved)
+    if engine is not None:
+        return engine
+    with _lock:
+        engine = _engines.get(resolved)
+        if engine is None:
+            engine = _create_engine(resolved)
+            _engines[resolved] = engine
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection and forget the engines (tests, forks, shutdown)."""
+    with _lock:
+        engines = list(_engines.values())
+        _engines.clear()
+    for engine in engines:
+        engine.dispose()
+
+
+def _create_engine(url: str) -> Engine:
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url)
+            event.listen(engine, "connect", _configure_sqlite)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        hint = ""
+        if url.startswith("postgresql"):
+            hint = " (install PostgreSQL support: pip install 'ascent-agents[postgres]')"
+        raise UserError(f"no driver for {display_url(url)}: {exc}{hint}") from exc
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise UserError(f"not a usable database URL: {display_url(url)}: {exc}") from exc
+    return engine
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers (``ascent traces``) work while a run writes; NORMAL sync is
+    # still safe against a killed process and keeps commits from waiting on fsync.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()

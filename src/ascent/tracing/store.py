@@ -1,0 +1,453 @@
+"""The local trace store: traces and spans in the project database, on by default.
+
+Writes come from the batch processor's thread, a batch at a time (one
+transaction, one executemany per table), so a run never waits on the database.
+SQLAlchemy is imported on first use, not at ``import ascent``. ``ascent traces``
+reads the same tables back.
+
+Tables: ``ascent_traces`` (one row per trace, upserted: a trace arrives when it
+starts and again when it ends) and ``ascent_spans`` (one row per finished span).
+Metadata and attributes are JSON text, so both SQLite and PostgreSQL hold them
+the same way; a model span's token count gets a column of its own so listing
+traces never parses its (possibly large) input and output items.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from ..errors import UserError
+from ..storage import database_url, get_engine, sqlite_path
+from .spans import SpanRecord, TraceRecord
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData, Table
+    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.sql.dml import Insert
+
+    from .processors import TraceExporter
+
+__all__ = ["SPANS_TABLE", "TRACES_TABLE", "SQLTraceStore", "TraceSummary", "default_exporter"]
+
+TRACES_TABLE = "ascent_traces"
+SPANS_TABLE = "ascent_spans"
+_ID_PREFIX = "trace_"
+_AMBIGUOUS_SHOWN = 5
+
+# Row tuples follow the tables' column order (checked when the upserts are compiled).
+TRACE_COLUMNS = ("trace_id", "workflow", "group_id", "started_at", "ended_at", "metadata", "error")
+SPAN_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "parent_id",
+    "kind",
+    "name",
+    "started_at",
+    "ended_at",
+    "tokens",
+    "attributes",
+    "error",
+)
+
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+
+
+class TraceSummary(BaseModel):
+    """One line of ``ascent traces``: what a trace did, at a glance."""
+
+    trace_id: str
+    workflow: str
+    started_at: float
+    ended_at: float | None = None
+    duration: float | None = None
+    agents: list[str] = Field(default_factory=list)
+    turns: int = 0
+    tokens: int = 0
+    error: str | None = None
+
+
+def default_exporter() -> TraceExporter:
+    """The exporter tracing uses unless told otherwise: the project database."""
+    return SQLTraceStore()
+
+
+@functools.cache
+def _schema() -> tuple[MetaData, Table, Table]:
+    from sqlalchemy import Column, Double, Index, Integer, MetaData, String, Table, Text
+
+    metadata = MetaData()
+    traces = Table(
+        TRACES_TABLE,
+        metadata,
+        Column("trace_id", String, primary_key=True),
+        Column("workflow", Text, nullable=False),
+        Column("group_id", Text),
+        Column("started_at", Double, nullable=False),
+        Column("ended_at", Double),
+        Column("metadata", Text, nullable=False),
+        Column("error", Text),
+        Index(f"ix_{TRACES_TABLE}_started_at", "started_at"),
+    )
+    spans = Table(
+        SPANS_TABLE,
+        metadata,
+        # (trace_id, span_id): the one index both reads by trace and upserts use
+        Column("trace_id", String, primary_key=True),
+        Column("span_id", String, primary_key=True),
+        Column("parent_id", String),
+        Column("kind", String(16), nullable=False),
+        Column("name", Text, nullable=False),
+        Column("started_at", Double, nullable=False),
+        Column("ended_at", Double),
+        Column("tokens", Integer),
+        Column("attributes", Text, nullable=False),
+        Column("error", Text),
+    )
+    return metadata, traces, spans
+
+
+class SQLTraceStore:
+    """Traces and spans in a SQL database (SQLite or PostgreSQL); also the reader for the CLI.
+
+    ``url`` defaults to the project database (``ASCENT_DATABASE_URL`` or
+    ``.ascent/ascent.db``). Tables are created on the first write.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or database_url()
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._upserts: _Upserts | None = None
+        self._ready = False
+
+    # ------------------------------------------------------------------ writes
+
+    def export(self, records: Sequence[TraceRecord | SpanRecord]) -> None:
+        """Write one batch in one transaction; a trace seen again replaces its earlier row."""
+        traces: dict[str, tuple[Any, ...]] = {}
+        spans: dict[tuple[str, str], tuple[Any, ...]] = {}
+        for record in records:
+            if isinstance(record, SpanRecord):
+                spans[record.trace_id, record.span_id] = _span_row(record)
+            else:
+                row = _trace_row(record)
+                earlier = traces.get(record.trace_id)
+                if earlier is not None:  # started and ended within one batch
+                    row = _merge_trace_rows(earlier, row)
+                traces[record.trace_id] = row
+        if not traces and not spans:
+            return
+        engine = self._writable()
+        upserts = self._statements(engine)
+        # Precompiled SQL through the driver's executemany: no per-row work in
+        # SQLAlchemy, which matters because this runs for every span of every run.
+        with engine.begin() as connection:
+            if traces:
+                connection.exec_driver_sql(upserts.traces, upserts.params(traces.values(), True))
+            if spans:
+                connection.exec_driver_sql(upserts.spans, upserts.params(spans.values(), False))
+
+    def _writable(self) -> Engine:
+        engine = self._engine_()
+        if not self._ready:
+            with self._lock:
+                if not self._ready:
+                    _create_tables(engine)
+                    self._ready = True
+        return engine
+
+    def _engine_(self) -> Engine:
+        if self._engine is None:
+            self._engine = get_engine(self.url)
+        return self._engine
+
+    def _statements(self, engine: Engine) -> _Upserts:
+        if self._upserts is None:
+            self._upserts = _Upserts.compile(engine)
+        return self._upserts
+
+    # ------------------------------------------------------------------- reads
+
+    def list_traces(self, limit: int = 20) -> list[TraceSummary]:
+        """The most recent traces first, each summed up from its spans."""
+        from sqlalchemy import or_, select
+
+        connection_context = self._readable()
+        if connection_context is None:
+            return []
+        _, traces, spans = _schema()
+        with connection_context as connection:
+            rows = connection.execute(
+                select(traces).order_by(traces.c.started_at.desc()).limit(max(limit, 0))
+            ).all()
+            if not rows:
+                return []
+            ids = [row.trace_id for row in rows]
+            span_rows = connection.execute(
+                select(spans.c.trace_id, spans.c.kind, spans.c.name, spans.c.tokens, spans.c.error)
+                .where(spans.c.trace_id.in_(ids))
+                .where(or_(spans.c.kind.in_(("agent", "model")), spans.c.error.is_not(None)))
+                .order_by(spans.c.started_at, spans.c.span_id)
+            ).all()
+        by_trace: dict[str, list[Any]] = {trace_id: [] for trace_id in ids}
+        for span in span_rows:
+            by_trace[span.trace_id].append(span)
+        return [_summary(row, by_trace[row.trace_id]) for row in rows]
+
+    def get_trace(self, trace_id: str) -> tuple[TraceRecord, list[SpanRecord]] | None:
+        """A trace and its spans (by start time), by id or a unique prefix of it.
+
+        The ``trace_`` every id starts with may be left out. ``None`` when nothing
+        matches; :class:`~ascent.errors.UserError` when a prefix matches several.
+        """
+        from sqlalchemy import select
+
+        wanted = trace_id.strip()
+        if not wanted:
+            return None
+        connection_context = self._readable()
+        if connection_context is None:
+            return None
+        _, traces, spans = _schema()
+        with connection_context as connection:
+            row = connection.execute(select(traces).where(traces.c.trace_id == wanted)).first()
+            if row is None:
+                found = _match_prefix(connection, traces, wanted)
+                if found is None:
+                    return None
+                row = connection.execute(select(traces).where(traces.c.trace_id == found)).one()
+            span_rows = connection.execute(
+                select(spans)
+                .where(spans.c.trace_id == row.trace_id)
+                .order_by(spans.c.started_at, spans.c.span_id)
+            ).all()
+        return _trace_record(row), [_span_record(span) for span in span_rows]
+
+    def _readable(self) -> Connection | None:
+        """A connection, or ``None`` when there is nothing to read (no file, no tables).
+
+        Reading never creates the database: ``ascent traces`` in a fresh folder
+        should not leave a ``.ascent/`` behind.
+        """
+        from sqlalchemy import inspect
+
+        if not self._ready:
+            path = sqlite_path(self.url)
+            if path is not None and not path.exists():
+                return None
+        connection = self._engine_().connect()
+        if not self._ready and not inspect(connection).has_table(TRACES_TABLE):
+            connection.close()
+            return None
+        return connection
+
+
+# ---------------------------------------------------------------- rows and records
+
+
+def _trace_row(record: TraceRecord) -> tuple[Any, ...]:
+    """A trace as a row, in :data:`TRACE_COLUMNS` order."""
+    return (
+        record.trace_id,
+        record.workflow,
+        record.group_id,
+        record.started_at,
+        record.ended_at,
+        _encode_json(record.metadata) if record.metadata else "{}",
+        record.error,
+    )
+
+
+def _merge_trace_rows(earlier: tuple[Any, ...], later: tuple[Any, ...]) -> tuple[Any, ...]:
+    ended_at = later[4] if later[4] is not None else earlier[4]
+    error = later[6] if later[6] is not None else earlier[6]
+    return (*later[:4], ended_at, later[5], error)
+
+
+def _span_row(record: SpanRecord) -> tuple[Any, ...]:
+    """A span as a row, in :data:`SPAN_COLUMNS` order."""
+    attributes = record.attributes
+    return (
+        record.trace_id,
+        record.span_id,
+        record.parent_id,
+        record.kind,
+        record.name,
+        record.started_at,
+        record.ended_at,
+        _tokens(attributes) if record.kind == "model" else None,
+        _encode_json(attributes) if attributes else "{}",
+        record.error,
+    )
+
+
+def _tokens(attributes: dict[str, Any]) -> int | None:
+    """Input plus output tokens of a model span's ``usage``, if it has any."""
+    usage = attributes.get("usage")
+    if usage is None:
+        return None
+    if not isinstance(usage, dict):
+        usage = getattr(usage, "__dict__", {})
+    counts = [usage.get("input_tokens"), usage.get("output_tokens")]
+    numbers = [value for value in counts if isinstance(value, int)]
+    if not numbers:
+        total = usage.get("total_tokens")
+        return total if isinstance(total, int) else None
+    return sum(numbers)
+
+
+def _trace_record(row: Any) -> TraceRecord:
+    return TraceRecord(
+        trace_id=row.trace_id,
+        workflow=row.workflow,
+        group_id=row.group_id,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        metadata=json.loads(row.metadata or "{}"),
+        error=row.error,
+    )
+
+
+def _span_record(row: Any) -> SpanRecord:
+    return SpanRecord(
+        trace_id=row.trace_id,
+        span_id=row.span_id,
+        parent_id=row.parent_id,
+        kind=row.kind,
+        name=row.name,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        attributes=json.loads(row.attributes or "{}"),
+        error=row.error,
+    )
+
+
+def _summary(row: Any, spans: list[Any]) -> TraceSummary:
+    agents: list[str] = []
+    turns = tokens = 0
+    first_error: str | None = None
+    for span in spans:
+        if span.kind == "agent" and span.name not in agents:
+            agents.append(span.name)
+        elif span.kind == "model":
+            turns += 1
+            tokens += span.tokens or 0
+        if first_error is None and span.error:
+            first_error = span.error
+    ended = row.ended_at
+    return TraceSummary(
+        trace_id=row.trace_id,
+        workflow=row.workflow,
+        started_at=row.started_at,
+        ended_at=ended,
+        duration=None if ended is None else max(ended - row.started_at, 0.0),
+        agents=agents,
+        turns=turns,
+        tokens=tokens,
+        error=row.error or first_error,
+    )
+
+
+def _match_prefix(connection: Connection, traces: Table, prefix: str) -> str | None:
+    from sqlalchemy import select
+
+    candidates = [prefix]
+    if not prefix.startswith(_ID_PREFIX):
+        candidates.append(_ID_PREFIX + prefix)
+    for candidate in candidates:
+        found = list(
+            connection.execute(
+                select(traces.c.trace_id)
+                .where(traces.c.trace_id.startswith(candidate, autoescape=True))
+                .order_by(traces.c.started_at.desc())
+                .limit(_AMBIGUOUS_SHOWN + 1)
+            ).scalars()
+        )
+        if len(found) == 1:
+            return str(found[0])
+        if found:
+            shown = ", ".join(found[:_AMBIGUOUS_SHOWN])
+            more = ", ..." if len(found) > _AMBIGUOUS_SHOWN else ""
+            raise UserError(f"trace id prefix {prefix!r} is ambiguous: {shown}{more}")
+    return None
+
+
+# ------------------------------------------------------------------------- schema
+
+
+def _create_tables(engine: Engine) -> None:
+    metadata, _, _ = _schema()
+    try:
+        metadata.create_all(engine, checkfirst=True)
+    except Exception:
+        # Another process may have created them between the check and the CREATE.
+        metadata.create_all(engine, checkfirst=True)
+
+
+class _Upserts:
+    """Both upserts compiled once for one database, and how to pass rows to its driver."""
+
+    def __init__(self, traces: str, spans: str, named: bool) -> None:
+        self.traces = traces
+        self.spans = spans
+        self.named = named
+
+    @classmethod
+    def compile(cls, engine: Engine) -> _Upserts:
+        upsert_traces, upsert_spans = _upsert_statements(engine.dialect.name)
+        compiled_traces = upsert_traces.compile(dialect=engine.dialect)
+        compiled_spans = upsert_spans.compile(dialect=engine.dialect)
+        named = not compiled_traces.positional
+        if not named and (
+            tuple(compiled_traces.positiontup or ()) != TRACE_COLUMNS
+            or tuple(compiled_spans.positiontup or ()) != SPAN_COLUMNS
+        ):
+            raise RuntimeError("trace store: unexpected parameter order")  # a bug, not a setup
+        return cls(str(compiled_traces), str(compiled_spans), named)
+
+    def params(self, rows: Iterable[tuple[Any, ...]], traces: bool) -> list[Any]:
+        if not self.named:
+            return list(rows)
+        columns = TRACE_COLUMNS if traces else SPAN_COLUMNS
+        return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def _upsert_statements(dialect: str) -> tuple[Insert, Insert]:
+    """INSERT ... ON CONFLICT statements for both tables, in the database's own dialect."""
+    from sqlalchemy import func
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    _, traces, spans = _schema()
+    inserts: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    insert = inserts.get(dialect)
+    if insert is None:
+        raise UserError(f"the trace store supports SQLite and PostgreSQL, not {dialect}")
+    trace_insert = insert(traces)
+    new = trace_insert.excluded
+    upsert_traces = trace_insert.on_conflict_do_update(
+        index_elements=[traces.c.trace_id],
+        set_={
+            "workflow": new["workflow"],
+            "group_id": new["group_id"],
+            "metadata": new["metadata"],
+            # an older "started" copy arriving late must not erase the end
+            "ended_at": func.coalesce(new["ended_at"], traces.c.ended_at),
+            "error": func.coalesce(new["error"], traces.c.error),
+        },
+    )
+    span_insert = insert(spans)
+    upsert_spans = span_insert.on_conflict_do_update(
+        index_elements=[spans.c.trace_id, spans.c.span_id],
+        set_={
+            column.name: span_insert.excluded[column.name]
+            for column in spans.columns
+            if column.name not in ("trace_id", "span_id")
+        },
+    )
+    return upsert_traces, upsert_spans

@@ -37,3 +37,12 @@ def _project_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
         os.environ.pop("ASCENT_DATABASE_URL", None)
     else:
         os.environ["ASCENT_DATABASE_URL"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _no_trace_left_open() -> None:
+    """A test that starts a trace without finishing it must not leak it into the next."""
+    from ascent.tracing import spans
+
+    spans._current_trace.set(None)
+    spans._current_span.set(None)

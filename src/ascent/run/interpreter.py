@@ -125,6 +125,7 @@ class Interpreter:
         self.parent_span = parent_span
         self.sensitive = config.trace_include_sensitive_data
         self._agent_span: Span | None = None
+        self._input_seen = 0
 
     # ------------------------------------------------------------------ driving
 
@@ -224,10 +225,15 @@ class Interpreter:
             settings=settings,
         )
         await self._hook("on_llm_start", agent, instructions, command.input)
+        # A model span records only the input items new since the previous call,
+        # so a trace grows with the conversation, not with its square.
+        seen = self._input_seen if self._input_seen <= len(command.input) else 0
         span = self._child_span(
             "model",
             model.name,
-            model_span_attributes(model, agent, request, sensitive=self.sensitive),
+            model_span_attributes(
+                model, agent, request, new_input=command.input[seen:], sensitive=self.sensitive
+            ),
         )
         try:
             if self.emit is None:
@@ -239,6 +245,7 @@ class Interpreter:
                 span.finish(exc)
             raise
         response.model = model.name
+        self._input_seen = len(command.input) + len(response.output)
         if span is not None:
             finish_model_span(span, response, sensitive=self.sensitive)
         await self._hook("on_llm_end", agent, response)

@@ -182,6 +182,8 @@ async def _execute(
     run_context = RunContext(context=context, run_id=state.run_id, usage=state.usage)
     tracer = get_trace_provider()
     trace = current_trace()
+    if trace is not None and trace.ended_at is not None:
+        trace = None  # a finished trace left as current: start afresh
     own_trace = None
     if trace is None and tracer.enabled and not config.tracing_disabled:
         metadata = {"run_id": state.run_id, **config.trace_metadata}

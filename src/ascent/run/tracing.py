@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
+from ..items import Item
 from ..models.base import Model, ModelRequest, ModelResponse, ModelSettings
 from ..tracing import Span
 
@@ -37,16 +38,22 @@ def _settings(settings: ModelSettings) -> dict[str, Any]:
 
 
 def model_span_attributes(
-    model: Model, agent: Agent[Any], request: ModelRequest, *, sensitive: bool
+    model: Model,
+    agent: Agent[Any],
+    request: ModelRequest,
+    *,
+    new_input: list[Item],
+    sensitive: bool,
 ) -> dict[str, Any]:
     attributes: dict[str, Any] = {
         "model": model.name,
         "agent": agent.name,
         "settings": _settings(request.settings),
+        "input_items": len(request.input),
     }
     if sensitive:
         attributes["instructions"] = request.instructions
-        attributes["input"] = request.input
+        attributes["input"] = new_input
     return attributes
 
 

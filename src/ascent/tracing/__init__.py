@@ -8,8 +8,10 @@ Spans and their attributes (``*`` = left out with ``trace_include_sensitive_data
 
 - ``agent`` (name: the agent): ``tools``, ``handoffs``, ``output_type``
 - ``model`` (name: the model): ``model``, ``agent``, ``settings``, ``usage``
-  (``requests``, ``input_tokens``, ``output_tokens``), ``response_id``, ``input``*,
-  ``output``* (items as JSON)
+  (``requests``, ``input_tokens``, ``output_tokens``), ``response_id``,
+  ``input_items`` (how many items were sent), ``instructions``*, ``input``* (the
+  items new since the run's previous model call: the conversation is the
+  concatenation of the spans' inputs and outputs), ``output``* (items as JSON)
 - ``tool`` (name: the tool): ``call_id``, ``is_error``, ``arguments``*, ``output``*
 - ``handoff`` (name: "a -> b"): ``from_agent``, ``to_agent``
 - ``guardrail`` (name: the guardrail): ``stage`` (input, output, tool_input,

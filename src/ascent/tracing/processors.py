@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from .redaction import redact
+from .redaction import environment_secrets, redact
 from .spans import Span, SpanRecord, Trace, TraceRecord
 
 __all__ = [
@@ -133,10 +133,11 @@ class BatchTraceProcessor:
             with self._idle:
                 self._busy = True
             batch: list[TraceRecord | SpanRecord] = []
+            secrets = environment_secrets()
             while queue and len(batch) < self.max_batch:
                 item = queue.popleft()
                 try:
-                    batch.append(redact(item.to_record()))
+                    batch.append(redact(item.to_record(), secrets=secrets, in_place=True))
                 except Exception:  # a record that cannot be built is dropped, not fatal
                     logger.exception("could not record a trace item")
             if batch:

@@ -40,14 +40,23 @@ _SECRET_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "ASCENT_
 R = TypeVar("R", bound=BaseModel)
 
 
+_verdicts: dict[str, bool] = {}  # field name -> sensitive? (names repeat a lot)
+
+
 def add_sensitive_fields(*names: str) -> None:
     """Mask the values of fields with these names (in tool arguments, metadata...)."""
     _sensitive_fields.update(name.lower() for name in names)
+    _verdicts.clear()
 
 
 def _is_sensitive(key: str) -> bool:
-    lowered = key.lower()
-    return any(field in lowered for field in _sensitive_fields)
+    verdict = _verdicts.get(key)
+    if verdict is None:
+        lowered = key.lower()
+        verdict = any(field in lowered for field in _sensitive_fields)
+        if len(_verdicts) < 10_000:
+            _verdicts[key] = verdict
+    return verdict
 
 
 def _env_secrets() -> list[str]:
@@ -87,13 +96,42 @@ def redact_value(value: Any, *, _secrets: list[str] | None = None) -> Any:
     return value
 
 
-def redact(record: R) -> R:
-    """A copy of a trace or span record with secrets masked."""
-    secrets = _env_secrets()
-    data = record.model_dump()
-    for key in ("attributes", "metadata"):
-        if data.get(key):
-            data[key] = redact_value(data[key], _secrets=secrets)
-    if data.get("error"):
-        data["error"] = redact_value(data["error"], _secrets=secrets)
-    return type(record).model_validate(data)
+# Every secret pattern contains one of these (lower-cased): a cheap test before the regex.
+_SECRET_MARKERS = ("sk-", "bearer", "akia", "eyj")
+
+
+def _needs_redaction(value: Any, secrets: list[str]) -> bool:
+    """A cheap first look: serialize once (in C) and search the text with plain
+    substring tests; only data that mentions a sensitive name or may hold a
+    secret is walked field by field."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    lowered = text.lower()
+    if any(name in lowered for name in _sensitive_fields):
+        return True
+    if any(marker in lowered for marker in _SECRET_MARKERS) and _SECRET_PATTERNS.search(text):
+        return True
+    return any(secret in text for secret in secrets)
+
+
+def redact(record: R, *, secrets: list[str] | None = None, in_place: bool = False) -> R:
+    """A trace or span record with secrets masked (a copy unless ``in_place``).
+
+    ``secrets`` are literal values to mask (by default the API keys in the
+    environment); pass them when redacting a batch, to look them up once.
+    """
+    if secrets is None:
+        secrets = _env_secrets()
+    changes: dict[str, Any] = {}
+    for key in ("attributes", "metadata", "error"):
+        value = getattr(record, key, None)
+        if value and _needs_redaction(value, secrets):
+            changes[key] = redact_value(value, _secrets=secrets)
+    if in_place:
+        record.__dict__.update(changes)
+        return record
+    return record.model_copy(update=changes)
+
+
+def environment_secrets() -> list[str]:
+    """The API keys set in the environment, to mask wherever they appear."""
+    return _env_secrets()

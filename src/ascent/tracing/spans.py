@@ -8,12 +8,13 @@ and writing them happens in the background, in the processor's own thread.
 from __future__ import annotations
 
 import contextlib
+import random
 import time
-import uuid
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
+from pydantic_core import to_jsonable_python
 
 if TYPE_CHECKING:
     from .processors import TraceProvider
@@ -29,6 +30,8 @@ __all__ = [
 ]
 
 SpanKind = Literal["agent", "model", "tool", "handoff", "guardrail", "custom"]
+
+_random_bits = random.Random().getrandbits
 
 _current_trace: ContextVar[Trace | None] = ContextVar("ascent_trace", default=None)
 _current_span: ContextVar[Span | None] = ContextVar("ascent_span", default=None)
@@ -75,7 +78,8 @@ class SpanRecord(BaseModel):
 
 
 def _new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
+    # ids need to be unique, not secret: getrandbits is ten times cheaper than uuid4
+    return f"{prefix}_{_random_bits(128):032x}"
 
 
 class Trace:
@@ -139,13 +143,13 @@ class Trace:
         self.finish(error)
 
     def to_record(self) -> TraceRecord:
-        return TraceRecord(
+        return TraceRecord.model_construct(
             trace_id=self.trace_id,
             workflow=self.workflow,
             group_id=self.group_id,
             started_at=self.started_at,
             ended_at=self.ended_at,
-            metadata=self.metadata,
+            metadata=_plain(self.metadata),
             error=self.error,
         )
 
@@ -219,7 +223,8 @@ class Span:
         self.finish(error)
 
     def to_record(self) -> SpanRecord:
-        return SpanRecord(
+        """The span as JSON-ready data (items and settings become dicts)."""
+        return SpanRecord.model_construct(
             trace_id=self.trace_id,
             span_id=self.span_id,
             parent_id=self.parent_id,
@@ -227,7 +232,7 @@ class Span:
             name=self.name,
             started_at=self.started_at,
             ended_at=self.ended_at,
-            attributes=self.attributes,
+            attributes=_plain(self.attributes),
             error=self.error,
         )
 
@@ -236,3 +241,12 @@ def _describe(error: BaseException | str) -> str:
     if isinstance(error, str):
         return error
     return f"{type(error).__name__}: {error}"
+
+
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
+    """JSON-ready data, converted by pydantic-core (fast, in C); None values of
+    models are left out."""
+    if not data:
+        return {}
+    plain: dict[str, Any] = to_jsonable_python(data, exclude_none=True, fallback=str)
+    return plain

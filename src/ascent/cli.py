@@ -31,6 +31,7 @@ from .items import Item, Message, RunUsage
 from .models import default_model_name, resolve_model
 from .run import RunConfig, Runner, RunResult, RunState
 from .run.config import DEFAULT_MAX_TURNS
+from .tracing import flush_traces, trace
 
 __all__ = ["app", "load_agent", "main"]
 
@@ -357,7 +358,8 @@ def demo(
         printer.note(f"model: {_model_label(model, team)}")
         history: list[Item] = []
         agent = team
-        with asyncio.Runner() as loop:
+        # One trace for the whole conversation; the loop's context is copied inside it.
+        with trace("Ascent demo") as demo_trace, asyncio.Runner() as loop:
             for number, line in enumerate(support.SCRIPT, start=1):
                 console.rule(f"turn {number}", style="dim")
                 printer.user(line, label="customer")
@@ -367,6 +369,12 @@ def demo(
             if keep_chatting:
                 _chat_loop(session, loop, agent, history)
         printer.usage(session.usage)
+        if demo_trace.provider.enabled and demo_trace.provider.processors:
+            flush_traces()
+            printer.note(
+                f"trace {demo_trace.trace_id}: see it with "
+                f"ascent traces show {demo_trace.trace_id.removeprefix('trace_')[:8]}"
+            )
         printer.note("Talk to the team yourself: ascent chat ascent.demo:triage")
 
 

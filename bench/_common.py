@@ -11,9 +11,16 @@ import importlib.util
 import os
 import resource
 import statistics
+import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+
+# Runs are traced by default into the project database: keep the benchmarks'
+# traces in a throwaway SQLite file, never in the working tree.
+os.environ.setdefault(
+    "ASCENT_DATABASE_URL", f"sqlite:///{tempfile.mkdtemp(prefix='ascent-bench-')}/traces.db"
+)
 
 QUESTION = "What is 2 + 3?"
 INSTRUCTIONS = "You are a calculator. Use the add tool."

@@ -1,5 +1,8 @@
 """The in-process interpreter: executes the loop's commands with asyncio.
 
+This part drives the loop, calls models and hands off; tools and guardrails run
+in :mod:`.tool_calls` and :mod:`.guardrail_checks`.
+
 Each command kind has one method here. Tools of one turn run concurrently;
 streamed runs forward the model's deltas as they arrive while the loop sees
 only the assembled response, so streamed and plain runs produce the same state.
@@ -7,26 +10,13 @@ only the assembled response, so streamed and plain runs produce the same state.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
-import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
-from ..agent import Agent, AgentTool, StopAtTools, ToolsToFinalOutput
-from ..context import RunContext, ToolContext
-from ..errors import ProviderCapabilityError, ToolGuardrailTripwireTriggered, UserError
-from ..guardrails import (
-    GuardrailResult,
-    GuardrailStage,
-    InputGuardrail,
-    OutputGuardrail,
-    ToolGuardrailData,
-    ToolInputGuardrail,
-    ToolOutputGuardrail,
-)
+from ..agent import Agent
+from ..context import RunContext
+from ..errors import ProviderCapabilityError, UserError
 from ..handoffs import HandoffInputData, handoff_output
 from ..items import (
     HOSTED_CALL_TYPES,
@@ -35,7 +25,6 @@ from ..items import (
     Item,
     Message,
     Reasoning,
-    RunUsage,
 )
 from ..lifecycle import RunHooks
 from ..memory.session import Session
@@ -50,18 +39,15 @@ from ..models.base import (
     ToolCallArgumentsDelta,
     ToolSpec,
 )
-from ..tools import FunctionTool, ToolArgumentsError, stringify_output
-from ..tracing import Span, SpanKind, Trace, get_trace_provider
+from ..tools import ToolArgumentsError
+from ..tracing import Span, Trace, get_trace_provider
 from .commands import (
-    ApprovalRequest,
     AwaitApproval,
     CallModel,
-    GuardrailsResult,
     HandoffResult,
     RunGuardrails,
     RunHandoff,
     RunTools,
-    ToolsResult,
 )
 from .config import RunConfig
 from .events import (
@@ -70,26 +56,23 @@ from .events import (
     ItemEvent,
     ItemEventName,
     ReasoningDeltaEvent,
-    ResponseDiscardedEvent,
-    StreamEvent,
     TextDeltaEvent,
     ToolCallArgumentsDeltaEvent,
 )
+from .execution import Emit, NestedRun
 from .graph import AgentGraph, AgentNode
+from .guardrail_checks import GuardrailChecks
 from .loop import agent_loop
 from .state import RunState
-from .tracing import agent_span_attributes, finish_model_span, model_span_attributes
+from .tool_calls import ToolCalls
+from .tracing import finish_model_span, model_span_attributes
 
-__all__ = ["Interpreter"]
+__all__ = ["Emit", "Interpreter"]
 
 logger = logging.getLogger("ascent")
 
-Emit = Callable[[StreamEvent], None]
-# Runs an agent used as a tool; provided by the Runner (it owns run setup).
-NestedRun = Callable[..., Any]
 
-
-class Interpreter:
+class Interpreter(ToolCalls, GuardrailChecks):
     """Runs one agent loop to completion or to a pause for approval."""
 
     def __init__(
@@ -286,215 +269,6 @@ class Interpreter:
             return "hosted_tool_call"
         return "message"
 
-    # ------------------------------------------------------------------- tools
-
-    async def run_tools(self, command: RunTools) -> ToolsResult:
-        node = self.graph[command.agent]
-        usage_box: list[Any] = []
-        calls = command.calls
-        if len(calls) == 1:
-            outcomes = [await self._run_tool(node, calls[0], command, usage_box)]
-        else:
-            outcomes = list(
-                await asyncio.gather(*(self._run_tool(node, c, command, usage_box) for c in calls))
-            )
-        outputs = [o for o in outcomes if isinstance(o, FunctionCallOutput)]
-        pending = [o for o in outcomes if isinstance(o, ApprovalRequest)]
-        result = ToolsResult(outputs=outputs, pending=pending)
-        if usage_box:
-            total = usage_box[0]
-            for extra in usage_box[1:]:
-                total.merge(extra)
-            result.usage = total
-        if not pending:
-            await self._apply_tool_use_behavior(node.agent, [*command.completed, *outputs], result)
-        return result
-
-    async def _run_tool(
-        self, node: AgentNode, call: FunctionCall, command: RunTools, usage_box: list[Any]
-    ) -> FunctionCallOutput | ApprovalRequest:
-        agent = node.agent
-        tool = node.function_tools[call.name]
-        decision = command.approvals.get(call.call_id)
-        if decision is None:
-            if tool.needs_approval is not False and await tool.requires_approval(
-                self.context, call.arguments
-            ):
-                return ApprovalRequest(
-                    call_id=call.call_id,
-                    tool_name=call.name,
-                    arguments=call.arguments,
-                    agent=agent.name,
-                )
-        elif not decision.approved:
-            reason = f" Reason: {decision.reason}" if decision.reason else ""
-            output = self._output(
-                call, agent, f"The user rejected this tool call; it did not run.{reason}", True
-            )
-            self._tool_event(agent, output)
-            return output
-        await self._hook("on_tool_start", agent, call)
-        attributes: dict[str, Any] = {"call_id": call.call_id}
-        if self.sensitive:
-            attributes["arguments"] = call.arguments
-        span = self._child_span("tool", call.name, attributes)
-        try:
-            output = await self._invoke_tool(node, tool, call, usage_box, span)
-        except BaseException as exc:
-            if span is not None:
-                span.finish(exc)
-            raise
-        if span is not None:
-            span.attributes["is_error"] = output.is_error
-            if self.sensitive:
-                span.attributes["output"] = output.output
-            span.finish(output.output if output.is_error else None)
-        await self._hook("on_tool_end", agent, call, output)
-        self._tool_event(agent, output)
-        return output
-
-    async def _invoke_tool(
-        self,
-        node: AgentNode,
-        tool: FunctionTool,
-        call: FunctionCall,
-        usage_box: list[Any],
-        span: Span | None,
-    ) -> FunctionCallOutput:
-        agent = node.agent
-        tool_context = ToolContext(
-            context=self.context.context,
-            run_id=self.state.run_id,
-            usage=self.state.usage,
-            agent_name=agent.name,
-            tool_name=call.name,
-            call_id=call.call_id,
-            arguments=call.arguments,
-        )
-        check = ToolGuardrailData(context=tool_context, agent=agent, call=call)
-        refusal = await self._tool_guardrails(tool.input_guardrails, check, "tool_input", span)
-        if refusal is not None:
-            return self._output(call, agent, refusal, True)
-        try:
-            if isinstance(tool, AgentTool):
-                text, usage = await self._run_agent_tool(tool, call)
-                usage_box.append(usage)
-            else:
-                text = stringify_output(await tool.invoke(tool_context, call.arguments))
-            output = self._output(call, agent, text, False)
-        except ToolArgumentsError as exc:
-            return self._output(
-                call,
-                agent,
-                f"Error: invalid arguments for tool {call.name!r}: {exc}. "
-                "Fix the arguments and call the tool again.",
-                True,
-            )
-        except Exception as exc:
-            logger.warning("tool %r failed: %s", call.name, exc, exc_info=True)
-            return self._output(
-                call, agent, f"Error: tool {call.name!r} failed: {type(exc).__name__}: {exc}", True
-            )
-        check.output = output.output
-        refusal = await self._tool_guardrails(tool.output_guardrails, check, "tool_output", span)
-        return output if refusal is None else self._output(call, agent, refusal, True)
-
-    async def _tool_guardrails(
-        self,
-        guardrails: list[ToolInputGuardrail] | list[ToolOutputGuardrail],
-        check: ToolGuardrailData,
-        stage: GuardrailStage,
-        tool_span: Span | None,
-    ) -> str | None:
-        """The message to send instead of running (or returning) the tool, if any."""
-        for guardrail in guardrails:
-            span = self._child_span("guardrail", guardrail.name, {"stage": stage}, tool_span)
-            decision = await guardrail.run(check)
-            if span is not None:
-                span.attributes["triggered"] = decision.behavior != "allow"
-                span.finish()
-            if decision.behavior == "raise":
-                raise ToolGuardrailTripwireTriggered(
-                    GuardrailResult(
-                        name=guardrail.name,
-                        stage=stage,
-                        tripwire_triggered=True,
-                        output_info=decision.output_info,
-                    )
-                )
-            if decision.behavior == "reject":
-                return decision.message or f"Blocked by guardrail {guardrail.name!r}."
-        return None
-
-    async def _run_agent_tool(self, tool: AgentTool, call: FunctionCall) -> tuple[str, Any]:
-        try:
-            arguments = json.loads(call.arguments or "{}")
-        except ValueError as exc:
-            raise ToolArgumentsError(f"arguments are not valid JSON: {exc}") from None
-        request = arguments.get("input") if isinstance(arguments, dict) else None
-        if not isinstance(request, str):
-            raise ToolArgumentsError("'input' is required and must be a string")
-        result = await self.nested_run(
-            tool.agent,
-            request,
-            max_turns=tool.max_turns,
-            context=self.context.context,
-            config=self.config,
-            emit=self.emit,
-            parent_call_id=call.call_id,
-        )
-        if result.interruptions:
-            names = ", ".join(r.tool_name for r in result.interruptions)
-            raise UserError(
-                f"agent {tool.agent.name!r}, used as a tool, paused for approval of {names}; "
-                "approvals inside agents used as tools are not supported: "
-                "mark the agent tool itself with needs_approval instead"
-            )
-        if tool.output_extractor is not None:
-            extracted = tool.output_extractor(result)
-            if asyncio.iscoroutine(extracted):
-                extracted = await extracted
-            return str(extracted), result.usage
-        return stringify_output(result.final_output), result.usage
-
-    @staticmethod
-    def _output(
-        call: FunctionCall, agent: Agent[Any], text: str, error: bool
-    ) -> FunctionCallOutput:
-        return FunctionCallOutput(
-            call_id=call.call_id, output=text, agent=agent.name, tool_name=call.name, is_error=error
-        )
-
-    def _tool_event(self, agent: Agent[Any], output: FunctionCallOutput) -> None:
-        if self.emit is not None:
-            self._send(ItemEvent(agent=agent.name, name="tool_output", item=output))
-
-    async def _apply_tool_use_behavior(
-        self, agent: Agent[Any], outputs: list[FunctionCallOutput], result: ToolsResult
-    ) -> None:
-        behavior = agent.tool_use_behavior
-        if behavior == "run_llm_again" or not outputs:
-            return
-        succeeded = [o for o in outputs if not o.is_error]
-        if behavior == "stop_on_first_tool":
-            chosen = succeeded[:1]
-        elif isinstance(behavior, StopAtTools):
-            chosen = [o for o in succeeded if o.tool_name in behavior.names][:1]
-        elif callable(behavior):
-            decision = behavior(self.context, outputs)
-            if asyncio.iscoroutine(decision):
-                decision = await decision
-            if not isinstance(decision, ToolsToFinalOutput):
-                raise UserError("a tool_use_behavior function must return ToolsToFinalOutput")
-            result.is_final_output = decision.is_final_output
-            result.final_output = decision.final_output
-            return
-        else:
-            raise UserError(f"unknown tool_use_behavior {behavior!r}")
-        if chosen:
-            result.is_final_output = True
-            result.final_output = chosen[0].output
-
     # ---------------------------------------------------------------- handoffs
 
     async def run_handoff(self, command: RunHandoff) -> HandoffResult:
@@ -547,153 +321,3 @@ class Interpreter:
         if self.emit is not None:
             self._send(ItemEvent(agent=source.name, name="handoff", item=result.output))
         return result
-
-    # -------------------------------------------------------------- guardrails
-
-    async def run_guardrails(self, command: RunGuardrails) -> GuardrailsResult:
-        """One stage's guardrails; input ones beside the model call they may cancel."""
-        node = self.graph[command.agent]
-        if command.stage == "input":
-            guardrails: list[Any] = node.input_guardrails
-            value: Any = command.input
-        else:
-            guardrails = node.output_guardrails
-            value = command.output if node.output is None else node.output.load(command.output)
-        call = command.alongside
-        if call is not None and call.agent_start and self._agent_span is None:
-            self._start_agent_span(node)  # the guardrails' spans belong under it too
-        model_call = asyncio.ensure_future(self.call_model(call)) if call is not None else None
-        usage = RunUsage()
-        try:
-            results = await self._check_all(node, guardrails, command.stage, value, usage)
-        except BaseException:
-            if model_call is not None:
-                await _cancel(model_call)
-            raise
-        verdict = GuardrailsResult(results=results, usage=usage if usage.requests else None)
-        tripped = verdict.tripped
-        if model_call is not None:
-            if tripped is None:
-                verdict.response = await model_call
-            else:
-                await _cancel(model_call)
-                self._send(
-                    ResponseDiscardedEvent(
-                        agent=node.agent.name, reason=f"input guardrail {tripped.name!r} tripped"
-                    )
-                )
-        return verdict
-
-    async def _check_all(
-        self,
-        node: AgentNode,
-        guardrails: list[Any],
-        stage: GuardrailStage,
-        value: Any,
-        usage: RunUsage,
-    ) -> list[GuardrailResult]:
-        """Run guardrails concurrently; stop at the first that trips."""
-        tasks = [
-            asyncio.ensure_future(self._check_one(node, g, stage, value, usage)) for g in guardrails
-        ]
-        results: list[GuardrailResult] = []
-        try:
-            for finished in asyncio.as_completed(tasks):
-                result = await finished
-                results.append(result)
-                if result.tripwire_triggered:
-                    break
-        finally:
-            for task in tasks:
-                if not task.done():
-                    await _cancel(task)
-        return results
-
-    async def _check_one(
-        self,
-        node: AgentNode,
-        guardrail: InputGuardrail | OutputGuardrail,
-        stage: GuardrailStage,
-        value: Any,
-        usage: RunUsage,
-    ) -> GuardrailResult:
-        span = self._child_span("guardrail", guardrail.name, {"stage": stage})
-        try:
-            if guardrail.agent is not None:
-                verdict = await self.nested_run(
-                    guardrail.agent,
-                    value if stage == "input" else stringify_output(value),
-                    max_turns=None,
-                    context=self.context.context,
-                    config=self.config,
-                    emit=None,
-                    parent_call_id=None,
-                )
-                usage.merge(verdict.usage)
-                outcome = guardrail.judge(verdict.final_output)
-            else:
-                outcome = await guardrail.run_check(self.context, node.agent, value)
-        except BaseException as exc:
-            if span is not None:
-                span.finish(exc)
-            raise
-        if span is not None:
-            span.attributes["triggered"] = outcome.tripwire_triggered
-            span.finish()
-        return GuardrailResult(
-            name=guardrail.name,
-            stage=stage,
-            tripwire_triggered=outcome.tripwire_triggered,
-            output_info=outcome.output_info,
-        )
-
-    # ----------------------------------------------------------------- helpers
-
-    def _send(self, event: StreamEvent) -> None:
-        if self.emit is not None:
-            if self.parent_call_id is not None:
-                event.parent_call_id = self.parent_call_id
-            self.emit(event)
-
-    async def _hook(self, name: str, agent: Agent[Any], *args: Any, agent_hook: str = "") -> None:
-        if self.hooks is not None:
-            await getattr(self.hooks, name)(self.context, agent, *args)
-        if agent.hooks is not None:
-            await getattr(agent.hooks, agent_hook or name)(self.context, agent, *args)
-
-    # ----------------------------------------------------------------- tracing
-
-    def _child_span(
-        self, kind: SpanKind, name: str, attributes: dict[str, Any], parent: Span | None = None
-    ) -> Span | None:
-        """A started span under ``parent`` or the current agent's span (None when not
-        tracing). Tool and guardrail spans become current, so spans of nested runs
-        and custom spans inside a tool nest under them."""
-        if self.trace is None:
-            return None
-        parent = parent or self._agent_span or self.parent_span
-        span = self.tracer.span(kind, name, trace=self.trace, parent=parent, attributes=attributes)
-        return span.start(make_current=kind in ("tool", "guardrail"))
-
-    def _start_agent_span(self, node: AgentNode) -> None:
-        self._end_agent_span()
-        if self.trace is not None:
-            self._agent_span = self.tracer.span(
-                "agent",
-                node.agent.name,
-                trace=self.trace,
-                parent=self.parent_span,
-                attributes=agent_span_attributes(node),
-            ).start(make_current=False)
-
-    def _end_agent_span(self, error: BaseException | None = None) -> None:
-        if self._agent_span is not None:
-            self._agent_span.finish(error)
-            self._agent_span = None
-
-
-async def _cancel(task: asyncio.Future[Any]) -> None:
-    """Cancel a task and wait until it has really stopped (whatever it raised)."""
-    task.cancel()
-    with contextlib.suppress(BaseException):
-        await task

@@ -1,0 +1,232 @@
+"""Running tool calls: approvals, guardrails, concurrency, agents as tools.
+
+Tools of one turn run concurrently; what a tool or the model gets wrong (bad
+arguments, an exception, a timeout) becomes a tool output the model can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from ..agent import Agent, AgentTool, StopAtTools, ToolsToFinalOutput
+from ..context import ToolContext
+from ..errors import ToolGuardrailTripwireTriggered, UserError
+from ..guardrails import (
+    GuardrailResult,
+    GuardrailStage,
+    ToolGuardrailData,
+    ToolInputGuardrail,
+    ToolOutputGuardrail,
+)
+from ..items import FunctionCall, FunctionCallOutput
+from ..tools import FunctionTool, ToolArgumentsError, stringify_output
+from ..tracing import Span
+from .commands import ApprovalRequest, RunTools, ToolsResult
+from .execution import ExecutionBase
+from .graph import AgentNode
+
+__all__ = ["ToolCalls"]
+
+logger = logging.getLogger("ascent")
+
+
+class ToolCalls(ExecutionBase):
+    """The ``RunTools`` command."""
+
+    async def run_tools(self, command: RunTools) -> ToolsResult:
+        node = self.graph[command.agent]
+        usage_box: list[Any] = []
+        calls = command.calls
+        if len(calls) == 1:
+            outcomes = [await self._run_tool(node, calls[0], command, usage_box)]
+        else:
+            outcomes = list(
+                await asyncio.gather(*(self._run_tool(node, c, command, usage_box) for c in calls))
+            )
+        outputs = [o for o in outcomes if isinstance(o, FunctionCallOutput)]
+        pending = [o for o in outcomes if isinstance(o, ApprovalRequest)]
+        result = ToolsResult(outputs=outputs, pending=pending)
+        if usage_box:
+            total = usage_box[0]
+            for extra in usage_box[1:]:
+                total.merge(extra)
+            result.usage = total
+        if not pending:
+            await self._apply_tool_use_behavior(node.agent, [*command.completed, *outputs], result)
+        return result
+
+    async def _run_tool(
+        self, node: AgentNode, call: FunctionCall, command: RunTools, usage_box: list[Any]
+    ) -> FunctionCallOutput | ApprovalRequest:
+        agent = node.agent
+        tool = node.function_tools[call.name]
+        decision = command.approvals.get(call.call_id)
+        if decision is None:
+            if tool.needs_approval is not False and await tool.requires_approval(
+                self.context, call.arguments
+            ):
+                return ApprovalRequest(
+                    call_id=call.call_id,
+                    tool_name=call.name,
+                    arguments=call.arguments,
+                    agent=agent.name,
+                )
+        elif not decision.approved:
+            reason = f" Reason: {decision.reason}" if decision.reason else ""
+            output = self._output(
+                call, agent, f"The user rejected this tool call; it did not run.{reason}", True
+            )
+            self._tool_event(agent, output)
+            return output
+        await self._hook("on_tool_start", agent, call)
+        attributes: dict[str, Any] = {"call_id": call.call_id}
+        if self.sensitive:
+            attributes["arguments"] = call.arguments
+        span = self._child_span("tool", call.name, attributes)
+        try:
+            output = await self._invoke_tool(node, tool, call, usage_box, span)
+        except BaseException as exc:
+            if span is not None:
+                span.finish(exc)
+            raise
+        if span is not None:
+            span.attributes["is_error"] = output.is_error
+            if self.sensitive:
+                span.attributes["output"] = output.output
+            span.finish(output.output if output.is_error else None)
+        await self._hook("on_tool_end", agent, call, output)
+        self._tool_event(agent, output)
+        return output
+
+    async def _invoke_tool(
+        self,
+        node: AgentNode,
+        tool: FunctionTool,
+        call: FunctionCall,
+        usage_box: list[Any],
+        span: Span | None,
+    ) -> FunctionCallOutput:
+        agent = node.agent
+        tool_context = ToolContext(
+            context=self.context.context,
+            run_id=self.state.run_id,
+            usage=self.state.usage,
+            agent_name=agent.name,
+            tool_name=call.name,
+            call_id=call.call_id,
+            arguments=call.arguments,
+        )
+        check = ToolGuardrailData(context=tool_context, agent=agent, call=call)
+        refusal = await self._tool_guardrails(tool.input_guardrails, check, "tool_input", span)
+        if refusal is not None:
+            return self._output(call, agent, refusal, True)
+        try:
+            if isinstance(tool, AgentTool):
+                text, usage = await self._run_agent_tool(tool, call)
+                usage_box.append(usage)
+            else:
+                text = stringify_output(await tool.invoke(tool_context, call.arguments))
+            output = self._output(call, agent, text, False)
+        except ToolArgumentsError as exc:
+            return self._output(
+                call,
+                agent,
+                f"Error: invalid arguments for tool {call.name!r}: {exc}. "
+                "Fix the arguments and call the tool again.",
+                True,
+            )
+        except Exception as exc:
+            logger.warning("tool %r failed: %s", call.name, exc, exc_info=True)
+            return self._output(
+                call, agent, f"Error: tool {call.name!r} failed: {type(exc).__name__}: {exc}", True
+            )
+        check.output = output.output
+        refusal = await self._tool_guardrails(tool.output_guardrails, check, "tool_output", span)
+        return output if refusal is None else self._output(call, agent, refusal, True)
+
+    async def _tool_guardrails(
+        self,
+        guardrails: list[ToolInputGuardrail] | list[ToolOutputGuardrail],
+        check: ToolGuardrailData,
+        stage: GuardrailStage,
+        tool_span: Span | None,
+    ) -> str | None:
+        """The message to send instead of running (or returning) the tool, if any."""
+        for guardrail in guardrails:
+            span = self._child_span("guardrail", guardrail.name, {"stage": stage}, tool_span)
+            decision = await guardrail.run(check)
+            if span is not None:
+                span.attributes["triggered"] = decision.behavior != "allow"
+                span.finish()
+            if decision.behavior == "raise":
+                raise ToolGuardrailTripwireTriggered(
+                    GuardrailResult(
+                        name=guardrail.name,
+                        stage=stage,
+                        tripwire_triggered=True,
+                        output_info=decision.output_info,
+                    )
+                )
+            if decision.behavior == "reject":
+                return decision.message or f"Blocked by guardrail {guardrail.name!r}."
+        return None
+
+    async def _run_agent_tool(self, tool: AgentTool, call: FunctionCall) -> tuple[str, Any]:
+        try:
+            arguments = json.loads(call.arguments or "{}")
+        except ValueError as exc:
+            raise ToolArgumentsError(f"arguments are not valid JSON: {exc}") from None
+        request = arguments.get("input") if isinstance(arguments, dict) else None
+        if not isinstance(request, str):
+            raise ToolArgumentsError("'input' is required and must be a string")
+        result = await self.nested_run(
+            tool.agent,
+            request,
+            max_turns=tool.max_turns,
+            context=self.context.context,
+            config=self.config,
+            emit=self.emit,
+            parent_call_id=call.call_id,
+        )
+        if result.interruptions:
+            names = ", ".join(r.tool_name for r in result.interruptions)
+            raise UserError(
+                f"agent {tool.agent.name!r}, used as a tool, paused for approval of {names}; "
+                "approvals inside agents used as tools are not supported: "
+                "mark the agent tool itself with needs_approval instead"
+            )
+        if tool.output_extractor is not None:
+            extracted = tool.output_extractor(result)
+            if asyncio.iscoroutine(extracted):
+                extracted = await extracted
+            return str(extracted), result.usage
+        return stringify_output(result.final_output), result.usage
+
+    async def _apply_tool_use_behavior(
+        self, agent: Agent[Any], outputs: list[FunctionCallOutput], result: ToolsResult
+    ) -> None:
+        behavior = agent.tool_use_behavior
+        if behavior == "run_llm_again" or not outputs:
+            return
+        succeeded = [o for o in outputs if not o.is_error]
+        if behavior == "stop_on_first_tool":
+            chosen = succeeded[:1]
+        elif isinstance(behavior, StopAtTools):
+            chosen = [o for o in succeeded if o.tool_name in behavior.names][:1]
+        elif callable(behavior):
+            decision = behavior(self.context, outputs)
+            if asyncio.iscoroutine(decision):
+                decision = await decision
+            if not isinstance(decision, ToolsToFinalOutput):
+                raise UserError("a tool_use_behavior function must return ToolsToFinalOutput")
+            result.is_final_output = decision.is_final_output
+            result.final_output = decision.final_output
+            return
+        else:
+            raise UserError(f"unknown tool_use_behavior {behavior!r}")
+        if chosen:
+            result.is_final_output = True
+            result.final_output = chosen[0].output

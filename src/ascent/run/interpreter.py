@@ -11,7 +11,6 @@ only the assembled response, so streamed and plain runs produce the same state.
 from __future__ import annotations
 
 import dataclasses
-import logging
 from typing import Any
 
 from ..agent import Agent
@@ -68,8 +67,6 @@ from .tool_calls import ToolCalls
 from .tracing import finish_model_span, model_span_attributes
 
 __all__ = ["Emit", "Interpreter"]
-
-logger = logging.getLogger("ascent")
 
 
 class Interpreter(ToolCalls, GuardrailChecks):

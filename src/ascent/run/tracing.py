@@ -29,12 +29,23 @@ def agent_span_attributes(node: AgentNode) -> dict[str, Any]:
     }
 
 
+# Settings objects live as long as their agents: describe each once.
+_described: dict[int, tuple[ModelSettings, dict[str, Any]]] = {}
+
+
 def _settings(settings: ModelSettings) -> dict[str, Any]:
-    return {
+    known = _described.get(id(settings))
+    if known is not None and known[0] is settings:
+        return known[1]
+    described = {
         f.name: getattr(settings, f.name)
         for f in fields(settings)
         if getattr(settings, f.name) is not None and f.name != "extra_headers"
     }
+    if len(_described) >= 512:
+        _described.clear()
+    _described[id(settings)] = (settings, described)
+    return described
 
 
 def model_span_attributes(

@@ -12,6 +12,7 @@ import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 __all__ = ["REDACTED", "add_sensitive_fields", "redact", "redact_value"]
 
@@ -97,20 +98,22 @@ def redact_value(value: Any, *, _secrets: list[str] | None = None) -> Any:
 
 
 # Every secret pattern contains one of these (lower-cased): a cheap test before the regex.
-_SECRET_MARKERS = ("sk-", "bearer", "akia", "eyj")
+_SECRET_MARKERS = (b"sk-", b"bearer", b"akia", b"eyj")
 
 
 def _needs_redaction(value: Any, secrets: list[str]) -> bool:
-    """A cheap first look: serialize once (in C) and search the text with plain
-    substring tests; only data that mentions a sensitive name or may hold a
-    secret is walked field by field."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    lowered = text.lower()
-    if any(name in lowered for name in _sensitive_fields):
+    """A cheap first look: serialize once (pydantic-core, in Rust) and search the
+    bytes with plain substring tests; only data that mentions a sensitive name or
+    may hold a secret is walked field by field."""
+    data = to_json(value, fallback=str)
+    lowered = data.lower()
+    if any(name.encode() in lowered for name in _sensitive_fields):
         return True
-    if any(marker in lowered for marker in _SECRET_MARKERS) and _SECRET_PATTERNS.search(text):
+    if any(marker in lowered for marker in _SECRET_MARKERS) and _SECRET_PATTERNS.search(
+        data.decode("utf-8", "replace")
+    ):
         return True
-    return any(secret in text for secret in secrets)
+    return any(secret.encode() in data for secret in secrets)
 
 
 def redact(record: R, *, secrets: list[str] | None = None, in_place: bool = False) -> R:

@@ -62,3 +62,11 @@ def test_json_text_inside_items_is_redacted_too() -> None:
         "password": REDACTED,
         "user": "u",
     }
+
+
+def test_clean_records_pass_through_and_suspicious_ones_are_walked() -> None:
+    clean = span(output="all fine", usage={"input_tokens": 3})
+    assert redact(clean).attributes == clean.attributes
+    tricky = span(note="the Password is in here", nested={"items": ["sk-" + "x" * 30]})
+    record = redact(tricky)
+    assert record.attributes["nested"] == {"items": [REDACTED]}

@@ -48,6 +48,7 @@ def add_sensitive_fields(*names: str) -> None:
     """Mask the values of fields with these names (in tool arguments, metadata...)."""
     _sensitive_fields.update(name.lower() for name in names)
     _verdicts.clear()
+    _suspects.clear()
 
 
 def _is_sensitive(key: str) -> bool:
@@ -99,19 +100,22 @@ def redact_value(value: Any, *, _secrets: list[str] | None = None) -> Any:
 
 # Every secret pattern contains one of these (lower-cased): a cheap test before the regex.
 _SECRET_MARKERS = (b"sk-", b"bearer", b"akia", b"eyj")
+_suspects: list[re.Pattern[bytes]] = []  # sensitive names and markers, as one search
+
+
+def _suspect() -> re.Pattern[bytes]:
+    if not _suspects:
+        words = sorted({*(n.encode() for n in _sensitive_fields), *_SECRET_MARKERS})
+        _suspects.append(re.compile(b"|".join(re.escape(w) for w in words)))
+    return _suspects[0]
 
 
 def _needs_redaction(value: Any, secrets: list[str]) -> bool:
     """A cheap first look: serialize once (pydantic-core, in Rust) and search the
-    bytes with plain substring tests; only data that mentions a sensitive name or
-    may hold a secret is walked field by field."""
+    lower-cased bytes once; only data that mentions a sensitive name or may hold a
+    secret is walked field by field."""
     data = to_json(value, fallback=str)
-    lowered = data.lower()
-    if any(name.encode() in lowered for name in _sensitive_fields):
-        return True
-    if any(marker in lowered for marker in _SECRET_MARKERS) and _SECRET_PATTERNS.search(
-        data.decode("utf-8", "replace")
-    ):
+    if _suspect().search(data.lower()) is not None:
         return True
     return any(secret.encode() in data for secret in secrets)
 
@@ -125,8 +129,9 @@ def redact(record: R, *, secrets: list[str] | None = None, in_place: bool = Fals
     if secrets is None:
         secrets = _env_secrets()
     changes: dict[str, Any] = {}
+    fields = record.__dict__
     for key in ("attributes", "metadata", "error"):
-        value = getattr(record, key, None)
+        value = fields.get(key)
         if value and _needs_redaction(value, secrets):
             changes[key] = redact_value(value, _secrets=secrets)
     if in_place:

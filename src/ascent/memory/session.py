@@ -57,3 +57,7 @@ class InMemorySession:
     async def clear(self) -> None:
         async with self._lock:
             self._items.clear()
+
+    async def delete(self) -> None:
+        """The session whole; in memory, the same as :meth:`clear`."""
+        await self.clear()

@@ -4,7 +4,7 @@
 - :class:`MockOpenAIServer`: a local OpenAI-compatible HTTP server (Responses and
   Chat Completions, streaming included) for testing the real client path; it
   needs the ``testing`` extra (starlette, uvicorn) and is imported on first use.
-- :class:`PostgresServer`: a throwaway PostgreSQL server on loopback.
+- :class:`PostgresServer` and :class:`RedisServer`: throwaway servers on loopback.
 - :func:`recording_traces`: collect a block's traces and spans in memory.
 """
 
@@ -18,10 +18,12 @@ from .traces import TraceRecorder, recording_traces
 if TYPE_CHECKING:
     from .mock_openai import MockOpenAIServer
     from .postgres import PostgresServer
+    from .redis import RedisServer
 
 __all__ = [
     "MockOpenAIServer",
     "PostgresServer",
+    "RedisServer",
     "ScriptedModel",
     "Step",
     "ToolCall",
@@ -39,4 +41,8 @@ def __getattr__(name: str) -> Any:
         from .postgres import PostgresServer
 
         return PostgresServer
+    if name == "RedisServer":
+        from .redis import RedisServer
+
+        return RedisServer
     raise AttributeError(name)

@@ -1,0 +1,93 @@
+"""Session stores for the memory tests: SQLite, a real PostgreSQL, a real Redis, memory.
+
+The PostgreSQL and Redis servers start once per test session on free loopback
+ports; each test gets a fresh database (PostgreSQL) or a fresh key (Redis). With
+``CI=true`` nothing skips: a missing server is an error there.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ascent.memory import InMemorySession, RedisSession, Session, open_session
+from ascent.storage import dispose_engines
+from ascent.testing.postgres import PostgresServer, find_postgres_bin
+from ascent.testing.redis import RedisServer, find_redis_server
+
+SessionFactory = Callable[..., Session]
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    if find_postgres_bin() is None and not _in_ci():
+        pytest.skip("PostgreSQL binaries not found (CI installs the postgresql package)")
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    if find_redis_server() is None and not _in_ci():
+        pytest.skip("redis-server not found (CI installs the redis-server package)")
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    yield postgres_server.create_database(f"test_{uuid.uuid4().hex[:16]}")
+    dispose_engines()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> Iterator[str]:
+    yield f"sqlite:///{tmp_path / 'ascent.db'}"
+    dispose_engines()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url
+
+
+@pytest.fixture
+def memory_url() -> str:
+    return "memory://"
+
+
+@pytest.fixture(params=["sqlite", "postgres", "redis", "memory"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def make_session(
+    request: pytest.FixtureRequest, backend: str
+) -> AsyncIterator[SessionFactory]:
+    """Opens sessions with unique ids on the test's backend, and closes Redis clients after."""
+    url = str(request.getfixturevalue(f"{backend}_url"))
+    opened: list[Session] = []
+    memory: dict[str, InMemorySession] = {}  # memory:// sessions are shared per id here
+    prefix = uuid.uuid4().hex[:8]
+
+    def make(name: str = "s", *, ttl: float | None = None) -> Session:
+        session_id = f"{prefix}-{name}"
+        if backend == "memory":
+            return memory.setdefault(session_id, InMemorySession(session_id))
+        session = open_session(session_id, url, ttl=ttl)
+        opened.append(session)
+        return session
+
+    yield make
+    for session in opened:
+        if isinstance(session, RedisSession):
+            await session.aclose()

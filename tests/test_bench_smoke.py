@@ -34,6 +34,7 @@ def load(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
         ("wire", ["ascent chat", "hand-written chat", "ascent responses", "CPU ratio"]),
         ("memory", ["sequential runs", "concurrent runs", "per run"]),
         ("importtime", ["import ascent", "pydantic", "heavy modules imported"]),
+        ("sessions", ["sqlite", "last 20", "flat means"]),
     ],
 )
 def test_benchmark_prints_figures(

@@ -110,6 +110,16 @@ class RedisSession:
     async def clear(self) -> None:
         await self._redis().delete(self.key)
 
+    async def replace_items(self, items: list[Item]) -> None:
+        """Swap the whole list for ``items`` in one MULTI/EXEC (for compaction)."""
+        payloads = encode_items(self.session_id, items, self.max_item_bytes)
+        async with self._redis().pipeline(transaction=True) as pipe:
+            pipe.delete(self.key)
+            if payloads:
+                pipe.rpush(self.key, *payloads)
+                self._refresh_ttl(pipe)
+            await pipe.execute()
+
     async def delete(self) -> None:
         """The same as :meth:`clear`: a Redis session is nothing but its list."""
         await self._redis().delete(self.key)

@@ -54,6 +54,11 @@ class InMemorySession:
         async with self._lock:
             return self._items.pop() if self._items else None
 
+    async def replace_items(self, items: list[Item]) -> None:
+        """The whole history at once (compaction swaps old turns for a summary)."""
+        async with self._lock:
+            self._items = list(items)
+
     async def clear(self) -> None:
         async with self._lock:
             self._items.clear()

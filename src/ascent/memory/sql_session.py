@@ -189,6 +189,11 @@ class SQLAlchemySession:
         """Remove every item; the session itself stays (with its expiry refreshed)."""
         await asyncio.to_thread(self._clear)
 
+    async def replace_items(self, items: list[Item]) -> None:
+        """Swap the whole history for ``items`` in one transaction (for compaction)."""
+        payloads = encode_items(self.session_id, items, self.max_item_bytes)
+        await asyncio.to_thread(self._replace_items, payloads)
+
     async def delete(self) -> None:
         """Remove the session and all its items."""
         await asyncio.to_thread(self._delete)
@@ -322,6 +327,29 @@ class SQLAlchemySession:
             now = time.time()
             self._lock_session(conn, now)
             conn.execute(delete(items).where(items.c.session_id == self.session_id))
+            self._touch(conn, now)
+
+    def _replace_items(self, payloads: list[str]) -> None:
+        from sqlalchemy import delete
+
+        _sessions, items = _schema()
+        with _write_transaction(_engine_for(self.url)) as conn:
+            now = time.time()
+            self._lock_session(conn, now)
+            conn.execute(delete(items).where(items.c.session_id == self.session_id))
+            if payloads:
+                conn.execute(
+                    items.insert(),
+                    [
+                        {
+                            "session_id": self.session_id,
+                            "seq": seq,
+                            "item_json": payload,
+                            "created_at": now,
+                        }
+                        for seq, payload in enumerate(payloads)
+                    ],
+                )
             self._touch(conn, now)
 
     def _delete(self) -> None:

@@ -1,8 +1,11 @@
-"""Memory: sessions (short-term conversation history), in memory, SQL or Redis.
+"""Memory: sessions (short-term history), long-term memories, compaction.
 
-:func:`open_session` picks the store from a URL, so the same code keeps its
-history in a SQLite file on a laptop and in PostgreSQL or Redis on a cluster.
-``RedisSession`` is imported on first use: it needs the optional ``redis`` package.
+:func:`open_session` picks the session store from a URL, so the same code keeps
+its history in a SQLite file on a laptop and in PostgreSQL or Redis on a
+cluster. :class:`MemoryStore` keeps facts per user or tenant with keyword
+search; :func:`memory_tools` lets a model use it. :class:`Compactor` replaces a
+long history's older turns by a summary. ``RedisSession`` is imported on first
+use: it needs the optional ``redis`` package.
 """
 
 from __future__ import annotations
@@ -11,20 +14,34 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
 from ..storage import database_url, display_url
+from .compaction import CompactionResult, Compactor, estimate_tokens, split_for_compaction
 from .session import InMemorySession, Session
 from .sql_session import SQLAlchemySession, SQLiteSession, prune_expired
+from .store import Memory, MemoryNotFoundError, MemoryStore, fuse_rankings
+from .tools import memory_tools, recall_for_instructions, with_memory
 
 if TYPE_CHECKING:
     from .redis_session import RedisSession
 
 __all__ = [
+    "CompactionResult",
+    "Compactor",
     "InMemorySession",
+    "Memory",
+    "MemoryNotFoundError",
+    "MemoryStore",
     "RedisSession",
     "SQLAlchemySession",
     "SQLiteSession",
     "Session",
+    "estimate_tokens",
+    "fuse_rankings",
+    "memory_tools",
     "open_session",
     "prune_expired",
+    "recall_for_instructions",
+    "split_for_compaction",
+    "with_memory",
 ]
 
 # SQLAlchemy dialects we expect to work; any "dialect+driver://" of these is accepted.

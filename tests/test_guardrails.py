@@ -269,3 +269,21 @@ async def test_tripped_input_guardrail_under_streaming_discards_the_text() -> No
     assert kinds.index("response_discarded") > kinds.index("text_delta")
     assert any(isinstance(e, TextDeltaEvent) for e in events)
     assert model.cancelled
+
+
+async def test_a_run_level_classifier_guardrail_does_not_check_itself() -> None:
+    classifier = Agent(
+        name="classifier",
+        model=ScriptedModel([Verdict(is_homework=False, reasoning="a plain question")]),
+        output_type=Verdict,
+    )
+    guardrail = InputGuardrail.from_agent(classifier, trip_if=lambda v: v.is_homework)
+    agent = Agent(name="tutor", model=ScriptedModel(["Photosynthesis makes sugar."]))
+    result = await asyncio.wait_for(
+        Runner.run(
+            agent, "what is photosynthesis?", run_config=RunConfig(input_guardrails=[guardrail])
+        ),
+        5,
+    )
+    assert result.final_output == "Photosynthesis makes sugar."
+    assert [r.name for r in result.state.guardrail_results] == ["classifier"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 from typing import Any
 
 from ..agent import Agent
@@ -242,7 +243,9 @@ async def _nested(
     parent_call_id: str | None,
 ) -> RunResult:
     """A run inside a run (an agent used as a tool, a classifier guardrail): its
-    events join the caller's stream and its spans the caller's trace."""
+    events join the caller's stream and its spans the caller's trace. The run's
+    own guardrails stay with the outer run (a classifier guardrail would
+    otherwise check itself, without end)."""
     return await _execute(
         agent,
         request,
@@ -250,7 +253,13 @@ async def _nested(
         max_turns=max_turns or DEFAULT_MAX_TURNS,
         session=None,
         hooks=None,
-        config=config,
+        config=_nested_config(config),
         emit=emit,
         parent_call_id=parent_call_id,
     )
+
+
+def _nested_config(config: RunConfig) -> RunConfig:
+    if not config.input_guardrails and not config.output_guardrails:
+        return config
+    return dataclasses.replace(config, input_guardrails=[], output_guardrails=[])

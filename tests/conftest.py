@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from ascent.testing.mock_openai import MockOpenAIServer
+from ascent.testing.postgres import PostgresServer, find_postgres_bin
+from ascent.testing.redis import RedisServer, find_redis_server
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL on loopback for the whole test session (skips only outside CI)."""
+    if find_postgres_bin() is None and not _in_ci():
+        pytest.skip("PostgreSQL binaries not found (CI installs the postgresql package)")
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real Redis on loopback for the whole test session (skips only outside CI)."""
+    if find_redis_server() is None and not _in_ci():
+        pytest.skip("redis-server not found (CI installs the redis-server package)")
+    with RedisServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -27,8 +52,6 @@ def mock_openai(_mock_openai_session: MockOpenAIServer) -> Iterator[MockOpenAISe
 @pytest.fixture(autouse=True, scope="session")
 def _project_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep the suite's traces (and any default database use) out of the working tree."""
-    import os
-
     path = tmp_path_factory.mktemp("ascent-db") / "ascent.db"
     previous = os.environ.get("ASCENT_DATABASE_URL")
     os.environ["ASCENT_DATABASE_URL"] = f"sqlite:///{path}"

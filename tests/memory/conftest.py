@@ -1,13 +1,12 @@
 """Session stores for the memory tests: SQLite, a real PostgreSQL, a real Redis, memory.
 
-The PostgreSQL and Redis servers start once per test session on free loopback
-ports; each test gets a fresh database (PostgreSQL) or a fresh key (Redis). With
-``CI=true`` nothing skips: a missing server is an error there.
+The PostgreSQL and Redis servers (tests/conftest.py) start once per test session
+on free loopback ports; each test gets a fresh database (PostgreSQL) or a fresh
+key (Redis). With ``CI=true`` nothing skips: a missing server is an error there.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -16,30 +15,10 @@ import pytest
 
 from ascent.memory import InMemorySession, RedisSession, Session, open_session
 from ascent.storage import dispose_engines
-from ascent.testing.postgres import PostgresServer, find_postgres_bin
-from ascent.testing.redis import RedisServer, find_redis_server
+from ascent.testing.postgres import PostgresServer
+from ascent.testing.redis import RedisServer
 
 SessionFactory = Callable[..., Session]
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    if find_postgres_bin() is None and not _in_ci():
-        pytest.skip("PostgreSQL binaries not found (CI installs the postgresql package)")
-    with PostgresServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    if find_redis_server() is None and not _in_ci():
-        pytest.skip("redis-server not found (CI installs the redis-server package)")
-    with RedisServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ these tests never skip: a missing or broken PostgreSQL is an error there.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,20 +14,7 @@ from pathlib import Path
 import pytest
 
 from ascent.storage import dispose_engines
-from ascent.testing.postgres import PostgresServer, find_postgres_bin
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """A PostgreSQL server for the whole session, stopped and deleted at its end."""
-    if find_postgres_bin() is None and not _in_ci():
-        pytest.skip("PostgreSQL binaries not found (CI installs the postgresql package)")
-    with PostgresServer() as server:
-        yield server
+from ascent.testing.postgres import PostgresServer
 
 
 @pytest.fixture

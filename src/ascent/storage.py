@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import UserError
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -28,6 +30,7 @@ __all__ = [
     "get_engine",
     "normalize_url",
     "sqlite_path",
+    "write_transaction",
 ]
 
 DATABASE_URL_ENV = "ASCENT_DATABASE_URL"
@@ -137,3 +140,21 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the database's write lock on SQLite from its first statement.
+
+    pysqlite would otherwise start a deferred transaction, and two writers that
+    both read before writing would deadlock, then fail on the lock upgrade.
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()

@@ -22,14 +22,12 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
 from ..items import Item, input_to_items, items_to_json
-from ..storage import database_url, display_url, get_engine, normalize_url
+from ..storage import database_url, display_url, get_engine, normalize_url, write_transaction
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -93,24 +91,6 @@ def _engine_for(url: str) -> Engine:
                 sessions.metadata.create_all(engine, checkfirst=True)
                 _ready.add(key)
     return engine
-
-
-@contextmanager
-def _write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that holds the database's write lock on SQLite from its first statement.
-
-    pysqlite would otherwise start a deferred transaction, and two writers that
-    both read ``max(seq)`` before writing would deadlock-then-fail on upgrade.
-    """
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
 
 
 def _is_expired(expires_at: float | None, now: float) -> bool:
@@ -275,7 +255,7 @@ class SQLAlchemySession:
         from sqlalchemy import func, select
 
         _sessions, items = _schema()
-        with _write_transaction(_engine_for(self.url)) as conn:
+        with write_transaction(_engine_for(self.url)) as conn:
             now = time.time()
             self._lock_session(conn, now)
             last = conn.execute(
@@ -300,7 +280,7 @@ class SQLAlchemySession:
         from sqlalchemy import delete, select
 
         _sessions, items = _schema()
-        with _write_transaction(_engine_for(self.url)) as conn:
+        with write_transaction(_engine_for(self.url)) as conn:
             now = time.time()
             self._lock_session(conn, now)
             newest = conn.execute(
@@ -323,7 +303,7 @@ class SQLAlchemySession:
         from sqlalchemy import delete
 
         _sessions, items = _schema()
-        with _write_transaction(_engine_for(self.url)) as conn:
+        with write_transaction(_engine_for(self.url)) as conn:
             now = time.time()
             self._lock_session(conn, now)
             conn.execute(delete(items).where(items.c.session_id == self.session_id))
@@ -333,7 +313,7 @@ class SQLAlchemySession:
         from sqlalchemy import delete
 
         _sessions, items = _schema()
-        with _write_transaction(_engine_for(self.url)) as conn:
+        with write_transaction(_engine_for(self.url)) as conn:
             now = time.time()
             self._lock_session(conn, now)
             conn.execute(delete(items).where(items.c.session_id == self.session_id))
@@ -356,7 +336,7 @@ class SQLAlchemySession:
         from sqlalchemy import delete
 
         sessions, items = _schema()
-        with _write_transaction(_engine_for(self.url)) as conn:
+        with write_transaction(_engine_for(self.url)) as conn:
             conn.execute(delete(items).where(items.c.session_id == self.session_id))
             conn.execute(delete(sessions).where(sessions.c.session_id == self.session_id))
 
@@ -415,7 +395,7 @@ def prune_expired(url: str | None = None) -> int:
 
     sessions, items = _schema()
     engine = _engine_for(url or database_url())
-    with _write_transaction(engine) as conn:
+    with write_transaction(engine) as conn:
         expired = select(sessions.c.session_id).where(sessions.c.expires_at <= time.time())
         if engine.dialect.name != "sqlite":
             expired = expired.with_for_update()

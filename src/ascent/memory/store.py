@@ -34,19 +34,18 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from ..errors import UserError
-from ..storage import database_url, display_url, get_engine, normalize_url
+from ..storage import database_url, display_url, get_engine, normalize_url, write_transaction
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
-    from sqlalchemy.engine import Connection, Engine, Row
+    from sqlalchemy.engine import Engine, Row
 
 __all__ = [
     "DEFAULT_MAX_TEXT_CHARS",
@@ -240,20 +239,6 @@ def _create_schema(engine: Engine, url: str) -> None:
                 raise
 
 
-@contextmanager
-def _write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that takes SQLite's write lock at once (no deferred-upgrade failures)."""
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
-
-
 def _to_datetime(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
@@ -404,7 +389,7 @@ class MemoryStore:
         metadata_json: str,
     ) -> Memory:
         memories, tag_table = _schema()
-        with _write_transaction(_engine_for(self.url)) as conn:
+        with write_transaction(_engine_for(self.url)) as conn:
             now = time.time()
             conn.execute(
                 memories.insert().values(
@@ -446,7 +431,7 @@ class MemoryStore:
 
         memories, tag_table = _schema()
         mine = (memories.c.id == memory_id) & (memories.c.scope == scope)
-        with _write_transaction(_engine_for(self.url)) as conn:
+        with write_transaction(_engine_for(self.url)) as conn:
             values: dict[str, Any] = {"updated_at": time.time()}
             if text is not None:
                 values["text"] = text
@@ -475,7 +460,7 @@ class MemoryStore:
         from sqlalchemy import delete
 
         memories, tag_table = _schema()
-        with _write_transaction(_engine_for(self.url)) as conn:
+        with write_transaction(_engine_for(self.url)) as conn:
             deleted = conn.execute(
                 delete(memories).where(memories.c.id == memory_id, memories.c.scope == scope)
             ).rowcount

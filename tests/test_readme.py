@@ -1,4 +1,5 @@
-"""Every Python example in README.md runs offline as written and prints what the README says.
+"""Every Python example in README.md and docs/*.md runs offline as written and prints
+what the text says.
 
 A ``# prints: TEXT`` comment in a block states a line the block prints; the
 test checks each. Functions named ``test_*`` that a block defines are called too.
@@ -12,13 +13,22 @@ from typing import Any
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCUMENTS = [README, *sorted((ROOT / "docs").glob("**/*.md"))]
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 _PRINTS = re.compile(r"#\s*prints:\s?(.*)$", re.MULTILINE)
 
 
-def python_blocks() -> list[str]:
-    return _BLOCK.findall(README.read_text(encoding="utf-8"))
+def python_blocks(document: Path = README) -> list[str]:
+    return _BLOCK.findall(document.read_text(encoding="utf-8"))
+
+
+_ALL_BLOCKS = [
+    pytest.param(document, index, id=f"{document.relative_to(ROOT)}-{index + 1}")
+    for document in DOCUMENTS
+    for index in range(len(python_blocks(document)))
+]
 
 
 def test_the_readme_has_examples_and_the_quickstart() -> None:
@@ -30,18 +40,24 @@ def test_the_readme_has_examples_and_the_quickstart() -> None:
     assert commands.group(1).split("\n")[:-1] == ["uv run ascent demo", "uv run pytest"]
 
 
-@pytest.mark.parametrize("index", range(len(python_blocks())))
+@pytest.mark.parametrize(("document", "index"), _ALL_BLOCKS)
 def test_python_block_runs_offline(
-    index: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    document: Path,
+    index: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ASCENT_MODEL"):
         monkeypatch.delenv(key, raising=False)
-    source = python_blocks()[index]
+    monkeypatch.chdir(tmp_path)  # whatever a block writes (.ascent/) stays out of the checkout
+    source = python_blocks(document)[index]
     namespace: dict[str, Any] = {"__name__": "__main__"}
-    exec(compile(source, f"README.md (python block {index + 1})", "exec"), namespace)
+    label = f"{document.relative_to(ROOT)} (python block {index + 1})"
+    exec(compile(source, label, "exec"), namespace)
     for name, value in list(namespace.items()):
         if name.startswith("test_") and callable(value):
             value()
     printed = capsys.readouterr().out
     for expected in _PRINTS.findall(source):
-        assert expected in printed.splitlines(), f"README says it prints {expected!r}"
+        assert expected in printed.splitlines(), f"{label} says it prints {expected!r}"

@@ -35,6 +35,7 @@ def load(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
         ("memory", ["sequential runs", "concurrent runs", "per run"]),
         ("importtime", ["import ascent", "pydantic", "heavy modules imported"]),
         ("sessions", ["sqlite", "last 20", "flat means"]),
+        ("memory_search", ["sqlite keyword", "sqlite hybrid", "search (median)"]),
     ],
 )
 def test_benchmark_prints_figures(

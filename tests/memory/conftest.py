@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ascent.memory import InMemorySession, RedisSession, Session, open_session
+from ascent.memory._vectors import dispose_vector_engines
 from ascent.storage import dispose_engines
 from ascent.testing.postgres import PostgresServer
 from ascent.testing.redis import RedisServer
@@ -25,12 +26,14 @@ SessionFactory = Callable[..., Session]
 def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     yield postgres_server.create_database(f"test_{uuid.uuid4().hex[:16]}")
     dispose_engines()
+    dispose_vector_engines()
 
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> Iterator[str]:
     yield f"sqlite:///{tmp_path / 'ascent.db'}"
     dispose_engines()
+    dispose_vector_engines()
 
 
 @pytest.fixture

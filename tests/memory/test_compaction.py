@@ -19,10 +19,12 @@ from ascent.items import (
 from ascent.memory import InMemorySession
 from ascent.memory.compaction import (
     SUMMARY_PREFIX,
+    CompactingSession,
     Compactor,
     estimate_tokens,
     split_for_compaction,
 )
+from ascent.memory_agents import agent_summarizer
 from ascent.testing import ScriptedModel
 
 from .conftest import SessionFactory
@@ -159,11 +161,16 @@ def _summarizer(
 
 
 def test_compactor_options_are_checked() -> None:
+    summarizer = agent_summarizer()
     with pytest.raises(UserError):
-        Compactor(max_tokens=100, keep_recent_tokens=100)
+        Compactor(summarizer=summarizer, max_tokens=100, keep_recent_tokens=100)
     with pytest.raises(UserError):
-        Compactor(max_tokens=0)
-    assert Compactor().summarizer.name == "summarizer"
+        Compactor(summarizer=summarizer, max_tokens=0)
+    with pytest.raises(UserError, match="async callable"):
+        Compactor(summarizer="summarize please")  # type: ignore[arg-type]
+    assert summarizer.name == "summarizer"
+    with pytest.raises(UserError, match="not both"):
+        agent_summarizer(Agent(name="a"), model="offline")
 
 
 async def test_no_compaction_under_budget(make_session: SessionFactory) -> None:
@@ -171,12 +178,16 @@ async def test_no_compaction_under_budget(make_session: SessionFactory) -> None:
     items = _history(3)
     await session.add_items(items)
     agent, model = _summarizer()
-    compactor = Compactor(summarizer=agent, max_tokens=estimate_tokens(items), keep_recent_tokens=1)
+    compactor = Compactor(
+        summarizer=agent_summarizer(agent), max_tokens=estimate_tokens(items), keep_recent_tokens=1
+    )
     assert await compactor.compact(session) is None
     assert items_to_json(await session.get_items()) == items_to_json(items)
     assert model.requests == []
     # the provider's own count can trigger it even when the estimate would not
-    compactor = Compactor(summarizer=agent, max_tokens=10**6, keep_recent_tokens=10)
+    compactor = Compactor(
+        summarizer=agent_summarizer(agent), max_tokens=10**6, keep_recent_tokens=10
+    )
     assert await compactor.compact(session, token_count=10**5) is None  # under 10**6
 
 
@@ -186,7 +197,9 @@ async def test_compaction_over_budget(make_session: SessionFactory) -> None:
     await session.add_items(items)
     agent, model = _summarizer()
     keep = estimate_tokens(_history(2)) + 3
-    compactor = Compactor(summarizer=agent, max_tokens=keep + 10, keep_recent_tokens=keep)
+    compactor = Compactor(
+        summarizer=agent_summarizer(agent), max_tokens=keep + 10, keep_recent_tokens=keep
+    )
     result = await compactor.compact(session)
     assert result is not None
     model.assert_done()
@@ -228,7 +241,9 @@ async def test_second_compaction_folds_in_the_first_summary() -> None:
     model = ScriptedModel(["first summary", "second summary"])
     keep = estimate_tokens(_turn(0)) + 2
     compactor = Compactor(
-        summarizer=Agent(name="sum", model=model), max_tokens=keep + 5, keep_recent_tokens=keep
+        summarizer=agent_summarizer(Agent(name="sum", model=model)),
+        max_tokens=keep + 5,
+        keep_recent_tokens=keep,
     )
     assert await compactor.compact(session) is not None
     await session.add_items(_history(6)[20:])
@@ -253,7 +268,7 @@ async def test_tool_pairs_survive_compaction(make_session: SessionFactory) -> No
         if estimate_tokens(session_items) <= keep + 1:
             break
         compactor = Compactor(
-            summarizer=agent.clone(model=ScriptedModel(["s"])),
+            summarizer=agent_summarizer(agent.clone(model=ScriptedModel(["s"]))),
             max_tokens=keep + 1,
             keep_recent_tokens=keep,
         )
@@ -268,7 +283,9 @@ async def test_usage_count_triggers_and_scales() -> None:
     agent, _model = _summarizer()
     # generous by the estimate, but the provider says the history is twice as large
     estimate = estimate_tokens(items)
-    compactor = Compactor(summarizer=agent, max_tokens=estimate, keep_recent_tokens=estimate // 2)
+    compactor = Compactor(
+        summarizer=agent_summarizer(agent), max_tokens=estimate, keep_recent_tokens=estimate // 2
+    )
     result = await compactor.compact(session, token_count=estimate * 2)
     assert result is not None and result.tokens_before == estimate * 2
     assert estimate_tokens((await session.get_items())[1:]) <= estimate // 4
@@ -279,7 +296,9 @@ async def test_follow_up_run_sends_the_summary(make_session: SessionFactory) -> 
     await session.add_items(_history(5))
     agent, _model = _summarizer("the user likes lookups")
     keep = estimate_tokens(_turn(4)) + 1
-    compactor = Compactor(summarizer=agent, max_tokens=keep + 1, keep_recent_tokens=keep)
+    compactor = Compactor(
+        summarizer=agent_summarizer(agent), max_tokens=keep + 1, keep_recent_tokens=keep
+    )
     assert await compactor.compact(session) is not None
 
     model = ScriptedModel(["sure"])
@@ -301,7 +320,7 @@ async def test_concurrent_rewrite_makes_compaction_give_up() -> None:
         return "summary"
 
     compactor = Compactor(
-        summarizer=Agent(name="sum", model=ScriptedModel([rewrite])),
+        summarizer=agent_summarizer(Agent(name="sum", model=ScriptedModel([rewrite]))),
         max_tokens=10,
         keep_recent_tokens=5,
     )
@@ -319,7 +338,7 @@ async def test_items_added_during_summary_are_kept() -> None:
         return "summary"
 
     compactor = Compactor(
-        summarizer=Agent(name="sum", model=ScriptedModel([add])),
+        summarizer=agent_summarizer(Agent(name="sum", model=ScriptedModel([add]))),
         max_tokens=10,
         keep_recent_tokens=5,
     )
@@ -333,7 +352,7 @@ async def test_custom_archive() -> None:
     session = InMemorySession("s")
     await session.add_items(_history(3))
     compactor = Compactor(
-        summarizer=_summarizer()[0],
+        summarizer=agent_summarizer(_summarizer()[0]),
         max_tokens=10,
         keep_recent_tokens=5,
         archive=lambda sid: store.setdefault(sid, InMemorySession(sid)),
@@ -358,7 +377,9 @@ async def test_session_without_replace_items_is_refused() -> None:
         async def clear(self) -> None: ...
 
     with pytest.raises(UserError, match="replace_items"):
-        await Compactor().compact(Plain())
+        await Compactor(summarizer=agent_summarizer()).compact(Plain())
+    with pytest.raises(UserError, match="replace_items"):
+        CompactingSession(Plain(), Compactor(summarizer=agent_summarizer()))  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ replace_items

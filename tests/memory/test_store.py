@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ascent.errors import UserError
@@ -187,8 +189,35 @@ def test_query_tokens() -> None:
     assert len(query_tokens(" ".join(f"w{i}" for i in range(100)))) == 32
 
 
-def test_default_url_is_the_project_database(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ASCENT_DATABASE_URL", "sqlite:////tmp/somewhere.db")
-    assert MemoryStore().url == "sqlite:////tmp/somewhere.db"
+def test_default_url_is_the_project_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'somewhere.db'}"
+    monkeypatch.setenv("ASCENT_DATABASE_URL", url)
+    assert MemoryStore().url == url
     with pytest.raises(UserError):
-        MemoryStore("sqlite:////tmp/x.db", max_text_chars=0)
+        MemoryStore(url, max_text_chars=0)
+
+
+async def test_postgres_schema_of_earlier_versions_is_upgraded(postgres_url: str) -> None:
+    from ascent.memory import _store_schema
+    from ascent.storage import get_engine
+
+    memory = await MemoryStore(postgres_url).add("The user drinks green tea", scope="alice")
+    with get_engine(postgres_url).begin() as conn:  # back to the expression index of before
+        conn.exec_driver_sql("ALTER TABLE ascent_memories DROP COLUMN text_search")
+        conn.exec_driver_sql(
+            "CREATE INDEX ix_ascent_memories_fts ON ascent_memories "
+            "USING GIN (to_tsvector('english', text))"
+        )
+    _store_schema._ready.clear()  # as a new process would
+    found = await MemoryStore(postgres_url).search("green tea", scope="alice")
+    assert [m.id for m in found] == [memory.id]
+    with get_engine(postgres_url).connect() as conn:
+        indexes = set(
+            conn.exec_driver_sql(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'ascent_memories'"
+            ).scalars()
+        )
+    assert "ix_ascent_memories_text_search" in indexes
+    assert "ix_ascent_memories_fts" not in indexes

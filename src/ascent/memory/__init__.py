@@ -2,10 +2,14 @@
 
 :func:`open_session` picks the session store from a URL, so the same code keeps
 its history in a SQLite file on a laptop and in PostgreSQL or Redis on a
-cluster. :class:`MemoryStore` keeps facts per user or tenant with keyword
-search; :func:`memory_tools` lets a model use it. :class:`Compactor` replaces a
-long history's older turns by a summary. ``RedisSession`` is imported on first
-use: it needs the optional ``redis`` package.
+cluster. :class:`MemoryStore` keeps facts per user or tenant with hybrid
+search (keywords, and vectors from an :class:`Embedder` where the database can
+hold them); :func:`memory_tools` lets a model use it and :func:`with_memory`
+recalls into instructions. :class:`Compactor` replaces a long history's older
+turns by a summary; :class:`CompactingSession` does it on its own. The agents
+that summarise and extract facts live in :mod:`ascent.memory_agents`.
+``RedisSession`` is imported on first use: it needs the optional ``redis``
+package.
 """
 
 from __future__ import annotations
@@ -14,7 +18,22 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
 from ..storage import database_url, display_url
-from .compaction import CompactionResult, Compactor, estimate_tokens, split_for_compaction
+from .compaction import (
+    CompactingSession,
+    CompactionResult,
+    Compactor,
+    Summarizer,
+    estimate_tokens,
+    split_for_compaction,
+)
+from .current_run import current_run_input
+from .embedders import (
+    Embedder,
+    EmbeddingError,
+    HashingEmbedder,
+    OpenAIEmbedder,
+    SentenceTransformerEmbedder,
+)
 from .session import InMemorySession, Session
 from .sql_session import SQLAlchemySession, SQLiteSession, prune_expired
 from .store import Memory, MemoryNotFoundError, MemoryStore, fuse_rankings
@@ -24,16 +43,24 @@ if TYPE_CHECKING:
     from .redis_session import RedisSession
 
 __all__ = [
+    "CompactingSession",
     "CompactionResult",
     "Compactor",
+    "Embedder",
+    "EmbeddingError",
+    "HashingEmbedder",
     "InMemorySession",
     "Memory",
     "MemoryNotFoundError",
     "MemoryStore",
+    "OpenAIEmbedder",
     "RedisSession",
     "SQLAlchemySession",
     "SQLiteSession",
+    "SentenceTransformerEmbedder",
     "Session",
+    "Summarizer",
+    "current_run_input",
     "estimate_tokens",
     "fuse_rankings",
     "memory_tools",

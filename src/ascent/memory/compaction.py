@@ -1,26 +1,28 @@
 """Compaction: keep a long session under a token budget without losing what was said.
 
 When a session's history grows past ``max_tokens``, :class:`Compactor` has a
-summarizer agent condense the older turns into one summary item, keeps the
-recent turns verbatim, and moves the originals to an archive session (nothing
-is deleted, so the full conversation stays available for audit).
+summarizer condense the older turns into one summary item, keeps the recent
+turns verbatim, and moves the originals to an archive session (nothing is
+deleted, so the full conversation stays available for audit).
+:class:`CompactingSession` does it on its own after every write.
 
 The boundary between "older" and "recent" never separates a tool call from its
 output (providers reject an output whose call is missing) nor a reasoning item
 from the item it precedes, and it falls on a user message when it can, so the
 kept part reads as whole turns.
 
-This module sits in ``memory/`` but runs an agent; ``ascent.agent`` and
-``ascent.run`` are imported inside functions so that importing the memory
-package never pulls in (or cycles through) the run layer.
+A summarizer is any async callable from the older items to a summary text;
+the one that runs an agent, :func:`ascent.memory_agents.agent_summarizer`,
+lives a layer up, with the agents and the runner.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -32,33 +34,28 @@ from ..items import (
     Message,
     ProviderItem,
     Reasoning,
-    text_of,
 )
 from .session import InMemorySession, Session
 
-if TYPE_CHECKING:
-    from ..agent import Agent
-
 __all__ = [
-    "DEFAULT_SUMMARIZER_INSTRUCTIONS",
     "SUMMARY_PREFIX",
     "CompactableSession",
+    "CompactingSession",
     "CompactionResult",
     "Compactor",
+    "Summarizer",
     "estimate_tokens",
     "split_for_compaction",
     "transcript",
 ]
 
+logger = logging.getLogger("ascent.memory")
+
 CHARS_PER_TOKEN = 4
 SUMMARY_PREFIX = "Summary of the earlier conversation:\n"
-DEFAULT_SUMMARIZER_INSTRUCTIONS = (
-    "You summarise a conversation between a user and an AI assistant so that the "
-    "assistant can continue it without the original messages. Keep the facts "
-    "learned (names, numbers, preferences, tool results that still matter), the "
-    "decisions taken and why, and the questions or tasks still open. Be concise; "
-    "write plain prose or short bullet points; do not invent anything."
-)
+
+Summarizer = Callable[[list[Item]], Awaitable[str]]
+"""Condenses the older items of a conversation into a summary text."""
 
 
 @runtime_checkable
@@ -195,7 +192,10 @@ def transcript(items: Sequence[Item]) -> str:
 class Compactor:
     """Summarises a session's older turns once its history exceeds ``max_tokens``.
 
-    ``keep_recent_tokens`` bounds what stays verbatim. ``archive`` maps a session
+    ``summarizer`` writes the summary: usually
+    ``ascent.memory_agents.agent_summarizer()`` (an agent), or any async
+    callable from items to text. Its ``name`` attribute, when it has one, marks
+    the summary item. ``keep_recent_tokens`` bounds what stays verbatim. ``archive`` maps a session
     id to the session that receives the originals; by default it is
     ``"<session_id>:archive"`` in the same store (same class and URL), or, for
     sessions of unknown kind, an in-memory session this compactor keeps.
@@ -204,7 +204,7 @@ class Compactor:
     def __init__(
         self,
         *,
-        summarizer: Agent[Any] | None = None,
+        summarizer: Summarizer,
         max_tokens: int = 16_000,
         keep_recent_tokens: int = 4_000,
         archive: Callable[[str], Session] | None = None,
@@ -216,10 +216,14 @@ class Compactor:
                 f"keep_recent_tokens ({keep_recent_tokens}) must be below max_tokens "
                 f"({max_tokens}), or compaction would keep everything"
             )
-        if summarizer is None:
-            from ..agent import Agent
-
-            summarizer = Agent(name="summarizer", instructions=DEFAULT_SUMMARIZER_INSTRUCTIONS)
+        if not callable(summarizer):
+            hint = ""
+            if type(summarizer).__name__ == "Agent":
+                hint = " (wrap the agent: ascent.memory_agents.agent_summarizer(agent))"
+            raise UserError(
+                "summarizer must be an async callable from items to text, "
+                f"not {type(summarizer).__name__}{hint}"
+            )
         self.summarizer = summarizer
         self.max_tokens = max_tokens
         self.keep_recent_tokens = keep_recent_tokens
@@ -278,14 +282,17 @@ class Compactor:
         )
         if not older:
             return None
-        summary_text = await self._summarize(older)
+        summary_text = (await self.summarizer(older)).strip()
+        if not summary_text:
+            logger.warning("compaction of %r skipped: the summary came back empty", session)
+            return None
         # role "system": context for the model, not words the user said (a "user"
         # summary would also pass for the start of a turn). Chat Completions sends
         # system as is, and the Responses API accepts system messages in input.
         summary = Message(
             role="system",
             content=f"{SUMMARY_PREFIX}{summary_text}",
-            agent=self.summarizer.name,
+            agent=getattr(self.summarizer, "name", None),
         )
         current = await session.get_items()
         if current[: len(items)] != items:
@@ -309,17 +316,44 @@ class Compactor:
             archive_session_id=archive.session_id,
         )
 
-    async def _summarize(self, older: list[Item]) -> str:
-        from ..run.runner import Runner
 
-        request = (
-            "Summarise the following conversation.\n\n<conversation>\n"
-            f"{transcript(older)}\n</conversation>"
-        )
-        result = await Runner.run(self.summarizer, request)
-        output = result.final_output
-        if isinstance(output, BaseModel):
-            return output.model_dump_json()
-        if output is None:
-            return text_of(result.new_items).strip()
-        return str(output).strip()
+class CompactingSession:
+    """A session that compacts itself: after each write that takes its history past
+    the compactor's ``max_tokens``, older turns are summarised (see :class:`Compactor`).
+
+    Pass it to ``Runner.run(..., session=...)`` instead of the session it wraps.
+    Compaction runs inside the write that crossed the budget, so that run waits
+    for the summary; the run's own items are kept whole either way (a run reads
+    its history once, at the start).
+    """
+
+    def __init__(self, session: CompactableSession, compactor: Compactor) -> None:
+        if not isinstance(session, CompactableSession):
+            raise UserError(
+                f"{type(session).__name__} cannot be compacted: it has no replace_items()"
+            )
+        self.session = session
+        self.compactor = compactor
+        self.session_id = session.session_id
+        self.last_compaction: CompactionResult | None = None
+
+    def __repr__(self) -> str:
+        return f"CompactingSession({self.session!r})"
+
+    async def get_items(self, limit: int | None = None) -> list[Item]:
+        return await self.session.get_items(limit)
+
+    async def add_items(self, items: list[Item]) -> None:
+        await self.session.add_items(items)
+        result = await self.compactor.compact(self.session)
+        if result is not None:
+            self.last_compaction = result
+
+    async def pop_item(self) -> Item | None:
+        return await self.session.pop_item()
+
+    async def clear(self) -> None:
+        await self.session.clear()
+
+    async def replace_items(self, items: list[Item]) -> None:
+        await self.session.replace_items(items)

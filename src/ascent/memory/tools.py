@@ -8,7 +8,8 @@ Two ways in, both over a :class:`~ascent.memory.store.MemoryStore`:
   prompt cannot reach another user's memories.
 - :func:`recall_for_instructions` returns a short "Relevant memories:" block,
   bounded by a token budget, to put into instructions at the start of a run;
-  :func:`with_memory` wraps instructions so that happens on every run.
+  :func:`with_memory` wraps instructions so that happens on every run, with
+  the user's latest message as the query.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..context import RunContext
 from ..errors import UserError
 from ..tools import Tool, function_tool
+from .current_run import current_run_input, latest_user_text
 from .store import Memory, MemoryStore
 
 if TYPE_CHECKING:
@@ -165,17 +167,22 @@ def with_memory(
     store: MemoryStore,
     *,
     scope_from: ScopeFrom,
-    query_from: QueryFrom,
+    query_from: QueryFrom | None = None,
     token_budget: int = 500,
     limit: int = 10,
 ) -> Callable[[RunContext[Any], Agent[Any]], Awaitable[str]]:
     """Dynamic instructions: ``instructions`` followed by the recalled-memories block.
 
-    Dynamic instructions see the run context, not the run's input, so
-    ``query_from(run_context)`` supplies the query, typically the user's message
-    kept on your context object (``lambda ctx: ctx.context.last_message``). With
-    no query, or nothing relevant, the instructions are unchanged.
+    At the start of every model call of a run, the memories of
+    ``scope_from(run_context)`` most relevant to the user's latest message (in
+    the run's input, session history included) are recalled, within
+    ``token_budget``. ``query_from(run_context)`` replaces that query when
+    given. With no query, or nothing relevant, the instructions are unchanged.
     """
+    if token_budget < 0:
+        raise UserError(f"token_budget must not be negative, not {token_budget!r}")
+    # The query is the same on every model call of a run: recall once per run.
+    last: dict[tuple[str, str, str], str] = {}
 
     async def build(context: RunContext[Any], agent: Agent[Any]) -> str:
         if instructions is None or isinstance(instructions, str):
@@ -183,16 +190,21 @@ def with_memory(
         else:
             value = instructions(context, agent)
             base = await value if inspect.isawaitable(value) else value
-        query = query_from(context)
+        if query_from is not None:
+            query = query_from(context)
+        else:
+            query = latest_user_text(current_run_input())
         if not query:
             return base
-        block = await recall_for_instructions(
-            store,
-            scope=_scope(scope_from, context),
-            query=query,
-            token_budget=token_budget,
-            limit=limit,
-        )
+        scope = _scope(scope_from, context)
+        key = (context.run_id, scope, query)
+        block = last.get(key) if context.run_id else None
+        if block is None:
+            block = await recall_for_instructions(
+                store, scope=scope, query=query, token_budget=token_budget, limit=limit
+            )
+            last.clear()
+            last[key] = block
         if not block:
             return base
         return f"{base}\n\n{block}" if base else block

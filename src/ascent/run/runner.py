@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from ..agent import Agent
@@ -12,6 +13,7 @@ from ..context import RunContext
 from ..errors import UserError
 from ..items import Item, input_to_items
 from ..lifecycle import RunHooks
+from ..memory.current_run import run_input
 from ..memory.session import Session
 from ..tracing import current_span, current_trace, get_trace_provider
 from .config import DEFAULT_MAX_TURNS, RunConfig
@@ -143,7 +145,10 @@ async def _execute(
     config: RunConfig,
     emit: Emit | None,
     parent_call_id: str | None = None,
+    interpreter_class: Callable[..., Interpreter] = Interpreter,
 ) -> RunResult:
+    """Run ``starting_agent`` with an interpreter of ``interpreter_class`` (the
+    in-process one unless a durable engine brings its own)."""
     if not isinstance(starting_agent, Agent):
         raise UserError(f"expected an Agent, got {type(starting_agent).__name__}")
     graph = AgentGraph(
@@ -196,7 +201,7 @@ async def _execute(
         ).start()
     elif config.tracing_disabled:
         trace = None
-    interpreter = Interpreter(
+    interpreter = interpreter_class(
         graph=graph,
         state=state,
         context=run_context,
@@ -210,7 +215,8 @@ async def _execute(
         parent_span=current_span() if trace is not None else None,
     )
     try:
-        await interpreter.drive()
+        with run_input(state.input):  # for automatic memory recall and extraction
+            await interpreter.drive()
     except BaseException as exc:
         if own_trace is not None:
             own_trace.finish(exc)

@@ -4,7 +4,8 @@ Tests of the OpenAI providers must go over the wire: the ``openai`` client sits
 on ``httpx2``, which request-mocking libraries cannot intercept, and only a real
 server exercises the client's own request building, SSE handling and errors.
 This server speaks ``POST /v1/responses`` and ``POST /v1/chat/completions``,
-streamed (in each API's own SSE event format) and not.
+streamed (in each API's own SSE event format) and not, and ``POST
+/v1/embeddings`` (deterministic vectors, not scripted).
 
 What it answers is scripted: a queue of steps (:class:`Reply`,
 :class:`HTTPError`, :class:`Malformed`, :class:`Delay`, :class:`BrokenStream`),
@@ -293,8 +294,38 @@ class MockOpenAIServer:
         routes = [
             Route("/v1/responses", self._handle, methods=["POST"]),
             Route("/v1/chat/completions", self._handle, methods=["POST"]),
+            Route("/v1/embeddings", self._embeddings, methods=["POST"]),
         ]
         return Starlette(routes=routes)
+
+    async def _embeddings(self, request: Request) -> Response:
+        """Deterministic, unscripted embeddings: words hashed into buckets (see
+        :func:`ascent.memory.embedders.hash_embedding`), so texts sharing words are near."""
+        import base64
+        import struct
+
+        from ..memory.embedders import hash_embedding
+
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return self._fail("embeddings request body is not JSON", status=400)
+        self.requests.append(MockRequest(request.url.path, body, dict(request.headers)))
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else texts
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            return self._fail("embeddings input must be a string or a list of strings", status=400)
+        dimensions = int(body.get("dimensions") or 64)
+        data = []
+        for index, text in enumerate(texts):
+            vector: Any = hash_embedding(text, dimensions)
+            if body.get("encoding_format") == "base64":
+                vector = base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": vector})
+        words = sum(len(text.split()) for text in texts)
+        usage = {"prompt_tokens": words, "total_tokens": words}
+        reply = {"object": "list", "data": data, "model": body.get("model"), "usage": usage}
+        return Response(json.dumps(reply), media_type="application/json")
 
     async def _handle(self, request: Request) -> Response:
         try:

@@ -26,7 +26,7 @@ from . import __version__
 from ._private.console import StreamPrinter, ask_approval, make_console
 from ._private.traces_cli import traces_app
 from .agent import Agent
-from .errors import AscentError, UserError
+from .errors import AscentError, InputGuardrailTripwireTriggered, UserError
 from .items import Item, Message, RunUsage
 from .models import default_model_name, resolve_model
 from .run import RunConfig, Runner, RunResult, RunState
@@ -211,6 +211,17 @@ class _Session:
         self.usage.merge(result.usage)
         return result
 
+    def reply(
+        self, loop: asyncio.Runner, agent: Agent[Any], input: str | list[Item]
+    ) -> RunResult | None:
+        """A conversation's turn: a tripped input guardrail refuses the message (None), and the
+        conversation goes on rather than ending on an error."""
+        try:
+            return self.turn(loop, agent, input)
+        except InputGuardrailTripwireTriggered as exc:
+            self.printer.refused(exc.result.name, exc.result.output_info)
+            return None
+
     async def _stream(self, agent: Agent[Any], input: str | list[Item] | RunState) -> RunResult:
         self.printer.last_text = None
         streaming = Runner.run_streamed(
@@ -260,8 +271,11 @@ def _friendly_errors() -> Iterator[None]:
 
 def _chat_loop(
     session: _Session, loop: asyncio.Runner, agent: Agent[Any], history: list[Item]
-) -> None:
-    """Read a line, run it with the conversation so far; the last agent answers next."""
+) -> list[Item]:
+    """Read a line, run it with the conversation so far; the last agent answers next.
+
+    Returns the conversation at the end.
+    """
     console = session.printer.console
     while True:
         try:
@@ -277,12 +291,14 @@ def _chat_loop(
         if text.lower() in _EXIT_WORDS:
             break
         try:
-            result = session.turn(loop, agent, [*history, Message(role="user", content=text)])
+            result = session.reply(loop, agent, [*history, Message(role="user", content=text)])
         except KeyboardInterrupt:
             session.printer.close()
             break
-        history = result.to_input_list()
-        agent = result.last_agent
+        if result is not None:
+            history = result.to_input_list()
+            agent = result.last_agent
+    return history
 
 
 # ----------------------------------------------------------------- commands
@@ -376,6 +392,39 @@ def demo(
                 f"ascent traces show {demo_trace.trace_id.removeprefix('trace_')[:8]}"
             )
         printer.note("Talk to the team yourself: ascent chat ascent.demo:triage")
+
+
+@app.command("a2a")
+def a2a_command(
+    target: TargetArgument,
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port.")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="ASCENT_A2A_TOKEN",
+            help="Require 'Authorization: Bearer TOKEN' on every call (the card stays public).",
+        ),
+    ] = None,
+    model: ModelOption = None,
+    max_turns: MaxTurnsOption = DEFAULT_MAX_TURNS,
+) -> None:
+    """Serve an agent over A2A: its card at /.well-known/agent-card.json, JSON-RPC at /."""
+    with _friendly_errors():
+        agent = load_agent(target)
+        if model is not None:
+            resolve_model(model)
+        from .a2a.server import serve
+
+        serve(
+            agent,
+            host=host,
+            port=port,
+            token=token,
+            run_config=RunConfig(model=model),
+            max_turns=max_turns,
+        )
 
 
 def _model_label(model: str | None, agent: Agent[Any]) -> str:

@@ -1,0 +1,160 @@
+"""Serve an agent over A2A: an ASGI app (Starlette) and a one-call ``serve``.
+
+The app holds the SDK's JSON-RPC route (``SendMessage``, ``SendStreamingMessage``
+over SSE, ``GetTask``, ``CancelTask``, ``SubscribeToTask``, ``ListTasks``; the
+v0.3 method names too) and the agent card at ``/.well-known/agent-card.json``
+and the older ``/.well-known/agent.json``. It can be mounted under any prefix
+(one per agent in a larger service): the card's URL follows the request's
+root path unless ``url`` fixes it.
+
+With a ``token``, every request but the card's must carry
+``Authorization: Bearer <token>`` (401 otherwise); the card stays public and
+declares the scheme.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+from collections.abc import AsyncIterator
+from typing import Any
+
+from a2a.server.request_handlers import DefaultRequestHandler
+from a2a.server.request_handlers.response_helpers import agent_card_to_dict
+from a2a.server.routes import create_jsonrpc_routes
+from a2a.server.tasks import TaskStore
+from starlette.applications import Starlette
+from starlette.authentication import SimpleUser
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..agent import Agent
+from ..errors import UserError
+from ..run import RunConfig
+from ..run.config import DEFAULT_MAX_TURNS
+from .card import build_agent_card
+from .executor import AscentAgentExecutor
+from .store import SQLTaskStore
+
+__all__ = ["CARD_PATHS", "TOKEN_USER", "create_a2a_app", "serve"]
+
+CARD_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
+TOKEN_USER = "bearer-client"  # the user a valid token authenticates (tasks are scoped to it)
+
+
+def create_a2a_app(
+    agent: Agent[Any],
+    *,
+    url: str | None = None,
+    token: str | None = None,
+    description: str | None = None,
+    database_url: str | None = None,
+    task_store: TaskStore | None = None,
+    run_config: RunConfig | None = None,
+    max_turns: int = DEFAULT_MAX_TURNS,
+    sessions: bool = True,
+) -> Starlette:
+    """An ASGI app that serves ``agent`` over A2A (JSON-RPC binding).
+
+    ``url`` is the public URL of the JSON-RPC endpoint written in the card
+    (default: derived from each request). Tasks, paused runs and per-context
+    sessions live in ``database_url`` (default: the project database); pass
+    ``task_store`` to keep tasks elsewhere (any SDK ``TaskStore``).
+    """
+    if token is not None and not token.strip():
+        raise UserError("the A2A bearer token is empty")
+    store = SQLTaskStore(database_url)
+    executor = AscentAgentExecutor(
+        agent, store=store, run_config=run_config, max_turns=max_turns, sessions=sessions
+    )
+    base_card = build_agent_card(
+        agent,
+        url=url or "http://localhost/",
+        description=description,
+        bearer_auth=token is not None,
+    )
+    handler = DefaultRequestHandler(
+        agent_executor=executor, task_store=task_store or store, agent_card=base_card
+    )
+
+    async def card(request: Request) -> Response:
+        served = base_card
+        if url is None:
+            served = build_agent_card(
+                agent,
+                url=_endpoint_url(request),
+                description=description,
+                bearer_auth=token is not None,
+            )
+        return JSONResponse(agent_card_to_dict(served))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await handler.aclose()
+
+    routes = [Route(path, card, methods=["GET"]) for path in CARD_PATHS]
+    routes += create_jsonrpc_routes(handler, rpc_url="/", enable_v0_3_compat=True)
+    middleware = [Middleware(BearerAuth, token=token)] if token is not None else []
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.a2a_handler = handler
+    app.state.a2a_executor = executor
+    return app
+
+
+def _endpoint_url(request: Request) -> str:
+    root = request.scope.get("root_path", "")
+    return str(request.url.replace(path=f"{root}/", query=""))
+
+
+class BearerAuth:
+    """ASGI middleware: requests other than the card's need ``Authorization: Bearer <token>``.
+
+    A valid token authenticates :data:`TOKEN_USER`, which the SDK's context
+    builder reads, so tasks are stored under that owner.
+    """
+
+    def __init__(self, app: ASGIApp, *, token: str) -> None:
+        self.app = app
+        self._token = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"].removeprefix(scope.get("root_path", ""))
+        if path in CARD_PATHS:
+            await self.app(scope, receive, send)
+            return
+        scheme, _, given = Headers(scope=scope).get("authorization", "").partition(" ")
+        valid = hmac.compare_digest(given.strip().encode(), self._token)
+        if scheme.lower() != "bearer" or not valid:
+            reason = "missing bearer token" if not given else "invalid bearer token"
+            response = JSONResponse(
+                {"error": reason}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
+            await response(scope, receive, send)
+            return
+        scope["user"] = SimpleUser(TOKEN_USER)
+        await self.app(scope, receive, send)
+
+
+def serve(
+    agent: Agent[Any],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    token: str | None = None,
+    run_config: RunConfig | None = None,
+    max_turns: int = DEFAULT_MAX_TURNS,
+    log_level: str = "info",
+) -> None:
+    """Serve ``agent`` over A2A with uvicorn until interrupted (``ascent a2a``)."""
+    import uvicorn
+
+    app = create_a2a_app(agent, token=token, run_config=run_config, max_turns=max_turns)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -1,0 +1,89 @@
+"""``ascent a2a MODULE:AGENT``: a separate process serving the demo team over A2A."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ascent import ModelAPIError, Runner
+from ascent.a2a import RemoteAgent
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def demo_server() -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "ASCENT_A2A_TOKEN": "cli-token", "ASCENT_MODEL": "offline"}
+    env.pop("OPENAI_API_KEY", None)
+    env.pop("OPENAI_BASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ascent.cli", "a2a", "ascent.demo:triage", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                if httpx.get(url + "/.well-known/agent-card.json").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                stderr = process.stderr.read().decode() if process.stderr else ""
+                raise RuntimeError(f"ascent a2a did not start: {stderr}")
+            time.sleep(0.05)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def test_ascent_a2a_serves_an_agent_from_a_module(demo_server: str) -> None:
+    remote = await RemoteAgent.from_card_url(demo_server, token="cli-token")
+    assert remote.name == "Triage"
+    assert {skill.name for skill in remote.card.skills} >= {"Billing", "Technical"}
+    assert "bearer" in remote.card.security_schemes
+
+    result = await Runner.run(remote.as_agent(), "What is the status of order A-1042?")
+    assert "A-1042" in result.final_output
+
+    intruder = await RemoteAgent.from_card_url(demo_server)
+    with pytest.raises(ModelAPIError) as caught:
+        await Runner.run(intruder.as_agent(), "hello")
+    assert caught.value.status_code == 401
+
+
+def test_a_bad_target_fails_with_one_clear_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ascent.cli", "a2a", "no_such_module:agent", "--port", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "no module named 'no_such_module'" in done.stderr

@@ -34,7 +34,7 @@ from .guardrails import (
 from .handoffs import Handoff, HandoffInputData, handoff
 from .items import FunctionCall, FunctionCallOutput, Item, Message, RunUsage, Usage
 from .lifecycle import AgentHooks, RunHooks
-from .memory import InMemorySession, Session
+from .memory import InMemorySession, MemoryStore, Session, open_session
 from .models import Model, ModelSettings
 from .run import (
     ApprovalRequest,
@@ -80,6 +80,7 @@ __all__ = [
     "InputGuardrailTripwireTriggered",
     "Item",
     "MaxTurnsExceeded",
+    "MemoryStore",
     "Message",
     "Model",
     "ModelAPIError",
@@ -115,6 +116,7 @@ __all__ = [
     "function_tool",
     "handoff",
     "input_guardrail",
+    "open_session",
     "output_guardrail",
     "tool_input_guardrail",
     "tool_output_guardrail",

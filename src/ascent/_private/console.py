@@ -120,6 +120,15 @@ class StreamPrinter:
     def usage(self, usage: Usage) -> None:
         self.note(format_usage(usage))
 
+    def refused(self, guardrail: str, reason: Any = None) -> None:
+        """An input guardrail turned the message away; its reason, when it gave one as text."""
+        why = f": {_clip(reason)}" if isinstance(reason, str) and reason.strip() else ""
+        self.line(
+            (f"  {self.symbols['failed']} refused by the input guardrail ", "red"),
+            (guardrail, "bold red"),
+            why,
+        )
+
     # ----------------------------------------------------------------- events
 
     def event(self, event: StreamEvent) -> None:

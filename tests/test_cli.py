@@ -158,7 +158,7 @@ def test_demo_with_yes_approves_the_refund() -> None:
     code, out, err = invoke("demo", "--yes")
     assert code == 0, err
     assert "model: offline (deterministic and not intelligent" in out
-    assert "customer: Hi! Where is my order A-1042?" in out
+    assert "customer: Where is my order A-1042?" in out
     assert "handoff: Triage → Billing" in out
     assert 'Billing calls lookup_order(order_id="A-1042")' in out
     assert "trail running shoes" in out

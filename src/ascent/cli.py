@@ -357,34 +357,55 @@ def demo(
     keep_chatting: Annotated[
         bool, typer.Option("--chat", help="After the scripted turns, keep talking to the team.")
     ] = False,
+    forget: Annotated[
+        bool,
+        typer.Option("--forget", help="First forget what the team remembers of earlier runs."),
+    ] = False,
 ) -> None:
     """Play the bundled demo: a support team (triage, billing, technical) helps a customer."""
     from . import demo as support
+    from .memory import MemoryStore
 
     with _friendly_errors():
         session = _session(model=model, max_turns=max_turns, yes=yes)
         printer = session.printer
         console = printer.console
-        team = support.create_team()
+        customer = support.CUSTOMER
+        memory = MemoryStore()  # the project database: .ascent/ in this directory by default
+        team = support.create_team(memory=memory, customer=customer)
         console.rule("Ascent demo: Northwind Outfitters customer support")
         printer.note(
             "Triage hands each customer to Billing (orders, refunds) or Technical (app problems); "
-            "refunds wait for your approval."
+            "refunds wait for your approval; off-topic requests are refused."
         )
         printer.note(f"model: {_model_label(model, team)}")
         history: list[Item] = []
         agent = team
         # One trace for the whole conversation; the loop's context is copied inside it.
         with trace("Ascent demo") as demo_trace, asyncio.Runner() as loop:
+            if forget:
+                loop.run(memory.clear(scope=customer.id))
+            known = len(loop.run(memory.list(customer.id)))
+            printer.note(
+                f"memory: {known} note{'' if known == 1 else 's'} from earlier conversations "
+                f"with {customer.name}"
+                if known
+                else f"memory: nothing about {customer.name} yet; this conversation is saved, "
+                "so the next run of the demo here remembers it"
+            )
             for number, line in enumerate(support.SCRIPT, start=1):
                 console.rule(f"turn {number}", style="dim")
                 printer.user(line, label="customer")
-                result = session.turn(loop, agent, [*history, Message(role="user", content=line)])
-                history, agent = result.to_input_list(), result.last_agent
+                result = session.reply(loop, agent, [*history, Message(role="user", content=line)])
+                if result is not None:
+                    history, agent = result.to_input_list(), result.last_agent
             console.rule(style="dim")
             if keep_chatting:
-                _chat_loop(session, loop, agent, history)
+                history = _chat_loop(session, loop, agent, history)
+            note = loop.run(support.remember_conversation(memory, history, customer=customer))
         printer.usage(session.usage)
+        if note is not None:
+            printer.note(f"memory: saved for next time: {note}")
         if demo_trace.provider.enabled and demo_trace.provider.processors:
             flush_traces()
             printer.note(
@@ -392,6 +413,22 @@ def demo(
                 f"ascent traces show {demo_trace.trace_id.removeprefix('trace_')[:8]}"
             )
         printer.note("Talk to the team yourself: ascent chat ascent.demo:triage")
+        printer.note("See it as a diagram: ascent graph ascent.demo:triage")
+
+
+@app.command()
+def graph(
+    target: TargetArgument,
+    dot: Annotated[
+        bool, typer.Option("--dot", help="Print Graphviz DOT instead of Mermaid.")
+    ] = False,
+) -> None:
+    """Print the agent network (agents, tools, handoffs, agents as tools): Mermaid or DOT."""
+    from .graph_view import to_dot, to_mermaid
+
+    with _friendly_errors():
+        agent = load_agent(target)
+        typer.echo((to_dot if dot else to_mermaid)(agent), nl=False)
 
 
 @app.command("a2a")

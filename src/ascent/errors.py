@@ -14,8 +14,11 @@
     │   ├── InputGuardrailTripwireTriggered
     │   ├── OutputGuardrailTripwireTriggered
     │   └── ToolGuardrailTripwireTriggered
+    ├── MCPError                  an MCP server failed to start or its connection broke
     ├── MaxTurnsExceeded          the run used up ``max_turns``
-    └── RunInterrupted            the run was cancelled before it finished
+    ├── RunInterrupted            the run was cancelled before it finished
+    └── PatternError              a multi-agent pattern could not finish
+        └── BranchError               one branch of a parallel pattern failed
 
 What the model gets wrong (an unknown tool, arguments that fail validation,
 malformed JSON) is *not* raised: it goes back to the model as a tool error.
@@ -30,13 +33,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AscentError",
+    "BranchError",
     "GuardrailTripwireTriggered",
     "InputGuardrailTripwireTriggered",
+    "MCPError",
     "MaxTurnsExceeded",
     "ModelAPIError",
     "ModelBehaviorError",
     "ModelError",
     "OutputGuardrailTripwireTriggered",
+    "PatternError",
     "ProviderCapabilityError",
     "RunInterrupted",
     "ToolError",
@@ -124,6 +130,14 @@ class ToolGuardrailTripwireTriggered(GuardrailTripwireTriggered):
     """A tool guardrail asked to stop the run."""
 
 
+class MCPError(AscentError):
+    """An MCP server could not be used: it failed to start, or its connection broke.
+
+    Raised when a run starts (the run cannot list the server's tools); during a
+    run, a broken connection becomes a tool error the model sees instead.
+    """
+
+
 class MaxTurnsExceeded(AscentError):
     """The run reached ``max_turns`` without a final output.
 
@@ -140,3 +154,20 @@ class MaxTurnsExceeded(AscentError):
 
 class RunInterrupted(AscentError):
     """The run was cancelled before it finished."""
+
+
+class PatternError(AscentError):
+    """A multi-agent pattern (``ascent.patterns``) could not finish, e.g. a router
+    chose a route that does not exist."""
+
+
+class BranchError(PatternError):
+    """One branch of a parallel pattern failed; its siblings were cancelled.
+
+    ``branch`` names the branch, ``error`` is what it raised (also ``__cause__``).
+    """
+
+    def __init__(self, branch: str, error: BaseException) -> None:
+        self.branch = branch
+        self.error = error
+        super().__init__(f"branch {branch!r} failed: {type(error).__name__}: {error}")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal
+from typing import Any, Generic, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -27,6 +27,7 @@ from .tools import ApprovalCheck, FunctionTool, Tool
 __all__ = [
     "Agent",
     "AgentTool",
+    "MCPServerLike",
     "StopAtTools",
     "ToolUseBehavior",
     "ToolsToFinalOutput",
@@ -59,6 +60,25 @@ ToolUseFunction = Callable[
 ToolUseBehavior = Literal["run_llm_again", "stop_on_first_tool"] | StopAtTools | ToolUseFunction
 
 
+class MCPServerLike(Protocol):
+    """What a run needs from an MCP server (:class:`ascent.mcp.MCPServer`).
+
+    The core depends on this shape only, so it imports without the ``mcp``
+    extra. A run calls ``acquire`` before listing the tools (connecting the
+    server unless it is already connected) and ``release`` when it ends (closing
+    it again only if the runs opened it).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    async def acquire(self) -> None: ...
+
+    async def release(self) -> None: ...
+
+    async def list_function_tools(self) -> list[FunctionTool]: ...
+
+
 @dataclass(kw_only=True)
 class Agent(Generic[TContext]):
     """An LLM with instructions, tools and the agents it may hand off to.
@@ -70,7 +90,9 @@ class Agent(Generic[TContext]):
     again (the default), stop with the first tool's output, stop at named
     tools, or a function of the tool results. ``input_guardrails`` run beside
     the first model call when this agent starts a run; ``output_guardrails``
-    check the final output when this agent produces it.
+    check the final output when this agent produces it. The tools of
+    ``mcp_servers`` (see :mod:`ascent.mcp`) join ``tools`` in each run, listed
+    when the run first needs this agent.
     """
 
     name: str
@@ -86,6 +108,7 @@ class Agent(Generic[TContext]):
     output_guardrails: list[OutputGuardrail] = field(default_factory=list)
     tool_use_behavior: ToolUseBehavior = "run_llm_again"
     reset_tool_choice: bool = True
+    mcp_servers: Sequence[MCPServerLike] = ()
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):

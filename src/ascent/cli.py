@@ -33,7 +33,7 @@ from .run import RunConfig, Runner, RunResult, RunState
 from .run.config import DEFAULT_MAX_TURNS
 from .tracing import flush_traces, trace
 
-__all__ = ["app", "load_agent", "main"]
+__all__ = ["app", "load_agent", "load_object", "main"]
 
 app = typer.Typer(
     name="ascent",
@@ -112,11 +112,24 @@ def load_agent(target: str) -> Agent[Any]:
     ``AGENT`` defaults to ``agent``; it may be dotted, and it may name a function
     of no arguments that returns an agent.
     """
+    value = load_object(target, default="agent")
+    if callable(value) and not isinstance(value, Agent):
+        try:
+            value = value()
+        except TypeError as exc:
+            raise UserError(f"{target!r} is a callable that cannot be called alone: {exc}") from exc
+    if not isinstance(value, Agent):
+        raise UserError(f"{target!r} is a {type(value).__name__}, not an Agent")
+    return value
+
+
+def load_object(target: str, *, default: str) -> Any:
+    """What ``MODULE:NAME`` or ``path/to/file.py:NAME`` names (``NAME`` defaults to ``default``)."""
     source, colon, attribute = target.rpartition(":")
     if not colon or _looks_like_path(attribute):  # no attribute (or a Windows drive's colon)
-        source, attribute = target, "agent"
+        source, attribute = target, default
     if not source or not attribute:
-        raise UserError(f"expected MODULE:AGENT, got {target!r}")
+        raise UserError(f"expected MODULE:{default.upper()}, got {target!r}")
     module = _import(source)
     value: Any = module
     for part in attribute.split("."):
@@ -125,13 +138,6 @@ def load_agent(target: str) -> Agent[Any]:
             hint = f"; agents there: {', '.join(agents)}" if agents else ""
             raise UserError(f"{source!r} has no attribute {attribute!r}{hint}")
         value = getattr(value, part)
-    if callable(value) and not isinstance(value, Agent):
-        try:
-            value = value()
-        except TypeError as exc:
-            raise UserError(f"{target!r} is a callable that cannot be called alone: {exc}") from exc
-    if not isinstance(value, Agent):
-        raise UserError(f"{target!r} is a {type(value).__name__}, not an Agent")
     return value
 
 
@@ -462,6 +468,62 @@ def a2a_command(
             run_config=RunConfig(model=model),
             max_turns=max_turns,
         )
+
+
+@app.command("mcp")
+def mcp_command(
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="MODULE:AGENT",
+            help="Agents to serve, each as a tool (package.module:agent or path/to/file.py:agent).",
+        ),
+    ] = None,
+    tool: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tool", metavar="MODULE:TOOL", help="A function tool to serve too (repeatable)."
+        ),
+    ] = None,
+    http: Annotated[
+        bool, typer.Option("--http", help="Serve streamable HTTP at /mcp instead of stdio.")
+    ] = False,
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port.")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    model: ModelOption = None,
+    max_turns: MaxTurnsOption = DEFAULT_MAX_TURNS,
+) -> None:
+    """Serve agents (and function tools) as an MCP server, over stdio by default."""
+    with _friendly_errors():
+        agents = [load_agent(target) for target in targets or []]
+        tools = [_load_tool(target) for target in tool or []]
+        if not agents and not tools:
+            raise UserError("name at least one agent (MODULE:AGENT) or --tool MODULE:TOOL")
+        if model is not None:
+            resolve_model(model)
+        from .mcp.servers import require_mcp
+
+        require_mcp()
+        from .mcp.expose import serve_mcp
+
+        serve_mcp(
+            agents=agents,
+            tools=tools,
+            transport="http" if http else "stdio",
+            host=host,
+            port=port,
+            run_config=RunConfig(model=model),
+            max_turns=max_turns,
+        )
+
+
+def _load_tool(target: str) -> Any:
+    from .tools import FunctionTool
+
+    value = load_object(target, default="tool")
+    if not isinstance(value, FunctionTool):
+        raise UserError(f"{target!r} is not a function tool ({type(value).__name__})")
+    return value
 
 
 def _model_label(model: str | None, agent: Agent[Any]) -> str:

@@ -72,6 +72,16 @@ class AgentNode:
     def tool_names(self) -> list[str]:
         return [*self.function_tools, *self.handoffs]
 
+    def add_function_tools(self, tools: Sequence[FunctionTool], *, source: str) -> None:
+        """Add tools listed at run time (an MCP server's); names must stay unique."""
+        for tool in tools:
+            if tool.name in self.function_tools or tool.name in self.handoffs:
+                raise UserError(
+                    f"agent {self.agent.name!r}: tool {tool.name!r} of {source} has the name "
+                    "of another tool; filter it out or give the server a tool_prefix"
+                )
+            self.function_tools[tool.name] = tool
+
 
 class AgentGraph:
     """Every agent reachable from the starting agent through handoffs."""

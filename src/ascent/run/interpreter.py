@@ -11,9 +11,10 @@ only the assembled response, so streamed and plain runs produce the same state.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
-from ..agent import Agent
+from ..agent import Agent, MCPServerLike
 from ..context import RunContext
 from ..errors import ProviderCapabilityError, UserError
 from ..handoffs import HandoffInputData, handoff_output
@@ -41,8 +42,10 @@ from ..models.base import (
 from ..tools import ToolArgumentsError
 from ..tracing import Span, Trace, get_trace_provider
 from .commands import (
+    ApprovalDecision,
     AwaitApproval,
     CallModel,
+    Command,
     HandoffResult,
     RunGuardrails,
     RunHandoff,
@@ -67,6 +70,8 @@ from .tool_calls import ToolCalls
 from .tracing import finish_model_span, model_span_attributes
 
 __all__ = ["Emit", "Interpreter"]
+
+logger = logging.getLogger("ascent")
 
 
 class Interpreter(ToolCalls, GuardrailChecks):
@@ -106,35 +111,37 @@ class Interpreter(ToolCalls, GuardrailChecks):
         self.sensitive = config.trace_include_sensitive_data
         self._agent_span: Span | None = None
         self._input_seen = 0
+        self._mcp_listed: set[str] = set()
+        self._mcp_held: list[MCPServerLike] = []
 
     # ------------------------------------------------------------------ driving
 
     async def drive(self) -> RunState:
+        try:
+            return await self._drive()
+        finally:
+            await self._release_mcp_servers()
+
+    async def _drive(self) -> RunState:
         state = self.state
         loop = agent_loop(state, self.graph, output_retries=self.config.max_output_retries)
+        await self._list_mcp_tools(self.graph[state.current_agent])
         if state.agent_started:  # a resumed run: its agent is already at work
             self._start_agent_span(self.graph[state.current_agent])
         try:
             command = next(loop)
             while True:
-                if isinstance(command, CallModel):
-                    result: Any = await self.call_model(command)
-                elif isinstance(command, RunTools):
-                    result = await self.run_tools(command)
-                elif isinstance(command, RunHandoff):
-                    result = await self.run_handoff(command)
-                elif isinstance(command, RunGuardrails):
-                    result = await self.run_guardrails(command)
-                elif isinstance(command, AwaitApproval):
-                    # In process, a pause ends the run; the caller resumes it with decisions.
-                    loop.close()
-                    self._send(
-                        ApprovalRequiredEvent(agent=state.current_agent, requests=command.requests)
-                    )
-                    break
-                else:  # pragma: no cover - the loop yields nothing else
-                    raise UserError(f"unknown command {command!r}")
+                if isinstance(command, AwaitApproval):
+                    decisions = await self.await_approval(command)
+                    if decisions is None:
+                        loop.close()
+                        break
+                    result: Any = decisions
+                else:
+                    result = await self.execute(command)
                 await self._save_new_items()
+                # the loop checks the current agent's tool names before it runs them
+                await self._list_mcp_tools(self.graph[state.current_agent])
                 command = loop.send(result)
         except StopIteration:
             pass
@@ -147,6 +154,53 @@ class Interpreter(ToolCalls, GuardrailChecks):
             agent = self.graph[state.current_agent].agent
             await self._hook("on_agent_end", agent, state.final_output, agent_hook="on_end")
         return state
+
+    async def execute(self, command: Command) -> Any:
+        """Carry out one command and return its result (a durable interpreter
+        overrides this to record each result as a step)."""
+        if isinstance(command, CallModel):
+            return await self.call_model(command)
+        if isinstance(command, RunTools):
+            return await self.run_tools(command)
+        if isinstance(command, RunHandoff):
+            return await self.run_handoff(command)
+        if isinstance(command, RunGuardrails):
+            return await self.run_guardrails(command)
+        raise UserError(f"unknown command {command!r}")  # pragma: no cover
+
+    async def await_approval(self, command: AwaitApproval) -> dict[str, ApprovalDecision] | None:
+        """The decisions on ``command``'s calls, or None to pause the run.
+
+        In process, a pause ends the run; the caller resumes it with decisions.
+        A durable interpreter waits for them instead.
+        """
+        self._send(ApprovalRequiredEvent(agent=self.state.current_agent, requests=command.requests))
+        return None
+
+    async def _list_mcp_tools(self, node: AgentNode) -> None:
+        """Add the tools of the agent's MCP servers, once per run and agent.
+
+        A server not yet connected is connected here and closed when the run
+        ends (see :meth:`_release_mcp_servers`); one that fails raises MCPError.
+        """
+        agent = node.agent
+        if not agent.mcp_servers or agent.name in self._mcp_listed:
+            return
+        self._mcp_listed.add(agent.name)
+        for server in agent.mcp_servers:
+            await server.acquire()
+            self._mcp_held.append(server)
+            tools = await server.list_function_tools()
+            node.add_function_tools(tools, source=f"MCP server {server.name!r}")
+        self._tool_specs.pop(agent.name, None)
+
+    async def _release_mcp_servers(self) -> None:
+        held, self._mcp_held = self._mcp_held, []
+        for server in reversed(held):
+            try:
+                await server.release()
+            except Exception as exc:  # closing must not hide the run's outcome
+                logger.warning("closing MCP server %r failed: %s", server.name, exc)
 
     async def _save_new_items(self) -> None:
         generated = self.state.generated
@@ -186,6 +240,7 @@ class Interpreter(ToolCalls, GuardrailChecks):
         agent = node.agent
         context = self.context
         context.agent_name = agent.name
+        await self._list_mcp_tools(node)
         if command.agent_start:
             self._send(AgentChangedEvent(agent=agent.name, previous=self._announced))
             self._announced = agent.name

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .errors import UserError
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DATABASE_URL_ENV",
+    "LazyTables",
     "database_url",
     "display_url",
     "dispose_engines",
@@ -38,6 +39,8 @@ _SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
+
+T = TypeVar("T")
 
 
 def database_url() -> str:
@@ -158,3 +161,46 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             conn.rollback()
             raise
         conn.commit()
+
+
+class LazyTables(Generic[T]):
+    """A store's tables: declared on first use, so importing the store does not
+    import SQLAlchemy, and created once per database and process.
+
+    Call it for the tables; :meth:`engine` gives the shared engine of a URL with
+    the tables in place. ``create`` replaces the plain ``create_all`` when a store
+    needs more (indexes, triggers, upgrades).
+    """
+
+    def __init__(
+        self, declare: Callable[[], T], *, create: Callable[[Engine, T], None] | None = None
+    ) -> None:
+        self._declare = declare
+        self._create = create
+        self._tables: T | None = None
+        self._ready: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> T:
+        if self._tables is None:
+            self._tables = self._declare()
+        return self._tables
+
+    def engine(self, url: str) -> Engine:
+        engine = get_engine(url)
+        key = normalize_url(url)
+        if key not in self._ready:
+            with self._lock:
+                if key not in self._ready:
+                    tables = self()
+                    if self._create is not None:
+                        self._create(engine, tables)
+                    else:
+                        first: Any = tables[0] if isinstance(tables, tuple) else tables
+                        first.metadata.create_all(engine, checkfirst=True)
+                    self._ready.add(key)
+        return engine
+
+    def forget(self) -> None:
+        """Check the tables again on next use, as a new process would."""
+        self._ready.clear()

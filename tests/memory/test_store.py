@@ -210,7 +210,7 @@ async def test_postgres_schema_of_earlier_versions_is_upgraded(postgres_url: str
             "CREATE INDEX ix_ascent_memories_fts ON ascent_memories "
             "USING GIN (to_tsvector('english', text))"
         )
-    _store_schema._ready.clear()  # as a new process would
+    _store_schema.schema.forget()  # as a new process would
     found = await MemoryStore(postgres_url).search("green tea", scope="alice")
     assert [m.id for m in found] == [memory.id]
     with get_engine(postgres_url).connect() as conn:

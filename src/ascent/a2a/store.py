@@ -19,7 +19,6 @@ Two tables::
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +31,7 @@ from a2a.utils.errors import InvalidParamsError
 from a2a.utils.task import ListTasksCursor, decode_list_tasks_cursor, encode_list_tasks_cursor
 from google.protobuf.json_format import MessageToJson, Parse
 
-from ..storage import database_url, get_engine, normalize_url, write_transaction
+from ..storage import LazyTables, database_url, write_transaction
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -44,47 +43,43 @@ TASKS_TABLE = "ascent_a2a_tasks"
 RUN_STATES_TABLE = "ascent_a2a_run_states"
 _NO_TIMESTAMP = -1  # sorts after every real timestamp, as the SDK's own stores order them
 
-_tables: tuple[Table, Table] | None = None
-_ready: set[str] = set()
-_ready_lock = threading.Lock()
+
+def _declare() -> tuple[Table, Table]:
+    from sqlalchemy import (
+        BigInteger,
+        Column,
+        Double,
+        Index,
+        Integer,
+        MetaData,
+        String,
+        Table,
+        Text,
+    )
+
+    metadata = MetaData()
+    tasks = Table(
+        TASKS_TABLE,
+        metadata,
+        Column("owner", String(255), primary_key=True),
+        Column("task_id", String(255), primary_key=True),
+        Column("context_id", String(255), nullable=False),
+        Column("state", Integer, nullable=False),
+        Column("updated_ns", BigInteger, nullable=False),
+        Column("task_json", Text, nullable=False),
+        Index(f"ix_{TASKS_TABLE}_owner_updated", "owner", "updated_ns", "task_id"),
+    )
+    run_states = Table(
+        RUN_STATES_TABLE,
+        metadata,
+        Column("task_id", String(255), primary_key=True),
+        Column("state_json", Text, nullable=False),
+        Column("updated_at", Double, nullable=False),
+    )
+    return tasks, run_states
 
 
-def _schema() -> tuple[Table, Table]:
-    global _tables
-    if _tables is None:
-        from sqlalchemy import (
-            BigInteger,
-            Column,
-            Double,
-            Index,
-            Integer,
-            MetaData,
-            String,
-            Table,
-            Text,
-        )
-
-        metadata = MetaData()
-        tasks = Table(
-            TASKS_TABLE,
-            metadata,
-            Column("owner", String(255), primary_key=True),
-            Column("task_id", String(255), primary_key=True),
-            Column("context_id", String(255), nullable=False),
-            Column("state", Integer, nullable=False),
-            Column("updated_ns", BigInteger, nullable=False),
-            Column("task_json", Text, nullable=False),
-            Index(f"ix_{TASKS_TABLE}_owner_updated", "owner", "updated_ns", "task_id"),
-        )
-        run_states = Table(
-            RUN_STATES_TABLE,
-            metadata,
-            Column("task_id", String(255), primary_key=True),
-            Column("state_json", Text, nullable=False),
-            Column("updated_at", Double, nullable=False),
-        )
-        _tables = (tasks, run_states)
-    return _tables
+_schema = LazyTables(_declare)
 
 
 class SQLTaskStore(TaskStore):
@@ -103,15 +98,7 @@ class SQLTaskStore(TaskStore):
 
     @property
     def engine(self) -> Engine:
-        engine = get_engine(self.url)
-        key = normalize_url(self.url)
-        if key not in _ready:
-            with _ready_lock:
-                if key not in _ready:
-                    tasks, _ = _schema()
-                    tasks.metadata.create_all(engine, checkfirst=True)
-                    _ready.add(key)
-        return engine
+        return _schema.engine(self.url)
 
     # ------------------------------------------------------------ TaskStore
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import builtins
 import json
-import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
-from ..storage import display_url, get_engine, normalize_url
+from ..storage import LazyTables
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -28,59 +27,51 @@ MAX_SCOPE_CHARS = 255
 PG_TS_CONFIG = "english"
 TEXT_SEARCH_COLUMN = "text_search"  # PostgreSQL only, outside the SQLAlchemy table
 
-_tables: tuple[Table, Table] | None = None
-_ready: set[str] = set()
-_ready_lock = threading.Lock()
 
+def _declare() -> tuple[Table, Table]:
+    from sqlalchemy import (
+        BigInteger,
+        Column,
+        Double,
+        Index,
+        Integer,
+        MetaData,
+        String,
+        Table,
+        Text,
+    )
 
-def schema() -> tuple[Table, Table]:
-    """The two tables, built on first use so ``import ascent.memory`` stays light."""
-    global _tables
-    if _tables is None:
-        from sqlalchemy import (
-            BigInteger,
-            Column,
-            Double,
-            Index,
-            Integer,
-            MetaData,
-            String,
-            Table,
-            Text,
-        )
-
-        metadata = MetaData()
-        memories = Table(
-            MEMORIES_TABLE,
-            metadata,
-            # An integer key: on SQLite it is the rowid the FTS5 index points at
-            # (a plain rowid could be renumbered by VACUUM).
-            Column(
-                "seq",
-                BigInteger().with_variant(Integer, "sqlite"),
-                primary_key=True,
-                autoincrement=True,
-            ),
-            Column("id", String(64), nullable=False, unique=True),
-            Column("scope", String(MAX_SCOPE_CHARS), nullable=False),
-            Column("text", Text, nullable=False),
-            Column("tags_json", Text, nullable=False),
-            Column("source_run", String(255), nullable=True),
-            Column("metadata_json", Text, nullable=False),
-            Column("created_at", Double, nullable=False),
-            Column("updated_at", Double, nullable=False),
-            Index("ix_ascent_memories_scope_updated", "scope", "updated_at"),
-        )
-        tags = Table(
-            MEMORY_TAGS_TABLE,
-            metadata,
-            Column("memory_id", String(64), primary_key=True),
-            Column("tag", String(MAX_TAG_CHARS), primary_key=True),
-            Column("scope", String(MAX_SCOPE_CHARS), nullable=False),
-            Index("ix_ascent_memory_tags_scope_tag", "scope", "tag"),
-        )
-        _tables = (memories, tags)
-    return _tables
+    metadata = MetaData()
+    memories = Table(
+        MEMORIES_TABLE,
+        metadata,
+        # An integer key: on SQLite it is the rowid the FTS5 index points at
+        # (a plain rowid could be renumbered by VACUUM).
+        Column(
+            "seq",
+            BigInteger().with_variant(Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        Column("id", String(64), nullable=False, unique=True),
+        Column("scope", String(MAX_SCOPE_CHARS), nullable=False),
+        Column("text", Text, nullable=False),
+        Column("tags_json", Text, nullable=False),
+        Column("source_run", String(255), nullable=True),
+        Column("metadata_json", Text, nullable=False),
+        Column("created_at", Double, nullable=False),
+        Column("updated_at", Double, nullable=False),
+        Index("ix_ascent_memories_scope_updated", "scope", "updated_at"),
+    )
+    tags = Table(
+        MEMORY_TAGS_TABLE,
+        metadata,
+        Column("memory_id", String(64), primary_key=True),
+        Column("tag", String(MAX_TAG_CHARS), primary_key=True),
+        Column("scope", String(MAX_SCOPE_CHARS), nullable=False),
+        Index("ix_ascent_memory_tags_scope_tag", "scope", "tag"),
+    )
+    return memories, tags
 
 
 _SQLITE_DDL = (
@@ -115,19 +106,7 @@ _POSTGRES_DDL = (
 )
 
 
-def engine_for(url: str) -> Engine:
-    """The shared engine for ``url``, with the memory tables and indexes made once."""
-    engine = get_engine(url)
-    key = normalize_url(url)
-    if key not in _ready:
-        with _ready_lock:
-            if key not in _ready:
-                create_schema(engine, url)
-                _ready.add(key)
-    return engine
-
-
-def create_schema(engine: Engine, url: str) -> None:
+def _create(engine: Engine, tables: tuple[Table, Table]) -> None:
     dialect = engine.dialect.name
     statements: tuple[str, ...]
     if dialect == "sqlite":
@@ -136,10 +115,10 @@ def create_schema(engine: Engine, url: str) -> None:
         statements = _POSTGRES_DDL
     else:
         raise UserError(
-            f"MemoryStore supports SQLite and PostgreSQL, not {dialect} ({display_url(url)})"
+            f"MemoryStore supports SQLite and PostgreSQL, not {dialect} "
+            f"({engine.url.render_as_string(hide_password=True)})"
         )
-    memories, _tags = schema()
-    memories.metadata.create_all(engine, checkfirst=True)
+    tables[0].metadata.create_all(engine, checkfirst=True)
     with engine.begin() as conn:
         for statement in statements:
             try:
@@ -150,6 +129,11 @@ def create_schema(engine: Engine, url: str) -> None:
                         "this SQLite build has no FTS5, which MemoryStore needs for search"
                     ) from exc
                 raise
+
+
+# The two tables, built on first use so ``import ascent.memory`` stays light.
+schema = LazyTables(_declare, create=_create)
+engine_for = schema.engine
 
 
 def plausible_id(memory_id: str) -> bool:

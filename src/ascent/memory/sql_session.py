@@ -20,18 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
 from ..items import Item, input_to_items, items_to_json
-from ..storage import database_url, display_url, get_engine, normalize_url, write_transaction
+from ..storage import LazyTables, database_url, display_url, write_transaction
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection
 
 __all__ = [
     "DEFAULT_MAX_ITEM_BYTES",
@@ -48,49 +47,32 @@ SESSION_ITEMS_TABLE = "ascent_session_items"
 DEFAULT_MAX_ITEM_BYTES = 1_000_000
 _PRUNE_BATCH = 500
 
-_tables: tuple[Table, Table] | None = None
-_ready: set[str] = set()
-_ready_lock = threading.Lock()
+
+def _declare() -> tuple[Table, Table]:
+    from sqlalchemy import Column, Double, Integer, MetaData, String, Table, Text
+
+    metadata = MetaData()
+    sessions = Table(
+        SESSIONS_TABLE,
+        metadata,
+        Column("session_id", String(255), primary_key=True),
+        Column("created_at", Double, nullable=False),
+        Column("updated_at", Double, nullable=False),
+        Column("expires_at", Double, nullable=True, index=True),
+    )
+    items = Table(
+        SESSION_ITEMS_TABLE,
+        metadata,
+        Column("session_id", String(255), primary_key=True),
+        Column("seq", Integer, primary_key=True, autoincrement=False),
+        Column("item_json", Text, nullable=False),
+        Column("created_at", Double, nullable=False),
+    )
+    return sessions, items
 
 
-def _schema() -> tuple[Table, Table]:
-    """The two tables, built on first use so ``import ascent.memory`` stays light."""
-    global _tables
-    if _tables is None:
-        from sqlalchemy import Column, Double, Integer, MetaData, String, Table, Text
-
-        metadata = MetaData()
-        sessions = Table(
-            SESSIONS_TABLE,
-            metadata,
-            Column("session_id", String(255), primary_key=True),
-            Column("created_at", Double, nullable=False),
-            Column("updated_at", Double, nullable=False),
-            Column("expires_at", Double, nullable=True, index=True),
-        )
-        items = Table(
-            SESSION_ITEMS_TABLE,
-            metadata,
-            Column("session_id", String(255), primary_key=True),
-            Column("seq", Integer, primary_key=True, autoincrement=False),
-            Column("item_json", Text, nullable=False),
-            Column("created_at", Double, nullable=False),
-        )
-        _tables = (sessions, items)
-    return _tables
-
-
-def _engine_for(url: str) -> Engine:
-    """The shared engine for ``url``, with the session tables created once per process."""
-    engine = get_engine(url)
-    key = normalize_url(url)
-    if key not in _ready:
-        with _ready_lock:
-            if key not in _ready:
-                sessions, _items = _schema()
-                sessions.metadata.create_all(engine, checkfirst=True)
-                _ready.add(key)
-    return engine
+_schema = LazyTables(_declare)
+_engine_for = _schema.engine
 
 
 def _is_expired(expires_at: float | None, now: float) -> bool:

@@ -21,7 +21,6 @@ from them, a reviewer leaves comments, each reading what it needs.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -30,19 +29,15 @@ from pydantic import BaseModel
 from ..agent import Agent
 from ..context import ToolContext
 from ..errors import UserError
-from ..storage import database_url, display_url, get_engine, normalize_url, write_transaction
+from ..storage import LazyTables, database_url, display_url, write_transaction
 from ..tools import FunctionTool, function_tool
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
-    from sqlalchemy.engine import Engine
 
 __all__ = ["WORKSPACE_TABLE", "Note", "Workspace"]
 
 WORKSPACE_TABLE = "ascent_workspace_notes"
-_table: Table | None = None
-_ready: set[str] = set()
-_ready_lock = threading.Lock()
 _PREVIEW = 160
 
 
@@ -59,33 +54,23 @@ class Note(BaseModel):
     written_at: float
 
 
-def _schema() -> Table:
-    global _table
-    if _table is None:
-        from sqlalchemy import Column, Double, Integer, MetaData, String, Table, Text
+def _declare() -> Table:
+    from sqlalchemy import Column, Double, Integer, MetaData, String, Table, Text
 
-        _table = Table(
-            WORKSPACE_TABLE,
-            MetaData(),
-            Column("revision", Integer, primary_key=True, autoincrement=True),
-            Column("workspace_id", String(255), nullable=False, index=True),
-            Column("topic", String(255), nullable=False),
-            Column("author", String(255), nullable=False),
-            Column("content", Text, nullable=False),
-            Column("written_at", Double, nullable=False),
-        )
-    return _table
+    return Table(
+        WORKSPACE_TABLE,
+        MetaData(),
+        Column("revision", Integer, primary_key=True, autoincrement=True),
+        Column("workspace_id", String(255), nullable=False, index=True),
+        Column("topic", String(255), nullable=False),
+        Column("author", String(255), nullable=False),
+        Column("content", Text, nullable=False),
+        Column("written_at", Double, nullable=False),
+    )
 
 
-def _engine_for(url: str) -> Engine:
-    engine = get_engine(url)
-    key = normalize_url(url)
-    if key not in _ready:
-        with _ready_lock:
-            if key not in _ready:
-                _schema().metadata.create_all(engine, checkfirst=True)
-                _ready.add(key)
-    return engine
+_schema = LazyTables(_declare)
+_engine_for = _schema.engine
 
 
 class Workspace:

@@ -36,6 +36,8 @@ def load(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
         ("importtime", ["import ascent", "pydantic", "heavy modules imported"]),
         ("sessions", ["sqlite", "last 20", "flat means"]),
         ("memory_search", ["sqlite keyword", "sqlite hybrid", "search (median)"]),
+        ("service", ["replicas", "clients", "runs/s", "p99", "2 replicas / 1 replica"]),
+        ("durable", ["durable overhead", "in process (streamed)", "durable, sqlite", "per step"]),
     ],
 )
 def test_benchmark_prints_figures(

@@ -526,6 +526,41 @@ def _load_tool(target: str) -> Any:
     return value
 
 
+@app.command("serve")
+def serve_command(
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODULE:APP",
+            help="A FastAPI app, a factory of one, an agent or a list of agents "
+            "(package.module:name or path/to/file.py:name; name defaults to 'app').",
+        ),
+    ],
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port.")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Allow binding beyond loopback without API keys (ASCENT_API_KEYS).",
+        ),
+    ] = False,
+    model: ModelOption = None,
+) -> None:
+    """Serve agents over HTTP: durable runs, SSE streams, API keys per tenant."""
+    with _friendly_errors():
+        value = load_object(target, default="app")
+        if model is not None:
+            resolve_model(model)
+        from .server import serve
+
+        serve(value, host=host, port=port, insecure=insecure, model=model, note=_note)
+
+
+def _note(message: str) -> None:
+    make_console(stderr=True).print(Text(message, style="yellow"))
+
+
 def _model_label(model: str | None, agent: Agent[Any]) -> str:
     name = model or (agent.model if isinstance(agent.model, str) else None)
     if name is None and agent.model is not None:

@@ -1,0 +1,29 @@
+"""The app each replica of ``bench/service.py`` serves: a calculator agent on the mock model.
+
+The model is ``openai-chat:mock`` at ``OPENAI_BASE_URL`` (the local mock server);
+``ascent serve bench/_service_app.py:create_app`` loads it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import INSTRUCTIONS, add_async
+
+from ascent import Agent, function_tool
+
+
+def create_app() -> Any:
+    from ascent.server import create_app as make
+
+    agent = Agent(
+        name="Calculator",
+        instructions=INSTRUCTIONS,
+        tools=[function_tool(name="add")(add_async)],
+        model="openai-chat:mock",
+    )
+    return make([agent])

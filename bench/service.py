@@ -1,0 +1,241 @@
+"""Throughput of the service: runs/s and latency through HTTP, 1 and 2 replicas on PostgreSQL.
+
+Each replica is ``ascent serve`` in its own process (the durable engine, tracing
+on), all on one PostgreSQL started on loopback; the model is the local mock
+server answering every call after 50 ms (the two-step scenario: a tool call, then
+the answer). Clients ``POST /v1/agents/Calculator/runs`` and wait for the run's
+end, each client one run after another, spread over the replicas in turn; each
+point runs at least ``--runs`` runs (at least one per client).
+
+Figures: runs per second and p50/p99 latency of a run at 1, 50 and 500
+concurrent clients, for one replica and for two; and the ratio of two
+replicas' runs/s to one's. The durable overhead per step is in ``bench/durable.py``.
+
+    uv run python bench/service.py [--clients 1,50,500] [--runs 40]
+
+Target: two replicas give at least 1.6x one replica's runs per second (at the
+highest client count). The replicas, the mock model and the clients share this
+machine's CPUs, so on a small machine the ratio measures the machine too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from _common import ANSWER, ARGUMENTS, QUESTION, median, ms, percentile, table, verdict
+
+from ascent.testing.postgres import PostgresServer
+
+TARGET_RATIO = 1.6
+MODEL_LATENCY = 0.05
+APP = Path(__file__).with_name("_service_app.py")
+KEY = "bench-key"
+
+# Runs in its own process: prints its base URL, serves until stdin closes.
+MOCK = f"""
+import sys
+
+from ascent.testing.mock_openai import Delay, MockOpenAIServer, Reply, ToolCall
+
+def respond(request):
+    if request.last_is_tool_output:
+        reply = Reply(text={ANSWER!r})
+    else:
+        reply = Reply(tool_calls=[ToolCall(name="add", arguments={ARGUMENTS!r})])
+    return Delay(seconds={MODEL_LATENCY}, then=reply)
+
+with MockOpenAIServer(responder=respond) as server:
+    print(server.base_url, flush=True)
+    sys.stdin.read()
+"""
+
+
+@contextmanager
+def mock_model() -> Iterator[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", MOCK], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip()
+        if not base_url.startswith("http"):
+            raise RuntimeError("the mock model server did not start")
+        yield base_url
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def replica(database_url: str, model_url: str, name: str) -> Iterator[str]:
+    """``ascent serve`` in a child process; yields its base URL once it is ready."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "ASCENT_DATABASE_URL": database_url,
+        "ASCENT_API_KEYS": f"{KEY}:bench",
+        "ASCENT_EXECUTOR_ID": name,
+        "ASCENT_APP_VERSION": "bench",
+        "OPENAI_BASE_URL": model_url,
+        "OPENAI_API_KEY": "not-needed",
+    }
+    command = [sys.executable, "-m", "ascent.cli", "serve", f"{APP}:create_app"]
+    process = subprocess.Popen(
+        [*command, "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(process, base)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(process: subprocess.Popen[str], base: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            errors = process.stderr.read() if process.stderr else ""
+            raise RuntimeError(f"a replica exited with {process.returncode}:\n{errors}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the replica at {base} did not become ready")
+
+
+@dataclass
+class Figures:
+    replicas: int
+    clients: int
+    runs: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def per_second(self) -> float:
+        return self.runs / self.seconds
+
+
+async def load(bases: Sequence[str], *, clients: int, runs_per_client: int) -> Figures:
+    """``clients`` concurrent clients, each running ``runs_per_client`` runs in turn."""
+    # A fresh connection per request: a pooled one can sit idle past uvicorn's 5 s
+    # keep-alive while the machine is busy, and the server closes it under the client.
+    limits = httpx.Limits(max_connections=clients + 10, max_keepalive_connections=0)
+    headers = {"Authorization": f"Bearer {KEY}"}
+    turn = itertools.cycle(bases)
+    latencies: list[float] = []
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=300) as http:
+
+        async def client() -> None:
+            for _ in range(runs_per_client):
+                base = next(turn)
+                started = time.perf_counter()
+                response = await http.post(
+                    f"{base}/v1/agents/Calculator/runs", json={"input": QUESTION}
+                )
+                run = response.json()
+                if run.get("status") in ("queued", "running"):  # still going after the wait
+                    run_url = f"{base}/v1/runs/{run['id']}"
+                    await http.get(f"{run_url}/events")  # follows the run to its end
+                    run = (await http.get(run_url)).json()
+                if run.get("status") != "completed" or run.get("output") != ANSWER:
+                    raise RuntimeError(f"unexpected run: {response.status_code} {run}")
+                latencies.append(time.perf_counter() - started)
+
+        await client()  # warm up (connections, the first run of each replica)
+        latencies.clear()
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        seconds = time.perf_counter() - started
+    return Figures(len(bases), clients, len(latencies), seconds, latencies)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--clients", default="1,50,500", help="client counts, comma-separated")
+    parser.add_argument("--runs", type=int, default=40, help="least runs per point")
+    parser.add_argument("--quick", action="store_true", help="a tiny run (the smoke test)")
+    args = parser.parse_args(argv)
+    counts = [int(c) for c in args.clients.split(",")]
+    least = args.runs
+    if args.quick:
+        counts, least = [1, 4], 4
+
+    results: list[Figures] = []
+    with ExitStack() as stack:
+        postgres = stack.enter_context(PostgresServer())
+        database_url = postgres.create_database(f"bench_{uuid.uuid4().hex[:8]}")
+        model_url = stack.enter_context(mock_model())
+        bases = [
+            stack.enter_context(replica(database_url, model_url, f"bench-{n}")) for n in (1, 2)
+        ]
+        for replicas in (1, 2):
+            for clients in counts:
+                per_client = max(1, -(-least // clients))
+                figures = asyncio.run(
+                    load(bases[:replicas], clients=clients, runs_per_client=per_client)
+                )
+                results.append(figures)
+
+    rows = [["replicas", "clients", "runs", "runs/s", "p50", "p99"]]
+    for f in results:
+        rows.append(
+            [
+                str(f.replicas),
+                str(f.clients),
+                str(f.runs),
+                f"{f.per_second:.1f}",
+                ms(median(f.latencies)),
+                ms(percentile(f.latencies, 99)),
+            ]
+        )
+    print(
+        f"service throughput: ascent serve on PostgreSQL, mock model at "
+        f"{MODEL_LATENCY * 1000:.0f} ms per call (2 calls per run)"
+    )
+    print(table(rows))
+    top = max(counts)
+    one = next(f for f in results if f.replicas == 1 and f.clients == top)
+    two = next(f for f in results if f.replicas == 2 and f.clients == top)
+    ratio = two.per_second / one.per_second
+    print(
+        f"2 replicas / 1 replica, runs/s at {top} clients: {ratio:.2f}x "
+        f"(target >= {TARGET_RATIO}x: {verdict(ratio >= TARGET_RATIO)})"
+    )
+
+
+if __name__ == "__main__":
+    main()

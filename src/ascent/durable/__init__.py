@@ -1,0 +1,36 @@
+"""Durable runs: agent runs that survive crashes, restarts and deploys.
+
+:class:`DurableEngine` runs the same agent loop as :class:`~ascent.Runner`, as a
+DBOS workflow: every model call, tool turn and handoff is a step whose result
+is recorded in the database, so a run that a crash interrupted resumes after
+its last finished step, in this process or on another replica. Approvals are
+durable waits; runs can be scheduled with cron. SQLite is the default; on
+PostgreSQL many replicas share the work.
+"""
+
+from .engine import APP_VERSION_ENV, EXECUTOR_ID_ENV, DurableEngine
+from .records import (
+    TERMINAL_STATUSES,
+    AgentNotFound,
+    RunEvent,
+    RunNotFound,
+    RunRecord,
+    RunStatus,
+    Schedule,
+)
+from .tools import durable_sleep, idempotency_key
+
+__all__ = [
+    "APP_VERSION_ENV",
+    "EXECUTOR_ID_ENV",
+    "TERMINAL_STATUSES",
+    "AgentNotFound",
+    "DurableEngine",
+    "RunEvent",
+    "RunNotFound",
+    "RunRecord",
+    "RunStatus",
+    "Schedule",
+    "durable_sleep",
+    "idempotency_key",
+]

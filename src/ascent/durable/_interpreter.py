@@ -1,0 +1,221 @@
+"""The durable interpreter: the agent loop's commands as DBOS steps.
+
+It is the in-process :class:`~ascent.run.interpreter.Interpreter` with three
+changes. Each command runs inside a step whose JSON result DBOS records, so a
+recovered run replays finished steps from the record instead of calling the
+model or the tools again. ``AwaitApproval`` waits for a message (``DBOS.recv``)
+instead of ending the run, so the wait survives restarts. And items are added
+to the session in steps of their own, so a replay does not add them twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dbos import DBOS
+from pydantic_core import to_jsonable_python
+
+from ..run.commands import ApprovalDecision, AwaitApproval, Command, command_result_adapter
+from ..run.events import ApprovalRequiredEvent, ResponseDiscardedEvent, StreamEvent
+from ..run.interpreter import Interpreter
+
+if TYPE_CHECKING:
+    from ._store import PendingEvent, RunStore
+
+__all__ = [
+    "APPROVAL_TOPIC",
+    "DurableInterpreter",
+    "DurableRun",
+    "EventLog",
+    "StepScope",
+    "current_step",
+]
+
+logger = logging.getLogger("ascent.durable")
+
+APPROVAL_TOPIC = "ascent.approval"
+# How long one durable wait lasts before it is renewed (each renewal is a recorded step).
+_APPROVAL_WAIT_SECONDS = 3600.0
+# Deltas are written in small batches: one transaction per batch, not per token.
+_FLUSH_DELAY = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class StepScope:
+    """The durable step in progress: what :func:`ascent.durable.idempotency_key` reads."""
+
+    run_id: str
+    step: int
+
+
+_current_step: ContextVar[StepScope | None] = ContextVar("ascent_durable_step", default=None)
+
+
+def current_step() -> StepScope | None:
+    return _current_step.get()
+
+
+@contextlib.contextmanager
+def _step_scope(scope: StepScope) -> Iterator[None]:
+    token = _current_step.set(scope)
+    try:
+        yield
+    finally:
+        _current_step.reset(token)
+
+
+class EventLog:
+    """A run's event sink: stream events, batched into the run's append-only log.
+
+    ``emit`` is what the interpreter calls for each event (synchronously); the
+    batch is written shortly after, and at the end of every step, so a step's
+    events are stored before its result is recorded.
+    """
+
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: str,
+        *,
+        notify: Callable[[str], None],
+        retried_step: int | None,
+        last_seq: int | None = None,
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.step: int | None = None
+        self._notify = notify
+        self._buffer: list[PendingEvent] = []
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
+        self._retried_step = retried_step
+        self._last_seq = last_seq  # the log's end as far as this writer knows (None: ask)
+
+    def emit(self, event: StreamEvent) -> None:
+        self._buffer.append((event.type, to_jsonable_python(event), self.step))
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(_FLUSH_DELAY, self._flush_soon)
+
+    def begin_step(self, step: int, agent: str) -> None:
+        self.step = step
+        if step == self._retried_step:
+            # Events of this step's interrupted attempt are in the log: say they are void.
+            self._retried_step = None
+            self.emit(
+                ResponseDiscardedEvent(
+                    agent=agent,
+                    reason="the run was recovered after an interruption; this step runs again",
+                )
+            )
+
+    def _flush_soon(self) -> None:
+        self._timer = None
+        task = asyncio.get_running_loop().create_task(self.flush())
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        async with self._lock:
+            if not self._buffer:
+                return
+            batch, self._buffer = self._buffer, []
+            self._last_seq = await asyncio.to_thread(
+                self.store.append_events, self.run_id, batch, after=self._last_seq
+            )
+        self._notify(self.run_id)
+
+    def others_wrote(self) -> None:
+        """Events were appended by someone else: look for the log's end next time."""
+        self._last_seq = None
+
+
+@dataclass(frozen=True, slots=True)
+class DurableRun:
+    """What the durable interpreter needs from the engine, for one run.
+
+    ``on_pause(requests, event, usage)`` and ``on_resume(decisions)`` update the
+    run's record (JSON arguments: they run as recorded steps).
+    """
+
+    run_id: str
+    events: EventLog
+    on_pause: Callable[[list[Any], dict[str, Any], dict[str, Any]], None]
+    on_resume: Callable[[dict[str, Any]], None]
+
+
+class DurableInterpreter(Interpreter):
+    """Runs the loop's commands as DBOS steps (see the module's docstring)."""
+
+    def __init__(self, *, durable: DurableRun, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.durable = durable
+
+    async def execute(self, command: Command) -> Any:
+        adapter = command_result_adapter(command.kind)
+        agent = getattr(command, "agent", self.state.current_agent)
+
+        async def step() -> Any:
+            number = DBOS.step_id or 0
+            events = self.durable.events
+            events.begin_step(number, agent)
+            with _step_scope(StepScope(self.durable.run_id, number)):
+                result = await Interpreter.execute(self, command)
+            await events.flush()
+            return adapter.dump_python(result, mode="json")
+
+        data = await DBOS.run_step_async({"name": command.kind, "preemptible": True}, step)
+        return adapter.validate_python(data)
+
+    async def await_approval(self, command: AwaitApproval) -> dict[str, ApprovalDecision] | None:
+        requests = command.requests
+        event = ApprovalRequiredEvent(agent=self.state.current_agent, requests=requests)
+        await DBOS.run_step_async(
+            {"name": "pause"},
+            self.durable.on_pause,
+            [r.model_dump(mode="json") for r in requests],
+            to_jsonable_python(event),
+            self.state.usage.model_dump(mode="json"),
+        )
+        self.durable.events.others_wrote()
+        wanted = {r.call_id for r in requests}
+        decisions: dict[str, ApprovalDecision] = {}
+        while not decisions:
+            message = await DBOS.recv_async(APPROVAL_TOPIC, timeout_seconds=_APPROVAL_WAIT_SECONDS)
+            if not isinstance(message, dict):
+                continue  # the wait timed out: wait again (for days, if need be)
+            decisions = {
+                call_id: ApprovalDecision.model_validate(value)
+                for call_id, value in message.items()
+                if call_id in wanted
+            }
+        await DBOS.run_step_async(
+            {"name": "resume"},
+            self.durable.on_resume,
+            {k: v.model_dump(mode="json") for k, v in decisions.items()},
+        )
+        self.durable.events.others_wrote()
+        return decisions
+
+    async def _save_new_items(self) -> None:
+        generated = self.state.generated
+        if self.session is None or len(generated) <= self._saved:
+            self._saved = len(generated)
+            return
+        new = generated[self._saved :]
+        self._saved = len(generated)
+        session = self.session
+
+        async def save() -> None:
+            await session.add_items(new)
+
+        await DBOS.run_step_async({"name": "save_items"}, save)

@@ -1,0 +1,103 @@
+"""Replica heartbeats and the takeover of a dead replica's runs.
+
+Each engine writes a heartbeat row every ``heartbeat_interval`` seconds. When a
+row is older than ``takeover_after``, a live replica claims it in one
+conditional update (so exactly one replica wins) and asks DBOS to recover the
+dead executor's pending workflows. DBOS puts them back on its queue, and the
+queue's atomic dequeue hands each to exactly one replica; a stale replica that
+wakes up later loses ownership at its next step (DBOS fences it), so a run is
+never executed by two replicas at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from dbos import DBOS
+
+from ._store import RunStore
+
+__all__ = ["Replica"]
+
+logger = logging.getLogger("ascent.durable")
+
+
+class Replica:
+    """This process's heartbeat, and the takeover of dead replicas."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        *,
+        executor_id: str,
+        app_version: str,
+        heartbeat_interval: float,
+        takeover_after: float,
+    ) -> None:
+        self.store = store
+        self.executor_id = executor_id
+        self.app_version = app_version
+        self.heartbeat_interval = heartbeat_interval
+        self.takeover_after = takeover_after
+        self.taken_over: list[str] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await asyncio.to_thread(
+            self.store.heartbeat, self.executor_id, self.app_version, starting=True
+        )
+        await self.take_over()
+        self._task = asyncio.get_running_loop().create_task(self._beat())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            try:
+                alive = await asyncio.to_thread(
+                    self.store.heartbeat, self.executor_id, self.app_version
+                )
+                if not alive:
+                    logger.warning(
+                        "replica %s missed its heartbeats long enough to be taken over; "
+                        "its runs now belong to another replica",
+                        self.executor_id,
+                    )
+                await self.take_over()
+            except Exception:
+                logger.exception("durable engine heartbeat failed")
+
+    async def take_over(self) -> list[str]:
+        """Recover the pending runs of replicas whose heartbeat is too old."""
+        cutoff = time.time() - self.takeover_after
+        stale = await asyncio.to_thread(self.store.stale_replicas, self.executor_id, cutoff)
+        claimed = []
+        for dead in stale:
+            if not await asyncio.to_thread(
+                self.store.claim_replica, dead, self.executor_id, cutoff
+            ):
+                continue  # another replica was first
+            try:
+                handles = await asyncio.to_thread(DBOS._recover_pending_workflows, [dead])
+            except BaseException:
+                await asyncio.to_thread(self.store.release_replica, dead)  # let a replica retry
+                raise
+            await asyncio.to_thread(self.store.remove_replica, dead)
+            logger.info(
+                "replica %s took over %d pending run(s) of replica %s",
+                self.executor_id,
+                len(handles),
+                dead,
+            )
+            claimed.append(dead)
+        self.taken_over.extend(claimed)
+        return claimed

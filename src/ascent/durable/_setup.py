@@ -1,0 +1,48 @@
+"""How the engine sets DBOS up: its SQLite engine, its logs, a replica's default id."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+__all__ = ["fresh_executor_id", "route_dbos_logs", "sqlite_system_engine"]
+
+
+def sqlite_system_engine(url: str) -> Engine:
+    """DBOS's engine for a SQLite file, as DBOS makes it (immediate transactions, a
+    long busy timeout), plus WAL with ``synchronous=NORMAL``: a commit does not wait
+    for the disk, and a killed process still loses nothing committed (only a power
+    loss can take the last commits back)."""
+    from sqlalchemy import create_engine, event
+
+    engine = create_engine(url, pool_size=20, max_overflow=0, pool_timeout=30)
+
+    def configure(connection: Any, _record: Any) -> None:
+        connection.isolation_level = "IMMEDIATE"
+        for pragma in ("busy_timeout=30000", "foreign_keys=ON", "synchronous=NORMAL"):
+            connection.execute(f"PRAGMA {pragma}")
+        connection.execute("PRAGMA journal_mode=WAL").fetchall()
+
+    event.listen(engine, "connect", configure)
+    return engine
+
+
+def route_dbos_logs() -> None:
+    """Let DBOS's log records go where the application's logging sends them.
+
+    With no handler of its own, DBOS would add a console handler bound to the
+    ``sys.stderr`` of that moment, and stop propagating to the root logger.
+    """
+    dbos_logger = logging.getLogger("dbos")
+    if not dbos_logger.handlers:
+        dbos_logger.addHandler(logging.NullHandler())
+
+
+def fresh_executor_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,459 @@
+"""The durable runs' own tables in the project database (run records, event logs, replicas).
+
+DBOS keeps the workflow checkpoints in its own tables (schema ``dbos`` on
+PostgreSQL, beside these in the same SQLite file); these hold what clients ask
+for: a run's status and output, its event log for streaming, and each replica's
+heartbeat for takeover. All functions here are synchronous (SQLAlchemy Core);
+the engine calls them in a worker thread. Times are epoch seconds.
+
+::
+
+    ascent_runs(id PK, agent, tenant, session_id, status, output, error,
+                pending, usage, trace_id, schedule, created_at, updated_at)
+    ascent_run_events(run_id, seq, type, data, step, created_at)  PK (run_id, seq)
+    ascent_replicas(executor_id PK, app_version, started_at, heartbeat_at,
+                    taken_over_by, taken_over_at)
+    ascent_run_timers(key PK, wake_at)       durable sleeps inside tools
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic_core import from_json, to_json
+from sqlalchemy.exc import IntegrityError
+
+from ..storage import LazyTables, write_transaction
+from .records import TERMINAL_STATUSES, RunEvent, RunRecord
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+    from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["EVENTS_TABLE", "REPLICAS_TABLE", "RUNS_TABLE", "TIMERS_TABLE", "RunStore"]
+
+RUNS_TABLE = "ascent_runs"
+EVENTS_TABLE = "ascent_run_events"
+REPLICAS_TABLE = "ascent_replicas"
+TIMERS_TABLE = "ascent_run_timers"
+
+_ACTIVE = ("queued", "running", "awaiting_approval")
+_ATTEMPTS = tuple(range(10))
+
+# (type, data, step) of one event waiting to be appended
+PendingEvent = tuple[str, dict[str, Any], "int | None"]
+
+
+def _dumps(value: Any) -> str:
+    return to_json(value, fallback=str).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    runs: Table
+    events: Table
+    replicas: Table
+    timers: Table
+
+
+def _declare() -> _Tables:
+    from sqlalchemy import Column, Double, Index, Integer, MetaData, String, Table, Text
+
+    metadata = MetaData()
+    runs = Table(
+        RUNS_TABLE,
+        metadata,
+        Column("id", String(255), primary_key=True),
+        Column("agent", Text, nullable=False),
+        Column("tenant", String(255)),
+        Column("session_id", String(255)),
+        Column("status", String(32), nullable=False),
+        Column("output", Text),
+        Column("error", Text),
+        Column("pending", Text, nullable=False),
+        Column("usage", Text, nullable=False),
+        Column("trace_id", String(255)),
+        Column("schedule", String(255)),
+        Column("created_at", Double, nullable=False),
+        Column("updated_at", Double, nullable=False),
+        Index(f"ix_{RUNS_TABLE}_tenant_created", "tenant", "created_at"),
+    )
+    events = Table(
+        EVENTS_TABLE,
+        metadata,
+        Column("run_id", String(255), primary_key=True),
+        Column("seq", Integer, primary_key=True, autoincrement=False),
+        Column("type", String(64), nullable=False),
+        Column("data", Text, nullable=False),
+        Column("step", Integer),
+        Column("created_at", Double, nullable=False),
+    )
+    replicas = Table(
+        REPLICAS_TABLE,
+        metadata,
+        Column("executor_id", String(255), primary_key=True),
+        Column("app_version", Text, nullable=False),
+        Column("started_at", Double, nullable=False),
+        Column("heartbeat_at", Double, nullable=False),
+        Column("taken_over_by", String(255)),
+        Column("taken_over_at", Double),
+    )
+    timers = Table(
+        TIMERS_TABLE,
+        metadata,
+        Column("key", String(255), primary_key=True),
+        Column("wake_at", Double, nullable=False),
+    )
+    return _Tables(runs, events, replicas, timers)
+
+
+def _create(engine: Engine, tables: _Tables) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(3):
+        try:
+            tables.runs.metadata.create_all(engine, checkfirst=True)
+            return
+        except DBAPIError:
+            # another replica created them at the same moment: look again
+            if attempt == 2:
+                raise
+
+
+_schema = LazyTables(_declare, create=_create)
+
+
+def _timestamp(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+class RunStore:
+    """Reads and writes of the durable tables on one database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.tables = _schema()
+        self.engine: Engine = _schema.engine(url)
+
+    # --------------------------------------------------------------------- runs
+
+    def insert_run(self, record: RunRecord, *, events: Sequence[PendingEvent] = ()) -> bool:
+        """Add ``record`` (and its first ``events``) unless a run with its id exists;
+        True if added."""
+        from sqlalchemy import select
+
+        runs = self.tables.runs
+        with write_transaction(self.engine) as conn:
+            if conn.execute(select(runs.c.id).where(runs.c.id == record.id)).first():
+                return False
+            conn.execute(runs.insert().values(**self._row(record)))
+            if events:
+                self._append(conn, record.id, events, after=0)  # a new run's log is empty
+        return True
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        from sqlalchemy import select
+
+        runs = self.tables.runs
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        return None if row is None else self._record(row)
+
+    def list_runs(
+        self, *, tenant: str | None, schedule: str | None = None, limit: int = 50
+    ) -> list[RunRecord]:
+        """The tenant's latest runs (of one schedule, if given), newest first."""
+        from sqlalchemy import select
+
+        runs = self.tables.runs
+        query = select(runs).where(
+            runs.c.tenant.is_(None) if tenant is None else runs.c.tenant == tenant
+        )
+        if schedule is not None:
+            query = query.where(runs.c.schedule == schedule)
+        query = query.order_by(runs.c.created_at.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [self._record(row) for row in conn.execute(query).mappings()]
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        events: Sequence[PendingEvent] = (),
+        only_active: bool = True,
+        once: bool = False,
+        only_status: str | None = None,
+        **values: Any,
+    ) -> bool:
+        """Set ``values`` on an active run and append ``events``, in one transaction.
+
+        Returns False (and writes nothing) when the run is already over (or,
+        with ``only_status``, not in that status), so a late writer never
+        overwrites a cancellation. With ``once``, the events
+        are not appended if the log has the first one's type at its step (or
+        with no step) already: code that runs again after a crash does not
+        repeat them.
+        """
+        from sqlalchemy import select
+
+        runs, table = self.tables.runs, self.tables.events
+        encoded = self._encode(values)
+        encoded["updated_at"] = time.time()
+        for attempt in _ATTEMPTS:
+            try:
+                with write_transaction(self.engine) as conn:
+                    statement = runs.update().where(runs.c.id == run_id)
+                    if only_status is not None:
+                        statement = statement.where(runs.c.status == only_status)
+                    elif only_active:
+                        statement = statement.where(runs.c.status.in_(_ACTIVE))
+                    if conn.execute(statement.values(**encoded)).rowcount == 0:
+                        return False
+                    if events and once:
+                        kind, _data, step = events[0]
+                        written = select(table.c.seq).where(
+                            table.c.run_id == run_id,
+                            table.c.type == kind,
+                            table.c.step.is_(None) if step is None else table.c.step == step,
+                        )
+                        if conn.execute(written.limit(1)).first() is not None:
+                            return True
+                    if events:
+                        self._append(conn, run_id, events)
+                return True
+            except IntegrityError:  # another writer took the same seq: again
+                if attempt == _ATTEMPTS[-1]:
+                    raise
+        return False  # pragma: no cover
+
+    # ------------------------------------------------------------------- events
+
+    def append_events(
+        self, run_id: str, events: Sequence[PendingEvent], *, after: int | None = None
+    ) -> int | None:
+        """Append ``events``; returns the last ``seq`` written (None if none were).
+
+        ``after`` is the last ``seq`` the caller knows of: its guess saves reading
+        the log's end, and a wrong guess (another writer got there first) costs
+        a retry.
+        """
+        if not events:
+            return after
+        for attempt in _ATTEMPTS:
+            try:
+                with write_transaction(self.engine) as conn:
+                    return self._append(conn, run_id, events, after=after)
+            except IntegrityError:
+                if attempt == _ATTEMPTS[-1]:
+                    raise
+                after = None  # someone else appended: read where the log ends
+        return None  # pragma: no cover
+
+    def _append(
+        self,
+        conn: Connection,
+        run_id: str,
+        events: Sequence[PendingEvent],
+        *,
+        after: int | None = None,
+    ) -> int:
+        from sqlalchemy import func, select
+
+        table = self.tables.events
+        if after is None:
+            if conn.dialect.name == "postgresql":
+                # writers that read the log's end take turns (SQLite's write lock does this)
+                conn.exec_driver_sql(
+                    "SELECT pg_advisory_xact_lock(hashtext(%(run)s))", {"run": f"ascent:{run_id}"}
+                )
+            query = select(func.max(table.c.seq)).where(table.c.run_id == run_id)
+            after = conn.execute(query).scalar() or 0
+        seq = after
+        now = time.time()
+        rows = []
+        for kind, data, step in events:
+            seq += 1
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "seq": seq,
+                    "type": kind,
+                    "data": _dumps(data),
+                    "step": step,
+                    "created_at": now,
+                }
+            )
+        conn.execute(table.insert(), rows)
+        return seq
+
+    def read_events(self, run_id: str, *, after: int, limit: int = 1000) -> list[RunEvent]:
+        from sqlalchemy import select
+
+        table = self.tables.events
+        query = (
+            select(table.c.seq, table.c.type, table.c.data)
+            .where(table.c.run_id == run_id, table.c.seq > after)
+            .order_by(table.c.seq)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            RunEvent(run_id=run_id, seq=seq, type=kind, data=from_json(data))
+            for seq, kind, data in rows
+        ]
+
+    def last_event_step(self, run_id: str) -> int | None:
+        """The step during which the run's latest event was written (None: no step)."""
+        from sqlalchemy import select
+
+        table = self.tables.events
+        query = (
+            select(table.c.step).where(table.c.run_id == run_id).order_by(table.c.seq.desc())
+        ).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    def timer(self, key: str, seconds: float) -> float:
+        """When the sleep ``key`` ends: set now on its first call, read back after."""
+        from sqlalchemy import select
+
+        table = self.tables.timers
+        with write_transaction(self.engine) as conn:
+            found = conn.execute(select(table.c.wake_at).where(table.c.key == key)).scalar()
+            if found is not None:
+                return float(found)
+            wake_at = time.time() + seconds
+            conn.execute(table.insert().values(key=key, wake_at=wake_at))
+            return wake_at
+
+    # ----------------------------------------------------------------- replicas
+
+    def heartbeat(self, executor_id: str, app_version: str, *, starting: bool = False) -> bool:
+        """Record that ``executor_id`` is alive. False if another replica took it over
+        since its last heartbeat (its runs now belong to that replica)."""
+        from sqlalchemy import select
+
+        table = self.tables.replicas
+        now = time.time()
+        with write_transaction(self.engine) as conn:
+            row = conn.execute(
+                select(table.c.taken_over_by).where(table.c.executor_id == executor_id)
+            ).first()
+            if row is None:
+                conn.execute(
+                    table.insert().values(
+                        executor_id=executor_id,
+                        app_version=app_version,
+                        started_at=now,
+                        heartbeat_at=now,
+                    )
+                )
+                return True
+            taken = row[0] is not None
+            values: dict[str, Any] = {"heartbeat_at": now, "app_version": app_version}
+            if starting or taken:
+                values.update(started_at=now, taken_over_by=None, taken_over_at=None)
+            conn.execute(table.update().where(table.c.executor_id == executor_id).values(**values))
+            return starting or not taken
+
+    def stale_replicas(self, executor_id: str, cutoff: float) -> list[str]:
+        from sqlalchemy import select
+
+        table = self.tables.replicas
+        query = select(table.c.executor_id).where(
+            table.c.heartbeat_at < cutoff,
+            table.c.taken_over_by.is_(None),
+            table.c.executor_id != executor_id,
+        )
+        with self.engine.connect() as conn:
+            return [row[0] for row in conn.execute(query)]
+
+    def claim_replica(self, dead: str, by: str, cutoff: float) -> bool:
+        """Mark ``dead`` as taken over by ``by``; True for exactly one claimant."""
+        table = self.tables.replicas
+        with write_transaction(self.engine) as conn:
+            result = conn.execute(
+                table.update()
+                .where(
+                    table.c.executor_id == dead,
+                    table.c.taken_over_by.is_(None),
+                    table.c.heartbeat_at < cutoff,
+                )
+                .values(taken_over_by=by, taken_over_at=time.time())
+            )
+            return result.rowcount == 1
+
+    def release_replica(self, dead: str) -> None:
+        """Undo a claim whose recovery failed, so the takeover is tried again."""
+        table = self.tables.replicas
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                table.update()
+                .where(table.c.executor_id == dead)
+                .values(taken_over_by=None, taken_over_at=None)
+            )
+
+    def remove_replica(self, executor_id: str) -> None:
+        table = self.tables.replicas
+        with write_transaction(self.engine) as conn:
+            conn.execute(table.delete().where(table.c.executor_id == executor_id))
+
+    # ---------------------------------------------------------------- internals
+
+    def _row(self, record: RunRecord) -> dict[str, Any]:
+        values = self._encode(
+            {
+                "output": record.output,
+                "pending": record.pending_approvals,
+                "usage": record.usage,
+            }
+        )
+        values.update(
+            id=record.id,
+            agent=record.agent,
+            tenant=record.tenant,
+            session_id=record.session_id,
+            status=record.status,
+            error=record.error,
+            trace_id=record.trace_id,
+            schedule=record.schedule,
+            created_at=record.created_at.timestamp(),
+            updated_at=record.updated_at.timestamp(),
+        )
+        return values
+
+    @staticmethod
+    def _encode(values: dict[str, Any]) -> dict[str, Any]:
+        encoded = dict(values)
+        for name in ("output", "pending", "usage"):
+            if name in encoded:
+                value = encoded[name]
+                encoded[name] = None if value is None and name == "output" else _dumps(value)
+        return encoded
+
+    @staticmethod
+    def _record(row: Any) -> RunRecord:
+        return RunRecord(
+            id=row["id"],
+            agent=row["agent"],
+            tenant=row["tenant"],
+            session_id=row["session_id"],
+            status=row["status"],
+            output=None if row["output"] is None else from_json(row["output"]),
+            error=row["error"],
+            pending_approvals=from_json(row["pending"]),
+            usage=from_json(row["usage"]),
+            trace_id=row["trace_id"],
+            schedule=row["schedule"],
+            created_at=_timestamp(row["created_at"]),
+            updated_at=_timestamp(row["updated_at"]),
+        )
+
+
+def is_terminal(status: str) -> bool:
+    return status in TERMINAL_STATUSES

@@ -1,0 +1,94 @@
+"""What routes reach through ``request.app.state``: config, engine, agents, metrics; and who calls.
+
+The app holds no state between requests beyond these handles: runs, sessions
+and traces all live in the database, so any replica answers any request.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..agent import Agent
+from ..durable import DurableEngine, RunRecord
+from ._errors import ApiError
+from ._metrics import Metrics
+from .config import ServiceConfig
+
+__all__ = [
+    "ServiceState",
+    "State",
+    "Tenant",
+    "get_state",
+    "qualify_session",
+    "unqualify_record",
+]
+
+_TENANT_SESSION_PREFIX = "t/"
+_bearer = HTTPBearer(auto_error=False, description="An API key from ASCENT_API_KEYS.")
+
+
+@dataclass(kw_only=True)
+class ServiceState:
+    config: ServiceConfig
+    engine: DurableEngine
+    agents: dict[str, Agent[Any]]
+    metrics: Metrics
+    owns_engine: bool
+
+
+def get_state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.ascent
+    return state
+
+
+State = Annotated[ServiceState, Depends(get_state)]
+
+
+def authenticate(
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str | None:
+    """The caller's tenant; ``None`` when the service has no keys (one anonymous tenant)."""
+    keys = state.config.api_keys
+    if not keys:
+        return None
+    if credentials is None:
+        raise ApiError(
+            401, "missing API key: send 'Authorization: Bearer <key>'", headers=_CHALLENGE
+        )
+    given = credentials.credentials.encode()
+    tenant = None
+    for key, owner in keys.items():  # compare with every key: no timing hint of which matched
+        if hmac.compare_digest(given, key.encode()):
+            tenant = owner
+    if tenant is None:
+        raise ApiError(401, "invalid API key", headers=_CHALLENGE)
+    return tenant
+
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+Tenant = Annotated[str | None, Depends(authenticate)]
+
+
+def qualify_session(tenant: str | None, session_id: str) -> str:
+    """The stored id of a tenant's session: tenants never share a session, whatever its name."""
+    return session_id if tenant is None else f"{_TENANT_SESSION_PREFIX}{tenant}/{session_id}"
+
+
+def unqualify_session(tenant: str | None, stored: str | None) -> str | None:
+    if stored is None or tenant is None:
+        return stored
+    return stored.removeprefix(f"{_TENANT_SESSION_PREFIX}{tenant}/")
+
+
+def unqualify_record(record: RunRecord, tenant: str | None) -> RunRecord:
+    """The run as its tenant named it: the session id without the tenant's qualifier."""
+    if tenant is None or record.session_id is None:
+        return record
+    return record.model_copy(update={"session_id": unqualify_session(tenant, record.session_id)})

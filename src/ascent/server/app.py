@@ -1,0 +1,141 @@
+"""The app factory: a stateless FastAPI service over the durable engine.
+
+Nothing a request needs is kept in memory between requests: runs, their event
+logs, sessions and traces are in the database, so any number of replicas behind
+a load balancer serve any request. The lifespan starts the engine (which
+recovers this replica's pending runs) and stops it gracefully: in-flight runs
+stay with the durable engine and are resumed, never cut mid-write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.applications import Starlette
+
+from .. import __version__
+from ..agent import Agent
+from ..durable import DurableEngine
+from ..errors import UserError
+from ..models.base import Model
+from ..tracing import get_trace_provider
+from ._errors import install_error_handlers
+from ._limits import BodyLimit
+from ._metrics import Metrics
+from ._state import ServiceState
+from .config import DEFAULT_MAX_INPUT_BYTES, ServiceConfig, parse_api_keys
+from .routes import agents_router, health_router, runs_router, sessions_router, traces_router
+
+__all__ = ["create_app"]
+
+Agents = Mapping[str, Agent[Any]] | Sequence[Agent[Any]] | Agent[Any]
+
+
+def create_app(
+    agents: Agents | None = None,
+    *,
+    engine: DurableEngine | None = None,
+    database_url: str | None = None,
+    traces_url: str | None = None,
+    api_keys: Mapping[str, str] | str | None = None,
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
+    wait_timeout: float = 30.0,
+    sse_ping_interval: float = 15.0,
+    model: str | Model | None = None,
+    app_version: str | None = None,
+    executor_id: str | None = None,
+    a2a: bool = False,
+    title: str = "Ascent service",
+) -> FastAPI:
+    """The service for ``agents``: REST + SSE over a durable engine.
+
+    ``database_url`` holds runs, sessions and traces (default: the project
+    database; ``postgresql://...`` for several replicas); traces are read from
+    ``traces_url`` (default: the project database, where runs' traces are
+    written unless tracing is configured otherwise). ``api_keys`` maps
+    bearer tokens to tenants (or is ``"key:tenant,..."``); ``None`` reads
+    ``ASCENT_API_KEYS``, and an empty mapping turns authentication off. Pass an
+    ``engine`` to share one you start and stop yourself; otherwise the app
+    makes one (``model``, ``app_version``, ``executor_id`` go to it) and owns
+    its lifecycle. ``a2a=True`` also serves each agent over A2A under
+    ``/a2a/<agent>`` (needs the ``a2a`` extra).
+    """
+    keys = parse_api_keys(api_keys) if api_keys is None or isinstance(api_keys, str) else api_keys
+    config = ServiceConfig(
+        api_keys=dict(keys),
+        max_input_bytes=max_input_bytes,
+        wait_timeout=wait_timeout,
+        sse_ping_interval=sse_ping_interval,
+        database_url=database_url,
+        traces_url=traces_url,
+    )
+    by_name = _agents_by_name(agents, engine)
+    owns_engine = engine is None
+    if engine is None:
+        engine = DurableEngine(
+            agents=by_name,
+            database_url=database_url,
+            app_version=app_version,
+            executor_id=executor_id,
+            model=model,
+        )
+    state = ServiceState(
+        config=config, engine=engine, agents=by_name, metrics=Metrics(), owns_engine=owns_engine
+    )
+
+    mounted: list[Starlette] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            if state.owns_engine:
+                await state.engine.start()
+                stack.push_async_callback(state.engine.stop)
+            state.metrics.attach(get_trace_provider())
+            stack.callback(state.metrics.detach)
+            for sub_app in mounted:  # mounted apps' lifespans do not run on their own
+                await stack.enter_async_context(sub_app.router.lifespan_context(sub_app))
+            yield
+
+    app = FastAPI(
+        title=title,
+        version=__version__,
+        description="Run agents durably over HTTP: start runs, stream their events, "
+        "approve tool calls, read sessions and traces.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimit, max_bytes=config.max_input_bytes)
+    app.state.ascent = state
+    install_error_handlers(app)
+    for router in (health_router, agents_router, runs_router, sessions_router, traces_router):
+        app.include_router(router)
+    if a2a:
+        from ._a2a import mount_a2a
+
+        mounted.extend(mount_a2a(app, state))
+    return app
+
+
+def _agents_by_name(agents: Agents | None, engine: DurableEngine | None) -> dict[str, Agent[Any]]:
+    if agents is None:
+        known = getattr(engine, "agents", None) if engine is not None else None
+        if known is None:
+            raise UserError("create_app needs agents (or an engine that has them)")
+        agents = known
+    if isinstance(agents, Agent):
+        agents = [agents]
+    if isinstance(agents, Mapping):
+        return dict(agents)
+    by_name: dict[str, Agent[Any]] = {}
+    for agent in agents:
+        if not isinstance(agent, Agent):
+            raise UserError(f"expected agents, got a {type(agent).__name__}")
+        if agent.name in by_name and by_name[agent.name] is not agent:
+            raise UserError(f"two agents are named {agent.name!r}")
+        by_name[agent.name] = agent
+    if not by_name:
+        raise UserError("create_app needs at least one agent")
+    return by_name

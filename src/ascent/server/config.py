@@ -1,0 +1,98 @@
+"""The service's settings: one dataclass, filled from keyword arguments or the environment.
+
+API keys map to tenants. ``ASCENT_API_KEYS`` holds them as ``key1:tenantA,key2:tenantB``;
+with none, the service has no authentication and every caller is the same
+anonymous tenant (which is why the command line binds such a service to
+loopback only).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..errors import UserError
+
+__all__ = [
+    "API_KEYS_ENV",
+    "DEFAULT_MAX_INPUT_BYTES",
+    "ServiceConfig",
+    "parse_api_keys",
+]
+
+API_KEYS_ENV = "ASCENT_API_KEYS"
+DEFAULT_MAX_INPUT_BYTES = 1_000_000
+_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+@dataclass(kw_only=True, frozen=True)
+class ServiceConfig:
+    """How one service instance behaves; every replica of a deployment shares it.
+
+    ``api_keys`` maps bearer tokens to tenants (empty: no authentication).
+    ``max_input_bytes`` bounds a request body (413 beyond it). ``wait_timeout``
+    bounds how long ``"wait": true`` holds a request before answering with the
+    run as it stands. ``sse_ping_interval`` keeps idle streams alive through
+    proxies. ``database_url`` holds runs and sessions (default: the project
+    database); ``traces_url`` is where traces are read from (default: the
+    project database, where the default trace exporter writes them).
+    """
+
+    api_keys: Mapping[str, str] = field(default_factory=dict)
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
+    wait_timeout: float = 30.0
+    sse_ping_interval: float = 15.0
+    database_url: str | None = None
+    traces_url: str | None = None
+
+    def __post_init__(self) -> None:
+        for key, tenant in self.api_keys.items():
+            _check_key(key, tenant)
+        if self.max_input_bytes < 1:
+            raise UserError("max_input_bytes must be at least 1")
+        if self.wait_timeout <= 0 or self.sse_ping_interval <= 0:
+            raise UserError("wait_timeout and sse_ping_interval must be positive")
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.api_keys)
+
+
+def parse_api_keys(text: str | None = None) -> dict[str, str]:
+    """``"key1:tenantA,key2:tenantB"`` (default: ``ASCENT_API_KEYS``) as ``{key: tenant}``.
+
+    The tenant follows the key's last colon, so keys may contain colons; tenants
+    are short names of letters, digits, ``.``, ``_`` and ``-``.
+    """
+    raw = os.environ.get(API_KEYS_ENV, "") if text is None else text
+    keys: dict[str, str] = {}
+    for entry in raw.replace("\n", ",").split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        key, colon, tenant = entry.rpartition(":")
+        if not colon:
+            raise UserError(
+                f"{API_KEYS_ENV}: entry without a tenant (expected KEY:TENANT): {_mask(entry)!r}"
+            )
+        key, tenant = key.strip(), tenant.strip()
+        _check_key(key, tenant)
+        if key in keys and keys[key] != tenant:
+            raise UserError(f"{API_KEYS_ENV}: key {_mask(key)!r} is given for two tenants")
+        keys[key] = tenant
+    return keys
+
+
+def _check_key(key: str, tenant: str) -> None:
+    if not key or any(ch.isspace() for ch in key):
+        raise UserError("an API key is empty or contains whitespace")
+    if not _TENANT.fullmatch(tenant):
+        raise UserError(
+            f"tenant {tenant!r} is not a valid name (1-64 letters, digits, '.', '_', '-')"
+        )
+
+
+def _mask(key: str) -> str:
+    return key[:3] + "..." if len(key) > 6 else "..."

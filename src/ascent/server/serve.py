@@ -1,0 +1,135 @@
+"""Run the service with uvicorn: ``ascent serve MODULE:APP`` and :func:`serve`.
+
+Binding is safe by default: a service without API keys answers anyone who can
+reach it, so it binds to loopback only unless ``insecure=True`` says that is
+intended (behind a trusted proxy that authenticates, for one).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ..agent import Agent
+from ..errors import UserError
+from ..models.base import Model
+
+__all__ = ["is_loopback", "resolve_app", "serve"]
+
+
+def resolve_app(value: Any, *, model: str | Model | None = None) -> Any:
+    """An ASGI app from what ``MODULE:APP`` names: an app, a factory, an agent or agents.
+
+    Agents get :func:`ascent.server.create_app` (``model`` overrides their
+    models); a callable of no arguments is called and its result used.
+    """
+    from .app import create_app
+
+    if _is_agents(value):
+        return create_app(value, model=model)
+    if isinstance(value, type) or not callable(value):
+        raise UserError(f"expected an ASGI app, a factory, or agents; got a {type(value).__name__}")
+    if _is_asgi_app(value):
+        if model is not None:
+            raise UserError("--model applies to agents, not to a ready-made app")
+        return value
+    made = value()
+    if _is_agents(made):
+        return create_app(made, model=model)
+    if callable(made) and _is_asgi_app(made):
+        return made
+    raise UserError(f"the factory returned a {type(made).__name__}, not an app or agents")
+
+
+def _is_agents(value: Any) -> bool:
+    if isinstance(value, Agent):
+        return True
+    if isinstance(value, Mapping):
+        return bool(value) and all(isinstance(agent, Agent) for agent in value.values())
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return bool(value) and all(isinstance(agent, Agent) for agent in value)
+    return False
+
+
+def _is_asgi_app(value: Callable[..., Any]) -> bool:
+    # Starlette and FastAPI apps have a router; any other ASGI callable takes 3 arguments.
+    if hasattr(value, "router"):
+        return True
+    import inspect
+
+    try:
+        parameters = inspect.signature(value).parameters
+    except (TypeError, ValueError):
+        return False
+    return len(parameters) == 3
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def auth_enabled(app: Any) -> bool | None:
+    """Whether ``app`` (one of ours) checks API keys; ``None`` when it is not ours."""
+    state = getattr(getattr(app, "state", None), "ascent", None)
+    config = getattr(state, "config", None)
+    return None if config is None else bool(config.auth_enabled)
+
+
+def check_binding(app: Any, *, host: str, insecure: bool) -> str | None:
+    """Refuse to expose an app without API keys beyond loopback; a note to print, if any."""
+    enabled = auth_enabled(app)
+    if enabled:
+        return None
+    loopback = is_loopback(host)
+    if not loopback and not insecure:
+        what = "no API keys are configured" if enabled is False else "this app's auth is unknown"
+        raise UserError(
+            f"refusing to bind {host}: {what}. Set ASCENT_API_KEYS (KEY:TENANT,...), "
+            "bind to 127.0.0.1, or pass --insecure if something in front authenticates"
+        )
+    if enabled is False and loopback:
+        return "no API keys (ASCENT_API_KEYS): serving without authentication, on loopback only"
+    if enabled is False:
+        return f"no API keys and --insecure: anyone who reaches {host} can use this service"
+    return None
+
+
+def serve(
+    app: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    insecure: bool = False,
+    model: str | Model | None = None,
+    log_level: str = "info",
+    shutdown_timeout: int = 10,
+    note: Callable[[str], None] = print,
+) -> None:
+    """Serve ``app`` (or agents, or a factory) with uvicorn until interrupted.
+
+    On SIGTERM uvicorn stops accepting, gives open requests ``shutdown_timeout``
+    seconds (event streams follow a run for as long as it lasts, so they are cut
+    then; their clients resume elsewhere with ``Last-Event-ID``), and runs the
+    app's lifespan, which stops the durable engine: in-flight runs resume on
+    the next start or on another replica.
+    """
+    import uvicorn
+
+    asgi = resolve_app(app, model=model)
+    message = check_binding(asgi, host=host, insecure=insecure)
+    if message:
+        note(message)
+    uvicorn.run(
+        asgi,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=shutdown_timeout,
+    )

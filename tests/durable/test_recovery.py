@@ -1,0 +1,109 @@
+"""A run survives ``kill -9``: restarted, it resumes after its last finished step.
+
+The model is the mock server in this process; the engines run in child
+processes. Counting the server's requests shows that no finished model call is
+made again; the tool's own log shows it ran again (tools run at least once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ascent.durable import RunRecord
+from ascent.durable._store import RunStore
+from ascent.testing.mock_openai import MockOpenAIServer, Reply, ToolCall
+
+from .conftest import Workers, record_of, wait_for
+
+
+def _script_lookup(mock: MockOpenAIServer) -> None:
+    mock.add(
+        Reply(tool_calls=[ToolCall(name="slow_lookup", arguments={"order_id": "A-1"})]),
+        Reply(text="Order A-1 has shipped."),
+    )
+
+
+def _tool_output_sent(mock: MockOpenAIServer) -> str:
+    messages = mock.requests[-1].body["messages"]
+    return next(m["content"] for m in messages if m["role"] == "tool")
+
+
+def test_killed_mid_tool_the_run_resumes_without_repeating_model_calls(
+    sqlite_url: str, workers: Callable[[str], Workers], mock_openai: MockOpenAIServer
+) -> None:
+    _script_lookup(mock_openai)
+    group = workers(sqlite_url)
+    first = group.spawn("replica-1", start="run-1", delay=60)
+    wait_for(lambda: (group.marks / f"started-{first.pid}").exists(), "the tool to start")
+    group.kill(first)
+    assert len(mock_openai.requests) == 1
+    assert record_of(sqlite_url, "run-1").status == "running"  # type: ignore[union-attr]
+
+    second = group.spawn("replica-1", wait="run-1")
+    record = group.result(second)
+
+    assert record.status == "completed", record.error
+    assert record.output == "Order A-1 has shipped."
+    assert len(mock_openai.requests) == 2  # the first model call was not made again
+    assert _tool_output_sent(mock_openai) == "A-1: shipped"
+    calls = (group.marks / "calls").read_text().split()
+    assert calls == [str(first.pid), str(second.pid)]  # the interrupted tool ran again
+    events = RunStore(sqlite_url).read_events("run-1", after=0)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert events[0].type == "run_started" and events[-1].type == "run_completed"
+    assert [e.type for e in events].count("run_started") == 1
+
+
+def test_a_replica_takes_over_the_runs_of_a_dead_one_on_postgres(
+    postgres_url: str, workers: Callable[[str], Workers], mock_openai: MockOpenAIServer
+) -> None:
+    _script_lookup(mock_openai)
+    group = workers(postgres_url)
+    survivor = group.spawn("replica-b")
+    doomed = group.spawn("replica-a", start="run-pg", delay=60)
+    wait_for(lambda: (group.marks / f"started-{doomed.pid}").exists(), "the tool to start")
+    group.kill(doomed)
+
+    def done() -> RunRecord | None:
+        record = record_of(postgres_url, "run-pg")
+        return record if record is not None and record.done else None
+
+    record = wait_for(done, "replica-b to finish the run")
+    assert record.status == "completed", record.error
+    assert record.output == "Order A-1 has shipped."
+    assert len(mock_openai.requests) == 2
+    calls = (group.marks / "calls").read_text().split()
+    assert calls == [str(doomed.pid), str(survivor.pid)]
+    store = RunStore(postgres_url)
+    assert store.stale_replicas("nobody", cutoff=float("inf")) == ["replica-b"]  # a was claimed
+
+
+def test_an_approval_waits_across_a_crash_and_comes_from_another_process(
+    sqlite_url: str, workers: Callable[[str], Workers], mock_openai: MockOpenAIServer
+) -> None:
+    mock_openai.add(
+        Reply(tool_calls=[ToolCall(name="refund", arguments={"order_id": "A-9"})]),
+        Reply(text="Refunded."),
+    )
+    group = workers(sqlite_url)
+    first = group.spawn("replica-1", start="run-ok", input="Refund A-9")
+
+    def paused() -> RunRecord | None:
+        record = record_of(sqlite_url, "run-ok")
+        return record if record is not None and record.status == "awaiting_approval" else None
+
+    record = wait_for(paused, "the run to ask for approval")
+    assert [r.tool_name for r in record.pending_approvals] == ["refund"]
+    group.kill(first)
+
+    # the restarted replica resumes the wait; the decision comes from its own engine,
+    # a process other than the one that paused the run
+    restarted = group.spawn("replica-1", approve="run-ok", wait="run-ok")
+    record = group.result(restarted)
+
+    assert record.status == "completed", record.error
+    assert record.output == "Refunded."
+    assert len(mock_openai.requests) == 2
+    assert _tool_output_sent(mock_openai) == "refunded A-9"
+    types = [e.type for e in RunStore(sqlite_url).read_events("run-ok", after=0)]
+    assert types.count("approval_required") == 1 and "run_resumed" in types

@@ -1,0 +1,63 @@
+"""The durable tables: the replica takeover claim, and event logs under concurrent writers."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+
+from ascent.durable import RunRecord
+from ascent.durable._store import RunStore
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+def test_exactly_one_replica_claims_a_dead_one(url: str) -> None:
+    store = RunStore(url)
+    assert store.heartbeat("dead", "v1", starting=True)
+    assert store.heartbeat("alive-1", "v1") and store.heartbeat("alive-2", "v1")
+    future = time.time() + 60
+    assert sorted(store.stale_replicas("alive-1", future)) == ["alive-2", "dead"]
+    assert store.stale_replicas("alive-1", time.time() - 60) == []  # all beat just now
+
+    with ThreadPoolExecutor(8) as pool:
+        wins = list(pool.map(lambda i: store.claim_replica("dead", f"r{i}", future), range(8)))
+    assert wins.count(True) == 1
+    assert "dead" not in store.stale_replicas("alive-1", future)  # claimed: not offered again
+    assert not store.heartbeat("dead", "v1")  # it comes back: told it was taken over
+    assert store.heartbeat("dead", "v1")  # and is a live replica again
+
+    assert store.claim_replica("dead", "alive-1", future)
+    store.release_replica("dead")  # the recovery failed: another try is allowed
+    assert "dead" in store.stale_replicas("alive-1", future)
+    store.remove_replica("dead")
+    assert "dead" not in store.stale_replicas("alive-1", future)
+
+
+def test_concurrent_appends_keep_a_run_log_gapless(url: str) -> None:
+    store = RunStore(url)
+    now = datetime.now(UTC)
+    record = RunRecord(id="r", agent="a", status="running", created_at=now, updated_at=now)
+    assert store.insert_run(record, events=[("run_started", {}, None)])
+    assert not store.insert_run(record)  # the id is taken
+
+    def append(i: int) -> None:
+        # a stale guess of the log's end (as after another writer's append) is retried
+        after = 1 if i % 2 else None
+        events = [("text_delta", {"i": i}, 1), ("text_delta", {"i": -i}, 1)]
+        store.append_events("r", events, after=after)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(append, range(20)))
+    events = store.read_events("r", after=0)
+    assert [e.seq for e in events] == list(range(1, 42))
+    assert store.read_events("r", after=40) == events[40:]
+    assert store.update_run("r", status="completed", events=[("run_completed", {}, None)])
+    assert not store.update_run("r", status="failed")  # an ended run is not written again
+    assert store.get_run("r").status == "completed"  # type: ignore[union-attr]
+    assert store.timer("k", 30) == store.timer("k", 999)  # a sleep's end is set once

@@ -1,0 +1,104 @@
+"""One durable engine for the service tests (DBOS allows one per process), apps over it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+from fastapi import FastAPI
+
+from ascent.durable import DurableEngine
+from ascent.server import create_app
+
+from .served_agents import GATES, create_agents
+
+KEYS = {"key-acme": "acme", "key-globex": "globex"}
+
+MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture(scope="package")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path: Path = tmp_path_factory.mktemp("service") / "service.db"
+    return f"sqlite:///{path}"
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="package")
+async def engine(database_url: str) -> AsyncIterator[DurableEngine]:
+    engine = DurableEngine(agents=create_agents(), database_url=database_url, poll_interval=0.05)
+    await engine.start()
+    yield engine
+    for gate in GATES.values():  # let any run still held at a gate finish
+        gate.set()
+    await engine.stop()
+
+
+@pytest.fixture(scope="package")
+def app(engine: DurableEngine, database_url: str) -> FastAPI:
+    """The service with two tenants' keys."""
+    return create_app(engine=engine, database_url=database_url, api_keys=KEYS, wait_timeout=10)
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, key: str | None = "key-acme") -> AsyncIterator[httpx.AsyncClient]:
+    """A client for ``app`` (lifespan run), sending ``key`` as its bearer token."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app), base_url="http://service", headers=headers
+        ) as client,
+    ):
+        yield client
+
+
+@pytest_asyncio.fixture(loop_scope="package")
+async def acme(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(app, "key-acme") as client:
+        yield client
+
+
+@pytest_asyncio.fixture(loop_scope="package")
+async def globex(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(app, "key-globex") as client:
+        yield client
+
+
+@pytest_asyncio.fixture(loop_scope="package")
+async def live_url(app: FastAPI) -> AsyncIterator[str]:
+    """The app behind a real uvicorn on loopback, in this event loop."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+def sse_events(text: str) -> list[dict[str, Any]]:
+    """Parse a server-sent events body into ``{"event", "id", "data"}`` dicts (pings skipped)."""
+    import json
+
+    events = []
+    for block in text.split("\n\n"):
+        fields: dict[str, Any] = {}
+        for line in block.splitlines():
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(": ")
+            fields[name] = value
+        if "data" in fields:
+            fields["data"] = json.loads(fields["data"])
+            events.append(fields)
+    return events

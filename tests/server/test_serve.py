@@ -1,0 +1,78 @@
+"""``ascent serve``, and the SSE framing's keep-alive."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ascent.cli import app as cli
+from ascent.durable import RunEvent, RunRecord
+from ascent.server._sse import sse_response
+
+from .conftest import sse_events
+
+AGENTS_FILE = Path(__file__).with_name("served_agents.py")
+
+
+@pytest.fixture(autouse=True)
+def _keep_sys_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading a file's agents puts its folder on sys.path: undo that after each test."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+
+
+def test_serve_refuses_an_open_port_without_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ASCENT_API_KEYS", raising=False)
+    result = CliRunner().invoke(cli, ["serve", f"{AGENTS_FILE}:create_agents", "--host", "0.0.0.0"])
+    assert result.exit_code == 1
+    assert "refusing to bind 0.0.0.0: no API keys" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (f"{AGENTS_FILE}:nothing_here", "has no attribute 'nothing_here'"),
+        (f"{AGENTS_FILE}:GATES", "expected an ASGI app, a factory, or agents"),
+        ("no_such_module_anywhere:app", "no module named"),
+    ],
+)
+def test_serve_explains_a_bad_target(target: str, message: str) -> None:
+    result = CliRunner().invoke(cli, ["serve", target])
+    assert result.exit_code == 1
+    assert message in " ".join(result.output.split())
+
+
+def test_serve_is_listed_in_the_help() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--help"])
+    assert result.exit_code == 0
+    assert "--insecure" in result.output and "MODULE:APP" in result.output
+
+
+async def test_an_idle_stream_sends_keep_alive_comments() -> None:
+    release = asyncio.Event()
+
+    async def events() -> AsyncIterator[RunEvent]:
+        await release.wait()
+        yield RunEvent(run_id="r", seq=1, type="run_completed", data={"output": "done"})
+
+    async def final() -> RunRecord:
+        now = datetime.now(UTC)
+        return RunRecord(
+            id="r", agent="A", status="completed", output="done", created_at=now, updated_at=now
+        )
+
+    response = sse_response(events(), final, ping_interval=0.01)
+    body = response.body_iterator
+    assert await anext(body) == b": ping\n\n"  # nothing happened yet: a comment keeps it open
+    release.set()
+    frames = [frame async for frame in body]
+    [logged, last] = sse_events(b"".join(frames).decode())
+    assert logged["event"] == "run_completed" and logged["id"] == "1"
+    assert logged["data"]["data"] == {"output": "done"}
+    assert last["event"] == "run" and "id" not in last
+    assert last["data"]["status"] == "completed"

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from ascent.tracing import SpanRecord, TraceRecord, add_sensitive_fields
-from ascent.tracing.redaction import REDACTED, redact
+from ascent.tracing import SpanRecord, TraceProvider, TraceRecord, add_sensitive_fields
+from ascent.tracing._encoding import encode, record
+from ascent.tracing.redaction import REDACTED, environment_secrets, redact
 
 
 def span(**attributes: object) -> SpanRecord:
@@ -70,3 +71,53 @@ def test_clean_records_pass_through_and_suspicious_ones_are_walked() -> None:
     tricky = span(note="the Password is in here", nested={"items": ["sk-" + "x" * 30]})
     record = redact(tricky)
     assert record.attributes["nested"] == {"items": [REDACTED]}
+
+
+def test_a_batch_is_encoded_once_and_only_its_suspicious_items_are_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The batch processor's path: one scan over the batch, then item by item."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "env-secret-value-42")
+    provider = TraceProvider()
+    provider.set_processors([])
+    trace = provider.trace("flow", metadata={"user": "ada"})
+    clean = provider.span(
+        "model", "m", trace=trace, parent=None, attributes={"output": "fine", "n": None}
+    )
+    leaky = provider.span(
+        "tool", "t", trace=trace, parent=None, attributes={"arguments": '{"password": "pw"}'}
+    )
+    failed = provider.span("tool", "f", trace=trace, parent=None)
+    failed.finish("boom: env-secret-value-42")
+    items = [trace, clean, leaky, failed]
+
+    encoded = encode(items, environment_secrets())
+
+    assert [item for item, _, _ in encoded] == items
+    assert encoded[0][1] == '{"user":"ada"}'
+    assert encoded[1][1] == '{"output":"fine","n":null}'  # clean JSON as pydantic-core wrote it
+    assert json.loads(json.loads(encoded[2][1])["arguments"]) == {"password": REDACTED}
+    assert encoded[3][1:] == ("{}", f"boom: {REDACTED}")
+    assert isinstance(record(encoded[2]), SpanRecord)
+    assert record(encoded[0]) == TraceRecord.model_construct(
+        trace_id=trace.trace_id,
+        workflow="flow",
+        group_id=None,
+        started_at=0.0,
+        ended_at=None,
+        metadata={"user": "ada"},
+        error=None,
+    )
+
+
+def test_a_clean_batch_is_not_rewritten() -> None:
+    provider = TraceProvider()
+    provider.set_processors([])
+    trace = provider.trace("flow")
+    spans = [
+        provider.span("custom", f"s{n}", trace=trace, parent=None, attributes={"n": n, "t": "é"})
+        for n in range(3)
+    ]
+    encoded = encode(spans, [])
+    assert [text for _, text, _ in encoded] == [f'{{"n":{n},"t":"é"}}' for n in range(3)]
+    assert [error for _, _, error in encoded] == [None] * 3

@@ -315,6 +315,42 @@ def test_the_batch_processor_writes_to_the_store(store_url: str) -> None:
     processor.shutdown()
 
 
+def test_a_large_batch_from_the_processor_is_written_whole(store_url: str) -> None:
+    """More spans than one SQLite statement takes (64 rows), in one batch, one leaking a key."""
+    store = SQLTraceStore(store_url)
+    processor = BatchTraceProcessor(store, interval=60)  # only force_flush writes
+    provider = TraceProvider()
+    provider.set_processors([processor])
+    traces = []
+    for number in range(3):
+        with provider.trace(f"flow {number}") as trace:
+            for step in range(47):  # 3 x 47 = 141 spans: statements of 64, 64, 8, 4, 1 rows
+                attributes = {"step": step, "note": None, "text": "ça va"}
+                if (number, step) == (1, 20):
+                    attributes["text"] = "key sk-abcdefghijklmnop1234"
+                provider.span(
+                    "custom", f"s{step}", trace=trace, parent=None, attributes=attributes
+                ).start().finish(RuntimeError("flaky") if step == 46 else None)
+        traces.append(trace)
+    provider.flush()
+
+    for number, trace in enumerate(traces):
+        found = store.get_trace(trace.trace_id)
+        assert found is not None
+        stored, spans = found
+        assert (stored.workflow, stored.ended_at) == (f"flow {number}", trace.ended_at)
+        assert [span.name for span in spans] == [f"s{step}" for step in range(47)]
+        assert [span.error for span in spans] == [None] * 46 + ["RuntimeError: flaky"]
+        texts = [span.attributes["text"] for span in spans]
+        expected = ["ça va"] * 47
+        if number == 1:
+            expected[20] = f"key {REDACTED}"
+        assert texts == expected
+        assert spans[0].attributes == {"step": 0, "note": None, "text": "ça va"}
+        assert {span.parent_id for span in spans} == {None}
+    processor.shutdown()
+
+
 def test_tables_and_indexes(store_url: str) -> None:
     SQLTraceStore(store_url).export([trace_record()])
     inspector = inspect(get_engine(store_url))

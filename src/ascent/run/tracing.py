@@ -22,9 +22,12 @@ __all__ = ["agent_span_attributes", "finish_model_span", "model_span_attributes"
 
 def agent_span_attributes(node: AgentNode) -> dict[str, Any]:
     output = node.agent.output_type
+    tools = list(node.function_tools)
+    if node.hosted_tools:
+        tools.extend(t.kind for t in node.hosted_tools)
     return {
-        "tools": [*node.function_tools, *(t.kind for t in node.hosted_tools)],
-        "handoffs": [h.agent.name for h in node.handoffs.values()],
+        "tools": tools,
+        "handoffs": [h.agent.name for h in node.handoffs.values()] if node.handoffs else [],
         "output_type": getattr(output, "__name__", str(output)) if output is not None else None,
     }
 

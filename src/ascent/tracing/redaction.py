@@ -12,9 +12,17 @@ import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from pydantic_core import to_json
+from pydantic_core import from_json, to_json
 
-__all__ = ["REDACTED", "add_sensitive_fields", "redact", "redact_value"]
+__all__ = [
+    "REDACTED",
+    "add_sensitive_fields",
+    "redact",
+    "redact_json",
+    "redact_text",
+    "redact_value",
+    "suspicious",
+]
 
 REDACTED = "[REDACTED]"
 
@@ -100,24 +108,52 @@ def redact_value(value: Any, *, _secrets: list[str] | None = None) -> Any:
 
 # Every secret pattern contains one of these (lower-cased): a cheap test before the regex.
 _SECRET_MARKERS = (b"sk-", b"bearer", b"akia", b"eyj")
-_suspects: list[re.Pattern[bytes]] = []  # sensitive names and markers, as one search
+_suspects: list[tuple[bytes, ...]] = []  # sensitive names and markers, lower-cased
 
 
-def _suspect() -> re.Pattern[bytes]:
+def _suspect() -> tuple[bytes, ...]:
     if not _suspects:
-        words = sorted({*(n.encode() for n in _sensitive_fields), *_SECRET_MARKERS})
-        _suspects.append(re.compile(b"|".join(re.escape(w) for w in words)))
+        _suspects.append(
+            tuple(sorted({*(n.encode() for n in _sensitive_fields), *_SECRET_MARKERS}))
+        )
     return _suspects[0]
 
 
 def _needs_redaction(value: Any, secrets: list[str]) -> bool:
     """A cheap first look: serialize once (pydantic-core, in Rust) and search the
-    lower-cased bytes once; only data that mentions a sensitive name or may hold a
+    lower-cased bytes; only data that mentions a sensitive name or may hold a
     secret is walked field by field."""
-    data = to_json(value, fallback=str)
-    if _suspect().search(data.lower()) is not None:
-        return True
+    return suspicious(to_json(value, fallback=str), secrets)
+
+
+def suspicious(data: bytes, secrets: list[str]) -> bool:
+    """Whether JSON ``data`` mentions a sensitive name or may hold a secret.
+
+    Plain substring searches (C, several bytes a cycle) beat one regex
+    alternation (a Python-level state machine per byte) several times over;
+    on a whole batch joined together (``b"\\0".join``), a clean batch costs a
+    fraction of a microsecond per record.
+    """
+    lowered = data.lower()
+    for word in _suspect():
+        if word in lowered:
+            return True
     return any(secret.encode() in data for secret in secrets)
+
+
+def redact_json(data: bytes, secrets: list[str]) -> bytes:
+    """JSON ``data`` with secrets masked; as it is (no copy) when there is nothing to mask."""
+    if not suspicious(data, secrets):
+        return data
+    return to_json(redact_value(from_json(data), _secrets=secrets))
+
+
+def redact_text(text: str, secrets: list[str]) -> str:
+    """``text`` (an error message) with secrets masked."""
+    if not _needs_redaction(text, secrets):
+        return text
+    masked: str = redact_value(text, _secrets=secrets)
+    return masked
 
 
 def redact(record: R, *, secrets: list[str] | None = None, in_place: bool = False) -> R:

@@ -1,13 +1,13 @@
 """Traces and spans: what happened in a run, with timings, for any model provider.
 
 The hot path only creates small objects and hands them to processors; turning
-them into records (:class:`TraceRecord`, :class:`SpanRecord`), redacting secrets
-and writing them happens in the background, in the processor's own thread.
+them into JSON (or records, :class:`TraceRecord` and :class:`SpanRecord`, for
+exporters that want them), redacting secrets and writing them happens in the
+background, in the processor's own thread.
 """
 
 from __future__ import annotations
 
-import contextlib
 import random
 import time
 from contextvars import ContextVar, Token
@@ -78,8 +78,23 @@ class SpanRecord(BaseModel):
 
 
 def _new_id(prefix: str) -> str:
-    # ids need to be unique, not secret: getrandbits is ten times cheaper than uuid4
-    return f"{prefix}_{_random_bits(128):032x}"
+    # ids need to be unique, not secret: getrandbits is ten times cheaper than uuid4,
+    # and bytes.hex formats it twice as fast as an f-string
+    return prefix + _random_bits(128).to_bytes(16, "big").hex()
+
+
+def _new_trace_id() -> str:
+    """``trace_`` and 32 hex digits: the clock's microseconds (the low 32 bits, which
+    wrap every 71 minutes), then 96 random bits.
+
+    Traces made one after another thus get neighbouring ids, and the trace store's
+    indexes (by trace id, and spans by trace id) take each new trace next to the
+    last one, on the few pages already being written, instead of on a random page
+    each: several times less for the database to write. The 8 digits that
+    ``ascent traces`` shows still differ from one trace to the next.
+    """
+    micros = time.time_ns() // 1000 & 0xFFFFFFFF
+    return "trace_" + (micros << 96 | _random_bits(96)).to_bytes(16, "big").hex()
 
 
 class Trace:
@@ -107,7 +122,7 @@ class Trace:
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self.workflow = workflow
-        self.trace_id = trace_id or _new_id("trace")
+        self.trace_id = trace_id or _new_trace_id()
         self.group_id = group_id
         self.metadata = metadata or {}
         self.started_at = 0.0
@@ -185,7 +200,7 @@ class Span:
         self.name = name
         self.trace_id = trace_id
         self.parent_id = parent_id
-        self.span_id = _new_id("span")
+        self.span_id = _new_id("span_")
         self.attributes: dict[str, Any] = attributes if attributes is not None else {}
         self.started_at = 0.0
         self.ended_at: float | None = None
@@ -197,7 +212,9 @@ class Span:
         self.started_at = time.time()
         if make_current:
             self._token = _current_span.set(self)
-        self._provider.span_started(self)
+        provider = self._provider  # the provider's hooks, called from here: no frame between
+        for hook in (provider._hooks or provider._notify()).span_start:
+            hook(self)
         return self
 
     def finish(self, error: BaseException | str | None = None) -> None:
@@ -207,11 +224,15 @@ class Span:
         if error is not None:
             self.error = _describe(error)
         if self._token is not None:
-            # ValueError: finished in another context than it started in
-            with contextlib.suppress(ValueError):
+            # not contextlib.suppress: this runs for every span, and try costs nothing
+            try:  # noqa: SIM105
                 _current_span.reset(self._token)
+            except ValueError:  # finished in another context than it started in
+                pass
             self._token = None
-        self._provider.span_ended(self)
+        provider = self._provider
+        for hook in (provider._hooks or provider._notify()).span_end:
+            hook(self)
 
     def set(self, **attributes: Any) -> None:
         self.attributes.update(attributes)

@@ -1,7 +1,8 @@
 """The local trace store: traces and spans in the project database, on by default.
 
 Writes come from the batch processor's thread, a batch at a time (one
-transaction, one executemany per table), so a run never waits on the database.
+transaction; attributes arrive as JSON text already), so a run never waits on
+the database.
 SQLAlchemy is imported on first use, not at ``import ascent``. ``ascent traces``
 reads the same tables back.
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -25,7 +26,8 @@ from pydantic_core import to_json
 
 from ..errors import UserError
 from ..storage import database_url, get_engine, sqlite_path
-from .spans import SpanRecord, TraceRecord
+from ._encoding import Encoded
+from .spans import Span, SpanRecord, TraceRecord
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData, Table
@@ -134,28 +136,40 @@ class SQLTraceStore:
 
     def export(self, records: Sequence[TraceRecord | SpanRecord]) -> None:
         """Write one batch in one transaction; a trace seen again replaces its earlier row."""
+        self._write(
+            (True, _span_row(record))
+            if isinstance(record, SpanRecord)
+            else (False, _trace_row(record))
+            for record in records
+        )
+
+    def export_encoded(self, items: Sequence[Encoded]) -> None:
+        """:meth:`export` for the batch processor: attributes are JSON text already."""
+        self._write(_encoded_rows(items))
+
+    def _write(self, rows: Iterable[tuple[bool, tuple[Any, ...]]]) -> None:
+        """Upsert ``(is_span, row)`` pairs, a trace started and ended in one batch once."""
         traces: dict[str, tuple[Any, ...]] = {}
-        spans: dict[tuple[str, str], tuple[Any, ...]] = {}
-        for record in records:
-            if isinstance(record, SpanRecord):
-                spans[record.trace_id, record.span_id] = _span_row(record)
+        spans: list[tuple[Any, ...]] = []  # a span twice in a batch: the upsert keeps the last
+        for is_span, row in rows:
+            if is_span:
+                spans.append(row)
             else:
-                row = _trace_row(record)
-                earlier = traces.get(record.trace_id)
+                earlier = traces.get(row[0])
                 if earlier is not None:  # started and ended within one batch
                     row = _merge_trace_rows(earlier, row)
-                traces[record.trace_id] = row
+                traces[row[0]] = row
         if not traces and not spans:
             return
         engine = self._writable()
         upserts = self._statements(engine)
-        # Precompiled SQL through the driver's executemany: no per-row work in
-        # SQLAlchemy, which matters because this runs for every span of every run.
+        # Precompiled SQL straight to the driver (see _Upserts.write): no per-row work
+        # in SQLAlchemy, which matters because this runs for every span of every run.
         with engine.begin() as connection:
             if traces:
-                connection.exec_driver_sql(upserts.traces, upserts.params(traces.values(), True))
+                upserts.write(connection, list(traces.values()), traces=True)
             if spans:
-                connection.exec_driver_sql(upserts.spans, upserts.params(spans.values(), False))
+                upserts.write(connection, spans, traces=False)
 
     def _writable(self) -> Engine:
         engine = self._engine_()
@@ -163,6 +177,8 @@ class SQLTraceStore:
             with self._lock:
                 if not self._ready:
                     _create_tables(engine)
+                    if engine.dialect.name == "sqlite":
+                        _bind_none_directly()
                     self._ready = True
         return engine
 
@@ -266,6 +282,41 @@ def _trace_row(record: TraceRecord) -> tuple[Any, ...]:
         _encode_json(record.metadata) if record.metadata else "{}",
         record.error,
     )
+
+
+def _encoded_rows(items: Sequence[Encoded]) -> Iterator[tuple[bool, tuple[Any, ...]]]:
+    """``(is_span, row)`` of encoded traces and spans, in their tables' column order."""
+    for item, data, error in items:
+        if isinstance(item, Span):
+            kind = item.kind
+            yield (
+                True,
+                (
+                    item.trace_id,
+                    item.span_id,
+                    item.parent_id,
+                    kind,
+                    item.name,
+                    item.started_at,
+                    item.ended_at,
+                    _tokens(item.attributes) if kind == "model" else None,
+                    data,
+                    error,
+                ),
+            )
+        else:
+            yield (
+                False,
+                (
+                    item.trace_id,
+                    item.workflow,
+                    item.group_id,
+                    item.started_at,
+                    item.ended_at,
+                    data,
+                    error,
+                ),
+            )
 
 
 def _merge_trace_rows(earlier: tuple[Any, ...], later: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -385,6 +436,28 @@ def _match_prefix(connection: Connection, traces: Table, prefix: str) -> str | N
 # ------------------------------------------------------------------------- schema
 
 
+@functools.cache
+def _bind_none_directly() -> None:
+    """Let the ``sqlite3`` module bind ``None`` (SQL NULL) without its adaptation lookup.
+
+    Without an adapter for ``NoneType``, each ``None`` parameter makes ``sqlite3``
+    look for ``__adapt__`` and ``__conform__``, building and dropping two
+    AttributeError exceptions (about 2,400 instructions), and a run's rows hold a
+    dozen ``None`` values (no parent, no error, no token count...). With an
+    adapter it is a dict lookup and a call; ``None`` still binds as NULL. An
+    adapter registered for ``None`` by someone else is left alone.
+    """
+    import sqlite3
+
+    key = (type(None), sqlite3.PrepareProtocol)
+    if key not in sqlite3.adapters:
+        sqlite3.register_adapter(type(None), _none)
+
+
+def _none(value: None) -> None:
+    return value
+
+
 def _create_tables(engine: Engine) -> None:
     metadata, _, _ = _schema()
     try:
@@ -401,6 +474,7 @@ class _Upserts:
         self.traces = traces
         self.spans = spans
         self.named = named
+        self._multi: dict[tuple[bool, int], str] = {}
 
     @classmethod
     def compile(cls, engine: Engine) -> _Upserts:
@@ -415,11 +489,50 @@ class _Upserts:
             raise RuntimeError("trace store: unexpected parameter order")  # a bug, not a setup
         return cls(str(compiled_traces), str(compiled_spans), named)
 
-    def params(self, rows: Iterable[tuple[Any, ...]], traces: bool) -> list[Any]:
-        if not self.named:
-            return list(rows)
-        columns = TRACE_COLUMNS if traces else SPAN_COLUMNS
-        return [dict(zip(columns, row, strict=True)) for row in rows]
+    def write(self, connection: Connection, rows: list[tuple[Any, ...]], *, traces: bool) -> None:
+        """Upsert ``rows`` into one table, inside the connection's transaction.
+
+        PostgreSQL (named parameters): one ``executemany``, which psycopg
+        pipelines. SQLite: multi-row ``VALUES`` statements of up to
+        :data:`_ROWS_A_STATEMENT` rows (sizes in powers of two, so a handful
+        of statements get prepared and cached), because the ``sqlite3`` module
+        releases and retakes the GIL around every statement step: with one step
+        a row, the writer's thread and the run's thread hand the GIL back and
+        forth several times a run, which costs them both CPU.
+        """
+        sql = self.traces if traces else self.spans
+        if self.named:
+            columns = TRACE_COLUMNS if traces else SPAN_COLUMNS
+            connection.exec_driver_sql(sql, [dict(zip(columns, row, strict=True)) for row in rows])
+            return
+        cursor = connection.connection.cursor()
+        try:
+            start, total = 0, len(rows)
+            while start < total:
+                size = min(_ROWS_A_STATEMENT, 1 << ((total - start).bit_length() - 1))
+                chunk = rows[start : start + size]
+                cursor.execute(self._statement(traces, size), [v for row in chunk for v in row])
+                start += size
+        finally:
+            cursor.close()
+
+    def _statement(self, traces: bool, size: int) -> str:
+        statement = self._multi.get((traces, size))
+        if statement is None:
+            sql = self.traces if traces else self.spans
+            width = len(TRACE_COLUMNS if traces else SPAN_COLUMNS)
+            row = "(" + ", ".join(["?"] * width) + ")"
+            head, found, tail = sql.partition(f" VALUES {row}")
+            if not found:
+                raise RuntimeError("trace store: unexpected upsert statement")  # a bug
+            statement = f"{head} VALUES {', '.join([row] * size)}{tail}"
+            self._multi[traces, size] = statement
+        return statement
+
+
+# Rows in one SQLite statement: 64 spans are 640 parameters, under SQLite's
+# oldest limit of 999.
+_ROWS_A_STATEMENT = 64
 
 
 def _upsert_statements(dialect: str) -> tuple[Insert, Insert]:

@@ -490,6 +490,14 @@ def mcp_command(
     ] = False,
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port.")] = 8000,
     host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="ASCENT_MCP_TOKEN",
+            help="With --http: require 'Authorization: Bearer TOKEN' on every request.",
+        ),
+    ] = None,
     model: ModelOption = None,
     max_turns: MaxTurnsOption = DEFAULT_MAX_TURNS,
 ) -> None:
@@ -512,6 +520,7 @@ def mcp_command(
             transport="http" if http else "stdio",
             host=host,
             port=port,
+            token=token if http else None,
             run_config=RunConfig(model=model),
             max_turns=max_turns,
         )

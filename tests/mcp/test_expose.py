@@ -11,8 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 from typer.testing import CliRunner
 
 from ascent import Agent, UserError, function_tool
@@ -145,6 +147,7 @@ async def test_ascent_mcp_command_serves_streamable_http(tmp_path: Path) -> None
         **os.environ,
         "ASCENT_MODEL": "offline",
         "ASCENT_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
+        "ASCENT_MCP_TOKEN": "cli-token",
     }
     command = [sys.executable, "-m", "ascent.cli", "mcp", f"{SERVED}:support"]
     process = subprocess.Popen(
@@ -164,9 +167,16 @@ async def test_ascent_mcp_command_serves_streamable_http(tmp_path: Path) -> None
             except OSError:
                 assert time.monotonic() < deadline, "ascent mcp --http did not start"
                 await asyncio.sleep(0.05)
-        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+        url = f"http://127.0.0.1:{port}/mcp"
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": "Bearer cli-token"}) as http,
+            Client(streamable_http_client(url, http_client=http)) as client,
+        ):
             answer = await client.call_tool("support", {"request": "Status of order A-1042?"})
             assert answer.content[0].text == "Here is what I found: order_status: shipped Monday"
+        async with httpx2.AsyncClient() as raw:  # ASCENT_MCP_TOKEN is required
+            call = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+            assert (await raw.post(url, json=call)).status_code == 401
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -11,6 +11,7 @@ an ASGI app a larger service can mount).
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import uuid
@@ -19,9 +20,20 @@ from typing import Any, Literal
 
 from mcp.server.mcpserver import MCPServer as SDKMCPServer
 from mcp.server.mcpserver.context import Context
+from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, TextContent
 from mcp.types import Tool as ToolSpec
 from starlette.applications import Starlette
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    BaseUser,
+    SimpleUser,
+)
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, Response
 
 from .._private.naming import slugify
 from .._private.output import WRAPPER_KEY, output_schema_for
@@ -35,6 +47,8 @@ from ..tools import FunctionTool, HostedTool, ToolArgumentsError, stringify_outp
 __all__ = ["AscentMCPServer", "create_mcp_server", "mcp_http_app", "serve_mcp"]
 
 logger = logging.getLogger("ascent")
+
+_TOKEN_USER = "bearer-client"  # who a valid token authenticates, as ``request.user``
 
 _Handler = Callable[[dict[str, Any]], Awaitable[CallToolResult]]
 
@@ -216,24 +230,38 @@ def mcp_http_app(
     path: str = "/mcp",
     stateless: bool = True,
     host: str = "127.0.0.1",
+    token: str | None = None,
+    transport_security: TransportSecuritySettings | None = None,
     **options: Any,
 ) -> Starlette:
     """An ASGI app serving ``agents`` and ``tools`` over streamable HTTP at ``path``.
 
     ``stateless`` (the default) keeps no MCP session between requests, so any
     replica can answer any request. ``host`` is where it is served: on loopback
-    the SDK rejects other ``Host`` headers (DNS rebinding). Other options go to
+    the SDK rejects other ``Host`` headers (DNS rebinding); ``transport_security``
+    replaces that default. With a ``token``, every request needs
+    ``Authorization: Bearer <token>`` (401 otherwise). Other options go to
     :func:`create_mcp_server`; or pass a ``server`` built already. Mounted in a
     larger app, the app's lifespan must run this app's lifespan too (it starts
     the SDK's session manager).
     """
+    if token is not None and (not token.strip() or token != token.strip()):
+        raise UserError("the MCP bearer token is empty or has surrounding whitespace")
     if server is None:
         server = create_mcp_server(agents=agents, tools=tools, **options)
     elif agents or tools or options:
         raise UserError("give mcp_http_app either a server or agents and tools, not both")
-    return server.streamable_http_app(
-        streamable_http_path=path, stateless_http=stateless, host=host
+    app = server.streamable_http_app(
+        streamable_http_path=path,
+        stateless_http=stateless,
+        host=host,
+        transport_security=transport_security,
     )
+    if token is not None:
+        app.add_middleware(
+            AuthenticationMiddleware, backend=_BearerToken(token), on_error=_unauthorized
+        )
+    return app
 
 
 def serve_mcp(
@@ -244,15 +272,21 @@ def serve_mcp(
     host: str = "127.0.0.1",
     port: int = 8000,
     path: str = "/mcp",
+    token: str | None = None,
     **options: Any,
 ) -> None:
-    """Serve over stdio (until the client closes it) or HTTP with uvicorn (``ascent mcp``)."""
+    """Serve over stdio (until the client closes it) or HTTP with uvicorn (``ascent mcp``).
+
+    ``token`` (HTTP only) is the bearer token every request must carry.
+    """
     if transport == "stdio":
+        if token is not None:
+            raise UserError("a bearer token protects the HTTP transport; stdio has none")
         create_mcp_server(agents=agents, tools=tools, **options).run("stdio")
         return
     import uvicorn
 
-    app = mcp_http_app(agents=agents, tools=tools, path=path, host=host, **options)
+    app = mcp_http_app(agents=agents, tools=tools, path=path, host=host, token=token, **options)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
@@ -262,3 +296,27 @@ def _agent_description(agent: Agent[Any]) -> str:
 
 def _error(message: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+
+
+class _BearerToken(AuthenticationBackend):
+    """Starlette's authentication with one shared token: anything else is refused."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token.encode()
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser]:
+        scheme, _, given = conn.headers.get("authorization", "").partition(" ")
+        if not given:
+            raise AuthenticationError("missing bearer token: send 'Authorization: Bearer <token>'")
+        valid = hmac.compare_digest(given.strip().encode(), self._token)
+        if scheme.lower() != "bearer" or not valid:
+            raise AuthenticationError("invalid bearer token")
+        return AuthCredentials(["mcp"]), SimpleUser(_TOKEN_USER)
+
+
+def _unauthorized(_conn: HTTPConnection, exc: AuthenticationError) -> Response:
+    return JSONResponse(
+        {"error": "unauthorized", "error_description": str(exc)},
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )

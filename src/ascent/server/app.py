@@ -48,6 +48,7 @@ def create_app(
     app_version: str | None = None,
     executor_id: str | None = None,
     a2a: bool = False,
+    mcp: bool = False,
     title: str = "Ascent service",
 ) -> FastAPI:
     """The service for ``agents``: REST + SSE over a durable engine.
@@ -61,7 +62,9 @@ def create_app(
     ``engine`` to share one you start and stop yourself; otherwise the app
     makes one (``model``, ``app_version``, ``executor_id`` go to it) and owns
     its lifecycle. ``a2a=True`` also serves each agent over A2A under
-    ``/a2a/<agent>`` (needs the ``a2a`` extra).
+    ``/a2a/<agent>`` (needs the ``a2a`` extra); ``mcp=True`` serves the agents
+    as MCP tools at ``/mcp``, streamable HTTP (needs the ``mcp`` extra). Both
+    are behind the same API keys.
     """
     keys = parse_api_keys(api_keys) if api_keys is None or isinstance(api_keys, str) else api_keys
     config = ServiceConfig(
@@ -116,6 +119,12 @@ def create_app(
         from ._a2a import mount_a2a
 
         mounted.extend(mount_a2a(app, state))
+    if mcp:
+        from ..mcp.servers import require_mcp
+        from ._mcp import mount_mcp
+
+        require_mcp()
+        mounted.append(mount_mcp(app, state))
     return app
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ascent import ModelAPIError, Runner
+from ascent import Agent, ModelAPIError, Runner
 from ascent.a2a import RemoteAgent
+from ascent.testing import ScriptedModel, ToolCall
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,6 +76,31 @@ async def test_ascent_a2a_serves_an_agent_from_a_module(demo_server: str) -> Non
     with pytest.raises(ModelAPIError) as caught:
         await Runner.run(intruder.as_agent(), "hello")
     assert caught.value.status_code == 401
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_a_local_agent_uses_the_other_process_as_a_tool_and_a_handoff(
+    demo_server: str, streamed: bool
+) -> None:
+    remote = await RemoteAgent.from_card_url(demo_server, token="cli-token")
+    question = "What is the status of order A-1042?"
+    model = ScriptedModel(
+        [ToolCall("triage", {"input": question}), ToolCall("transfer_to_triage", {})]
+    )
+    front = Agent(name="Front", model=model, tools=[remote.as_tool()], handoffs=[remote.as_agent()])
+    if streamed:
+        run = Runner.run_streamed(front, question)
+        _ = [event async for event in run.stream_events()]
+        result = run.result
+    else:
+        result = await Runner.run(front, question)
+
+    # the tool call went to the other process and its answer came back as the output
+    assert "A-1042" in model.requests[1].input[-1].output
+    # then the handoff: the remote team answered the conversation itself
+    assert result.last_agent.name == "Triage"
+    assert "A-1042" in result.final_output
+    model.assert_done()
 
 
 def test_a_bad_target_fails_with_one_clear_line() -> None:

@@ -64,6 +64,8 @@ MaxTurnsOption = Annotated[
     int,
     typer.Option("--max-turns", min=1, help="Most model calls one run may make."),
 ]
+PortOption = Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port.")]
+HostOption = Annotated[str, typer.Option("--host", help="Interface to bind.")]
 YesOption = Annotated[
     bool,
     typer.Option(
@@ -440,8 +442,8 @@ def graph(
 @app.command("a2a")
 def a2a_command(
     target: TargetArgument,
-    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port.")] = 8000,
-    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    port: PortOption = 8000,
+    host: HostOption = "127.0.0.1",
     token: Annotated[
         str | None,
         typer.Option(
@@ -488,8 +490,8 @@ def mcp_command(
     http: Annotated[
         bool, typer.Option("--http", help="Serve streamable HTTP at /mcp instead of stdio.")
     ] = False,
-    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port.")] = 8000,
-    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    port: PortOption = 8000,
+    host: HostOption = "127.0.0.1",
     token: Annotated[
         str | None,
         typer.Option(
@@ -545,8 +547,8 @@ def serve_command(
             "(package.module:name or path/to/file.py:name; name defaults to 'app').",
         ),
     ],
-    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port.")] = 8000,
-    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    port: PortOption = 8000,
+    host: HostOption = "127.0.0.1",
     insecure: Annotated[
         bool,
         typer.Option(

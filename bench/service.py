@@ -9,7 +9,10 @@ point runs at least ``--runs`` runs (at least one per client).
 
 Figures: runs per second and p50/p99 latency of a run at 1, 50 and 500
 concurrent clients, for one replica and for two; and the ratio of two
-replicas' runs/s to one's. The durable overhead per step is in ``bench/durable.py``.
+replicas' runs/s to one's. Then, on Linux, the CPU time per run of each party
+(the replicas, PostgreSQL, the mock model, the clients) and how many of the
+machine's cores they kept busy: what bounds the ratio on a small machine. The
+durable overhead per step is in ``bench/durable.py``.
 
     uv run python bench/service.py [--clients 1,50,500] [--runs 40]
 
@@ -63,11 +66,56 @@ with MockOpenAIServer(responder=respond) as server:
 """
 
 
+class Meter:
+    """CPU seconds used so far by each party, read from ``/proc`` (Linux; elsewhere, none)."""
+
+    def __init__(self) -> None:
+        self.parties: dict[str, list[int]] = {}
+        self.postmaster: Path | None = None  # PostgreSQL: its postmaster.pid file
+
+    def add(self, party: str, pid: int) -> None:
+        self.parties.setdefault(party, []).append(pid)
+
+    def read(self) -> dict[str, float]:
+        if not Path("/proc/self/stat").exists():
+            return {}
+        tick = os.sysconf("SC_CLK_TCK")
+        used = {
+            party: sum(_cpu_ticks(pid) for pid in pids) / tick
+            for party, pids in self.parties.items()
+        }
+        used["clients"] = sum(os.times()[:2])
+        if self.postmaster is not None and self.postmaster.exists():
+            main = int(self.postmaster.read_text().split()[0])
+            # the server, its live backends, and (in its children's time) the ended ones
+            ticks = _cpu_ticks(main, children=True) + sum(map(_cpu_ticks, _children(main)))
+            used["postgresql"] = ticks / tick
+        return used
+
+
+def _stat(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+
+
+def _cpu_ticks(pid: int, *, children: bool = False) -> int:
+    fields = _stat(pid)  # fields[11:15]: utime, stime, cutime, cstime
+    return sum(int(f) for f in fields[11 : 15 if children else 13]) if fields else 0
+
+
+def _children(parent: int) -> list[int]:
+    pids = (int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit())
+    return [pid for pid in pids if (fields := _stat(pid)) and int(fields[1]) == parent]
+
+
 @contextmanager
-def mock_model() -> Iterator[str]:
+def mock_model(meter: Meter) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-c", MOCK], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
+    meter.add("mock model", process.pid)
     try:
         assert process.stdout is not None
         base_url = process.stdout.readline().strip()
@@ -88,7 +136,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def replica(database_url: str, model_url: str, name: str) -> Iterator[str]:
+def replica(database_url: str, model_url: str, name: str, meter: Meter) -> Iterator[str]:
     """``ascent serve`` in a child process; yields its base URL once it is ready."""
     port = _free_port()
     env = {
@@ -109,6 +157,7 @@ def replica(database_url: str, model_url: str, name: str) -> Iterator[str]:
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
+    meter.add(name, process.pid)
     try:
         _wait_ready(process, base)
         yield base
@@ -143,13 +192,16 @@ class Figures:
     runs: int
     seconds: float
     latencies: list[float]
+    cpu: dict[str, float]  # CPU seconds per party during the point
 
     @property
     def per_second(self) -> float:
         return self.runs / self.seconds
 
 
-async def load(bases: Sequence[str], *, clients: int, runs_per_client: int) -> Figures:
+async def load(
+    bases: Sequence[str], *, clients: int, runs_per_client: int, meter: Meter
+) -> Figures:
     """``clients`` concurrent clients, each running ``runs_per_client`` runs in turn."""
     # A fresh connection per request: a pooled one can sit idle past uvicorn's 5 s
     # keep-alive while the machine is busy, and the server closes it under the client.
@@ -177,10 +229,13 @@ async def load(bases: Sequence[str], *, clients: int, runs_per_client: int) -> F
 
         await client()  # warm up (connections, the first run of each replica)
         latencies.clear()
+        before = meter.read()
         started = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(clients)))
         seconds = time.perf_counter() - started
-    return Figures(len(bases), clients, len(latencies), seconds, latencies)
+        after = meter.read()
+    cpu = {party: after[party] - before.get(party, 0.0) for party in after}
+    return Figures(len(bases), clients, len(latencies), seconds, latencies, cpu)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -195,18 +250,21 @@ def main(argv: list[str] | None = None) -> None:
         counts, least = [1, 4], 4
 
     results: list[Figures] = []
+    meter = Meter()
     with ExitStack() as stack:
         postgres = stack.enter_context(PostgresServer())
+        meter.postmaster = postgres.data_dir / "postmaster.pid"
         database_url = postgres.create_database(f"bench_{uuid.uuid4().hex[:8]}")
-        model_url = stack.enter_context(mock_model())
+        model_url = stack.enter_context(mock_model(meter))
         bases = [
-            stack.enter_context(replica(database_url, model_url, f"bench-{n}")) for n in (1, 2)
+            stack.enter_context(replica(database_url, model_url, f"bench-{n}", meter))
+            for n in (1, 2)
         ]
         for replicas in (1, 2):
             for clients in counts:
                 per_client = max(1, -(-least // clients))
                 figures = asyncio.run(
-                    load(bases[:replicas], clients=clients, runs_per_client=per_client)
+                    load(bases[:replicas], clients=clients, runs_per_client=per_client, meter=meter)
                 )
                 results.append(figures)
 
@@ -235,6 +293,27 @@ def main(argv: list[str] | None = None) -> None:
         f"2 replicas / 1 replica, runs/s at {top} clients: {ratio:.2f}x "
         f"(target >= {TARGET_RATIO}x: {verdict(ratio >= TARGET_RATIO)})"
     )
+    if results[0].cpu:
+        report_cpu(results)
+
+
+def report_cpu(results: Sequence[Figures]) -> None:
+    """CPU per run of each party, and the cores they kept busy (out of os.cpu_count())."""
+    parties = ["replicas", "postgresql", "mock model", "clients"]
+    rows = [["replicas", "clients", *[f"{p} ms/run" for p in parties], "cores busy"]]
+    for f in results:
+        cpu = dict(f.cpu)
+        cpu["replicas"] = sum(v for k, v in f.cpu.items() if k.startswith("bench-"))
+        rows.append(
+            [
+                str(f.replicas),
+                str(f.clients),
+                *[f"{cpu.get(p, 0.0) / f.runs * 1000:.1f}" for p in parties],
+                f"{sum(cpu.get(p, 0.0) for p in parties) / f.seconds:.2f} of {os.cpu_count()}",
+            ]
+        )
+    print("CPU time per run, by party, while each point ran:")
+    print(table(rows))
 
 
 if __name__ == "__main__":

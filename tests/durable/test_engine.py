@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dbos import DBOS
 from pydantic import BaseModel
 
 from ascent import Agent, ModelAPIError, UserError, function_tool, input_guardrail
@@ -172,6 +173,61 @@ async def test_cancel_stops_a_tool_in_flight(make_engine: MakeEngine) -> None:
     assert model.remaining == 1
 
 
+async def test_a_wait_on_a_run_of_this_process_takes_its_end_from_the_run_itself(
+    make_engine: MakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = asyncio.Event()
+
+    @function_tool
+    async def slow(order_id: str) -> str:
+        """Wait until released."""
+        await release.wait()
+        return f"{order_id}: done"
+
+    model = ScriptedModel([ToolCall("slow", {"order_id": "A-1"}), "All done."])
+    engine: DurableEngine = await make_engine(agents=[support(slow)], model=model)
+    reads: list[str] = []
+    get_run = engine.store.get_run
+    monkeypatch.setattr(
+        engine.store, "get_run", lambda run_id: reads.append(run_id) or get_run(run_id)
+    )
+    record = await engine.start_run("support", "Go", tenant="acme")
+    waiting = asyncio.create_task(engine.wait_run(record.id, tenant="acme"))
+    await asyncio.sleep(0.05)
+    release.set()
+    finished = await asyncio.wait_for(waiting, 20)
+    assert (finished.status, finished.output) == ("completed", "All done.")
+    assert reads == []  # the record came with the news of the run's end, not from a read
+    assert await engine.wait_run(record.id, tenant="acme") == finished  # read, now it is over
+    with pytest.raises(RunNotFound):  # another tenant's wait is refused as before
+        await engine.wait_run(record.id, tenant="other")
+
+
+async def test_a_run_of_this_process_cancelled_elsewhere_ends_the_waits_here(
+    make_engine: MakeEngine,
+) -> None:
+    entered = asyncio.Event()
+
+    @function_tool
+    async def forever(order_id: str) -> str:
+        """Wait for ever."""
+        entered.set()
+        await asyncio.Event().wait()
+        return "never"
+
+    model = ScriptedModel([ToolCall("forever", {"order_id": "A-1"}), "unused"])
+    engine: DurableEngine = await make_engine(agents=[support(forever)], model=model)
+    record = await engine.start_run("support", "Go")
+    await asyncio.wait_for(entered.wait(), 20)
+    waiting = asyncio.create_task(engine.wait_run(record.id))
+    await asyncio.sleep(0.05)
+    # what cancel_run does in another replica: nothing of it reaches this process directly
+    engine.store.update_run(record.id, status="cancelled", pending=[])
+    await DBOS.cancel_workflow_async(record.id)
+
+    assert (await asyncio.wait_for(waiting, 20)).status == "cancelled"
+
+
 async def test_a_failing_model_fails_the_run_with_its_message(make_engine: MakeEngine) -> None:
     model = ScriptedModel([ModelAPIError("the provider is down", provider="scripted")])
     engine: DurableEngine = await make_engine(agents=[support()], model=model)
@@ -286,6 +342,8 @@ def test_engine_options_are_checked() -> None:
         DurableEngine(agents={"x": "not an agent"})  # type: ignore[dict-item]
     with pytest.raises(UserError, match="takeover_after must be longer"):
         DurableEngine(agents=[support()], heartbeat_interval=5, takeover_after=1)
+    with pytest.raises(UserError, match="executor_threads must be at least 1"):
+        DurableEngine(agents=[support()], executor_threads=0)
 
 
 async def test_a_durable_run_is_traced_under_the_id_its_record_names(

@@ -57,7 +57,32 @@ def test_concurrent_appends_keep_a_run_log_gapless(url: str) -> None:
     events = store.read_events("r", after=0)
     assert [e.seq for e in events] == list(range(1, 42))
     assert store.read_events("r", after=40) == events[40:]
-    assert store.update_run("r", status="completed", events=[("run_completed", {}, None)])
+    # a stale `after` (the log has 41 events) is retried, not a gap or a lost event
+    written = store.update_run(
+        "r", status="completed", output="done", after=3, events=[("run_completed", {}, None)]
+    )
+    assert written is not None  # the record as written comes back with the write
+    assert (written.status, written.output) == ("completed", "done")
     assert not store.update_run("r", status="failed")  # an ended run is not written again
-    assert store.get_run("r").status == "completed"  # type: ignore[union-attr]
+    assert store.get_run("r") == written
+    record, log = store.read_run_and_events("r", after=40)
+    assert record == written
+    assert [(e.seq, e.type) for e in log] == [(41, "text_delta"), (42, "run_completed")]
+    assert store.read_run_and_events("nope", after=0) == (None, [])
     assert store.timer("k", 30) == store.timer("k", 999)  # a sleep's end is set once
+
+
+def test_step_results_are_written_as_dbos_portable_json() -> None:
+    from dbos import DBOSPortableJSONSerializer
+
+    from ascent.durable._setup import JSONSerializer
+
+    ours, theirs = JSONSerializer(), DBOSPortableJSONSerializer()
+    assert ours.name() == theirs.name()  # what DBOS stores beside each value: any reader decodes it
+    plain = {"items": [{"type": "message", "text": "é", "n": 1.5}], "done": True, "none": None}
+    when = {"at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "ids": {"a"}}  # DBOS converts these
+    for value in (plain, when, [1, "two"], "text"):
+        assert ours.serialize(value) == theirs.serialize(value)
+        assert ours.deserialize(ours.serialize(value)) == theirs.deserialize(
+            theirs.serialize(value)
+        )

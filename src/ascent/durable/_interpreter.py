@@ -42,8 +42,12 @@ logger = logging.getLogger("ascent.durable")
 APPROVAL_TOPIC = "ascent.approval"
 # How long one durable wait lasts before it is renewed (each renewal is a recorded step).
 _APPROVAL_WAIT_SECONDS = 3600.0
-# Deltas are written in small batches: one transaction per batch, not per token.
-_FLUSH_DELAY = 0.02
+# Events are written in batches, at the end of every step and, while a model streams,
+# 50 ms after its first delta not written yet: one transaction per batch, not per token.
+# Other events wait for the step's end or the next deltas (they come in quick
+# succession at a step's start or end), so a step that streams nothing writes once.
+_FLUSH_DELAY = 0.05
+_DELTAS = frozenset({"text_delta", "tool_call_arguments_delta", "reasoning_delta"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +78,9 @@ class EventLog:
     """A run's event sink: stream events, batched into the run's append-only log.
 
     ``emit`` is what the interpreter calls for each event (synchronously); the
-    batch is written shortly after, and at the end of every step, so a step's
-    events are stored before its result is recorded.
+    batch is written at the end of every step, so a step's events are stored
+    before its result is recorded, and shortly after a model's deltas, so
+    streaming clients see them as they come.
     """
 
     def __init__(
@@ -100,7 +105,7 @@ class EventLog:
 
     def emit(self, event: StreamEvent) -> None:
         self._buffer.append((event.type, to_jsonable_python(event), self.step))
-        if self._timer is None:
+        if self._timer is None and event.type in _DELTAS:
             self._timer = asyncio.get_running_loop().call_later(_FLUSH_DELAY, self._flush_soon)
 
     def begin_step(self, step: int, agent: str) -> None:
@@ -133,6 +138,11 @@ class EventLog:
                 self.store.append_events, self.run_id, batch, after=self._last_seq
             )
         self._notify(self.run_id)
+
+    @property
+    def last_seq(self) -> int | None:
+        """The log's end as far as this writer knows (None: unknown)."""
+        return self._last_seq
 
     def others_wrote(self) -> None:
         """Events were appended by someone else: look for the log's end next time."""

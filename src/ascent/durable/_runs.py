@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..lifecycle import RunHooks
     from ..run.config import RunConfig
     from ._store import RunStore
+    from .records import RunRecord
 
 __all__ = ["RunDriver"]
 
@@ -48,13 +49,16 @@ class RunDriver:
         _tasks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]]
         _finishing: set[str]
         _fresh: set[str]
+        _local: dict[str, Any]
 
         @property
         def store(self) -> RunStore: ...
 
         def _agent(self, name: str) -> Agent[Any]: ...
         def _trace_id(self, run_id: str) -> str | None: ...
-        def _notify(self, run_id: str, *, status: bool = False) -> None: ...
+        def _notify(
+            self, run_id: str, *, status: bool = False, record: RunRecord | None = None
+        ) -> None: ...
 
     async def _drive(
         self, run_id: str, agent_name: str, items: list[dict[str, Any]], session_id: str | None
@@ -70,6 +74,10 @@ class RunDriver:
             with self._lock:
                 self._tasks.pop(run_id, None)
                 self._finishing.discard(run_id)
+                self._local.pop(run_id, None)
+            # its waiters poll slowly while it runs here: tell them (a cancellation by
+            # another process, say, ends it without a record written here)
+            self._notify(run_id, status=True)
 
     async def _drive_run(
         self, run_id: str, agent_name: str, items: list[dict[str, Any]], session_id: str | None
@@ -139,6 +147,7 @@ class RunDriver:
             run_id,
             to_jsonable_python(result.final_output, fallback=str),
             result.usage.model_dump(mode="json"),
+            after=events.last_seq,
         )
 
     async def _begin(
@@ -175,13 +184,16 @@ class RunDriver:
             run_id, [("run_resumed", {"decisions": decisions})], status="running", pending=[]
         )
 
-    def _finish(self, run_id: str, output: Any, usage: dict[str, Any]) -> None:
+    def _finish(
+        self, run_id: str, output: Any, usage: dict[str, Any], *, after: int | None = None
+    ) -> None:
         with self._lock:
             self._finishing.add(run_id)
         self._update(
             run_id,
             [("run_completed", {"output": output, "usage": usage})],
             once=False,
+            after=after,
             status="completed",
             output=output,
             usage=usage,
@@ -207,16 +219,21 @@ class RunDriver:
         events: list[tuple[str, dict[str, Any]]],
         *,
         once: bool = True,
+        after: int | None = None,
         **values: Any,
     ) -> None:
         """Update an active run's record and log its events, ``once``: a step that
         runs again after a crash does not log them twice. (A run's end needs no
         such check: the record of an ended run is not written again.)"""
         step = DBOS.step_id
-        self.store.update_run(
-            run_id, events=[(kind, data, step) for kind, data in events], once=once, **values
+        record = self.store.update_run(
+            run_id,
+            events=[(kind, data, step) for kind, data in events],
+            once=once,
+            after=after,
+            **values,
         )
-        self._notify(run_id, status=True)
+        self._notify(run_id, status=True, record=record)
 
 
 async def _quietly(awaitable: Any) -> None:

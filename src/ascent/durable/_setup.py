@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from dbos import DBOSPortableJSONSerializer
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-__all__ = ["fresh_executor_id", "route_dbos_logs", "sqlite_system_engine"]
+__all__ = ["JSONSerializer", "fresh_executor_id", "route_dbos_logs", "sqlite_system_engine"]
+
+
+class JSONSerializer(DBOSPortableJSONSerializer):
+    """DBOS's portable JSON, written the same, faster for what the engine records.
+
+    Step results and workflow inputs are plain JSON already (the engine dumps
+    them with ``mode="json"``): ``json.dumps`` encodes them in C, where DBOS's
+    own serializer first copies each value in Python to convert dates, sets and
+    decimals. Anything ``json`` cannot encode as is goes that way still.
+    """
+
+    def serialize(self, value: Any) -> str:
+        try:
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
+        except (TypeError, ValueError):
+            return super().serialize(value)
 
 
 def sqlite_system_engine(url: str) -> Engine:

@@ -44,8 +44,8 @@ TIMERS_TABLE = "ascent_run_timers"
 _ACTIVE = ("queued", "running", "awaiting_approval")
 _ATTEMPTS = tuple(range(10))
 
-# (type, data, step) of one event waiting to be appended
-PendingEvent = tuple[str, dict[str, Any], "int | None"]
+# (type, data, step) of one event waiting to be appended; data may be its JSON already
+PendingEvent = tuple[str, "dict[str, Any] | str", "int | None"]
 
 
 def _dumps(value: Any) -> str:
@@ -58,6 +58,41 @@ class _Tables:
     events: Table
     replicas: Table
     timers: Table
+
+
+class _Statements:
+    """The hot statements, built once: SQLAlchemy then reuses their compiled form
+    without rebuilding (and re-keying) a statement per call, which cost more than
+    SQLite's own work. Values go in as parameters; the ``b_`` names keep them apart
+    from the column names an UPDATE sets."""
+
+    def __init__(self, tables: _Tables, *, returning: bool) -> None:
+        from sqlalchemy import bindparam, func, select
+
+        self.returning = returning
+        runs, events = tables.runs, tables.events
+        by_id = runs.c.id == bindparam("b_id")
+        self.get_run = select(runs).where(by_id)
+        self.insert_run = runs.insert()
+        self.insert_events = events.insert()
+        self.log_end = select(func.max(events.c.seq)).where(events.c.run_id == bindparam("b_id"))
+        self.read_events = (
+            select(events.c.seq, events.c.type, events.c.data)
+            .where(events.c.run_id == bindparam("b_id"), events.c.seq > bindparam("b_after"))
+            .order_by(events.c.seq)
+            .limit(bindparam("b_limit"))
+        )
+        logged = select(events.c.seq).where(
+            events.c.run_id == bindparam("b_id"), events.c.type == bindparam("b_type")
+        )
+        self.logged_at_step = logged.where(events.c.step == bindparam("b_step")).limit(1)
+        self.logged_no_step = logged.where(events.c.step.is_(None)).limit(1)
+        update = runs.update()
+        if returning:  # the record as written comes back with the write: no read after it
+            update = update.returning(*runs.c)
+        self.update_any = update.where(by_id)
+        self.update_active = update.where(by_id, runs.c.status.in_(_ACTIVE))
+        self.update_if_status = update.where(by_id, runs.c.status == bindparam("b_status"))
 
 
 def _declare() -> _Tables:
@@ -138,29 +173,28 @@ class RunStore:
         self.url = url
         self.tables = _schema()
         self.engine: Engine = _schema.engine(url)
+        self._sql = _Statements(self.tables, returning=self.engine.dialect.update_returning)
 
     # --------------------------------------------------------------------- runs
 
     def insert_run(self, record: RunRecord, *, events: Sequence[PendingEvent] = ()) -> bool:
         """Add ``record`` (and its first ``events``) unless a run with its id exists;
         True if added."""
-        from sqlalchemy import select
-
-        runs = self.tables.runs
-        with write_transaction(self.engine) as conn:
-            if conn.execute(select(runs.c.id).where(runs.c.id == record.id)).first():
-                return False
-            conn.execute(runs.insert().values(**self._row(record)))
-            if events:
-                self._append(conn, record.id, events, after=0)  # a new run's log is empty
+        try:
+            with write_transaction(self.engine) as conn:
+                conn.execute(self._sql.insert_run, self._row(record))
+                if events:
+                    self._append(conn, record.id, events, after=0)  # a new run's log is empty
+        except IntegrityError:  # the id is taken (its transaction was rolled back)
+            return False
         return True
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        from sqlalchemy import select
-
-        runs = self.tables.runs
         with self.engine.connect() as conn:
-            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+            return self._read_run(conn, run_id)
+
+    def _read_run(self, conn: Connection, run_id: str) -> RunRecord | None:
+        row = conn.execute(self._sql.get_run, {"b_id": run_id}).mappings().first()
         return None if row is None else self._record(row)
 
     def list_runs(
@@ -187,48 +221,58 @@ class RunStore:
         only_active: bool = True,
         once: bool = False,
         only_status: str | None = None,
+        after: int | None = None,
         **values: Any,
-    ) -> bool:
-        """Set ``values`` on an active run and append ``events``, in one transaction.
+    ) -> RunRecord | None:
+        """Set ``values`` on an active run and append ``events``, in one transaction;
+        returns the run's record as written.
 
-        Returns False (and writes nothing) when the run is already over (or,
+        Returns None (and writes nothing) when the run is already over (or,
         with ``only_status``, not in that status), so a late writer never
         overwrites a cancellation. With ``once``, the events
         are not appended if the log has the first one's type at its step (or
         with no step) already: code that runs again after a crash does not
-        repeat them.
+        repeat them. ``after`` is the log's end if the caller knows it (see
+        :meth:`append_events`).
         """
-        from sqlalchemy import select
-
-        runs, table = self.tables.runs, self.tables.events
-        encoded = self._encode(values)
-        encoded["updated_at"] = time.time()
+        sql = self._sql
+        params = self._encode(values)
+        params["updated_at"] = time.time()
+        params["b_id"] = run_id
+        if only_status is not None:
+            statement, params["b_status"] = sql.update_if_status, only_status
+        else:
+            statement = sql.update_active if only_active else sql.update_any
         for attempt in _ATTEMPTS:
             try:
                 with write_transaction(self.engine) as conn:
-                    statement = runs.update().where(runs.c.id == run_id)
-                    if only_status is not None:
-                        statement = statement.where(runs.c.status == only_status)
-                    elif only_active:
-                        statement = statement.where(runs.c.status.in_(_ACTIVE))
-                    if conn.execute(statement.values(**encoded)).rowcount == 0:
-                        return False
+                    result = conn.execute(statement, params)
+                    if sql.returning:
+                        row = result.mappings().first()
+                    elif result.rowcount:  # a database without UPDATE ... RETURNING
+                        row = conn.execute(sql.get_run, {"b_id": run_id}).mappings().first()
+                    else:
+                        row = None
+                    if row is None:
+                        return None
+                    record = self._record(row)
                     if events and once:
                         kind, _data, step = events[0]
-                        written = select(table.c.seq).where(
-                            table.c.run_id == run_id,
-                            table.c.type == kind,
-                            table.c.step.is_(None) if step is None else table.c.step == step,
-                        )
-                        if conn.execute(written.limit(1)).first() is not None:
-                            return True
+                        query = {"b_id": run_id, "b_type": kind}
+                        if step is None:
+                            found = conn.execute(sql.logged_no_step, query)
+                        else:
+                            found = conn.execute(sql.logged_at_step, {**query, "b_step": step})
+                        if found.first() is not None:
+                            return record
                     if events:
-                        self._append(conn, run_id, events)
-                return True
+                        self._append(conn, run_id, events, after=after)
+                return record
             except IntegrityError:  # another writer took the same seq: again
                 if attempt == _ATTEMPTS[-1]:
                     raise
-        return False  # pragma: no cover
+                after = None
+        return None  # pragma: no cover
 
     # ------------------------------------------------------------------- events
 
@@ -261,17 +305,13 @@ class RunStore:
         *,
         after: int | None = None,
     ) -> int:
-        from sqlalchemy import func, select
-
-        table = self.tables.events
         if after is None:
             if conn.dialect.name == "postgresql":
                 # writers that read the log's end take turns (SQLite's write lock does this)
                 conn.exec_driver_sql(
                     "SELECT pg_advisory_xact_lock(hashtext(%(run)s))", {"run": f"ascent:{run_id}"}
                 )
-            query = select(func.max(table.c.seq)).where(table.c.run_id == run_id)
-            after = conn.execute(query).scalar() or 0
+            after = conn.execute(self._sql.log_end, {"b_id": run_id}).scalar() or 0
         seq = after
         now = time.time()
         rows = []
@@ -282,26 +322,32 @@ class RunStore:
                     "run_id": run_id,
                     "seq": seq,
                     "type": kind,
-                    "data": _dumps(data),
+                    "data": data if isinstance(data, str) else _dumps(data),
                     "step": step,
                     "created_at": now,
                 }
             )
-        conn.execute(table.insert(), rows)
+        conn.execute(self._sql.insert_events, rows)
         return seq
 
     def read_events(self, run_id: str, *, after: int, limit: int = 1000) -> list[RunEvent]:
-        from sqlalchemy import select
-
-        table = self.tables.events
-        query = (
-            select(table.c.seq, table.c.type, table.c.data)
-            .where(table.c.run_id == run_id, table.c.seq > after)
-            .order_by(table.c.seq)
-            .limit(limit)
-        )
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            return self._read_events(conn, run_id, after=after, limit=limit)
+
+    def read_run_and_events(
+        self, run_id: str, *, after: int, limit: int = 1000
+    ) -> tuple[RunRecord | None, list[RunEvent]]:
+        """The run's record, then its events after ``after``: what a stream needs
+        each time it looks, in one trip to the database."""
+        with self.engine.connect() as conn:
+            record = self._read_run(conn, run_id)
+            return record, self._read_events(conn, run_id, after=after, limit=limit)
+
+    def _read_events(
+        self, conn: Connection, run_id: str, *, after: int, limit: int
+    ) -> list[RunEvent]:
+        params = {"b_id": run_id, "b_after": after, "b_limit": limit}
+        rows = conn.execute(self._sql.read_events, params).all()
         return [
             RunEvent(run_id=run_id, seq=seq, type=kind, data=from_json(data))
             for seq, kind, data in rows

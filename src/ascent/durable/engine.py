@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from dbos import DBOS, DBOSConfig, DBOSPortableJSONSerializer, SetWorkflowID
+from dbos import DBOS, DBOSConfig, SetWorkflowID
 
 from .. import __version__
 from ..agent import Agent
@@ -37,7 +37,7 @@ from ._inputs import input_items
 from ._interpreter import APPROVAL_TOPIC
 from ._replicas import Replica
 from ._runs import RunDriver
-from ._setup import fresh_executor_id, route_dbos_logs, sqlite_system_engine
+from ._setup import JSONSerializer, fresh_executor_id, route_dbos_logs, sqlite_system_engine
 from ._store import RunStore
 from ._workflows import run_workflow, set_active
 from .records import TERMINAL_STATUSES, AgentNotFound, RunEvent, RunNotFound, RunRecord
@@ -52,6 +52,10 @@ RUN_QUEUE = "ascent.durable.runs"
 APP_VERSION_ENV = "ASCENT_APP_VERSION"
 _STOP_FOLLOWING = TERMINAL_STATUSES | {"awaiting_approval"}
 _MAX_POLL_INTERVAL = 1.0
+# A run that runs in this process tells its waits and streams what it writes; they
+# read the database only for what other processes do (a cancellation): less often.
+_LOCAL_POLL_INTERVAL = 1.0
+_LOCAL_MAX_POLL_INTERVAL = 10.0
 
 
 def _now() -> datetime:
@@ -74,6 +78,10 @@ class DurableEngine(RunDriver, Schedules):
     if that replica dies). With ``worker_concurrency``, runs go through one
     queue in the database that every replica serves, each replica running at
     most that many at once; a run waiting for a free replica is ``queued``.
+
+    ``executor_threads`` bounds the threads that do the blocking work (database
+    writes, sync tools). DBOS sets no bound, and under load a replica grew
+    hundreds of threads that spent their time contending for the GIL.
     """
 
     def __init__(
@@ -93,6 +101,7 @@ class DurableEngine(RunDriver, Schedules):
         poll_interval: float = 0.1,
         scheduler_poll_interval: float = 10.0,
         worker_concurrency: int | None = None,
+        executor_threads: int = 32,
     ) -> None:
         self._agents = _agent_map(agents)
         self.database_url = database_url or default_database_url()
@@ -113,6 +122,9 @@ class DurableEngine(RunDriver, Schedules):
         self.scheduler_poll_interval = scheduler_poll_interval
         if worker_concurrency is not None and worker_concurrency < 1:
             raise UserError("worker_concurrency must be at least 1")
+        if executor_threads < 1:
+            raise UserError("executor_threads must be at least 1")
+        self.executor_threads = executor_threads
         self.worker_concurrency = worker_concurrency
         self._store: RunStore | None = None
         self._replica: Replica | None = None
@@ -121,8 +133,8 @@ class DurableEngine(RunDriver, Schedules):
         self._tasks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = {}
         self._finishing: set[str] = set()
         self._fresh: set[str] = set()  # runs started here whose workflow has not begun
-        # run id -> (loop, event, wake on status changes only) of this process's waits
-        self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event, bool]]] = {}
+        self._local: dict[str, _LocalRun] = {}  # runs started here that run here, until they end
+        self._waiters: dict[str, set[_Waiter]] = {}  # run id -> this process's waits
         self._lock = threading.Lock()
 
     # ----------------------------------------------------------------- lifecycle
@@ -152,13 +164,18 @@ class DurableEngine(RunDriver, Schedules):
                 "system_database_url": self.database_url,
                 "application_version": self.app_version,
                 "executor_id": self.executor_id,
-                "serializer": DBOSPortableJSONSerializer(),
+                "serializer": JSONSerializer(),
                 "log_level": "WARNING",
                 "notification_listener_polling_interval_sec": self.poll_interval,
                 "scheduler_polling_interval_sec": self.scheduler_poll_interval,
+                "max_executor_threads": self.executor_threads,
             }
             if self.database_url.startswith("sqlite"):
                 config["system_database_engine"] = sqlite_system_engine(self.database_url)
+            else:
+                # DBOS retries its operations when a connection turns out dead, so the
+                # ping before each use (a round trip, a dozen per run) buys nothing.
+                config["db_engine_kwargs"] = {"pool_pre_ping": False}
             route_dbos_logs()
             self._owns_dbos = True
             DBOS(config=config)
@@ -210,6 +227,8 @@ class DurableEngine(RunDriver, Schedules):
             task.cancel()
         if mine:
             await asyncio.gather(*mine.values(), return_exceptions=True)
+        with self._lock:  # runs that never began here are no longer this process's
+            self._local.clear()
         await asyncio.to_thread(DBOS.destroy, workflow_completion_timeout_sec=0)
         # DBOS made its (now shut down) thread pool this loop's default executor
         loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="asyncio"))
@@ -269,10 +288,12 @@ class DurableEngine(RunDriver, Schedules):
                 else:
                     with self._lock:
                         self._fresh.add(run_id)
+                        self._local[run_id] = _LocalRun(tenant)
                     await DBOS.start_workflow_async(run_workflow, run_id, agent, items, session_id)
         except Exception as exc:
             with self._lock:
                 self._fresh.discard(run_id)
+                self._local.pop(run_id, None)
             await asyncio.to_thread(
                 self._fail, run_id, f"the run could not start: {exc}", RunUsage().model_dump()
             )
@@ -292,18 +313,37 @@ class DurableEngine(RunDriver, Schedules):
         """Wait until the run is over or waits for approval; after ``timeout``
         seconds, return the record as it is."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        pause = self.poll_interval
+        pause = self._first_pause(run_id)
+        # A run this process runs hands its waits its record when it ends: no read first.
+        local = self._local_news(run_id, tenant) if timeout is None or timeout > 0 else None
+        if isinstance(local, RunRecord):
+            return local
         while True:
-            record = await self.get_run(run_id, tenant=tenant)
-            if record.status in _STOP_FOLLOWING:
-                return record
             left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return record
-            woken = await self._wait_news(
-                run_id, pause if left is None else min(left, pause), status_only=True
+            if local is None:
+                record = await self.get_run(run_id, tenant=tenant)
+                if record.status in _STOP_FOLLOWING:
+                    return record
+                if left is not None and left <= 0:
+                    return record
+            waiter = await self._wait_news(
+                run_id,
+                pause if left is None else max(0.0, min(left, pause)),
+                status_only=True,
+                waiter=local,
             )
-            pause = self._next_pause(pause, woken)
+            local = None
+            news = waiter.record if waiter is not None else None
+            if news is not None and news.status in _STOP_FOLLOWING and news.tenant == tenant:
+                return news  # this process wrote it just now: no need to read it back
+            expired = deadline is not None and time.monotonic() >= deadline
+            if waiter is None and pause < _LOCAL_MAX_POLL_INTERVAL and not expired:
+                # No news of a run still running here is no news: DBOS interrupts it if
+                # another process cancels it, and its end wakes us. Read only now and then.
+                local = self._local_news(run_id, tenant)
+                if isinstance(local, RunRecord):
+                    return local
+            pause = self._next_pause(run_id, pause, woken=waiter is not None)
 
     async def decide(
         self,
@@ -326,10 +366,12 @@ class DurableEngine(RunDriver, Schedules):
             )
         message = {k: _decision(v).model_dump(mode="json") for k, v in decisions.items()}
         remaining = [r for call_id, r in pending.items() if call_id not in decisions]
-        await asyncio.to_thread(self.store.update_run, run_id, status="running", pending=remaining)
+        updated = await asyncio.to_thread(
+            self.store.update_run, run_id, status="running", pending=remaining
+        )
         await DBOS.send_async(run_id, message, APPROVAL_TOPIC)
-        self._notify(run_id, status=True)
-        return await self.get_run(run_id, tenant=tenant)
+        self._notify(run_id, status=True, record=updated)
+        return updated or await self.get_run(run_id, tenant=tenant)
 
     async def cancel_run(self, run_id: str, *, tenant: str | None = None) -> RunRecord:
         """Stop the run at once (a tool in flight is interrupted). A run that is
@@ -337,7 +379,7 @@ class DurableEngine(RunDriver, Schedules):
         record = await self.get_run(run_id, tenant=tenant)
         if record.done:
             raise UserError(f"run {run_id!r} cannot be cancelled: it is {record.status} already")
-        await asyncio.to_thread(
+        updated = await asyncio.to_thread(
             self.store.update_run,
             run_id,
             status="cancelled",
@@ -350,8 +392,8 @@ class DurableEngine(RunDriver, Schedules):
         if entry is not None:  # a wait for approval does not notice cancellation by itself
             loop, task = entry
             loop.call_soon_threadsafe(task.cancel)
-        self._notify(run_id, status=True)
-        return await self.get_run(run_id, tenant=tenant)
+        self._notify(run_id, status=True, record=updated)
+        return updated or await self.get_run(run_id, tenant=tenant)
 
     async def events(
         self,
@@ -365,10 +407,11 @@ class DurableEngine(RunDriver, Schedules):
         as they come, until the run is over or waits for approval."""
         await self.get_run(run_id, tenant=tenant)
         last = after
-        pause = self.poll_interval
+        pause = self._first_pause(run_id)
         while True:
-            record = await asyncio.to_thread(self.store.get_run, run_id)
-            batch = await asyncio.to_thread(self.store.read_events, run_id, after=last)
+            record, batch = await asyncio.to_thread(
+                self.store.read_run_and_events, run_id, after=last
+            )
             for event in batch:
                 yield event
                 last = event.seq
@@ -376,7 +419,8 @@ class DurableEngine(RunDriver, Schedules):
                 continue  # there may be more already: read again before waiting
             if not follow or record is None or record.status in _STOP_FOLLOWING:
                 return
-            pause = self._next_pause(pause, await self._wait_news(run_id, pause))
+            waiter = await self._wait_news(run_id, pause)
+            pause = self._next_pause(run_id, pause, woken=waiter is not None)
 
     # ---------------------------------------------------------------- internals
 
@@ -390,37 +434,76 @@ class DurableEngine(RunDriver, Schedules):
     def _trace_id(self, run_id: str) -> str | None:
         return None if self.run_config.tracing_disabled else f"trace_{run_id}"
 
-    def _notify(self, run_id: str, *, status: bool = False) -> None:
+    def _notify(
+        self, run_id: str, *, status: bool = False, record: RunRecord | None = None
+    ) -> None:
         """Wake the streams of this process that follow ``run_id`` (and its waits too,
-        when its ``status`` changed)."""
+        when its ``status`` changed), handing them the ``record`` just written."""
         with self._lock:
             waiters = list(self._waiters.get(run_id, ()))
-        for loop, event, status_only in waiters:
-            if status_only and not status:
+            local = self._local.get(run_id)
+            if local is not None and record is not None:
+                local.record = record
+        for waiter in waiters:
+            if waiter.status_only and not status:
                 continue
+            if record is not None:
+                waiter.record = record
             with contextlib.suppress(RuntimeError):  # RuntimeError: that loop is closed
-                loop.call_soon_threadsafe(event.set)
+                waiter.loop.call_soon_threadsafe(waiter.event.set)
 
-    def _next_pause(self, pause: float, woken: bool) -> float:
+    def _first_pause(self, run_id: str) -> float:
+        if run_id in self._local:
+            return max(self.poll_interval, _LOCAL_POLL_INTERVAL)
+        return self.poll_interval
+
+    def _next_pause(self, run_id: str, pause: float, *, woken: bool) -> float:
         """How long the next wait for news lasts. This process's own runs wake their
-        waiters at once; the database is polled for runs elsewhere, less and less
-        often while nothing happens (up to once a second), so many idle waiters
-        cost the database little."""
+        waiters at once; the database is polled for news from elsewhere, less and
+        less often while nothing happens (up to once a second, every ten seconds
+        for the runs of this process), so many idle waiters cost the database little."""
         if woken:
-            return self.poll_interval
-        return min(pause * 2, max(self.poll_interval, _MAX_POLL_INTERVAL))
+            return self._first_pause(run_id)
+        most = _LOCAL_MAX_POLL_INTERVAL if run_id in self._local else _MAX_POLL_INTERVAL
+        return min(pause * 2, max(self.poll_interval, most))
 
-    async def _wait_news(self, run_id: str, timeout: float, *, status_only: bool = False) -> bool:
-        """Wait up to ``timeout`` for news of the run; True if there was some."""
-        event = asyncio.Event()
-        entry = (asyncio.get_running_loop(), event, status_only)
+    def _local_news(self, run_id: str, tenant: str | None) -> RunRecord | _Waiter | None:
+        """For a running run of ``tenant`` that this process runs: its record if it has
+        ended already, else a waiter for its status, registered in the same breath
+        so no news slips between. None: the database has to be asked."""
         with self._lock:
-            self._waiters.setdefault(run_id, set()).add(entry)
+            local = self._local.get(run_id)
+            if local is None or local.tenant != tenant:
+                return None
+            if local.record is not None:
+                if local.record.done:  # an end is final: any later read would say the same
+                    return local.record
+                if local.record.status in _STOP_FOLLOWING:
+                    return None  # paused: another replica may have resumed it since
+            waiter = _Waiter(asyncio.get_running_loop(), True)
+            self._waiters.setdefault(run_id, set()).add(waiter)
+            return waiter
+
+    async def _wait_news(
+        self,
+        run_id: str,
+        timeout: float,
+        *,
+        status_only: bool = False,
+        waiter: _Waiter | None = None,
+    ) -> _Waiter | None:
+        """Wait up to ``timeout`` for news of the run (with ``waiter`` if one is
+        registered already): the woken waiter, or None."""
+        entry = waiter
+        if entry is None:
+            entry = _Waiter(asyncio.get_running_loop(), status_only)
+            with self._lock:
+                self._waiters.setdefault(run_id, set()).add(entry)
         try:
-            await asyncio.wait_for(event.wait(), timeout)
-            return True
+            await asyncio.wait_for(entry.event.wait(), timeout)
+            return entry
         except TimeoutError:
-            return False
+            return None
         finally:
             with self._lock:
                 waiters = self._waiters.get(run_id)
@@ -428,6 +511,29 @@ class DurableEngine(RunDriver, Schedules):
                     waiters.discard(entry)
                     if not waiters:
                         del self._waiters[run_id]
+
+
+class _LocalRun:
+    """A run started and run by this process: whose it is, and its latest record
+    as written here (what its waits return without reading it back)."""
+
+    __slots__ = ("record", "tenant")
+
+    def __init__(self, tenant: str | None) -> None:
+        self.tenant = tenant
+        self.record: RunRecord | None = None
+
+
+class _Waiter:
+    """One wait of this process for news of a run (see ``DurableEngine._notify``)."""
+
+    __slots__ = ("event", "loop", "record", "status_only")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, status_only: bool) -> None:
+        self.loop = loop
+        self.event = asyncio.Event()
+        self.status_only = status_only
+        self.record: RunRecord | None = None  # the run as this process just wrote it
 
 
 def _agent_map(agents: Mapping[str, Agent[Any]] | Sequence[Agent[Any]]) -> dict[str, Agent[Any]]:

@@ -41,7 +41,11 @@ class ServiceState:
     owns_engine: bool
 
 
-def get_state(request: Request) -> ServiceState:
+# The dependencies are ``async``: FastAPI would run plain functions in a worker
+# thread, two thread hops per request for a few dictionary lookups.
+
+
+async def get_state(request: Request) -> ServiceState:
     state: ServiceState = request.app.state.ascent
     return state
 
@@ -49,7 +53,7 @@ def get_state(request: Request) -> ServiceState:
 State = Annotated[ServiceState, Depends(get_state)]
 
 
-def authenticate(
+async def authenticate(
     state: State,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str | None:

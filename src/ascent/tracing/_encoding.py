@@ -32,26 +32,8 @@ def record(encoded: Encoded) -> TraceRecord | SpanRecord:
     item, text, error = encoded
     data: dict[str, Any] = from_json(text) if text != "{}" else {}
     if isinstance(item, Span):
-        return SpanRecord.model_construct(
-            trace_id=item.trace_id,
-            span_id=item.span_id,
-            parent_id=item.parent_id,
-            kind=item.kind,
-            name=item.name,
-            started_at=item.started_at,
-            ended_at=item.ended_at,
-            attributes=data,
-            error=error,
-        )
-    return TraceRecord.model_construct(
-        trace_id=item.trace_id,
-        workflow=item.workflow,
-        group_id=item.group_id,
-        started_at=item.started_at,
-        ended_at=item.ended_at,
-        metadata=data,
-        error=error,
-    )
+        return item.to_record(attributes=data, error=error)
+    return item.to_record(metadata=data, error=error)
 
 
 @runtime_checkable

@@ -157,15 +157,19 @@ class Trace:
     def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
         self.finish(error)
 
-    def to_record(self) -> TraceRecord:
+    def to_record(
+        self, *, metadata: dict[str, Any] | None = None, error: str | None = None
+    ) -> TraceRecord:
+        """The trace as JSON-ready data; ``metadata`` and ``error`` given when the
+        trace writer has already encoded (and redacted) them."""
         return TraceRecord.model_construct(
             trace_id=self.trace_id,
             workflow=self.workflow,
             group_id=self.group_id,
             started_at=self.started_at,
             ended_at=self.ended_at,
-            metadata=_plain(self.metadata),
-            error=self.error,
+            metadata=_plain(self.metadata) if metadata is None else metadata,
+            error=self.error if error is None else error,
         )
 
 
@@ -243,8 +247,11 @@ class Span:
     def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
         self.finish(error)
 
-    def to_record(self) -> SpanRecord:
-        """The span as JSON-ready data (items and settings become dicts)."""
+    def to_record(
+        self, *, attributes: dict[str, Any] | None = None, error: str | None = None
+    ) -> SpanRecord:
+        """The span as JSON-ready data (items and settings become dicts);
+        ``attributes`` and ``error`` given when already encoded (and redacted)."""
         return SpanRecord.model_construct(
             trace_id=self.trace_id,
             span_id=self.span_id,
@@ -253,8 +260,8 @@ class Span:
             name=self.name,
             started_at=self.started_at,
             ended_at=self.ended_at,
-            attributes=_plain(self.attributes),
-            error=self.error,
+            attributes=_plain(self.attributes) if attributes is None else attributes,
+            error=self.error if error is None else error,
         )
 
 

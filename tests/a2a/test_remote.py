@@ -22,7 +22,7 @@ from ascent import Agent, ModelAPIError, Runner, UserError, function_tool
 from ascent.a2a import RemoteAgent, create_a2a_app
 from ascent.items import InputFile, InputText, Message
 from ascent.run import ItemEvent, TextDeltaEvent
-from ascent.testing import ScriptedModel, Step, ToolCall
+from ascent.testing import LoopbackServer, ScriptedModel, Step, ToolCall
 
 from .test_server import final_task, sdk_client, send
 
@@ -257,9 +257,7 @@ async def test_an_ascent_agent_calls_a_plain_sdk_echo_server(serve: Serve, strea
 
 
 async def test_an_unreachable_remote_is_a_tool_error_the_model_sees(serve: Serve) -> None:
-    from .conftest import start_server
-
-    server = start_server(create_a2a_app(specialist(ScriptedModel([]))))
+    server = LoopbackServer(create_a2a_app(specialist(ScriptedModel([])))).start()
     remote = await RemoteAgent.from_card_url(server.url)
     server.stop()  # the remote agent goes away after discovery
     model = ScriptedModel([ToolCall("specialist", {"input": "hi"}), "It is not answering."])

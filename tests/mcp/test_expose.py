@@ -20,9 +20,8 @@ from typer.testing import CliRunner
 from ascent import Agent, UserError, function_tool
 from ascent.cli import app
 from ascent.mcp import create_mcp_server, mcp_http_app
-from ascent.testing import ScriptedModel, ToolCall
+from ascent.testing import LoopbackServer, ScriptedModel, ToolCall
 
-from .conftest import LoopbackServer
 from .served import Verdict, multiply, order_status, support
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,9 +110,9 @@ async def test_agent_used_as_a_tool_is_served_as_an_agent() -> None:
 
 
 async def test_the_http_app_serves_the_sdk_client() -> None:
-    loopback = LoopbackServer(mcp_http_app(agents=[support], tools=[multiply]))
+    loopback = LoopbackServer(mcp_http_app(agents=[support], tools=[multiply])).start()
     try:
-        async with Client(f"{loopback.base_url}/mcp") as client:
+        async with Client(f"{loopback.url}/mcp") as client:
             names = {tool.name for tool in (await client.list_tools()).tools}
             assert names == {"support", "multiply"}
             answer = await client.call_tool("support", {"request": "status of order A-1042"})

@@ -12,9 +12,7 @@ from ascent import Agent, Runner, RunResult, UserError, function_tool
 from ascent.errors import MCPError
 from ascent.items import FunctionCallOutput
 from ascent.mcp import MCPServerHTTP
-from ascent.testing import ScriptedModel, ToolCall, recording_traces
-
-from .conftest import LoopbackServer
+from ascent.testing import LoopbackServer, ScriptedModel, ToolCall, recording_traces
 
 
 def _outputs(result: RunResult) -> dict[str, FunctionCallOutput]:
@@ -242,8 +240,8 @@ async def test_headers_go_with_every_request() -> None:
 
         return guarded
 
-    loopback = LoopbackServer(require_token(sdk_server.streamable_http_app()))
-    url = f"{loopback.base_url}/mcp"
+    loopback = LoopbackServer(require_token(sdk_server.streamable_http_app())).start()
+    url = f"{loopback.url}/mcp"
     try:
         with pytest.raises(MCPError, match="MCP server 'guarded' failed to start"):
             await MCPServerHTTP(url=url, name="guarded").connect()

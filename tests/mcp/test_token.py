@@ -12,8 +12,8 @@ from mcp.shared.exceptions import MCPError
 
 from ascent import UserError
 from ascent.mcp import mcp_http_app, serve_mcp
+from ascent.testing import LoopbackServer
 
-from .conftest import LoopbackServer
 from .served import multiply, support
 
 TOKEN = "s3cret-token"
@@ -23,8 +23,8 @@ MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
 
 @pytest.fixture(scope="module")
 def guarded_url() -> Iterator[str]:
-    loopback = LoopbackServer(mcp_http_app(agents=[support], tools=[multiply], token=TOKEN))
-    yield f"{loopback.base_url}/mcp"
+    loopback = LoopbackServer(mcp_http_app(agents=[support], tools=[multiply], token=TOKEN)).start()
+    yield f"{loopback.url}/mcp"
     loopback.stop()
 
 

@@ -5,6 +5,7 @@
   Chat Completions, streaming included) for testing the real client path; it
   needs the ``testing`` extra (starlette, uvicorn) and is imported on first use.
 - :class:`PostgresServer` and :class:`RedisServer`: throwaway servers on loopback.
+- :class:`LoopbackServer`: any ASGI app served by uvicorn on loopback, in a thread.
 - :func:`recording_traces`: collect a block's traces and spans in memory.
 """
 
@@ -16,11 +17,13 @@ from .scripted import ScriptedModel, Step, ToolCall
 from .traces import TraceRecorder, recording_traces
 
 if TYPE_CHECKING:
+    from .loopback import LoopbackServer
     from .mock_openai import MockOpenAIServer
     from .postgres import PostgresServer
     from .redis import RedisServer
 
 __all__ = [
+    "LoopbackServer",
     "MockOpenAIServer",
     "PostgresServer",
     "RedisServer",
@@ -33,6 +36,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "LoopbackServer":
+        from .loopback import LoopbackServer
+
+        return LoopbackServer
     if name == "MockOpenAIServer":
         from .mock_openai import MockOpenAIServer
 

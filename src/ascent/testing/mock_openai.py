@@ -27,8 +27,6 @@ import collections
 import itertools
 import json
 import re
-import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +36,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+
+from .loopback import LoopbackServer
 
 __all__ = [
     "BrokenStream",
@@ -185,9 +185,7 @@ class MockOpenAIServer:
         self.errors: list[str] = []
         self._script: collections.deque[Step] = collections.deque()
         self._ids = itertools.count(1)
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-        self._port = 0
+        self._loopback: LoopbackServer | None = None
 
     # ------------------------------------------------------------ scripting
 
@@ -228,53 +226,25 @@ class MockOpenAIServer:
 
     @property
     def base_url(self) -> str:
-        if not self._port:
+        if self._loopback is None:
             raise RuntimeError("MockOpenAIServer is not started")
-        return f"http://127.0.0.1:{self._port}/v1"
+        return f"{self._loopback.url}/v1"
 
     def start(self) -> Self:
         """Bind a free port and serve in a background thread; returns once it accepts."""
-        import uvicorn
-
-        if self._thread is not None:
-            return self
-        # proto=IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections;
-        # without it every response waits ~40 ms for a delayed ACK.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app(),
-            log_config=None,
-            log_level="critical",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-            timeout_keep_alive=self.keep_alive,
-            backlog=4096,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("MockOpenAIServer failed to start")
-            time.sleep(0.002)
+        if self._loopback is None:
+            self._loopback = LoopbackServer(
+                self._app(),
+                lifespan="off",
+                timeout_keep_alive=self.keep_alive,
+                backlog=4096,
+            ).start()
         return self
 
     def stop(self) -> None:
-        if self._thread is None:
-            return
-        self._server.should_exit = True
-        self._server.force_exit = True
-        self._thread.join(timeout=10)
-        self._thread = None
-        self._server = None
-        self._port = 0
+        if self._loopback is not None:
+            self._loopback.stop(force=True)
+            self._loopback = None
 
     def __enter__(self) -> Self:
         return self.start()

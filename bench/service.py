@@ -40,6 +40,7 @@ from pathlib import Path
 import httpx
 from _common import ANSWER, ARGUMENTS, QUESTION, median, ms, percentile, table, verdict
 
+from ascent.testing.loopback import wait_until_serving
 from ascent.testing.postgres import PostgresServer
 
 TARGET_RATIO = 1.6
@@ -159,7 +160,7 @@ def replica(database_url: str, model_url: str, name: str, meter: Meter) -> Itera
     base = f"http://127.0.0.1:{port}"
     meter.add(name, process.pid)
     try:
-        _wait_ready(process, base)
+        wait_until_serving(f"{base}/readyz", process=process, timeout=120)
         yield base
     finally:
         process.terminate()
@@ -168,21 +169,6 @@ def replica(database_url: str, model_url: str, name: str, meter: Meter) -> Itera
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _wait_ready(process: subprocess.Popen[str], base: str) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            errors = process.stderr.read() if process.stderr else ""
-            raise RuntimeError(f"a replica exited with {process.returncode}:\n{errors}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"the replica at {base} did not become ready")
 
 
 @dataclass

@@ -7,16 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ascent import Agent, ModelAPIError, Runner
 from ascent.a2a import RemoteAgent
-from ascent.testing import ScriptedModel, ToolCall
+from ascent.testing import ScriptedModel, ToolCall, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,18 +39,8 @@ def demo_server() -> Iterator[str]:
         stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
     try:
-        while True:
-            try:
-                if httpx.get(url + "/.well-known/agent-card.json").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                stderr = process.stderr.read().decode() if process.stderr else ""
-                raise RuntimeError(f"ascent a2a did not start: {stderr}")
-            time.sleep(0.05)
+        wait_until_serving(url + "/.well-known/agent-card.json", process=process)
         yield url
     finally:
         process.send_signal(signal.SIGINT)

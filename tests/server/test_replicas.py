@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ascent.testing import wait_until_serving
 from ascent.testing.postgres import PostgresServer
 
 from .conftest import sse_events
@@ -58,21 +58,6 @@ def _start_replica(url: str, name: str) -> tuple[subprocess.Popen[bytes], str]:
     return process, f"http://127.0.0.1:{port}"
 
 
-def _wait_ready(process: subprocess.Popen[bytes], base: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise AssertionError(f"replica exited with {process.returncode}:\n{output}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"replica at {base} did not become ready")
-
-
 @pytest.fixture(scope="module")
 def replicas(postgres_server: PostgresServer) -> Iterator[tuple[str, str]]:
     """Two replicas for the module's tests (starting a Python process is the slow part)."""
@@ -80,7 +65,7 @@ def replicas(postgres_server: PostgresServer) -> Iterator[tuple[str, str]]:
     started = [_start_replica(url, "replica-a"), _start_replica(url, "replica-b")]
     try:
         for process, base in started:
-            _wait_ready(process, base)
+            wait_until_serving(f"{base}/readyz", process=process, timeout=30)
         yield started[0][1], started[1][1]
     finally:
         for process, _ in started:

@@ -5,7 +5,8 @@
   Chat Completions, streaming included) for testing the real client path; it
   needs the ``testing`` extra (starlette, uvicorn) and is imported on first use.
 - :class:`PostgresServer` and :class:`RedisServer`: throwaway servers on loopback.
-- :class:`LoopbackServer`: any ASGI app served by uvicorn on loopback, in a thread.
+- :class:`LoopbackServer`: any ASGI app served by uvicorn on loopback, in a thread;
+  :func:`wait_until_serving` waits for a server started in another process.
 - :func:`recording_traces`: collect a block's traces and spans in memory.
 """
 
@@ -17,7 +18,7 @@ from .scripted import ScriptedModel, Step, ToolCall
 from .traces import TraceRecorder, recording_traces
 
 if TYPE_CHECKING:
-    from .loopback import LoopbackServer
+    from .loopback import LoopbackServer, wait_until_serving
     from .mock_openai import MockOpenAIServer
     from .postgres import PostgresServer
     from .redis import RedisServer
@@ -32,14 +33,15 @@ __all__ = [
     "ToolCall",
     "TraceRecorder",
     "recording_traces",
+    "wait_until_serving",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "LoopbackServer":
-        from .loopback import LoopbackServer
+    if name in ("LoopbackServer", "wait_until_serving"):
+        from . import loopback
 
-        return LoopbackServer
+        return getattr(loopback, name)
     if name == "MockOpenAIServer":
         from .mock_openai import MockOpenAIServer
 

@@ -7,11 +7,12 @@ exactly as to another process, without the cost of starting one.
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from typing import Any, Self
 
-__all__ = ["LoopbackServer"]
+__all__ = ["LoopbackServer", "wait_until_serving"]
 
 
 class LoopbackServer:
@@ -83,3 +84,30 @@ class LoopbackServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def wait_until_serving(
+    url: str, *, process: subprocess.Popen[Any] | None = None, timeout: float = 30.0
+) -> None:
+    """Poll ``url`` until it answers 200: a server started in another process is ready.
+
+    With ``process``, fail at once (with what it wrote, when its output is a
+    pipe) if it exits first, rather than waiting out ``timeout``.
+    """
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            output = process.stdout or process.stderr
+            said = output.read() if output is not None else ""
+            if isinstance(said, bytes):
+                said = said.decode(errors="replace")
+            raise RuntimeError(f"the server exited with {process.returncode}:\n{said}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {timeout:g} s")

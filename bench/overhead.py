@@ -12,7 +12,10 @@ Targets: Ascent's median under 0.6 ms per run, at least 4x below the peer's
 (both with tracing off, like for like); and with tracing on (the default: the
 local trace store, a SQLite file here), Ascent's CPU time per run within 1.15x
 of tracing off, the background writer's CPU and a final flush included (off and
-on alternate in chunks of runs, each side timed on its own thread's clock).
+on alternate in chunks of runs, each side timed on its own thread's clock). It
+also measures the floor under that target: tracing on with the store replaced by
+processors that keep nothing, so the cost of making the spans and of turning
+their payloads into JSON shows apart from the cost of storing them.
 """
 
 from __future__ import annotations
@@ -42,10 +45,13 @@ from _common import (
     table,
     verdict,
 )
+from pydantic_core import to_json
 
 from ascent import Agent, RunConfig, Runner, function_tool
 from ascent.testing import ScriptedModel, ToolCall
-from ascent.tracing import flush_traces
+from ascent.tracing import Span, Trace, flush_traces, get_trace_provider, set_trace_processors
+from ascent.tracing._encoding import encode
+from ascent.tracing.redaction import environment_secrets
 
 Run = Callable[[], Awaitable[None]]
 
@@ -115,6 +121,74 @@ async def tracing_cost(n: int, warmup: int) -> tuple[float, float]:
     flush_traces()
     rounds = [await interleaved_cpu(off, on, n) for _ in range(3)]
     return min(r[0] for r in rounds), min(r[1] for r in rounds)
+
+
+class _Discard:
+    """A trace processor that drops everything: what making the spans costs a run."""
+
+    def on_trace_start(self, trace: Trace) -> None:
+        pass
+
+    def on_trace_end(self, trace: Trace) -> None:
+        pass
+
+    def on_span_start(self, span: Span) -> None:
+        pass
+
+    def on_span_end(self, span: Span) -> None:
+        pass
+
+    def force_flush(self) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+
+class _Serialize(_Discard):
+    """Turns the spans' attributes (items, tool arguments and outputs, settings) into
+    JSON with pydantic-core, in C, in the run's own thread, then drops them: what any
+    store that records the payloads pays before it checks or writes a byte."""
+
+    def on_span_end(self, span: Span) -> None:
+        to_json(span.attributes, fallback=str, exclude_none=True)
+
+    def on_trace_end(self, trace: Trace) -> None:
+        to_json(trace.metadata, fallback=str, exclude_none=True)
+
+
+class _EncodeOnly(_Discard):
+    """Encodes each finished trace as the trace store's writer does (JSON, then the
+    check for secrets), in the run's own thread, then drops it."""
+
+    def __init__(self) -> None:
+        self.items: list[Trace | Span] = []
+        self.secrets = environment_secrets()
+
+    def on_span_end(self, span: Span) -> None:
+        self.items.append(span)
+
+    def on_trace_end(self, trace: Trace) -> None:
+        self.items.append(trace)
+        encode(self.items, self.secrets)
+        self.items = []
+
+
+async def tracing_floor(n: int) -> dict[str, float]:
+    """Tracing on with the store replaced by each processor above in turn: on / off
+    CPU for each, best of three rounds (no writer thread: the run pays it all)."""
+    off, on = ascent_run(False, tracing=False), ascent_run(False, tracing=True)
+    ratios: dict[str, float] = {}
+    store = get_trace_provider().processors
+    try:
+        floors = (("discard", _Discard()), ("json", _Serialize()), ("encode", _EncodeOnly()))
+        for label, processor in floors:
+            set_trace_processors([processor])
+            rounds = [await interleaved_cpu(off, on, n) for _ in range(3)]
+            ratios[label] = min(r[1] for r in rounds) / min(r[0] for r in rounds)
+    finally:
+        set_trace_processors(store)
+    return ratios
 
 
 def agents_run(sync_tool: bool) -> Run:
@@ -223,6 +297,13 @@ def report_tracing(off: float, on: float) -> None:
     print(f"  target <= {TARGET_TRACING:g}x: {verdict(ratio <= TARGET_TRACING)}")
 
 
+def report_floor(ratios: dict[str, float]) -> None:
+    print("Floor, with nothing stored (on / off, the same alternation, all in the run's thread):")
+    print(f"  the spans made, then dropped:                  {ratios['discard']:.2f}x")
+    print(f"  the spans made, their payloads made JSON:      {ratios['json']:.2f}x")
+    print(f"  the spans made and encoded as the store does:  {ratios['encode']:.2f}x")
+
+
 def profile(n: int) -> None:
     """cProfile of Ascent's sync-tool runs: where the per-run time goes."""
     run = ascent_run(sync_tool=True)
@@ -256,6 +337,7 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault("ASCENT_DATABASE_URL", f"sqlite:///{folder}/bench.db")
         report(asyncio.run(measure(args.n, args.warmup)), args.n)
         report_tracing(*asyncio.run(tracing_cost(args.n, args.warmup)))
+        report_floor(asyncio.run(tracing_floor(args.n)))
 
 
 if __name__ == "__main__":

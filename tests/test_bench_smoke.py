@@ -30,7 +30,7 @@ def load(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("overhead", ["ascent", "sync tool", "async tool", "median", "p95"]),
+        ("overhead", ["ascent", "sync tool", "async tool", "median", "p95", "Floor", "dropped"]),
         ("wire", ["ascent chat", "hand-written chat", "ascent responses", "CPU ratio"]),
         ("memory", ["sequential runs", "concurrent runs", "per run"]),
         ("importtime", ["import ascent", "pydantic", "heavy modules imported"]),

@@ -6,11 +6,11 @@ the mock OpenAI server (in a subprocess, answering at once), with the
 ``Runner.run_streamed`` with its events consumed (a durable run streams too:
 its deltas go to the event log); the durable side is
 ``DurableEngine.start_run`` then ``wait_run`` until the run's record says
-completed. A run has three steps (model call, tool call, model call); the
-overhead per step is the difference of the medians divided by three. For
-scale, the floor: a bare DBOS workflow of three empty steps on the same
-database. On SQLite, and on PostgreSQL when its binaries are installed
-(started on loopback).
+completed; the sides take turns every ten runs, in one process. A run has
+three steps (model call, tool call, model call); the overhead per step is the
+difference of the medians divided by three. For scale, the floor: a bare DBOS
+workflow of three empty steps on the same database. On SQLite, and on
+PostgreSQL when its binaries are installed (started on loopback).
 
     uv run python bench/durable.py [-n 200]
 
@@ -23,7 +23,7 @@ import argparse
 import asyncio
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 import openai
@@ -63,57 +63,59 @@ def agent_for(client: openai.AsyncOpenAI) -> Agent[None]:
 
 
 Times = tuple[list[float], list[float]]  # wall and CPU seconds per run
+Results = dict[str, Times]  # by side: "in process", "durable", "floor"
 
 
-async def timed(run: Callable[[], Awaitable[str]], n: int, warmup: int) -> Times:
-    for _ in range(warmup):
-        assert await run() == ANSWER
-    wall, cpu = [], []
-    for _ in range(n):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        output = await run()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-        assert output == ANSWER, output
-    return wall, cpu
+CHUNK = 10  # runs of one side before the next side's turn
 
 
-async def in_process(base_url: str, n: int, warmup: int) -> Times:
+async def timed(sides: Mapping[str, Callable[[], Awaitable[str]]], n: int, warmup: int) -> Results:
+    """Each side's times, the sides taking turns in chunks of :data:`CHUNK` runs, so
+    that all of them see the same machine (its load drifts over a minute)."""
+    for run in sides.values():
+        for _ in range(warmup):
+            assert await run() == ANSWER
+    times: Results = {name: ([], []) for name in sides}
+    for _ in range(max(n // CHUNK, 1)):
+        for name, run in sides.items():
+            wall, cpu = times[name]
+            for _ in range(min(CHUNK, n)):
+                start, start_cpu = time.perf_counter(), time.process_time()
+                output = await run()
+                wall.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - start_cpu)
+                assert output == ANSWER, output
+    return times
+
+
+async def measure(base_url: str, database_url: str, n: int, warmup: int) -> Results:
+    """In process, durable, and the floor (bare DBOS workflows), on one database."""
     async with openai.AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0) as client:
         agent = agent_for(client)
         config = RunConfig(tracing_disabled=True)
+        engine = DurableEngine(
+            agents=[agent], database_url=database_url, run_config=config, executor_id="bench"
+        )
 
-        async def run() -> str:
+        async def in_process() -> str:
             streamed = Runner.run_streamed(agent, QUESTION, run_config=config)
             async for _ in streamed.stream_events():
                 pass
             return str(streamed.final_output)
 
-        return await timed(run, n, warmup)
+        async def durable() -> str:
+            record = await engine.start_run("calc", QUESTION)
+            record = await engine.wait_run(record.id)
+            assert record.status == "completed", record.error
+            return str(record.output)
 
+        async def floor() -> str:
+            handle = await DBOS.start_workflow_async(empty_steps, STEPS)
+            return await handle.get_result()
 
-async def durable(base_url: str, database_url: str, n: int, warmup: int) -> tuple[Times, Times]:
-    """The durable runs' times, and the floor's (bare DBOS workflows)."""
-    async with openai.AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0) as client:
-        engine = DurableEngine(
-            agents=[agent_for(client)],
-            database_url=database_url,
-            run_config=RunConfig(tracing_disabled=True),
-            executor_id="bench",
-        )
         async with engine:
-
-            async def run() -> str:
-                record = await engine.start_run("calc", QUESTION)
-                record = await engine.wait_run(record.id)
-                assert record.status == "completed", record.error
-                return str(record.output)
-
-            async def floor() -> str:
-                handle = await DBOS.start_workflow_async(empty_steps, STEPS)
-                return await handle.get_result()
-
-            return await timed(run, n, warmup), await timed(floor, n, warmup)
+            sides = {"in process": in_process, "durable": durable, "floor": floor}
+            return await timed(sides, n, warmup)
 
 
 def postgres_url(stack: list[object]) -> str | None:
@@ -137,64 +139,51 @@ def main(argv: list[str] | None = None) -> None:
     servers: list[object] = []
     try:
         with mock_server() as base_url:
-            baseline = asyncio.run(in_process(base_url, n, warmup))
             databases = {"sqlite": f"sqlite:///{folder / 'durable.db'}"}
             pg = None if args.quick or args.no_postgres else postgres_url(servers)
             if pg is not None:
                 databases["postgresql"] = pg
             results = {
-                name: asyncio.run(durable(base_url, url, n, warmup))
+                name: asyncio.run(measure(base_url, url, n, warmup))
                 for name, url in databases.items()
             }
             dispose_engines()
     finally:
         for server in servers:
             server.__exit__(None, None, None)  # type: ignore[attr-defined]
-    report(baseline, results, n)
+    report(results, n)
 
 
-def report(baseline: Times, results: dict[str, tuple[Times, Times]], n: int) -> None:
+def _row(label: str, times: Times, *per_step: float) -> list[str]:
+    wall, cpu = times
+    steps = [ms(value) for value in per_step] or ["", ""]
+    return [label, ms(median(wall)), ms(percentile(wall, 95)), ms(median(cpu)), *steps]
+
+
+def report(results: dict[str, Results], n: int) -> None:
     header = ["run", "median", "p95", "CPU median", "per step (wall)", "per step (CPU)"]
     rows = [header]
-    wall, cpu = baseline
-    rows.append(
-        [
-            "in process (streamed)",
-            ms(median(wall)),
-            ms(percentile(wall, 95)),
-            ms(median(cpu)),
-            "",
-            "",
-        ]
-    )
     per_step: dict[str, float] = {}
-    for name, ((times, cpu_times), (floor, floor_cpu)) in results.items():
+    ratios: dict[str, float] = {}
+    for name, sides in results.items():
+        wall, cpu = sides["in process"]
+        times, cpu_times = sides["durable"]
+        floor = sides["floor"]
         per_step[name] = (median(times) - median(wall)) / STEPS
-        rows.append(
-            [
-                f"durable, {name}",
-                ms(median(times)),
-                ms(percentile(times, 95)),
-                ms(median(cpu_times)),
-                ms(per_step[name]),
-                ms((median(cpu_times) - median(cpu)) / STEPS),
-            ]
-        )
-        rows.append(
-            [
-                f"  floor: DBOS alone, {name}",
-                ms(median(floor)),
-                ms(percentile(floor, 95)),
-                ms(median(floor_cpu)),
-                ms(median(floor) / STEPS),
-                ms(median(floor_cpu) / STEPS),
-            ]
-        )
-    print(f"durable overhead: {n} sequential runs per side, {STEPS} steps per run")
+        ratios[name] = median(times) / median(wall)
+        cpu_step = (median(cpu_times) - median(cpu)) / STEPS
+        rows += [
+            _row(f"in process (streamed), {name}", sides["in process"]),
+            _row(f"durable, {name}", sides["durable"], per_step[name], cpu_step),
+            _row(f"  floor: DBOS alone, {name}", floor, *(median(t) / STEPS for t in floor)),
+        ]
+    print(
+        f"durable overhead: {n} sequential runs per side, {STEPS} steps per run,"
+        f" the sides taking turns every {CHUNK} runs"
+    )
     print(table(rows))
     sqlite = per_step["sqlite"]
-    ratio = median(results["sqlite"][0][0]) / median(wall)
-    print(f"durable ÷ in-process (sqlite, wall): {ratio:.2f}x")
+    print(f"durable ÷ in-process (sqlite, wall): {ratios['sqlite']:.2f}x")
     print(
         f"durable overhead per step on SQLite: {ms(sqlite)} "
         f"(target < {ms(TARGET_PER_STEP)}: {_verdict(sqlite < TARGET_PER_STEP)})"

@@ -84,6 +84,31 @@ async def test_a_run_completes_and_its_events_can_be_read_from_any_point(
     assert [e async for e in engine.events(record.id, after=len(events))] == []
 
 
+async def test_on_sqlite_dbos_keeps_its_tables_in_a_file_of_its_own(
+    make_engine: MakeEngine, sqlite_url: str
+) -> None:
+    """So that a run's own writes never wait for DBOS's checkpoints (one writer per file)."""
+    import contextlib
+    import sqlite3
+
+    engine: DurableEngine = await make_engine(agents=[support()], model=ScriptedModel(["Hi."]))
+    record = await engine.wait_run((await engine.start_run("support", "Hello")).id)
+    assert record.status == "completed"
+
+    project = Path(sqlite_url.removeprefix("sqlite:///"))
+    beside = project.with_name("durable-dbos.db")
+
+    def tables(path: Path) -> set[str]:
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            return {name for (name,) in rows}
+
+    assert {"ascent_runs", "ascent_run_events"} <= tables(project)
+    assert "workflow_status" not in tables(project)
+    assert "workflow_status" in tables(beside)
+    assert not {"ascent_runs", "ascent_run_events"} & tables(beside)
+
+
 async def test_following_a_run_streams_its_events_as_they_happen(make_engine: MakeEngine) -> None:
     release = asyncio.Event()
 

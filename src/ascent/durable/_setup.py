@@ -10,11 +10,20 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from dbos import DBOSPortableJSONSerializer
+from sqlalchemy.engine import make_url
+
+from ..storage import sqlite_path
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-__all__ = ["JSONSerializer", "fresh_executor_id", "route_dbos_logs", "sqlite_system_engine"]
+__all__ = [
+    "JSONSerializer",
+    "dbos_database_url",
+    "fresh_executor_id",
+    "route_dbos_logs",
+    "sqlite_system_engine",
+]
 
 
 class JSONSerializer(DBOSPortableJSONSerializer):
@@ -31,6 +40,23 @@ class JSONSerializer(DBOSPortableJSONSerializer):
             return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
         except (TypeError, ValueError):
             return super().serialize(value)
+
+
+def dbos_database_url(url: str) -> str:
+    """Where DBOS keeps its tables: on PostgreSQL the project database itself (in
+    DBOS's own schema); on SQLite a file of its own beside the project's
+    (``ascent.db`` -> ``ascent-dbos.db``).
+
+    SQLite lets one writer at a time into a file, and a writer that finds the
+    file locked sleeps a millisecond or more before it tries again. In one file,
+    a run's own writes (its record, its events) kept colliding with DBOS's
+    checkpoints of the step before; in two, they do not wait for each other.
+    """
+    path = sqlite_path(url)
+    if path is None:
+        return url
+    own = make_url(url).set(database=str(path.with_name(f"{path.stem}-dbos{path.suffix}")))
+    return own.render_as_string(hide_password=False)
 
 
 def sqlite_system_engine(url: str) -> Engine:

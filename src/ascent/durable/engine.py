@@ -37,7 +37,13 @@ from ._inputs import input_items
 from ._interpreter import APPROVAL_TOPIC
 from ._replicas import Replica
 from ._runs import RunDriver
-from ._setup import JSONSerializer, fresh_executor_id, route_dbos_logs, sqlite_system_engine
+from ._setup import (
+    JSONSerializer,
+    dbos_database_url,
+    fresh_executor_id,
+    route_dbos_logs,
+    sqlite_system_engine,
+)
 from ._store import RunStore
 from ._workflows import run_workflow, set_active
 from .records import TERMINAL_STATUSES, AgentNotFound, RunEvent, RunNotFound, RunRecord
@@ -159,9 +165,10 @@ class DurableEngine(RunDriver, Schedules):
         set_active(self)
         try:
             self._store = await asyncio.to_thread(RunStore, self.database_url)
+            system_url = dbos_database_url(self.database_url)
             config: DBOSConfig = {
                 "name": "ascent",
-                "system_database_url": self.database_url,
+                "system_database_url": system_url,
                 "application_version": self.app_version,
                 "executor_id": self.executor_id,
                 "serializer": JSONSerializer(),
@@ -171,7 +178,7 @@ class DurableEngine(RunDriver, Schedules):
                 "max_executor_threads": self.executor_threads,
             }
             if self.database_url.startswith("sqlite"):
-                config["system_database_engine"] = sqlite_system_engine(self.database_url)
+                config["system_database_engine"] = sqlite_system_engine(system_url)
             else:
                 # DBOS retries its operations when a connection turns out dead, so the
                 # ping before each use (a round trip, a dozen per run) buys nothing.

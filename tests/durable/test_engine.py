@@ -464,6 +464,44 @@ async def test_a_step_cut_short_runs_again_and_its_partial_deltas_are_voided(
     assert types.index("response_discarded") == types.index("text_delta") + 1
 
 
+async def test_events_a_crash_kept_from_the_log_come_back_from_the_steps_record(
+    make_engine: MakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log is written behind the run; a step's events are recorded with its result."""
+    from ascent.durable._interpreter import EventLog
+
+    started, release = asyncio.Event(), asyncio.Event()
+
+    @function_tool
+    async def slow(order_id: str) -> str:
+        """Look an order up, slowly."""
+        started.set()
+        await release.wait()
+        return "found"
+
+    model = ScriptedModel([ToolCall("slow", {"order_id": "A-1"}), "Found it."])
+    with monkeypatch.context() as patch:
+        patch.setattr(EventLog, "_flush_soon", lambda self: None)  # nothing reaches the log
+        engine: DurableEngine = await make_engine(agents=[support(slow)], model=model)
+        record = await engine.start_run("support", "Where is A-1?")
+        await asyncio.wait_for(started.wait(), 10)  # the model's step is recorded
+        await engine.stop()  # the crash: the run's unwritten events are gone
+        assert [e.type for e in engine.store.read_events(record.id, after=0)] == ["run_started"]
+
+    release.set()
+    engine = await make_engine(agents=[support(slow)], model=model)  # same replica: it resumes
+    record = await engine.wait_run(record.id, timeout=30)
+    assert record.status == "completed" and record.output == "Found it."
+    assert model.remaining == 0  # two calls in all: the first came back from its record
+
+    events = [e async for e in engine.events(record.id)]
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    items = [e.data["name"] for e in events if e.type == "item"]
+    assert items.count("tool_call") == 1 and items.count("tool_output") == 1
+    assert items.index("tool_call") < items.index("tool_output") < items.index("message")
+    assert [e.type for e in events][-1] == "run_completed"
+
+
 async def test_an_engine_that_cannot_start_leaves_the_process_free(
     make_engine: MakeEngine, tmp_path: Path
 ) -> None:

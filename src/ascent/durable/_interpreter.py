@@ -6,6 +6,11 @@ recovered run replays finished steps from the record instead of calling the
 model or the tools again. ``AwaitApproval`` waits for a message (``DBOS.recv``)
 instead of ending the run, so the wait survives restarts. And items are added
 to the session in steps of their own, so a replay does not add them twice.
+
+A step's events (but its deltas) are recorded with its result, in DBOS's
+checkpoint: the event log is written behind, in batches, and a recovered run
+appends what a crash kept from it. So a step costs DBOS's checkpoint and no
+write of its own (see :class:`EventLog`).
 """
 
 from __future__ import annotations
@@ -42,12 +47,13 @@ logger = logging.getLogger("ascent.durable")
 APPROVAL_TOPIC = "ascent.approval"
 # How long one durable wait lasts before it is renewed (each renewal is a recorded step).
 _APPROVAL_WAIT_SECONDS = 3600.0
-# Events are written in batches, at the end of every step and, while a model streams,
-# 50 ms after its first delta not written yet: one transaction per batch, not per token.
-# Other events wait for the step's end or the next deltas (they come in quick
-# succession at a step's start or end), so a step that streams nothing writes once.
+# Events are written in batches, 50 ms after the first one not written yet (and with
+# the run's record when it pauses or ends): one transaction per batch, not per event,
+# and none at all for a run shorter than that.
 _FLUSH_DELAY = 0.05
-_DELTAS = frozenset({"text_delta", "tool_call_arguments_delta", "reasoning_delta"})
+# Deltas are not recorded with their step (a long answer streams thousands): if a
+# crash loses some, the step's items, recorded, carry the whole text anyway.
+DELTAS = frozenset({"text_delta", "tool_call_arguments_delta", "reasoning_delta"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +83,15 @@ def _step_scope(scope: StepScope) -> Iterator[None]:
 class EventLog:
     """A run's event sink: stream events, batched into the run's append-only log.
 
-    ``emit`` is what the interpreter calls for each event (synchronously); the
-    batch is written at the end of every step, so a step's events are stored
-    before its result is recorded, and shortly after a model's deltas, so
-    streaming clients see them as they come.
+    ``emit`` is what the interpreter calls for each event (synchronously). The
+    log is written behind the run, 50 ms after the first event not written yet,
+    so a streaming client sees events as they come while a step costs no write
+    of its own. What makes that safe is that each step's events (deltas aside)
+    are recorded with its result (:meth:`end_step`): when a crash loses the
+    unwritten end of the log, the recovered run, replaying the step, hands its
+    recorded events back (:meth:`replayed`) and the ones missing are appended.
+    The log stays gapless (sequence numbers are given as it is written) and in
+    the order of the run.
     """
 
     def __init__(
@@ -91,34 +102,65 @@ class EventLog:
         notify: Callable[[str], None],
         retried_step: int | None,
         last_seq: int | None = None,
+        logged: dict[int, int] | None = None,
     ) -> None:
         self.store = store
         self.run_id = run_id
         self.step: int | None = None
         self._notify = notify
         self._buffer: list[PendingEvent] = []
+        self._step_events: list[PendingEvent] | None = None  # recorded with the step
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._flushes: set[asyncio.Task[None]] = set()
         self._retried_step = retried_step
         self._last_seq = last_seq  # the log's end as far as this writer knows (None: ask)
+        self._logged = logged or {}  # a recovered run's log: events but deltas, per step
 
     def emit(self, event: StreamEvent) -> None:
-        self._buffer.append((event.type, to_jsonable_python(event), self.step))
-        if self._timer is None and event.type in _DELTAS:
-            self._timer = asyncio.get_running_loop().call_later(_FLUSH_DELAY, self._flush_soon)
+        pending = (event.type, to_jsonable_python(event), self.step)
+        self._buffer.append(pending)
+        if self._step_events is not None and event.type not in DELTAS:
+            self._step_events.append(pending)
+        self._write_soon()
 
     def begin_step(self, step: int, agent: str) -> None:
         self.step = step
+        self._step_events = []
         if step == self._retried_step:
             # Events of this step's interrupted attempt are in the log: say they are void.
-            self._retried_step = None
             self.emit(
                 ResponseDiscardedEvent(
                     agent=agent,
                     reason="the run was recovered after an interruption; this step runs again",
                 )
             )
+
+    async def end_step(self) -> list[PendingEvent]:
+        """The step's events (deltas aside), to record with its result."""
+        recorded, self._step_events = self._step_events or [], None
+        if self.step == self._retried_step:
+            # The log holds this step's earlier attempt too: counting it on a later
+            # recovery would take this attempt's events as written. Write them now.
+            self._retried_step = None
+            await self.flush()
+        self.step = None
+        return recorded
+
+    def replayed(self, recorded: list[Any]) -> None:
+        """A step that recovery replayed from its record: append its recorded events
+        that the log does not have (the log holds a prefix of them, written in order)."""
+        if not recorded:
+            return
+        step = recorded[0][2]
+        missing = recorded[self._logged.get(step, 0) :]
+        if missing:
+            self._buffer.extend((kind, data, number) for kind, data, number in missing)
+            self._write_soon()
+
+    def _write_soon(self) -> None:
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(_FLUSH_DELAY, self._flush_soon)
 
     def _flush_soon(self) -> None:
         self._timer = None
@@ -138,6 +180,16 @@ class EventLog:
                 self.store.append_events, self.run_id, batch, after=self._last_seq
             )
         self._notify(self.run_id)
+
+    async def take(self) -> list[PendingEvent]:
+        """The events not written yet, to write with the run's record (after any
+        write in flight): the run's end costs one transaction, not two."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        async with self._lock:
+            batch, self._buffer = self._buffer, []
+        return batch
 
     @property
     def last_seq(self) -> int | None:
@@ -174,21 +226,30 @@ class DurableInterpreter(Interpreter):
         adapter = command_result_adapter(command.kind)
         agent = getattr(command, "agent", self.state.current_agent)
 
-        async def step() -> Any:
+        events = self.durable.events
+        ran = False
+
+        async def step() -> dict[str, Any]:
+            nonlocal ran
+            ran = True
             number = DBOS.step_id or 0
-            events = self.durable.events
             events.begin_step(number, agent)
-            with _step_scope(StepScope(self.durable.run_id, number)):
-                result = await Interpreter.execute(self, command)
-            await events.flush()
-            return adapter.dump_python(result, mode="json")
+            try:
+                with _step_scope(StepScope(self.durable.run_id, number)):
+                    result = await Interpreter.execute(self, command)
+            finally:
+                recorded = await events.end_step()
+            return {"result": adapter.dump_python(result, mode="json"), "events": recorded}
 
         data = await DBOS.run_step_async({"name": command.kind, "preemptible": True}, step)
-        return adapter.validate_python(data)
+        if not ran:  # replayed from the record by a recovered run
+            events.replayed(data["events"])
+        return adapter.validate_python(data["result"])
 
     async def await_approval(self, command: AwaitApproval) -> dict[str, ApprovalDecision] | None:
         requests = command.requests
         event = ApprovalRequiredEvent(agent=self.state.current_agent, requests=requests)
+        await self.durable.events.flush()  # the run's events so far come before the pause
         await DBOS.run_step_async(
             {"name": "pause"},
             self.durable.on_pause,

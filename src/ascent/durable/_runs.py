@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import logging
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dbos import DBOS
@@ -22,13 +23,13 @@ from ..items import Item, RunUsage, input_to_items
 from ..memory import open_session
 from ..run.runner import _execute
 from ..run.state import RunState
-from ._interpreter import DurableInterpreter, DurableRun, EventLog
+from ._interpreter import DELTAS, DurableInterpreter, DurableRun, EventLog
 
 if TYPE_CHECKING:
     from ..agent import Agent
     from ..lifecycle import RunHooks
     from ..run.config import RunConfig
-    from ._store import RunStore
+    from ._store import PendingEvent, RunStore
     from .records import RunRecord
 
 __all__ = ["RunDriver"]
@@ -86,18 +87,22 @@ class RunDriver:
         with self._lock:
             fresh = run_id in self._fresh
             self._fresh.discard(run_id)
-        # a recovered run: was its log written to in the step it resumes at?
-        retried = None if fresh else await asyncio.to_thread(store.last_event_step, run_id)
+        retried: int | None = None
+        logged: dict[int, int] = {}
         if not fresh:  # dequeued, scheduled or recovered: no longer waiting for a replica
             await asyncio.to_thread(
                 store.update_run, run_id, status="running", only_status="queued"
             )
+            # a recovered run: was its log written to in the step it resumes at, and
+            # how much of its finished steps' events did the log get?
+            retried, logged = await asyncio.to_thread(store.logged_steps, run_id, uncounted=DELTAS)
         events = EventLog(
             store,
             run_id,
             notify=self._notify,
             retried_step=retried,
             last_seq=1 if fresh else None,  # start_run wrote run_started, seq 1
+            logged=logged,
         )
         usage: RunUsage | None = None
         try:
@@ -141,12 +146,13 @@ class RunDriver:
                 self._fail, run_id, error, (usage or RunUsage()).model_dump(mode="json")
             )
             return
-        await events.flush()
+        unwritten = await events.take()
         await asyncio.to_thread(
             self._finish,
             run_id,
             to_jsonable_python(result.final_output, fallback=str),
             result.usage.model_dump(mode="json"),
+            unwritten=unwritten,
             after=events.last_seq,
         )
 
@@ -185,13 +191,21 @@ class RunDriver:
         )
 
     def _finish(
-        self, run_id: str, output: Any, usage: dict[str, Any], *, after: int | None = None
+        self,
+        run_id: str,
+        output: Any,
+        usage: dict[str, Any],
+        *,
+        unwritten: Sequence[PendingEvent] = (),
+        after: int | None = None,
     ) -> None:
+        """Record the run's end, with the events not written yet before it."""
         with self._lock:
             self._finishing.add(run_id)
         self._update(
             run_id,
             [("run_completed", {"output": output, "usage": usage})],
+            unwritten=unwritten,
             once=False,
             after=after,
             status="completed",
@@ -218,17 +232,19 @@ class RunDriver:
         run_id: str,
         events: list[tuple[str, dict[str, Any]]],
         *,
+        unwritten: Sequence[PendingEvent] = (),
         once: bool = True,
         after: int | None = None,
         **values: Any,
     ) -> None:
-        """Update an active run's record and log its events, ``once``: a step that
-        runs again after a crash does not log them twice. (A run's end needs no
-        such check: the record of an ended run is not written again.)"""
+        """Update an active run's record and log its events (after the run's
+        ``unwritten`` ones), ``once``: a step that runs again after a crash does
+        not log them twice. (A run's end needs no such check: the record of an
+        ended run is not written again.)"""
         step = DBOS.step_id
         record = self.store.update_run(
             run_id,
-            events=[(kind, data, step) for kind, data in events],
+            events=[*unwritten, *((kind, data, step) for kind, data in events)],
             once=once,
             after=after,
             **values,

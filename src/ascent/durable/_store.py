@@ -19,7 +19,7 @@ the engine calls them in a worker thread. Times are epoch seconds.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -353,16 +353,27 @@ class RunStore:
             for seq, kind, data in rows
         ]
 
-    def last_event_step(self, run_id: str) -> int | None:
-        """The step during which the run's latest event was written (None: no step)."""
-        from sqlalchemy import select
+    def logged_steps(
+        self, run_id: str, *, uncounted: Collection[str] = ()
+    ) -> tuple[int | None, dict[int, int]]:
+        """What a recovered run needs of its log: the step its latest event was
+        written in (None: no step), and how many events each step has in the log,
+        those of the ``uncounted`` types aside."""
+        from sqlalchemy import func, select
 
         table = self.tables.events
-        query = (
+        last = (
             select(table.c.step).where(table.c.run_id == run_id).order_by(table.c.seq.desc())
         ).limit(1)
+        counts = (
+            select(table.c.step, func.count())
+            .where(table.c.run_id == run_id, table.c.step.is_not(None))
+            .where(table.c.type.not_in(list(uncounted)))
+            .group_by(table.c.step)
+        )
         with self.engine.connect() as conn:
-            return conn.execute(query).scalar()
+            step = conn.execute(last).scalar()
+            return step, {number: count for number, count in conn.execute(counts).all()}
 
     def timer(self, key: str, seconds: float) -> float:
         """When the sleep ``key`` ends: set now on its first call, read back after."""

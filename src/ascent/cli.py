@@ -557,6 +557,12 @@ def serve_command(
         ),
     ] = False,
     model: ModelOption = None,
+    a2a: Annotated[
+        bool, typer.Option("--a2a", help="Also serve each agent over A2A at /a2a/<agent>.")
+    ] = False,
+    mcp: Annotated[
+        bool, typer.Option("--mcp", help="Also serve the agents as MCP tools at /mcp.")
+    ] = False,
 ) -> None:
     """Serve agents over HTTP: durable runs, SSE streams, API keys per tenant."""
     with _friendly_errors():
@@ -565,7 +571,16 @@ def serve_command(
             resolve_model(model)
         from .server import serve
 
-        serve(value, host=host, port=port, insecure=insecure, model=model, note=_note)
+        serve(
+            value,
+            host=host,
+            port=port,
+            insecure=insecure,
+            model=model,
+            a2a=a2a,
+            mcp=mcp,
+            note=_note,
+        )
 
 
 def _note(message: str) -> None:

@@ -108,6 +108,16 @@ def test_module_app_naming_something_else_is_refused(value: object) -> None:
 def test_model_override_needs_agents() -> None:
     with pytest.raises(UserError, match="--model"):
         resolve_app(FastAPI(), model="offline")
+    with pytest.raises(UserError, match="--a2a and --mcp apply to agents"):
+        resolve_app(lambda: FastAPI(), a2a=True, mcp=True)
+
+
+def test_agents_can_be_served_over_a2a_and_mcp_too() -> None:
+    app = resolve_app(_agent(), a2a=True, mcp=True)
+    paths = {getattr(route, "path", None) for route in app.routes}
+    assert {"/mcp", "/a2a/echo"} <= paths
+    plain = resolve_app(_agent())
+    assert not {"/mcp", "/a2a/echo"} & {getattr(route, "path", None) for route in plain.routes}
 
 
 def test_agents_need_distinct_names() -> None:

@@ -51,6 +51,15 @@ def test_serve_is_listed_in_the_help() -> None:
     result = CliRunner().invoke(cli, ["serve", "--help"])
     assert result.exit_code == 0
     assert "--insecure" in result.output and "MODULE:APP" in result.output
+    assert "--a2a" in result.output and "--mcp" in result.output
+
+
+def test_serve_protocol_flags_apply_to_agents_only(tmp_path: Path) -> None:
+    ready = tmp_path / "ready_app.py"
+    ready.write_text("from fastapi import FastAPI\n\napp = FastAPI()\n")
+    result = CliRunner().invoke(cli, ["serve", f"{ready}:app", "--mcp"])
+    assert result.exit_code == 1
+    assert "--mcp applies to agents, not to a ready-made app" in " ".join(result.output.split())
 
 
 async def test_an_idle_stream_sends_keep_alive_comments() -> None:

@@ -18,28 +18,36 @@ from ..models.base import Model
 __all__ = ["is_loopback", "resolve_app", "serve"]
 
 
-def resolve_app(value: Any, *, model: str | Model | None = None) -> Any:
+def resolve_app(
+    value: Any, *, model: str | Model | None = None, a2a: bool = False, mcp: bool = False
+) -> Any:
     """An ASGI app from what ``MODULE:APP`` names: an app, a factory, an agent or agents.
 
     Agents get :func:`ascent.server.create_app` (``model`` overrides their
-    models); a callable of no arguments is called and its result used.
+    models; ``a2a`` and ``mcp`` mount those protocols beside the REST API); a
+    callable of no arguments is called and its result used. A ready-made app
+    is served as it is, so those options are refused for it.
     """
     from .app import create_app
 
+    options = {"--model": model is not None, "--a2a": a2a, "--mcp": mcp}
     if _is_agents(value):
-        return create_app(value, model=model)
+        return create_app(value, model=model, a2a=a2a, mcp=mcp)
     if isinstance(value, type) or not callable(value):
         raise UserError(f"expected an ASGI app, a factory, or agents; got a {type(value).__name__}")
-    if _is_asgi_app(value):
-        if model is not None:
-            raise UserError("--model applies to agents, not to a ready-made app")
-        return value
-    made = value()
+    made = value if _is_asgi_app(value) else value()
     if _is_agents(made):
-        return create_app(made, model=model)
-    if callable(made) and _is_asgi_app(made):
-        return made
-    raise UserError(f"the factory returned a {type(made).__name__}, not an app or agents")
+        return create_app(made, model=model, a2a=a2a, mcp=mcp)
+    if not (callable(made) and _is_asgi_app(made)):
+        raise UserError(f"the factory returned a {type(made).__name__}, not an app or agents")
+    given = [name for name, set_ in options.items() if set_]
+    if given:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise UserError(
+            f"{' and '.join(given)} {verb} to agents, not to a ready-made app: "
+            "pass it to create_app in the factory instead"
+        )
+    return made
 
 
 def _is_agents(value: Any) -> bool:
@@ -108,6 +116,8 @@ def serve(
     port: int = 8000,
     insecure: bool = False,
     model: str | Model | None = None,
+    a2a: bool = False,
+    mcp: bool = False,
     log_level: str = "info",
     shutdown_timeout: int = 10,
     note: Callable[[str], None] = print,
@@ -122,7 +132,7 @@ def serve(
     """
     import uvicorn
 
-    asgi = resolve_app(app, model=model)
+    asgi = resolve_app(app, model=model, a2a=a2a, mcp=mcp)
     message = check_binding(asgi, host=host, insecure=insecure)
     if message:
         note(message)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DATABASE_URL_ENV",
     "LazyTables",
+    "configure_sqlite",
     "database_url",
     "display_url",
     "dispose_engines",
@@ -120,7 +121,7 @@ def _create_engine(url: str) -> Engine:
     try:
         if url.startswith("sqlite"):
             engine = create_engine(url)
-            event.listen(engine, "connect", _configure_sqlite)
+            event.listen(engine, "connect", configure_sqlite)
         else:
             # Ten connections kept: SQLAlchemy's five were too few for a busy service,
             # whose extra connections were opened and closed again for each query.
@@ -135,12 +136,16 @@ def _create_engine(url: str) -> Engine:
     return engine
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers (``ascent traces``) work while a run writes; NORMAL sync is
-    # still safe against a killed process and keeps commits from waiting on fsync.
+def configure_sqlite(dbapi_connection: Any, _record: Any = None, *, busy_ms: int = 0) -> None:
+    """How every SQLite connection of the project is set up (a ``connect`` listener).
+
+    WAL lets readers (``ascent traces``) work while a run writes; NORMAL sync is
+    still safe against a killed process and keeps commits from waiting on fsync;
+    a writer that finds the file locked waits up to ``busy_ms`` (10 s by default).
+    """
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_ms or _SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
     finally:

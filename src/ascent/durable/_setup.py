@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from dbos import DBOSPortableJSONSerializer
 from sqlalchemy.engine import make_url
 
-from ..storage import sqlite_path
+from ..storage import configure_sqlite, sqlite_path
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -70,9 +70,8 @@ def sqlite_system_engine(url: str) -> Engine:
 
     def configure(connection: Any, _record: Any) -> None:
         connection.isolation_level = "IMMEDIATE"
-        for pragma in ("busy_timeout=30000", "foreign_keys=ON", "synchronous=NORMAL"):
-            connection.execute(f"PRAGMA {pragma}")
-        connection.execute("PRAGMA journal_mode=WAL").fetchall()
+        configure_sqlite(connection, busy_ms=30_000)
+        connection.execute("PRAGMA foreign_keys = ON")
 
     event.listen(engine, "connect", configure)
     return engine

@@ -290,14 +290,14 @@ def _make_sqlite_engine(url: str) -> Engine | None:
         return None
     from sqlalchemy import create_engine, event
 
-    from ..storage import _configure_sqlite
+    from ..storage import configure_sqlite
 
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def load_vec(dbapi_connection: Any, _record: Any) -> None:
-        _configure_sqlite(dbapi_connection, _record)
+        configure_sqlite(dbapi_connection)
         dbapi_connection.enable_load_extension(True)
         try:
             sqlite_vec.load(dbapi_connection)

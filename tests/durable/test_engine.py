@@ -253,6 +253,25 @@ async def test_a_run_of_this_process_cancelled_elsewhere_ends_the_waits_here(
     assert (await asyncio.wait_for(waiting, 20)).status == "cancelled"
 
 
+async def test_a_run_waiting_for_approval_stops_when_cancelled_elsewhere(
+    make_engine: MakeEngine,
+) -> None:
+    model = ScriptedModel([ToolCall("refund", {"order_id": "A-9"}), "unused"])
+    engine: DurableEngine = await make_engine(agents=[support()], model=model)
+    record = await engine.wait_run((await engine.start_run("support", "Refund A-9")).id)
+    assert record.status == "awaiting_approval"
+    [(_, task)] = engine._tasks.values()  # the run's workflow, waiting in this process
+
+    # what cancel_run does in another replica: nothing of it reaches this process directly
+    engine.store.update_run(record.id, status="cancelled", pending=[])
+    await DBOS.cancel_workflow_async(record.id)
+
+    await asyncio.wait({task}, timeout=10)
+    assert task.done()  # the wait ended now, not when it renews (within the hour)
+    assert (await engine.get_run(record.id)).status == "cancelled"
+    assert model.remaining == 1  # the run went no further
+
+
 async def test_a_failing_model_fails_the_run_with_its_message(make_engine: MakeEngine) -> None:
     model = ScriptedModel([ModelAPIError("the provider is down", provider="scripted")])
     engine: DurableEngine = await make_engine(agents=[support()], model=model)

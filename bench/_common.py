@@ -11,9 +11,11 @@ import importlib.util
 import os
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 # Runs are traced by default into the project database: keep the benchmarks'
@@ -26,6 +28,56 @@ QUESTION = "What is 2 + 3?"
 INSTRUCTIONS = "You are a calculator. Use the add tool."
 ANSWER = "It is 5."
 ARGUMENTS = {"a": 2, "b": 3}
+
+
+# The mock model, in a process of its own (its CPU is not the client's): the scenario's
+# two replies, after ``latency`` seconds (argv[1]) or the delay a model name asks for
+# (``mock@0.1``). Prints its base URL, serves until stdin closes.
+_MOCK_SERVER = f"""
+import sys
+
+from ascent.testing.mock_openai import Delay, MockOpenAIServer, Reply, ToolCall
+
+latency = float(sys.argv[1])
+
+def respond(request):
+    if request.last_is_tool_output:
+        reply = Reply(text={ANSWER!r})
+    else:
+        reply = Reply(tool_calls=[ToolCall(name="add", arguments={ARGUMENTS!r})])
+    delay = float(str(request.body.get("model", "")).partition("@")[2] or latency)
+    return Delay(seconds=delay, then=reply) if delay else reply
+
+with MockOpenAIServer(responder=respond) as server:
+    print(server.base_url, flush=True)
+    sys.stdin.read()
+"""
+
+
+@contextmanager
+def mock_server(
+    *, latency: float = 0.0, started: Callable[[int], None] | None = None
+) -> Iterator[str]:
+    """Start the mock model in a subprocess; yields its base URL. ``started`` gets
+    the process id (to meter its CPU)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _MOCK_SERVER, str(latency)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    if started is not None:
+        started(process.pid)
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip()
+        if not base_url.startswith("http"):
+            raise RuntimeError("the mock server did not start")
+        yield base_url
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait(timeout=10)
 
 
 def add_sync(a: int, b: int) -> int:

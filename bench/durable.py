@@ -27,10 +27,19 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 import openai
-from _common import ANSWER, INSTRUCTIONS, QUESTION, add_async, median, ms, percentile, table
+from _common import (
+    ANSWER,
+    INSTRUCTIONS,
+    QUESTION,
+    add_async,
+    median,
+    mock_server,
+    ms,
+    percentile,
+    table,
+)
 from _common import verdict as _verdict
 from dbos import DBOS
-from wire import mock_server
 
 from ascent import Agent, RunConfig, Runner, function_tool
 from ascent.durable import DurableEngine

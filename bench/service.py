@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from _common import ANSWER, ARGUMENTS, QUESTION, median, ms, percentile, table, verdict
+from _common import ANSWER, QUESTION, median, mock_server, ms, percentile, table, verdict
 
 from ascent.testing.loopback import wait_until_serving
 from ascent.testing.postgres import PostgresServer
@@ -47,24 +47,6 @@ TARGET_RATIO = 1.6
 MODEL_LATENCY = 0.05
 APP = Path(__file__).with_name("_service_app.py")
 KEY = "bench-key"
-
-# Runs in its own process: prints its base URL, serves until stdin closes.
-MOCK = f"""
-import sys
-
-from ascent.testing.mock_openai import Delay, MockOpenAIServer, Reply, ToolCall
-
-def respond(request):
-    if request.last_is_tool_output:
-        reply = Reply(text={ANSWER!r})
-    else:
-        reply = Reply(tool_calls=[ToolCall(name="add", arguments={ARGUMENTS!r})])
-    return Delay(seconds={MODEL_LATENCY}, then=reply)
-
-with MockOpenAIServer(responder=respond) as server:
-    print(server.base_url, flush=True)
-    sys.stdin.read()
-"""
 
 
 class Meter:
@@ -109,24 +91,6 @@ def _cpu_ticks(pid: int, *, children: bool = False) -> int:
 def _children(parent: int) -> list[int]:
     pids = (int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit())
     return [pid for pid in pids if (fields := _stat(pid)) and int(fields[1]) == parent]
-
-
-@contextmanager
-def mock_model(meter: Meter) -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-c", MOCK], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    meter.add("mock model", process.pid)
-    try:
-        assert process.stdout is not None
-        base_url = process.stdout.readline().strip()
-        if not base_url.startswith("http"):
-            raise RuntimeError("the mock model server did not start")
-        yield base_url
-    finally:
-        assert process.stdin is not None
-        process.stdin.close()
-        process.wait(timeout=10)
 
 
 def _free_port() -> int:
@@ -241,7 +205,9 @@ def main(argv: list[str] | None = None) -> None:
         postgres = stack.enter_context(PostgresServer())
         meter.postmaster = postgres.data_dir / "postmaster.pid"
         database_url = postgres.create_database(f"bench_{uuid.uuid4().hex[:8]}")
-        model_url = stack.enter_context(mock_model(meter))
+        model_url = stack.enter_context(
+            mock_server(latency=MODEL_LATENCY, started=lambda pid: meter.add("mock model", pid))
+        )
         bases = [
             stack.enter_context(replica(database_url, model_url, f"bench-{n}", meter))
             for n in (1, 2)

@@ -28,21 +28,20 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import openai
 from _common import (
     ANSWER,
-    ARGUMENTS,
     INSTRUCTIONS,
     QUESTION,
     add_async,
     have_agents_sdk,
     kb,
     median,
+    mock_server,
     ms,
     peak_rss,
     table,
@@ -53,43 +52,6 @@ from ascent.tracing import flush_traces
 
 TARGET_CPU_RATIO = 1.15
 FAST, SLOW = "mock", "mock@0.1"  # the mock answers "model@seconds" after that delay
-
-# Runs in its own process: prints its base URL, serves until stdin closes.
-SERVER = f"""
-import sys
-
-from ascent.testing.mock_openai import Delay, MockOpenAIServer, Reply, ToolCall
-
-def respond(request):
-    if request.last_is_tool_output:
-        reply = Reply(text={ANSWER!r})
-    else:
-        reply = Reply(tool_calls=[ToolCall(name="add", arguments={ARGUMENTS!r})])
-    delay = float(str(request.body.get("model", "")).partition("@")[2] or 0)
-    return Delay(seconds=delay, then=reply) if delay else reply
-
-with MockOpenAIServer(responder=respond) as server:
-    print(server.base_url, flush=True)
-    sys.stdin.read()
-"""
-
-
-@contextmanager
-def mock_server() -> Iterator[str]:
-    """Start the mock server in a subprocess; yields its base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        base_url = process.stdout.readline().strip()
-        if not base_url.startswith("http"):
-            raise RuntimeError("the mock server did not start")
-        yield base_url
-    finally:
-        assert process.stdin is not None
-        process.stdin.close()
-        process.wait(timeout=10)
 
 
 def client_for(base_url: str) -> openai.AsyncOpenAI:

@@ -3,6 +3,7 @@
 One agent loop (a pure generator of commands), any model, offline by default.
 """
 
+from ._version import __version__
 from .agent import Agent, AgentTool, StopAtTools, ToolsToFinalOutput
 from .context import RunContext, ToolContext
 from .errors import (
@@ -58,8 +59,6 @@ from .tools import (
     function_tool,
 )
 from .tracing import custom_span, trace
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Agent",

@@ -22,9 +22,9 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.text import Text
 
-from . import __version__
 from ._private.console import StreamPrinter, ask_approval, make_console
 from ._private.traces_cli import traces_app
+from ._version import __version__
 from .agent import Agent
 from .errors import AscentError, InputGuardrailTripwireTriggered, UserError
 from .items import Item, Message, RunUsage

@@ -20,8 +20,8 @@ from a2a.types import (
 )
 from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_CURRENT, TransportProtocol
 
-from .. import __version__
 from .._private.naming import slugify
+from .._version import __version__
 from ..agent import Agent, AgentTool
 from ..tools import HostedTool
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from dbos import DBOS, DBOSConfig, SetWorkflowID
 
-from .. import __version__
+from .._version import __version__
 from ..agent import Agent
 from ..errors import UserError
 from ..items import Item, RunUsage

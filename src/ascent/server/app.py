@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.applications import Starlette
 
-from .. import __version__
+from .._version import __version__
 from ..agent import Agent
 from ..durable import DurableEngine
 from ..errors import UserError

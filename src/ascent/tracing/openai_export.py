@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from .._version import __version__
 from ..errors import UserError
 from .processors import BatchTraceProcessor, add_trace_processor
 from .redaction import redact_value
@@ -305,7 +306,6 @@ class OpenAITracesExporter:
         self._warned_no_key = False
 
     def _headers(self, api_key: str) -> dict[str, str]:
-        from .. import __version__
 
         headers = {
             "Authorization": f"Bearer {api_key}",

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._version import __version__
 from ..errors import UserError
 from .processors import BatchTraceProcessor, add_trace_processor
 from .redaction import redact, redact_value
@@ -514,7 +515,6 @@ class OpenTelemetryProcessor:
         max_buffered_spans: int = 10_000,
         interval: float = 0.5,
     ) -> None:
-        from .. import __version__
 
         self.tracer_provider = tracer_provider
         tracer = otel_trace.get_tracer(

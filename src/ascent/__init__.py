@@ -7,6 +7,7 @@ from ._version import __version__
 from .agent import Agent, AgentTool, StopAtTools, ToolsToFinalOutput
 from .context import RunContext, ToolContext
 from .errors import (
+    AgentNotFound,
     AscentError,
     BranchError,
     GuardrailTripwireTriggered,
@@ -19,7 +20,8 @@ from .errors import (
     OutputGuardrailTripwireTriggered,
     PatternError,
     ProviderCapabilityError,
-    RunInterrupted,
+    RunConflict,
+    RunNotFound,
     ToolError,
     ToolGuardrailTripwireTriggered,
     ToolTimeoutError,
@@ -63,6 +65,7 @@ from .tracing import custom_span, trace
 __all__ = [
     "Agent",
     "AgentHooks",
+    "AgentNotFound",
     "AgentTool",
     "ApprovalRequest",
     "AscentError",
@@ -96,9 +99,10 @@ __all__ = [
     "PatternError",
     "ProviderCapabilityError",
     "RunConfig",
+    "RunConflict",
     "RunContext",
     "RunHooks",
-    "RunInterrupted",
+    "RunNotFound",
     "RunResult",
     "RunResultStreaming",
     "RunState",

@@ -22,7 +22,7 @@ from .handoffs import Handoff, handoff
 from .items import FunctionCallOutput
 from .lifecycle import AgentHooks
 from .models.base import Model, ModelSettings
-from .tools import ApprovalCheck, FunctionTool, Tool
+from .tools import ApprovalCheck, FunctionTool, RemoteToolSpec, Tool
 
 __all__ = [
     "Agent",
@@ -64,9 +64,11 @@ class MCPServerLike(Protocol):
     """What a run needs from an MCP server (:class:`ascent.mcp.MCPServer`).
 
     The core depends on this shape only, so it imports without the ``mcp``
-    extra. A run calls ``acquire`` before listing the tools (connecting the
-    server unless it is already connected) and ``release`` when it ends (closing
-    it again only if the runs opened it).
+    extra. A run calls ``acquire`` before it uses the server (connecting it
+    unless it is already connected) and ``release`` when it ends (closing it
+    again only if the runs opened it). It lists the tools once, as plain data
+    (:class:`~ascent.tools.RemoteToolSpec`) that it records, and has the
+    server ``bind`` each listed tool to a callable one.
     """
 
     @property
@@ -76,7 +78,9 @@ class MCPServerLike(Protocol):
 
     async def release(self) -> None: ...
 
-    async def list_function_tools(self) -> list[FunctionTool]: ...
+    async def list_tool_specs(self) -> list[RemoteToolSpec]: ...
+
+    def bind(self, spec: RemoteToolSpec) -> FunctionTool: ...
 
 
 @dataclass(kw_only=True)

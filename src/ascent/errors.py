@@ -4,7 +4,11 @@
 
     AscentError
     ├── UserError                 the program is set up wrongly (fix the code)
-    │   └── ProviderCapabilityError   e.g. hosted tools on a provider without them
+    │   ├── ProviderCapabilityError   e.g. hosted tools on a provider without them
+    │   ├── AgentNotFound             no agent of that name is served
+    │   └── MemoryNotFoundError       no memory of that id in that scope
+    ├── RunNotFound               no such run (or it belongs to another tenant)
+    ├── RunConflict               the run is not in a state to take that decision or cancellation
     ├── ModelError                the model could not be used
     │   ├── ModelAPIError             the provider failed (after retries)
     │   └── ModelBehaviorError        the model's output stayed unusable
@@ -15,13 +19,15 @@
     │   ├── OutputGuardrailTripwireTriggered
     │   └── ToolGuardrailTripwireTriggered
     ├── MCPError                  an MCP server failed to start or its connection broke
+    ├── EmbeddingError            an embedder failed or answered something unusable
     ├── MaxTurnsExceeded          the run used up ``max_turns``
-    ├── RunInterrupted            the run was cancelled before it finished
     └── PatternError              a multi-agent pattern could not finish
         └── BranchError               one branch of a parallel pattern failed
 
 What the model gets wrong (an unknown tool, arguments that fail validation,
 malformed JSON) is *not* raised: it goes back to the model as a tool error.
+The service maps ``RunNotFound`` and ``AgentNotFound`` to 404 and
+``RunConflict`` to 409, in one place.
 """
 
 from __future__ import annotations
@@ -32,19 +38,23 @@ if TYPE_CHECKING:
     from .items import Item
 
 __all__ = [
+    "AgentNotFound",
     "AscentError",
     "BranchError",
+    "EmbeddingError",
     "GuardrailTripwireTriggered",
     "InputGuardrailTripwireTriggered",
     "MCPError",
     "MaxTurnsExceeded",
+    "MemoryNotFoundError",
     "ModelAPIError",
     "ModelBehaviorError",
     "ModelError",
     "OutputGuardrailTripwireTriggered",
     "PatternError",
     "ProviderCapabilityError",
-    "RunInterrupted",
+    "RunConflict",
+    "RunNotFound",
     "ToolError",
     "ToolGuardrailTripwireTriggered",
     "ToolTimeoutError",
@@ -62,6 +72,35 @@ class UserError(AscentError):
 
 class ProviderCapabilityError(UserError):
     """An agent asks a provider for something it cannot do (hosted tools, for one)."""
+
+
+class AgentNotFound(UserError):
+    """No agent of that name is served (by a durable engine, the service, a registry)."""
+
+
+class MemoryNotFoundError(UserError):
+    """No memory with that id in that scope (it may exist in another scope: we do not say)."""
+
+
+class RunNotFound(AscentError):
+    """No such run: the id is unknown, or belongs to another tenant.
+
+    The two cases are deliberately indistinguishable, so one tenant cannot
+    probe for another's run ids.
+    """
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"no run with id {run_id!r}")
+        self.run_id = run_id
+
+
+class RunConflict(AscentError):
+    """The run is not in a state to take this: a decision on a run that no longer
+    waits for it (another decision won), a cancellation of a finished run.
+
+    Not a programming error: between replicas, two callers can race for one run,
+    and exactly one of them wins.
+    """
 
 
 class ModelError(AscentError):
@@ -138,6 +177,10 @@ class MCPError(AscentError):
     """
 
 
+class EmbeddingError(AscentError):
+    """The embedder failed or answered something unusable (wrong count, wrong size)."""
+
+
 class MaxTurnsExceeded(AscentError):
     """The run reached ``max_turns`` without a final output.
 
@@ -150,10 +193,6 @@ class MaxTurnsExceeded(AscentError):
         self.items = items
         self.state = state
         super().__init__(f"the run reached max_turns={max_turns} without a final output")
-
-
-class RunInterrupted(AscentError):
-    """The run was cancelled before it finished."""
 
 
 class PatternError(AscentError):

@@ -29,6 +29,7 @@ __all__ = [
     "FileSearchTool",
     "FunctionTool",
     "HostedTool",
+    "RemoteToolSpec",
     "Tool",
     "ToolArgumentsError",
     "WebSearchTool",
@@ -91,6 +92,21 @@ class FunctionTool:
         if inspect.isawaitable(decision):
             decision = await decision
         return bool(decision)
+
+
+class RemoteToolSpec(BaseModel):
+    """A tool that a server runs (an MCP server's), as a run listed it.
+
+    A run records these, not live tool objects, so a resumed or replayed run
+    offers the model exactly the tools it saw before; the server turns each
+    back into a callable tool. ``name`` is what the model sees (it may carry a
+    prefix), ``remote_name`` the tool's name on the server.
+    """
+
+    name: str
+    remote_name: str
+    description: str
+    parameters: dict[str, Any]
 
 
 @dataclass(kw_only=True)

@@ -8,16 +8,9 @@ durable waits; runs can be scheduled with cron. SQLite is the default; on
 PostgreSQL many replicas share the work.
 """
 
+from ..errors import AgentNotFound, RunConflict, RunNotFound
 from .engine import APP_VERSION_ENV, EXECUTOR_ID_ENV, DurableEngine
-from .records import (
-    TERMINAL_STATUSES,
-    AgentNotFound,
-    RunEvent,
-    RunNotFound,
-    RunRecord,
-    RunStatus,
-    Schedule,
-)
+from .records import TERMINAL_STATUSES, RunEvent, RunRecord, RunStatus, Schedule
 from .tools import durable_sleep, idempotency_key
 
 __all__ = [
@@ -26,6 +19,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "AgentNotFound",
     "DurableEngine",
+    "RunConflict",
     "RunEvent",
     "RunNotFound",
     "RunRecord",

@@ -1,9 +1,11 @@
 """The body of a durable run's workflow: from its input to its recorded end.
 
-The half of :class:`~ascent.durable.DurableEngine` that runs inside DBOS
-workflows: it builds the run's state, drives the agent loop through
-:func:`ascent.run.runner._execute` with the durable interpreter, and writes the
-run's record and run-level events as the run pauses, resumes and ends.
+:class:`RunWorkflows` is the part of :class:`~ascent.durable.DurableEngine`
+that executes inside DBOS workflows. It makes the run's state through the
+public run seam (:mod:`ascent.run.start`), runs the agent loop there with the
+durable interpreter, and writes the run's record and run-level events as the
+run pauses, resumes and ends. It also knows which runs execute in this
+process, so the engine can stop or cancel them.
 """
 
 from __future__ import annotations
@@ -14,76 +16,132 @@ import functools
 import logging
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from dbos import DBOS
 from pydantic_core import to_jsonable_python
 
-from ..items import Item, RunUsage, input_to_items
+from ..items import RunUsage
+from ..lifecycle import RunHooks
 from ..memory import open_session
-from ..run.runner import _execute
+from ..run.config import RunConfig
+from ..run.registry import AgentRegistry
+from ..run.start import new_state, run_agent
 from ..run.state import RunState
+from ._inputs import input_items
 from ._interpreter import DELTAS, DurableInterpreter, DurableRun, EventLog
+from ._news import RunNews
+from ._store import PendingEvent, RunStore
+from .records import RunRecord, Schedule
 
-if TYPE_CHECKING:
-    from ..agent import Agent
-    from ..lifecycle import RunHooks
-    from ..run.config import RunConfig
-    from ._store import PendingEvent, RunStore
-    from .records import RunRecord
-
-__all__ = ["RunDriver"]
+__all__ = ["RunSettings", "RunWorkflows"]
 
 logger = logging.getLogger("ascent.durable")
 
 
-class RunDriver:
-    """Runs the workflows of durable runs (mixed into the engine)."""
+@dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    """What every durable run of one engine shares (as for :meth:`Runner.run`)."""
 
-    if TYPE_CHECKING:
-        database_url: str
-        run_config: RunConfig
-        context: Any
-        hooks: RunHooks[Any] | None
-        max_turns: int
-        _lock: threading.Lock
-        _tasks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]]
-        _finishing: set[str]
-        _fresh: set[str]
-        _local: dict[str, Any]
+    database_url: str
+    run_config: RunConfig
+    context: Any = None
+    hooks: RunHooks[Any] | None = None
+    max_turns: int
 
-        @property
-        def store(self) -> RunStore: ...
+    def trace_id(self, run_id: str) -> str | None:
+        """A durable run's trace id follows from its id: any replica finds it."""
+        return None if self.run_config.tracing_disabled else f"trace_{run_id}"
 
-        def _agent(self, name: str) -> Agent[Any]: ...
-        def _trace_id(self, run_id: str) -> str | None: ...
-        def _notify(
-            self, run_id: str, *, status: bool = False, record: RunRecord | None = None
-        ) -> None: ...
 
-    async def _drive(
+class RunWorkflows:
+    """Executes durable runs' workflows, and keeps track of those in this process."""
+
+    def __init__(
+        self, *, store: RunStore, news: RunNews, agents: AgentRegistry, settings: RunSettings
+    ) -> None:
+        self.store = store
+        self.news = news
+        self.agents = agents
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._tasks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = {}
+        self._finishing: set[str] = set()
+        self._fresh: set[str] = set()  # runs started here whose workflow has not begun
+
+    # ------------------------------------------------------- runs of this process
+
+    def starting_here(self, run_id: str, tenant: str | None) -> None:
+        """The run was just started in this process, and will execute here."""
+        with self._lock:
+            self._fresh.add(run_id)
+        self.news.track(run_id, tenant)
+
+    def did_not_start(self, run_id: str) -> None:
+        with self._lock:
+            self._fresh.discard(run_id)
+        self.news.untrack(run_id)
+
+    def interrupt(self, run_id: str) -> None:
+        """Cancel the run's task if it executes in this process (a wait for
+        approval does not notice a cancellation by itself)."""
+        with self._lock:
+            entry = self._tasks.get(run_id)
+        if entry is not None:
+            loop, task = entry
+            loop.call_soon_threadsafe(task.cancel)
+
+    async def stop(self) -> None:
+        """Stop the runs executing on this event loop: those whose end is written
+        may record it; the others stay pending, for this replica or another."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            mine = {run: task for run, (owner, task) in self._tasks.items() if owner is loop}
+            finishing = [task for run, task in mine.items() if run in self._finishing]
+        if finishing:
+            await asyncio.wait(finishing, timeout=5)
+        for task in mine.values():
+            task.cancel()
+        if mine:
+            await asyncio.gather(*mine.values(), return_exceptions=True)
+        self.news.untrack_all()
+
+    # ----------------------------------------------------------- the workflows
+
+    async def execute(
         self, run_id: str, agent_name: str, items: list[dict[str, Any]], session_id: str | None
     ) -> None:
-        """The body of a run's workflow (the loop runs inside :func:`_execute`)."""
+        """The body of a run's workflow."""
         task = asyncio.current_task()
         assert task is not None
         with self._lock:
             self._tasks[run_id] = (asyncio.get_running_loop(), task)
         try:
-            await self._drive_run(run_id, agent_name, items, session_id)
+            await self._execute(run_id, agent_name, items, session_id)
         finally:
             with self._lock:
                 self._tasks.pop(run_id, None)
                 self._finishing.discard(run_id)
-                self._local.pop(run_id, None)
+            self.news.untrack(run_id)
             # its waiters poll slowly while it runs here: tell them (a cancellation by
             # another process, say, ends it without a record written here)
-            self._notify(run_id, status=True)
+            self.news.notify(run_id, status=True)
 
-    async def _drive_run(
+    async def execute_scheduled(self, run_id: str, context: dict[str, Any]) -> None:
+        """The body of a run that a cron schedule started: its record first."""
+        schedule = Schedule.model_validate(context)
+        await DBOS.run_step_async(
+            {"name": "create"}, self._create_scheduled_run, run_id, schedule.model_dump(mode="json")
+        )
+        await self.execute(run_id, schedule.agent, input_items(schedule.input), schedule.session_id)
+
+    async def _execute(
         self, run_id: str, agent_name: str, items: list[dict[str, Any]], session_id: str | None
     ) -> None:
         store = self.store
+        settings = self.settings
         with self._lock:
             fresh = run_id in self._fresh
             self._fresh.discard(run_id)
@@ -99,14 +157,14 @@ class RunDriver:
         events = EventLog(
             store,
             run_id,
-            notify=self._notify,
+            notify=self.news.notify,
             retried_step=retried,
             last_seq=1 if fresh else None,  # start_run wrote run_started, seq 1
             logged=logged,
         )
         usage: RunUsage | None = None
         try:
-            agent = self._agent(agent_name)
+            agent = self.agents.get_agent(agent_name)
             if session_id:  # the history read must be replayed as it was: a step
                 data = await DBOS.run_step_async(
                     {"name": "begin"}, self._begin, run_id, agent_name, items, session_id
@@ -121,29 +179,29 @@ class RunDriver:
                 on_pause=functools.partial(self._on_pause, run_id),
                 on_resume=functools.partial(self._on_resume, run_id),
             )
-            config = self.run_config
+            config = settings.run_config
             if not config.tracing_disabled:
                 metadata = {"run_id": run_id, **config.trace_metadata}
                 config = dataclasses.replace(
-                    config, trace_id=self._trace_id(run_id), trace_metadata=metadata
+                    config, trace_id=settings.trace_id(run_id), trace_metadata=metadata
                 )
-            result = await _execute(
+            session = open_session(session_id, settings.database_url) if session_id else None
+            result = await run_agent(
                 agent,
                 state,
-                context=self.context,
-                max_turns=state.max_turns,
-                session=open_session(session_id, self.database_url) if session_id else None,
-                hooks=self.hooks,
                 config=config,
+                context=settings.context,
+                session=session,
+                hooks=settings.hooks,
                 emit=events.emit,
-                interpreter_class=functools.partial(DurableInterpreter, durable=durable),
+                interpreter=functools.partial(DurableInterpreter, durable=durable),
             )
         except Exception as exc:
             # No step needed to end a run: a replay finds the record ended and writes nothing.
             await _quietly(events.flush())
             error = f"{type(exc).__name__}: {exc}"
             await asyncio.to_thread(
-                self._fail, run_id, error, (usage or RunUsage()).model_dump(mode="json")
+                self.fail, run_id, error, (usage or RunUsage()).model_dump(mode="json")
             )
             return
         unwritten = await events.take()
@@ -159,20 +217,34 @@ class RunDriver:
     async def _begin(
         self, run_id: str, agent: str, items: list[dict[str, Any]], session_id: str | None
     ) -> dict[str, Any]:
-        new_input = input_to_items(items)
-        history: list[Item] = []
-        if session_id:
-            session = open_session(session_id, self.database_url)
-            history = await session.get_items()
-            await session.add_items(new_input)
-        state = RunState(
-            run_id=run_id,
-            starting_agent=agent,
-            current_agent=agent,
-            input=[*history, *new_input],
-            max_turns=self.max_turns,
+        session = open_session(session_id, self.settings.database_url) if session_id else None
+        history = await session.get_items() if session is not None else []
+        state = new_state(
+            agent, items, history=history, max_turns=self.settings.max_turns, run_id=run_id
         )
+        if session is not None:
+            await session.add_items(state.input[len(history) :])
         return state.model_dump(mode="json")
+
+    def _create_scheduled_run(self, run_id: str, context: dict[str, Any]) -> None:
+        schedule = Schedule.model_validate(context)
+        now = datetime.now(UTC)
+        self.store.insert_run(
+            RunRecord(
+                id=run_id,
+                agent=schedule.agent,
+                tenant=schedule.tenant,
+                session_id=schedule.session_id,
+                status="running",
+                trace_id=self.settings.trace_id(run_id),
+                schedule=schedule.name,
+                created_at=now,
+                updated_at=now,
+            ),
+            events=[("run_started", {"agent": schedule.agent, "schedule": schedule.name}, None)],
+        )
+
+    # ------------------------------------------------------------- the record
 
     def _on_pause(
         self, run_id: str, requests: list[Any], event: dict[str, Any], usage: dict[str, Any]
@@ -214,7 +286,8 @@ class RunDriver:
             pending=[],
         )
 
-    def _fail(self, run_id: str, error: str, usage: dict[str, Any]) -> None:
+    def fail(self, run_id: str, error: str, usage: dict[str, Any]) -> None:
+        """Record that the run failed (unless it is over already)."""
         with self._lock:
             self._finishing.add(run_id)
         self._update(
@@ -249,7 +322,7 @@ class RunDriver:
             after=after,
             **values,
         )
-        self._notify(run_id, status=True, record=record)
+        self.news.notify(run_id, status=True, record=record)
 
 
 async def _quietly(awaitable: Any) -> None:

@@ -1,4 +1,4 @@
-"""How the engine sets DBOS up: its SQLite engine, its logs, a replica's default id."""
+"""How the engine sets DBOS up: its configuration, SQLite engine, logs, a replica's default id."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import socket
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from dbos import DBOSPortableJSONSerializer
+from dbos import DBOSConfig, DBOSPortableJSONSerializer
 from sqlalchemy.engine import make_url
 
 from ..storage import configure_sqlite, sqlite_path
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JSONSerializer",
+    "dbos_config",
     "dbos_database_url",
     "fresh_executor_id",
     "route_dbos_logs",
@@ -40,6 +41,37 @@ class JSONSerializer(DBOSPortableJSONSerializer):
             return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
         except (TypeError, ValueError):
             return super().serialize(value)
+
+
+def dbos_config(
+    database_url: str,
+    *,
+    app_version: str,
+    executor_id: str,
+    poll_interval: float,
+    scheduler_poll_interval: float,
+    executor_threads: int,
+) -> DBOSConfig:
+    """DBOS's configuration for the project database at ``database_url``."""
+    system_url = dbos_database_url(database_url)
+    config: DBOSConfig = {
+        "name": "ascent",
+        "system_database_url": system_url,
+        "application_version": app_version,
+        "executor_id": executor_id,
+        "serializer": JSONSerializer(),
+        "log_level": "WARNING",
+        "notification_listener_polling_interval_sec": poll_interval,
+        "scheduler_polling_interval_sec": scheduler_poll_interval,
+        "max_executor_threads": executor_threads,
+    }
+    if database_url.startswith("sqlite"):
+        config["system_database_engine"] = sqlite_system_engine(system_url)
+    else:
+        # DBOS retries its operations when a connection turns out dead, so the
+        # ping before each use (a round trip, a dozen per run) buys nothing.
+        config["db_engine_kwargs"] = {"pool_pre_ping": False}
+    return config
 
 
 def dbos_database_url(url: str) -> str:

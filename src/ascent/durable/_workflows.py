@@ -2,43 +2,56 @@
 
 DBOS finds a workflow by its registered name when it recovers a run, in this
 process or another, so the names here are part of the stored format. DBOS is
-one per process, and so is the engine these workflows report to.
+one per process, and so is the engine whose :class:`RunWorkflows` these
+workflows hand their runs to.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dbos import DBOS
 
 from ..errors import UserError
+from ._runs import RunWorkflows
+from ._store import RunStore
 
-if TYPE_CHECKING:
-    from .engine import DurableEngine
-
-__all__ = ["RUN_WORKFLOW", "SCHEDULED_WORKFLOW", "active_engine", "run_workflow", "set_active"]
+__all__ = [
+    "RUN_WORKFLOW",
+    "SCHEDULED_WORKFLOW",
+    "active_store",
+    "run_workflow",
+    "scheduled_workflow",
+    "set_active",
+]
 
 RUN_WORKFLOW = "ascent.durable.run"
 SCHEDULED_WORKFLOW = "ascent.durable.scheduled_run"
 
-_active: DurableEngine | None = None
+_active: RunWorkflows | None = None
 
 
-def set_active(engine: DurableEngine | None) -> None:
+def set_active(workflows: RunWorkflows | None) -> None:
+    """Hand this process's durable runs to ``workflows`` (None: to nobody)."""
     global _active
-    if engine is not None and _active is not None and _active is not engine:
+    if workflows is not None and _active is not None and _active is not workflows:
         raise UserError(
             "a DurableEngine is already running in this process; DBOS, which runs "
             "the durable workflows, is one per process: stop the other engine first"
         )
-    _active = engine
+    _active = workflows
 
 
-def active_engine() -> DurableEngine:
+def _workflows() -> RunWorkflows:
     if _active is None:  # pragma: no cover - DBOS runs workflows only after start()
         raise UserError("no DurableEngine is running in this process")
     return _active
+
+
+def active_store() -> RunStore:
+    """The run store of this process's durable engine (for tools inside its runs)."""
+    return _workflows().store
 
 
 @DBOS.workflow(name=RUN_WORKFLOW)
@@ -46,7 +59,7 @@ async def run_workflow(
     run_id: str, agent: str, input: list[dict[str, Any]], session_id: str | None
 ) -> None:
     """One durable run, from its input to its final output (or failure)."""
-    await active_engine()._drive(run_id, agent, input, session_id)
+    await _workflows().execute(run_id, agent, input, session_id)
 
 
 @DBOS.workflow(name=SCHEDULED_WORKFLOW)
@@ -54,4 +67,4 @@ async def scheduled_workflow(scheduled_at: datetime | str, context: dict[str, An
     """A run started by a cron schedule: the workflow's id is the run's id."""
     run_id = DBOS.workflow_id
     assert run_id is not None
-    await active_engine()._drive_scheduled(run_id, context, str(scheduled_at))
+    await _workflows().execute_scheduled(run_id, context)

@@ -4,49 +4,47 @@ A run is a DBOS workflow (see :mod:`._interpreter`); the engine starts runs,
 answers questions about them from the project database, delivers approvals and
 cancellations, and keeps this replica's heartbeat. Every method works from any
 process on the same database, so a stateless service can run many replicas.
+
+The engine is composed of parts with one job each: :class:`RunWorkflows`
+executes the runs' workflows, :class:`RunNews` tells waits and event streams
+that a run moved on, :class:`Schedules` keeps cron schedules, and
+:class:`Replica` beats this replica's heart and takes over dead ones' runs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import os
-import threading
-import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from dbos import DBOS, DBOSConfig, SetWorkflowID
+from dbos import DBOS, SetWorkflowID
 
 from .._version import __version__
 from ..agent import Agent
-from ..errors import UserError
+from ..errors import RunConflict, UserError
 from ..items import Item, RunUsage
 from ..lifecycle import RunHooks
 from ..models.base import Model
 from ..run.commands import ApprovalDecision
 from ..run.config import DEFAULT_MAX_TURNS, RunConfig
+from ..run.registry import AgentRegistry, Agents
 from ..storage import database_url as default_database_url
 from ..storage import display_url
 from ._inputs import input_items
 from ._interpreter import APPROVAL_TOPIC
+from ._news import RunNews
 from ._replicas import Replica
-from ._runs import RunDriver
-from ._setup import (
-    JSONSerializer,
-    dbos_database_url,
-    fresh_executor_id,
-    route_dbos_logs,
-    sqlite_system_engine,
-)
+from ._runs import RunSettings, RunWorkflows
+from ._setup import dbos_config, fresh_executor_id, route_dbos_logs
 from ._store import RunStore
 from ._workflows import run_workflow, set_active
-from .records import TERMINAL_STATUSES, AgentNotFound, RunEvent, RunNotFound, RunRecord
+from .records import RunEvent, RunRecord, Schedule
 from .schedules import Schedules
 
 __all__ = ["APP_VERSION_ENV", "EXECUTOR_ID_ENV", "DurableEngine"]
@@ -56,19 +54,9 @@ logger = logging.getLogger("ascent.durable")
 EXECUTOR_ID_ENV = "ASCENT_EXECUTOR_ID"
 RUN_QUEUE = "ascent.durable.runs"
 APP_VERSION_ENV = "ASCENT_APP_VERSION"
-_STOP_FOLLOWING = TERMINAL_STATUSES | {"awaiting_approval"}
-_MAX_POLL_INTERVAL = 1.0
-# A run that runs in this process tells its waits and streams what it writes; they
-# read the database only for what other processes do (a cancellation): less often.
-_LOCAL_POLL_INTERVAL = 1.0
-_LOCAL_MAX_POLL_INTERVAL = 10.0
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class DurableEngine(RunDriver, Schedules):
+class DurableEngine:
     """Durable runs of ``agents`` on one database (SQLite by default, PostgreSQL for replicas).
 
     ``app_version`` names the code version DBOS ties pending runs to (default:
@@ -93,7 +81,7 @@ class DurableEngine(RunDriver, Schedules):
     def __init__(
         self,
         *,
-        agents: Mapping[str, Agent[Any]] | Sequence[Agent[Any]],
+        agents: Agents,
         database_url: str | None = None,
         app_version: str | None = None,
         executor_id: str | None = None,
@@ -109,7 +97,7 @@ class DurableEngine(RunDriver, Schedules):
         worker_concurrency: int | None = None,
         executor_threads: int = 32,
     ) -> None:
-        self._agents = _agent_map(agents)
+        self.agents = AgentRegistry(agents)
         self.database_url = database_url or default_database_url()
         self.app_version = app_version or os.environ.get(APP_VERSION_ENV) or f"ascent-{__version__}"
         self.executor_id = executor_id or os.environ.get(EXECUTOR_ID_ENV) or fresh_executor_id()
@@ -120,10 +108,13 @@ class DurableEngine(RunDriver, Schedules):
         config = run_config or RunConfig()
         if model is not None:
             config = dataclasses.replace(config, model=model)
-        self.run_config = config
-        self.context = context
-        self.hooks = hooks
-        self.max_turns = max_turns
+        self.settings = RunSettings(
+            database_url=self.database_url,
+            run_config=config,
+            context=context,
+            hooks=hooks,
+            max_turns=max_turns,
+        )
         self.poll_interval = poll_interval
         self.scheduler_poll_interval = scheduler_poll_interval
         if worker_concurrency is not None and worker_concurrency < 1:
@@ -132,60 +123,45 @@ class DurableEngine(RunDriver, Schedules):
             raise UserError("executor_threads must be at least 1")
         self.executor_threads = executor_threads
         self.worker_concurrency = worker_concurrency
-        self._store: RunStore | None = None
+        self.schedules = Schedules(self.agents)
+        self._parts: _Parts | None = None
         self._replica: Replica | None = None
-        self._started = False
         self._owns_dbos = False  # this engine made the process's DBOS (and must destroy it)
-        self._tasks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = {}
-        self._finishing: set[str] = set()
-        self._fresh: set[str] = set()  # runs started here whose workflow has not begun
-        self._local: dict[str, _LocalRun] = {}  # runs started here that run here, until they end
-        self._waiters: dict[str, set[_Waiter]] = {}  # run id -> this process's waits
-        self._lock = threading.Lock()
 
     # ----------------------------------------------------------------- lifecycle
 
     @property
-    def agents(self) -> Mapping[str, Agent[Any]]:
-        return self._agents
+    def run_config(self) -> RunConfig:
+        return self.settings.run_config
 
     async def list_agents(self) -> list[Agent[Any]]:
-        return list(self._agents.values())
+        return list(self.agents.values())
 
     @property
     def store(self) -> RunStore:
-        if self._store is None:
-            raise UserError("the DurableEngine is not started: call `await engine.start()`")
-        return self._store
+        return self._started_parts().store
 
     async def start(self) -> None:
         """Launch DBOS, resume this replica's pending runs, and start the heartbeat."""
-        if self._started:
+        if self._parts is not None:
             return
-        set_active(self)
+        store = await asyncio.to_thread(RunStore, self.database_url)
+        news = RunNews(store, poll_interval=self.poll_interval)
+        workflows = RunWorkflows(store=store, news=news, agents=self.agents, settings=self.settings)
+        set_active(workflows)  # before DBOS launches: it resumes pending runs at once
         try:
-            self._store = await asyncio.to_thread(RunStore, self.database_url)
-            system_url = dbos_database_url(self.database_url)
-            config: DBOSConfig = {
-                "name": "ascent",
-                "system_database_url": system_url,
-                "application_version": self.app_version,
-                "executor_id": self.executor_id,
-                "serializer": JSONSerializer(),
-                "log_level": "WARNING",
-                "notification_listener_polling_interval_sec": self.poll_interval,
-                "scheduler_polling_interval_sec": self.scheduler_poll_interval,
-                "max_executor_threads": self.executor_threads,
-            }
-            if self.database_url.startswith("sqlite"):
-                config["system_database_engine"] = sqlite_system_engine(system_url)
-            else:
-                # DBOS retries its operations when a connection turns out dead, so the
-                # ping before each use (a round trip, a dozen per run) buys nothing.
-                config["db_engine_kwargs"] = {"pool_pre_ping": False}
             route_dbos_logs()
             self._owns_dbos = True
-            DBOS(config=config)
+            DBOS(
+                config=dbos_config(
+                    self.database_url,
+                    app_version=self.app_version,
+                    executor_id=self.executor_id,
+                    poll_interval=self.poll_interval,
+                    scheduler_poll_interval=self.scheduler_poll_interval,
+                    executor_threads=self.executor_threads,
+                )
+            )
             await asyncio.to_thread(DBOS.launch)
             if self.worker_concurrency is not None:
                 await DBOS.register_queue_async(
@@ -193,9 +169,9 @@ class DurableEngine(RunDriver, Schedules):
                     worker_concurrency=self.worker_concurrency,
                     polling_interval_sec=self.poll_interval,
                 )
-            self._started = True
+            self._parts = _Parts(store=store, news=news, workflows=workflows)
             self._replica = Replica(
-                self._store,
+                store,
                 executor_id=self.executor_id,
                 app_version=self.app_version,
                 heartbeat_interval=self.heartbeat_interval,
@@ -204,7 +180,7 @@ class DurableEngine(RunDriver, Schedules):
             await self._replica.start()
         except BaseException:
             if self._owns_dbos:
-                await self.stop()
+                await self._shut_down(workflows)
             else:
                 set_active(None)
             raise
@@ -222,24 +198,19 @@ class DurableEngine(RunDriver, Schedules):
         if self._replica is not None:
             await self._replica.stop()
             self._replica = None
-        if not self._owns_dbos:
-            return  # never started, or stopped already
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            mine = {run: task for run, (owner, task) in self._tasks.items() if owner is loop}
-            finishing = [task for run, task in mine.items() if run in self._finishing]
-        if finishing:  # their outcome is written: let DBOS record the workflow's end too
-            await asyncio.wait(finishing, timeout=5)
-        for task in mine.values():
-            task.cancel()
-        if mine:
-            await asyncio.gather(*mine.values(), return_exceptions=True)
-        with self._lock:  # runs that never began here are no longer this process's
-            self._local.clear()
+        parts, self._parts = self._parts, None
+        if self._owns_dbos and parts is not None:
+            await self._shut_down(parts.workflows)
+
+    async def _shut_down(self, workflows: RunWorkflows) -> None:
+        await workflows.stop()
         await asyncio.to_thread(DBOS.destroy, workflow_completion_timeout_sec=0)
         # DBOS made its (now shut down) thread pool this loop's default executor
-        loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="asyncio"))
-        self._owns_dbos = self._started = False
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(thread_name_prefix="asyncio")
+        )
+        self._owns_dbos = False
+        self._parts = None
         set_active(None)
 
     async def __aenter__(self) -> DurableEngine:
@@ -264,27 +235,28 @@ class DurableEngine(RunDriver, Schedules):
 
         With ``session_id`` the run continues that session's conversation. A
         ``run_id`` makes the start idempotent: starting it again returns the
-        existing run.
+        existing run. An unknown agent raises :class:`AgentNotFound`.
         """
-        self._agent(agent)
+        parts = self._started_parts()
+        self.agents.get_agent(agent)
         items = input_items(input)
         run_id = run_id or uuid.uuid4().hex
-        now = _now()
+        now = datetime.now(UTC)
         record = RunRecord(
             id=run_id,
             agent=agent,
             tenant=tenant,
             session_id=session_id,
             status="running" if self.worker_concurrency is None else "queued",
-            trace_id=self._trace_id(run_id),
+            trace_id=self.settings.trace_id(run_id),
             created_at=now,
             updated_at=now,
         )
         started = [("run_started", {"agent": agent}, None)]
-        if not await asyncio.to_thread(self.store.insert_run, record, events=started):
-            existing = await asyncio.to_thread(self.store.get_run, run_id)
+        if not await asyncio.to_thread(parts.store.insert_run, record, events=started):
+            existing = await asyncio.to_thread(parts.store.get_run, run_id)
             if existing is None or existing.tenant != tenant or existing.agent != agent:
-                raise UserError(f"the run id {run_id!r} is taken by another run")
+                raise RunConflict(f"the run id {run_id!r} is taken by another run")
             return existing
         try:
             with SetWorkflowID(run_id):
@@ -293,116 +265,39 @@ class DurableEngine(RunDriver, Schedules):
                         RUN_QUEUE, run_workflow, run_id, agent, items, session_id
                     )
                 else:
-                    with self._lock:
-                        self._fresh.add(run_id)
-                        self._local[run_id] = _LocalRun(tenant)
+                    parts.workflows.starting_here(run_id, tenant)
                     await DBOS.start_workflow_async(run_workflow, run_id, agent, items, session_id)
         except Exception as exc:
-            with self._lock:
-                self._fresh.discard(run_id)
-                self._local.pop(run_id, None)
+            parts.workflows.did_not_start(run_id)
             await asyncio.to_thread(
-                self._fail, run_id, f"the run could not start: {exc}", RunUsage().model_dump()
+                parts.workflows.fail,
+                run_id,
+                f"the run could not start: {exc}",
+                RunUsage().model_dump(),
             )
             raise
         return record
 
     async def get_run(self, run_id: str, *, tenant: str | None = None) -> RunRecord:
         """The run's record; :class:`RunNotFound` if there is none for ``tenant``."""
-        record = await asyncio.to_thread(self.store.get_run, run_id)
-        if record is None or record.tenant != tenant:
-            raise RunNotFound(run_id)
-        return record
+        return await self._started_parts().news.get_run(run_id, tenant=tenant)
+
+    async def list_runs(
+        self, *, tenant: str | None = None, schedule: str | None = None, limit: int = 50
+    ) -> list[RunRecord]:
+        """The latest runs of ``tenant`` (of one schedule, if given), newest first."""
+        return await asyncio.to_thread(
+            self.store.list_runs, tenant=tenant, schedule=schedule, limit=limit
+        )
 
     async def wait_run(
         self, run_id: str, *, tenant: str | None = None, timeout: float | None = None
     ) -> RunRecord:
         """Wait until the run is over or waits for approval; after ``timeout``
         seconds, return the record as it is."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pause = self._first_pause(run_id)
-        # A run this process runs hands its waits its record when it ends: no read first.
-        local = self._local_news(run_id, tenant) if timeout is None or timeout > 0 else None
-        if isinstance(local, RunRecord):
-            return local
-        while True:
-            left = None if deadline is None else deadline - time.monotonic()
-            if local is None:
-                record = await self.get_run(run_id, tenant=tenant)
-                if record.status in _STOP_FOLLOWING:
-                    return record
-                if left is not None and left <= 0:
-                    return record
-            waiter = await self._wait_news(
-                run_id,
-                pause if left is None else max(0.0, min(left, pause)),
-                status_only=True,
-                waiter=local,
-            )
-            local = None
-            news = waiter.record if waiter is not None else None
-            if news is not None and news.status in _STOP_FOLLOWING and news.tenant == tenant:
-                return news  # this process wrote it just now: no need to read it back
-            expired = deadline is not None and time.monotonic() >= deadline
-            if waiter is None and pause < _LOCAL_MAX_POLL_INTERVAL and not expired:
-                # No news of a run still running here is no news: DBOS interrupts it if
-                # another process cancels it, and its end wakes us. Read only now and then.
-                local = self._local_news(run_id, tenant)
-                if isinstance(local, RunRecord):
-                    return local
-            pause = self._next_pause(run_id, pause, woken=waiter is not None)
+        return await self._started_parts().news.wait_run(run_id, tenant=tenant, timeout=timeout)
 
-    async def decide(
-        self,
-        run_id: str,
-        decisions: Mapping[str, bool | str],
-        *,
-        tenant: str | None = None,
-    ) -> RunRecord:
-        """Approve (``True``) or reject (``False``, or a reason string) pending tool
-        calls by call id. The run resumes wherever it is running."""
-        record = await self.get_run(run_id, tenant=tenant)
-        if record.status != "awaiting_approval":
-            raise UserError(f"run {run_id!r} is not waiting for approval (it is {record.status})")
-        pending = {request.call_id: request for request in record.pending_approvals}
-        unknown = [call_id for call_id in decisions if call_id not in pending]
-        if unknown or not decisions:
-            raise UserError(
-                f"no pending tool call {', '.join(map(repr, unknown)) or '(none given)'} in run "
-                f"{run_id!r}; pending: {', '.join(pending) or 'none'}"
-            )
-        message = {k: _decision(v).model_dump(mode="json") for k, v in decisions.items()}
-        remaining = [r for call_id, r in pending.items() if call_id not in decisions]
-        updated = await asyncio.to_thread(
-            self.store.update_run, run_id, status="running", pending=remaining
-        )
-        await DBOS.send_async(run_id, message, APPROVAL_TOPIC)
-        self._notify(run_id, status=True, record=updated)
-        return updated or await self.get_run(run_id, tenant=tenant)
-
-    async def cancel_run(self, run_id: str, *, tenant: str | None = None) -> RunRecord:
-        """Stop the run at once (a tool in flight is interrupted). A run that is
-        over already raises :class:`UserError`."""
-        record = await self.get_run(run_id, tenant=tenant)
-        if record.done:
-            raise UserError(f"run {run_id!r} cannot be cancelled: it is {record.status} already")
-        updated = await asyncio.to_thread(
-            self.store.update_run,
-            run_id,
-            status="cancelled",
-            pending=[],
-            events=[("run_cancelled", {"run_id": run_id}, None)],
-        )
-        await DBOS.cancel_workflow_async(run_id)
-        with self._lock:
-            entry = self._tasks.get(run_id)
-        if entry is not None:  # a wait for approval does not notice cancellation by itself
-            loop, task = entry
-            loop.call_soon_threadsafe(task.cancel)
-        self._notify(run_id, status=True, record=updated)
-        return updated or await self.get_run(run_id, tenant=tenant)
-
-    async def events(
+    def events(
         self,
         run_id: str,
         *,
@@ -412,150 +307,128 @@ class DurableEngine(RunDriver, Schedules):
     ) -> AsyncIterator[RunEvent]:
         """The run's events with ``seq > after``; with ``follow``, then the new ones
         as they come, until the run is over or waits for approval."""
-        await self.get_run(run_id, tenant=tenant)
-        last = after
-        pause = self._first_pause(run_id)
-        while True:
-            record, batch = await asyncio.to_thread(
-                self.store.read_run_and_events, run_id, after=last
+        news = self._started_parts().news
+        return news.follow(run_id, after=after, tenant=tenant, follow=follow)
+
+    async def decide(
+        self,
+        run_id: str,
+        decisions: Mapping[str, bool | str],
+        *,
+        tenant: str | None = None,
+    ) -> RunRecord:
+        """Approve (``True``) or reject (``False``, or a reason string) pending tool
+        calls by call id. The run resumes wherever it is running.
+
+        Raises :class:`RunConflict` when the run does not wait for these calls
+        (it is not waiting at all, another decision won, or a call id is not
+        pending), and :class:`UserError` for a decision that is not one.
+        """
+        parts = self._started_parts()
+        message = {
+            call_id: _decision(value).model_dump(mode="json")
+            for call_id, value in decisions.items()
+        }
+        record = await parts.news.get_run(run_id, tenant=tenant)
+        if record.status != "awaiting_approval":
+            raise RunConflict(f"run {run_id!r} is {record.status}, not awaiting approval")
+        pending = {request.call_id: request for request in record.pending_approvals}
+        unknown = sorted(call_id for call_id in decisions if call_id not in pending)
+        if unknown or not decisions:
+            raise RunConflict(
+                f"run {run_id!r} has no pending approval for call id(s) "
+                f"{', '.join(unknown) or '(none given)'}; pending: {', '.join(pending) or 'none'}"
             )
-            for event in batch:
-                yield event
-                last = event.seq
-            if batch:
-                continue  # there may be more already: read again before waiting
-            if not follow or record is None or record.status in _STOP_FOLLOWING:
-                return
-            waiter = await self._wait_news(run_id, pause)
-            pause = self._next_pause(run_id, pause, woken=waiter is not None)
+        remaining = [r for call_id, r in pending.items() if call_id not in decisions]
+        # one conditional update: of two decisions racing, exactly one wins
+        updated = await asyncio.to_thread(
+            parts.store.update_run,
+            run_id,
+            status="running",
+            pending=remaining,
+            only_status="awaiting_approval",
+        )
+        if updated is None:
+            latest = await parts.news.get_run(run_id, tenant=tenant)
+            raise RunConflict(
+                f"run {run_id!r} is {latest.status}, not awaiting approval "
+                "(another decision or a cancellation came first)"
+            )
+        await DBOS.send_async(run_id, message, APPROVAL_TOPIC)
+        parts.news.notify(run_id, status=True, record=updated)
+        return updated
+
+    async def cancel_run(self, run_id: str, *, tenant: str | None = None) -> RunRecord:
+        """Stop the run at once (a tool in flight is interrupted). Cancelling a
+        cancelled run returns it as it is; a run that completed or failed raises
+        :class:`RunConflict`."""
+        parts = self._started_parts()
+        record = await parts.news.get_run(run_id, tenant=tenant)
+        if record.status == "cancelled":
+            return record
+        updated = None
+        if not record.done:
+            updated = await asyncio.to_thread(
+                parts.store.update_run,
+                run_id,
+                status="cancelled",
+                pending=[],
+                events=[("run_cancelled", {"run_id": run_id}, None)],
+            )
+        if updated is None:  # over already, or it ended meanwhile
+            latest = await parts.news.get_run(run_id, tenant=tenant)
+            if latest.status == "cancelled":
+                return latest
+            raise RunConflict(f"run {run_id!r} cannot be cancelled: it is {latest.status} already")
+        await DBOS.cancel_workflow_async(run_id)
+        parts.workflows.interrupt(run_id)
+        parts.news.notify(run_id, status=True, record=updated)
+        return updated
+
+    # ----------------------------------------------------------------- schedules
+
+    async def schedule(
+        self,
+        name: str,
+        agent: str,
+        input: str | list[Item] | list[dict[str, Any]],
+        *,
+        cron: str,
+        tenant: str | None = None,
+        session_id: str | None = None,
+    ) -> Schedule:
+        """Run ``agent`` on ``input`` each time ``cron`` fires (five fields, or six
+        with seconds first), until :meth:`unschedule`. Replaces a schedule of the
+        same name."""
+        self._started_parts()
+        return await self.schedules.schedule(
+            name, agent, input, cron=cron, tenant=tenant, session_id=session_id
+        )
+
+    async def list_schedules(self, *, tenant: str | None = None) -> list[Schedule]:
+        self._started_parts()
+        return await self.schedules.list_schedules(tenant=tenant)
+
+    async def unschedule(self, name: str, *, tenant: str | None = None) -> None:
+        """Delete the schedule ``name`` (runs it started are kept)."""
+        self._started_parts()
+        await self.schedules.unschedule(name, tenant=tenant)
 
     # ---------------------------------------------------------------- internals
 
-    def _agent(self, name: str) -> Agent[Any]:
-        agent = self._agents.get(name)
-        if agent is None:
-            known = ", ".join(sorted(self._agents)) or "none"
-            raise AgentNotFound(f"no agent named {name!r} (agents: {known})")
-        return agent
-
-    def _trace_id(self, run_id: str) -> str | None:
-        return None if self.run_config.tracing_disabled else f"trace_{run_id}"
-
-    def _notify(
-        self, run_id: str, *, status: bool = False, record: RunRecord | None = None
-    ) -> None:
-        """Wake the streams of this process that follow ``run_id`` (and its waits too,
-        when its ``status`` changed), handing them the ``record`` just written."""
-        with self._lock:
-            waiters = list(self._waiters.get(run_id, ()))
-            local = self._local.get(run_id)
-            if local is not None and record is not None:
-                local.record = record
-        for waiter in waiters:
-            if waiter.status_only and not status:
-                continue
-            if record is not None:
-                waiter.record = record
-            with contextlib.suppress(RuntimeError):  # RuntimeError: that loop is closed
-                waiter.loop.call_soon_threadsafe(waiter.event.set)
-
-    def _first_pause(self, run_id: str) -> float:
-        if run_id in self._local:
-            return max(self.poll_interval, _LOCAL_POLL_INTERVAL)
-        return self.poll_interval
-
-    def _next_pause(self, run_id: str, pause: float, *, woken: bool) -> float:
-        """How long the next wait for news lasts. This process's own runs wake their
-        waiters at once; the database is polled for news from elsewhere, less and
-        less often while nothing happens (up to once a second, every ten seconds
-        for the runs of this process), so many idle waiters cost the database little."""
-        if woken:
-            return self._first_pause(run_id)
-        most = _LOCAL_MAX_POLL_INTERVAL if run_id in self._local else _MAX_POLL_INTERVAL
-        return min(pause * 2, max(self.poll_interval, most))
-
-    def _local_news(self, run_id: str, tenant: str | None) -> RunRecord | _Waiter | None:
-        """For a running run of ``tenant`` that this process runs: its record if it has
-        ended already, else a waiter for its status, registered in the same breath
-        so no news slips between. None: the database has to be asked."""
-        with self._lock:
-            local = self._local.get(run_id)
-            if local is None or local.tenant != tenant:
-                return None
-            if local.record is not None:
-                if local.record.done:  # an end is final: any later read would say the same
-                    return local.record
-                if local.record.status in _STOP_FOLLOWING:
-                    return None  # paused: another replica may have resumed it since
-            waiter = _Waiter(asyncio.get_running_loop(), True)
-            self._waiters.setdefault(run_id, set()).add(waiter)
-            return waiter
-
-    async def _wait_news(
-        self,
-        run_id: str,
-        timeout: float,
-        *,
-        status_only: bool = False,
-        waiter: _Waiter | None = None,
-    ) -> _Waiter | None:
-        """Wait up to ``timeout`` for news of the run (with ``waiter`` if one is
-        registered already): the woken waiter, or None."""
-        entry = waiter
-        if entry is None:
-            entry = _Waiter(asyncio.get_running_loop(), status_only)
-            with self._lock:
-                self._waiters.setdefault(run_id, set()).add(entry)
-        try:
-            await asyncio.wait_for(entry.event.wait(), timeout)
-            return entry
-        except TimeoutError:
-            return None
-        finally:
-            with self._lock:
-                waiters = self._waiters.get(run_id)
-                if waiters is not None:
-                    waiters.discard(entry)
-                    if not waiters:
-                        del self._waiters[run_id]
+    def _started_parts(self) -> _Parts:
+        if self._parts is None:
+            raise UserError("the DurableEngine is not started: call `await engine.start()`")
+        return self._parts
 
 
-class _LocalRun:
-    """A run started and run by this process: whose it is, and its latest record
-    as written here (what its waits return without reading it back)."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Parts:
+    """What a started engine works with."""
 
-    __slots__ = ("record", "tenant")
-
-    def __init__(self, tenant: str | None) -> None:
-        self.tenant = tenant
-        self.record: RunRecord | None = None
-
-
-class _Waiter:
-    """One wait of this process for news of a run (see ``DurableEngine._notify``)."""
-
-    __slots__ = ("event", "loop", "record", "status_only")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, status_only: bool) -> None:
-        self.loop = loop
-        self.event = asyncio.Event()
-        self.status_only = status_only
-        self.record: RunRecord | None = None  # the run as this process just wrote it
-
-
-def _agent_map(agents: Mapping[str, Agent[Any]] | Sequence[Agent[Any]]) -> dict[str, Agent[Any]]:
-    if isinstance(agents, Mapping):
-        result = dict(agents)
-    else:
-        result = {}
-        for agent in agents:
-            if agent.name in result:
-                raise UserError(f"two agents are named {agent.name!r}")
-            result[agent.name] = agent
-    for name, agent in result.items():
-        if not isinstance(agent, Agent):
-            raise UserError(f"agents[{name!r}] is not an Agent but {type(agent).__name__}")
-    return result
+    store: RunStore
+    news: RunNews
+    workflows: RunWorkflows
 
 
 def _decision(value: bool | str) -> ApprovalDecision:

@@ -11,15 +11,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ..errors import AscentError, UserError
 from ..items import RunUsage
 from ..run.commands import ApprovalRequest
 
 __all__ = [
     "TERMINAL_STATUSES",
-    "AgentNotFound",
     "RunEvent",
-    "RunNotFound",
     "RunRecord",
     "RunStatus",
     "Schedule",
@@ -77,19 +74,3 @@ class Schedule(BaseModel):
     tenant: str | None = None
     session_id: str | None = None
     status: str = "ACTIVE"
-
-
-class RunNotFound(AscentError):
-    """No such run: the id is unknown, or belongs to another tenant.
-
-    The two cases are deliberately indistinguishable, so one tenant cannot
-    probe for another's run ids.
-    """
-
-    def __init__(self, run_id: str) -> None:
-        super().__init__(f"no run with id {run_id!r}")
-        self.run_id = run_id
-
-
-class AgentNotFound(UserError):
-    """No agent of that name is served by this engine."""

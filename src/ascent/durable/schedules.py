@@ -8,37 +8,26 @@ see it.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dbos import DBOS
 from dbos._error import DBOSException
 
 from ..errors import UserError
 from ..items import Item
+from ..run.registry import AgentRegistry
 from ._inputs import input_items
 from ._workflows import SCHEDULED_WORKFLOW, scheduled_workflow
-from .records import RunRecord, Schedule
-
-if TYPE_CHECKING:
-    from ..agent import Agent
-    from ._store import RunStore
+from .records import Schedule
 
 __all__ = ["Schedules"]
 
 
 class Schedules:
-    """The scheduling half of :class:`~ascent.durable.DurableEngine`."""
+    """A durable engine's cron schedules; a firing starts a durable run like any other."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def store(self) -> RunStore: ...
-
-        def _agent(self, name: str) -> Agent[Any]: ...
-        def _trace_id(self, run_id: str) -> str | None: ...
-        async def _drive(
-            self, run_id: str, agent: str, items: list[dict[str, Any]], session_id: str | None
-        ) -> None: ...
+    def __init__(self, agents: AgentRegistry) -> None:
+        self.agents = agents
 
     async def schedule(
         self,
@@ -53,7 +42,7 @@ class Schedules:
         """Run ``agent`` on ``input`` each time ``cron`` fires (five fields, or six
         with seconds first), until :meth:`unschedule`. Replaces a schedule of the
         same name."""
-        self._agent(agent)
+        self.agents.get_agent(agent)
         items = input_items(input)
         schedule = Schedule(
             name=name,
@@ -95,38 +84,3 @@ class Schedules:
         if not any(s.name == name for s in await self.list_schedules(tenant=tenant)):
             raise UserError(f"no schedule named {name!r}")
         await asyncio.to_thread(DBOS.delete_schedule, name)
-
-    async def list_runs(
-        self, *, tenant: str | None = None, schedule: str | None = None, limit: int = 50
-    ) -> list[RunRecord]:
-        """The latest runs of ``tenant`` (of one schedule, if given), newest first."""
-        return await asyncio.to_thread(
-            self.store.list_runs, tenant=tenant, schedule=schedule, limit=limit
-        )
-
-    async def _drive_scheduled(self, run_id: str, context: dict[str, Any], fired_at: str) -> None:
-        schedule = Schedule.model_validate(context)
-        await DBOS.run_step_async(
-            {"name": "create"}, self._create_scheduled_run, run_id, schedule.model_dump(mode="json")
-        )
-        await self._drive(run_id, schedule.agent, input_items(schedule.input), schedule.session_id)
-
-    def _create_scheduled_run(self, run_id: str, context: dict[str, Any]) -> None:
-        from datetime import UTC, datetime
-
-        schedule = Schedule.model_validate(context)
-        now = datetime.now(UTC)
-        self.store.insert_run(
-            RunRecord(
-                id=run_id,
-                agent=schedule.agent,
-                tenant=schedule.tenant,
-                session_id=schedule.session_id,
-                status="running",
-                trace_id=self._trace_id(run_id),
-                schedule=schedule.name,
-                created_at=now,
-                updated_at=now,
-            ),
-            events=[("run_started", {"agent": schedule.agent, "schedule": schedule.name}, None)],
-        )

@@ -13,7 +13,7 @@ import asyncio
 import time
 
 from ._interpreter import current_step
-from ._workflows import active_engine
+from ._workflows import active_store
 
 __all__ = ["durable_sleep", "idempotency_key"]
 
@@ -42,6 +42,6 @@ async def durable_sleep(seconds: float, *, key: str | None = None) -> None:
     if base is None:
         await asyncio.sleep(seconds)
         return
-    store = active_engine().store
+    store = active_store()
     wake_at = await asyncio.to_thread(store.timer, f"{base}:{key or ''}", seconds)
     await asyncio.sleep(max(0.0, wake_at - time.time()))

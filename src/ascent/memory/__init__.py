@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import UserError
+from ..errors import MemoryNotFoundError, UserError
 from ..storage import database_url, display_url
 from .compaction import (
     CompactingSession,
@@ -36,7 +36,7 @@ from .embedders import (
 )
 from .session import InMemorySession, Session
 from .sql_session import SQLAlchemySession, SQLiteSession, prune_expired
-from .store import Memory, MemoryNotFoundError, MemoryStore, fuse_rankings
+from .store import Memory, MemoryStore, fuse_rankings
 from .tools import memory_tools, recall_for_instructions, with_memory
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ..errors import AscentError, UserError
+from ..errors import EmbeddingError, UserError
 
 if TYPE_CHECKING:
     import openai
@@ -39,10 +39,6 @@ __all__ = [
 ]
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-class EmbeddingError(AscentError):
-    """The embedder failed or answered something unusable (wrong count, wrong size)."""
 
 
 @runtime_checkable

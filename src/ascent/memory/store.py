@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import BaseModel, Field
 
-from ..errors import UserError
+from ..errors import MemoryNotFoundError, UserError
 from ..storage import database_url, display_url, write_transaction
 from ._search import (
     CANDIDATES_PER_RESULT,
@@ -79,10 +79,6 @@ __all__ = [
 ]
 
 DEFAULT_MAX_TEXT_CHARS = 8_000
-
-
-class MemoryNotFoundError(UserError):
-    """No memory with that id in that scope (it may exist in another scope: we do not say)."""
 
 
 class Memory(BaseModel):

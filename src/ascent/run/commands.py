@@ -14,6 +14,7 @@ from pydantic import BaseModel, Discriminator, Field, TypeAdapter
 from ..guardrails import GuardrailResult
 from ..items import FunctionCall, FunctionCallOutput, Item, RunUsage
 from ..models.base import ModelResponse
+from ..tools import RemoteToolSpec
 
 __all__ = [
     "ApprovalDecision",
@@ -23,9 +24,11 @@ __all__ = [
     "Command",
     "GuardrailsResult",
     "HandoffResult",
+    "ListTools",
     "RunGuardrails",
     "RunHandoff",
     "RunTools",
+    "ServerTools",
     "ToolsResult",
     "command_result_adapter",
 ]
@@ -61,6 +64,26 @@ class CallModel(BaseModel):
     input: list[Item]
     agent_start: bool = False
     reset_tool_choice: bool = False
+
+
+class ListTools(BaseModel):
+    """List the tools of the agent's MCP servers; the result is a list of
+    :class:`ServerTools`, one per server, in the agent's order.
+
+    A command rather than the interpreter's private business, so the list is
+    recorded with the run: a durable run that is replayed after a crash sees
+    exactly the tools it saw live, whatever the servers offer now.
+    """
+
+    kind: Literal["list_tools"] = "list_tools"
+    agent: str
+
+
+class ServerTools(BaseModel):
+    """The tools one MCP server offered an agent when the run listed them."""
+
+    server: str
+    tools: list[RemoteToolSpec]
 
 
 class RunTools(BaseModel):
@@ -149,11 +172,13 @@ class AwaitApproval(BaseModel):
 
 
 Command = Annotated[
-    CallModel | RunTools | RunHandoff | RunGuardrails | AwaitApproval, Discriminator("kind")
+    CallModel | ListTools | RunTools | RunHandoff | RunGuardrails | AwaitApproval,
+    Discriminator("kind"),
 ]
 
 _RESULT_TYPES: dict[str, Any] = {
     "call_model": ModelResponse,
+    "list_tools": list[ServerTools],
     "run_tools": ToolsResult,
     "handoff": HandoffResult,
     "guardrails": GuardrailsResult,

@@ -4,25 +4,40 @@ before the final output is returned."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..guardrails import GuardrailResult, GuardrailStage, InputGuardrail, OutputGuardrail
 from ..items import RunUsage
+from ..models.base import ModelResponse
 from ..tools import stringify_output
-from .commands import GuardrailsResult, RunGuardrails
+from .commands import CallModel, GuardrailsResult, RunGuardrails
 from .events import ResponseDiscardedEvent
-from .execution import ExecutionBase, cancel_and_wait
 from .graph import AgentNode
+from .scope import NestedRun, RunScope, cancel_and_wait
 
 __all__ = ["GuardrailChecks"]
 
 
-class GuardrailChecks(ExecutionBase):
-    """The ``RunGuardrails`` command."""
+class GuardrailChecks:
+    """Carries out the ``RunGuardrails`` command of one run; ``call_model`` makes
+    the model call that input guardrails run beside."""
 
-    async def run_guardrails(self, command: RunGuardrails) -> GuardrailsResult:
+    def __init__(
+        self,
+        scope: RunScope,
+        *,
+        call_model: Callable[[CallModel], Awaitable[ModelResponse]],
+        nested_run: NestedRun,
+    ) -> None:
+        self.scope = scope
+        self.call_model = call_model
+        self.nested_run = nested_run
+
+    async def run(self, command: RunGuardrails) -> GuardrailsResult:
         """One stage's guardrails; input ones beside the model call they may cancel."""
-        node = self.graph[command.agent]
+        scope = self.scope
+        node = scope.graph[command.agent]
         if command.stage == "input":
             guardrails: list[Any] = node.input_guardrails
             value: Any = command.input
@@ -30,8 +45,8 @@ class GuardrailChecks(ExecutionBase):
             guardrails = node.output_guardrails
             value = command.output if node.output is None else node.output.load(command.output)
         call = command.alongside
-        if call is not None and call.agent_start and self._agent_span is None:
-            self._start_agent_span(node)  # the guardrails' spans belong under it too
+        if call is not None and call.agent_start and scope.agent_span is None:
+            scope.start_agent_span(node)  # the guardrails' spans belong under it too
         model_call = asyncio.ensure_future(self.call_model(call)) if call is not None else None
         usage = RunUsage()
         try:
@@ -47,7 +62,7 @@ class GuardrailChecks(ExecutionBase):
                 verdict.response = await model_call
             else:
                 await cancel_and_wait(model_call)
-                self._send(
+                scope.send(
                     ResponseDiscardedEvent(
                         agent=node.agent.name, reason=f"input guardrail {tripped.name!r} tripped"
                     )
@@ -87,22 +102,23 @@ class GuardrailChecks(ExecutionBase):
         value: Any,
         usage: RunUsage,
     ) -> GuardrailResult:
-        span = self._child_span("guardrail", guardrail.name, {"stage": stage})
+        scope = self.scope
+        span = scope.child_span("guardrail", guardrail.name, {"stage": stage})
         try:
             if guardrail.agent is not None:
                 verdict = await self.nested_run(
                     guardrail.agent,
                     value if stage == "input" else stringify_output(value),
                     max_turns=None,
-                    context=self.context.context,
-                    config=self.config,
+                    context=scope.context.context,
+                    config=scope.config,
                     emit=None,
                     parent_call_id=None,
                 )
                 usage.merge(verdict.usage)
                 outcome = guardrail.judge(verdict.final_output)
             else:
-                outcome = await guardrail.run_check(self.context, node.agent, value)
+                outcome = await guardrail.run_check(scope.context, node.agent, value)
         except BaseException as exc:
             if span is not None:
                 span.finish(exc)

@@ -27,9 +27,11 @@ from .commands import (
     Command,
     GuardrailsResult,
     HandoffResult,
+    ListTools,
     RunGuardrails,
     RunHandoff,
     RunTools,
+    ServerTools,
     ToolsResult,
 )
 from .graph import AgentGraph, AgentNode
@@ -74,6 +76,7 @@ def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Step
     state.turn += 1
     node = graph[state.current_agent]
     name = node.agent.name
+    yield from _list_server_tools(state, node)
     command = CallModel.model_construct(
         kind="call_model",
         agent=name,
@@ -151,14 +154,16 @@ def _finish_tools(state: RunState, graph: AgentGraph) -> Step:
     assert pending is not None
     node = graph[state.current_agent]
     name = node.agent.name
+    yield from _list_server_tools(state, node)  # a state saved before it listed them
 
     remaining = pending.remaining()
-    known = [c for c in remaining if c.name in node.function_tools]
+    remote = state.remote_tool_names(name)
+    known = [c for c in remaining if c.name in node.function_tools or c.name in remote]
     for call in remaining:
         if call.name in node.handoffs:  # a second handoff in one response
             pending.outputs.append(_extra_handoff(call, name))
-        elif call.name not in node.function_tools:
-            pending.outputs.append(_unknown_tool(call, node))
+        elif call.name not in node.function_tools and call.name not in remote:
+            pending.outputs.append(_unknown_tool(call, node, remote))
     if known:
         result: ToolsResult = yield RunTools(
             agent=name,
@@ -218,6 +223,14 @@ def _finish_tools(state: RunState, graph: AgentGraph) -> Step:
         yield from _finish(state, node, result.final_output)
 
 
+def _list_server_tools(state: RunState, node: AgentNode) -> Step:
+    """List the tools of the agent's MCP servers, once per run and agent."""
+    name = node.agent.name
+    if node.agent.mcp_servers and name not in state.server_tools:
+        listed: list[ServerTools] = yield ListTools(agent=name)
+        state.server_tools[name] = listed
+
+
 def _finish(state: RunState, node: AgentNode, output: Any) -> Step:
     if node.output_guardrails:
         checked: GuardrailsResult = yield RunGuardrails(
@@ -239,8 +252,8 @@ def _record_guardrails(
         raise error(tripped)
 
 
-def _unknown_tool(call: FunctionCall, node: AgentNode) -> FunctionCallOutput:
-    available = ", ".join(node.tool_names()) or "none"
+def _unknown_tool(call: FunctionCall, node: AgentNode, remote: set[str]) -> FunctionCallOutput:
+    available = ", ".join(dict.fromkeys([*node.tool_names(), *sorted(remote)])) or "none"
     return FunctionCallOutput(
         call_id=call.call_id,
         output=f"Error: there is no tool named {call.name!r}. Available tools: {available}.",

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from ..errors import UserError
 from ..guardrails import GuardrailResult
 from ..items import FunctionCall, FunctionCallOutput, Item, RunUsage
-from .commands import ApprovalDecision, ApprovalRequest
+from .commands import ApprovalDecision, ApprovalRequest, ServerTools
 
 __all__ = ["PendingTools", "RunState"]
 
@@ -60,6 +60,8 @@ class RunState(BaseModel):
     guardrail_results: list[GuardrailResult] = Field(default_factory=list)
     final_output: Any = None
     last_response_id: str | None = None
+    # agent name -> the tools its MCP servers offered when this run listed them
+    server_tools: dict[str, list[ServerTools]] = Field(default_factory=dict)
 
     # ---------------------------------------------------------------- approvals
 
@@ -91,6 +93,10 @@ class RunState(BaseModel):
                 f"versions up to {STATE_VERSION} (upgrade Ascent to resume it)"
             )
         return state
+
+    def remote_tool_names(self, agent: str) -> set[str]:
+        """Names of the MCP tools this run listed for ``agent``."""
+        return {tool.name for listed in self.server_tools.get(agent, ()) for tool in listed.tools}
 
     @property
     def items(self) -> list[Item]:

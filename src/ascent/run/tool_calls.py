@@ -25,19 +25,28 @@ from ..items import FunctionCall, FunctionCallOutput
 from ..tools import FunctionTool, ToolArgumentsError, stringify_output
 from ..tracing import Span
 from .commands import ApprovalRequest, RunTools, ToolsResult
-from .execution import ExecutionBase
 from .graph import AgentNode
+from .scope import NestedRun, RunScope
+from .server_tools import ServerConnections
 
 __all__ = ["ToolCalls"]
 
 logger = logging.getLogger("ascent")
 
 
-class ToolCalls(ExecutionBase):
-    """The ``RunTools`` command."""
+class ToolCalls:
+    """Carries out the ``RunTools`` command of one run."""
 
-    async def run_tools(self, command: RunTools) -> ToolsResult:
-        node = self.graph[command.agent]
+    def __init__(
+        self, scope: RunScope, *, servers: ServerConnections, nested_run: NestedRun
+    ) -> None:
+        self.scope = scope
+        self.servers = servers
+        self.nested_run = nested_run
+
+    async def run(self, command: RunTools) -> ToolsResult:
+        node = self.scope.graph[command.agent]
+        await self.servers.bind(node)
         usage_box: list[Any] = []
         calls = command.calls
         if len(calls) == 1:
@@ -61,12 +70,13 @@ class ToolCalls(ExecutionBase):
     async def _run_tool(
         self, node: AgentNode, call: FunctionCall, command: RunTools, usage_box: list[Any]
     ) -> FunctionCallOutput | ApprovalRequest:
+        scope = self.scope
         agent = node.agent
         tool = node.function_tools[call.name]
         decision = command.approvals.get(call.call_id)
         if decision is None:
             if tool.needs_approval is not False and await tool.requires_approval(
-                self.context, call.arguments
+                scope.context, call.arguments
             ):
                 return ApprovalRequest(
                     call_id=call.call_id,
@@ -76,16 +86,19 @@ class ToolCalls(ExecutionBase):
                 )
         elif not decision.approved:
             reason = f" Reason: {decision.reason}" if decision.reason else ""
-            output = self._output(
-                call, agent, f"The user rejected this tool call; it did not run.{reason}", True
+            output = scope.tool_output(
+                call,
+                agent,
+                f"The user rejected this tool call; it did not run.{reason}",
+                error=True,
             )
-            self._tool_event(agent, output)
+            scope.send_tool_output(agent, output)
             return output
-        await self._hook("on_tool_start", agent, call)
+        await scope.hook("on_tool_start", agent, call)
         attributes: dict[str, Any] = {"call_id": call.call_id}
-        if self.sensitive:
+        if scope.sensitive:
             attributes["arguments"] = call.arguments
-        span = self._child_span("tool", call.name, attributes)
+        span = scope.child_span("tool", call.name, attributes)
         try:
             output = await self._invoke_tool(node, tool, call, usage_box, span)
         except BaseException as exc:
@@ -94,11 +107,11 @@ class ToolCalls(ExecutionBase):
             raise
         if span is not None:
             span.attributes["is_error"] = output.is_error
-            if self.sensitive:
+            if scope.sensitive:
                 span.attributes["output"] = output.output
             span.finish(output.output if output.is_error else None)
-        await self._hook("on_tool_end", agent, call, output)
-        self._tool_event(agent, output)
+        await scope.hook("on_tool_end", agent, call, output)
+        scope.send_tool_output(agent, output)
         return output
 
     async def _invoke_tool(
@@ -109,11 +122,12 @@ class ToolCalls(ExecutionBase):
         usage_box: list[Any],
         span: Span | None,
     ) -> FunctionCallOutput:
+        scope = self.scope
         agent = node.agent
         tool_context = ToolContext(
-            context=self.context.context,
-            run_id=self.state.run_id,
-            usage=self.state.usage,
+            context=scope.context.context,
+            run_id=scope.state.run_id,
+            usage=scope.state.usage,
             agent_name=agent.name,
             tool_name=call.name,
             call_id=call.call_id,
@@ -122,30 +136,33 @@ class ToolCalls(ExecutionBase):
         check = ToolGuardrailData(context=tool_context, agent=agent, call=call)
         refusal = await self._tool_guardrails(tool.input_guardrails, check, "tool_input", span)
         if refusal is not None:
-            return self._output(call, agent, refusal, True)
+            return scope.tool_output(call, agent, refusal, error=True)
         try:
             if isinstance(tool, AgentTool):
                 text, usage = await self._run_agent_tool(tool, call)
                 usage_box.append(usage)
             else:
                 text = stringify_output(await tool.invoke(tool_context, call.arguments))
-            output = self._output(call, agent, text, False)
+            output = scope.tool_output(call, agent, text, error=False)
         except ToolArgumentsError as exc:
-            return self._output(
+            return scope.tool_output(
                 call,
                 agent,
                 f"Error: invalid arguments for tool {call.name!r}: {exc}. "
                 "Fix the arguments and call the tool again.",
-                True,
+                error=True,
             )
         except Exception as exc:
             logger.warning("tool %r failed: %s", call.name, exc, exc_info=True)
-            return self._output(
-                call, agent, f"Error: tool {call.name!r} failed: {type(exc).__name__}: {exc}", True
+            return scope.tool_output(
+                call,
+                agent,
+                f"Error: tool {call.name!r} failed: {type(exc).__name__}: {exc}",
+                error=True,
             )
         check.output = output.output
         refusal = await self._tool_guardrails(tool.output_guardrails, check, "tool_output", span)
-        return output if refusal is None else self._output(call, agent, refusal, True)
+        return output if refusal is None else scope.tool_output(call, agent, refusal, error=True)
 
     async def _tool_guardrails(
         self,
@@ -156,7 +173,7 @@ class ToolCalls(ExecutionBase):
     ) -> str | None:
         """The message to send instead of running (or returning) the tool, if any."""
         for guardrail in guardrails:
-            span = self._child_span("guardrail", guardrail.name, {"stage": stage}, tool_span)
+            span = self.scope.child_span("guardrail", guardrail.name, {"stage": stage}, tool_span)
             decision = await guardrail.run(check)
             if span is not None:
                 span.attributes["triggered"] = decision.behavior != "allow"
@@ -186,9 +203,9 @@ class ToolCalls(ExecutionBase):
             tool.agent,
             request,
             max_turns=tool.max_turns,
-            context=self.context.context,
-            config=self.config,
-            emit=self.emit,
+            context=self.scope.context.context,
+            config=self.scope.config,
+            emit=self.scope.emit,
             parent_call_id=call.call_id,
         )
         if result.interruptions:
@@ -217,7 +234,7 @@ class ToolCalls(ExecutionBase):
         elif isinstance(behavior, StopAtTools):
             chosen = [o for o in succeeded if o.tool_name in behavior.names][:1]
         elif callable(behavior):
-            decision = behavior(self.context, outputs)
+            decision = behavior(self.scope.context, outputs)
             if asyncio.iscoroutine(decision):
                 decision = await decision
             if not isinstance(decision, ToolsToFinalOutput):

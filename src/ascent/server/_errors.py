@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..durable import RunNotFound
+from ..errors import RunNotFound
 from .schemas import ErrorResponse
 
 __all__ = ["ApiError", "error_responses", "install_error_handlers"]

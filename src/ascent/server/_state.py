@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..agent import Agent
 from ..durable import DurableEngine, RunRecord
+from ..run.registry import AgentRegistry
 from ._errors import ApiError
 from ._metrics import Metrics
 from .config import ServiceConfig
@@ -36,9 +36,13 @@ _bearer = HTTPBearer(auto_error=False, description="An API key from ASCENT_API_K
 class ServiceState:
     config: ServiceConfig
     engine: DurableEngine
-    agents: dict[str, Agent[Any]]
     metrics: Metrics
     owns_engine: bool
+
+    @property
+    def agents(self) -> AgentRegistry:
+        """The agents served: the engine's own."""
+        return self.engine.agents
 
 
 # The dependencies are ``async``: FastAPI would run plain functions in a worker

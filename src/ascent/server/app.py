@@ -10,17 +10,16 @@ stay with the durable engine and are resumed, never cut mid-write.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
 
 from fastapi import FastAPI
 from starlette.applications import Starlette
 
 from .._version import __version__
-from ..agent import Agent
 from ..durable import DurableEngine
 from ..errors import UserError
 from ..models.base import Model
+from ..run.registry import Agents
 from ..tracing import get_trace_provider
 from ._errors import install_error_handlers
 from ._limits import BodyLimit
@@ -30,8 +29,6 @@ from .config import DEFAULT_MAX_INPUT_BYTES, ServiceConfig, parse_api_keys
 from .routes import agents_router, health_router, runs_router, sessions_router, traces_router
 
 __all__ = ["create_app"]
-
-Agents = Mapping[str, Agent[Any]] | Sequence[Agent[Any]] | Agent[Any]
 
 
 def create_app(
@@ -75,19 +72,22 @@ def create_app(
         database_url=database_url,
         traces_url=traces_url,
     )
-    by_name = _agents_by_name(agents, engine)
     owns_engine = engine is None
     if engine is None:
+        if agents is None:
+            raise UserError("create_app needs agents (or an engine that has them)")
         engine = DurableEngine(
-            agents=by_name,
+            agents=agents,
             database_url=database_url,
             app_version=app_version,
             executor_id=executor_id,
             model=model,
         )
-    state = ServiceState(
-        config=config, engine=engine, agents=by_name, metrics=Metrics(), owns_engine=owns_engine
-    )
+    elif agents is not None:
+        raise UserError("give the agents to the engine, not to create_app: the engine runs them")
+    if not engine.agents:
+        raise UserError("create_app needs at least one agent")
+    state = ServiceState(config=config, engine=engine, metrics=Metrics(), owns_engine=owns_engine)
 
     mounted: list[Starlette] = []
 
@@ -126,25 +126,3 @@ def create_app(
         require_mcp()
         mounted.append(mount_mcp(app, state))
     return app
-
-
-def _agents_by_name(agents: Agents | None, engine: DurableEngine | None) -> dict[str, Agent[Any]]:
-    if agents is None:
-        known = getattr(engine, "agents", None) if engine is not None else None
-        if known is None:
-            raise UserError("create_app needs agents (or an engine that has them)")
-        agents = known
-    if isinstance(agents, Agent):
-        agents = [agents]
-    if isinstance(agents, Mapping):
-        return dict(agents)
-    by_name: dict[str, Agent[Any]] = {}
-    for agent in agents:
-        if not isinstance(agent, Agent):
-            raise UserError(f"expected agents, got a {type(agent).__name__}")
-        if agent.name in by_name and by_name[agent.name] is not agent:
-            raise UserError(f"two agents are named {agent.name!r}")
-        by_name[agent.name] = agent
-    if not by_name:
-        raise UserError("create_app needs at least one agent")
-    return by_name

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from ...durable import RunNotFound
+from ...errors import RunNotFound
 from ...tracing.store import SQLTraceStore
 from .._errors import ApiError, error_responses
 from .._state import ServiceState, State, Tenant

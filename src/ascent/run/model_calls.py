@@ -1,0 +1,165 @@
+"""Calling models: the ``CallModel`` command, plain or streamed.
+
+Streamed runs forward the model's deltas as they arrive while the loop sees
+only the assembled response, so streamed and plain runs produce the same state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ..agent import Agent
+from ..errors import ProviderCapabilityError, UserError
+from ..items import HOSTED_CALL_TYPES, FunctionCall, Item, Message, Reasoning
+from ..models import resolve_model
+from ..models.base import (
+    Model,
+    ModelRequest,
+    ModelResponse,
+    ReasoningDelta,
+    ResponseCompleted,
+    TextDelta,
+    ToolCallArgumentsDelta,
+    ToolSpec,
+)
+from .commands import CallModel
+from .events import (
+    AgentChangedEvent,
+    ItemEvent,
+    ItemEventName,
+    ReasoningDeltaEvent,
+    TextDeltaEvent,
+    ToolCallArgumentsDeltaEvent,
+)
+from .graph import AgentNode
+from .scope import RunScope
+from .server_tools import ServerConnections
+from .tracing import finish_model_span, model_span_attributes
+
+__all__ = ["ModelCalls"]
+
+
+class ModelCalls:
+    """Carries out the ``CallModel`` command of one run."""
+
+    def __init__(self, scope: RunScope, *, servers: ServerConnections) -> None:
+        self.scope = scope
+        self.servers = servers
+        self._models: dict[str, Model] = {}
+        self._tool_specs: dict[str, list[ToolSpec]] = {}
+        self._announced: str | None = None
+        self._input_seen = 0
+
+    async def call(self, command: CallModel) -> ModelResponse:
+        scope = self.scope
+        node = scope.graph[command.agent]
+        agent = node.agent
+        context = scope.context
+        context.agent_name = agent.name
+        if await self.servers.bind(node):
+            self._tool_specs.pop(agent.name, None)
+        if command.agent_start:
+            scope.send(AgentChangedEvent(agent=agent.name, previous=self._announced))
+            self._announced = agent.name
+            if scope.agent_span is None:
+                scope.start_agent_span(node)
+            await scope.hook("on_agent_start", agent, agent_hook="on_start")
+        model = self.model_for(agent)
+        settings = agent.model_settings.merged(scope.config.model_settings)
+        if command.reset_tool_choice and settings.tool_choice not in (None, "auto", "none"):
+            settings = dataclasses.replace(settings, tool_choice=None)
+        instructions = await agent.get_instructions(context)
+        request = ModelRequest(
+            instructions=instructions,
+            input=command.input,
+            tools=self.tool_specs(node, model),
+            output=node.output.spec() if node.output is not None else None,
+            settings=settings,
+        )
+        await scope.hook("on_llm_start", agent, instructions, command.input)
+        # A model span records only the input items new since the previous call,
+        # so a trace grows with the conversation, not with its square.
+        seen = self._input_seen if self._input_seen <= len(command.input) else 0
+        span = scope.child_span(
+            "model",
+            model.name,
+            model_span_attributes(
+                model, agent, request, new_input=command.input[seen:], sensitive=scope.sensitive
+            ),
+        )
+        try:
+            if scope.streaming:
+                response = await self._stream(model, request, agent.name)
+            else:
+                response = await model.respond(request)
+        except BaseException as exc:
+            if span is not None:
+                span.finish(exc)
+            raise
+        response.model = model.name
+        self._input_seen = len(command.input) + len(response.output)
+        if span is not None:
+            finish_model_span(span, response, sensitive=scope.sensitive)
+        await scope.hook("on_llm_end", agent, response)
+        if scope.streaming:
+            for item in response.output:
+                scope.send(ItemEvent(agent=agent.name, name=_item_name(node, item), item=item))
+        return response
+
+    def model_for(self, agent: Agent[Any]) -> Model:
+        model = self._models.get(agent.name)
+        if model is None:
+            model = resolve_model(self.scope.config.model or agent.model)
+            self._models[agent.name] = model
+        return model
+
+    def tool_specs(self, node: AgentNode, model: Model) -> list[ToolSpec]:
+        specs = self._tool_specs.get(node.agent.name)
+        if specs is None:
+            if node.hosted_tools and not model.supports_hosted_tools:
+                kinds = ", ".join(t.kind for t in node.hosted_tools)
+                raise ProviderCapabilityError(
+                    f"agent {node.agent.name!r} uses hosted tools ({kinds}) but model "
+                    f"{model.name!r} does not support them; use an OpenAI Responses model "
+                    "(openai:...) or replace them with function tools"
+                )
+            specs = [
+                *(tool.spec() for tool in node.function_tools.values()),
+                *(tool.spec() for tool in node.hosted_tools),
+                *(handoff.spec() for handoff in node.handoffs.values()),
+            ]
+            self._tool_specs[node.agent.name] = specs
+        return specs
+
+    async def _stream(self, model: Model, request: ModelRequest, agent: str) -> ModelResponse:
+        response: ModelResponse | None = None
+        send = self.scope.send
+        async for event in model.stream(request):
+            if isinstance(event, TextDelta):
+                send(TextDeltaEvent(agent=agent, delta=event.delta, item_id=event.item_id))
+            elif isinstance(event, ToolCallArgumentsDelta):
+                send(
+                    ToolCallArgumentsDeltaEvent(
+                        agent=agent, call_id=event.call_id, name=event.name, delta=event.delta
+                    )
+                )
+            elif isinstance(event, ReasoningDelta):
+                send(ReasoningDeltaEvent(agent=agent, delta=event.delta, item_id=event.item_id))
+            elif isinstance(event, ResponseCompleted):
+                response = event.response
+        if response is None:
+            raise UserError(f"model {model.name!r} ended its stream without a response")
+        return response
+
+
+def _item_name(node: AgentNode, item: Item) -> ItemEventName:
+    if isinstance(item, Message):
+        return "message"
+    if isinstance(item, FunctionCall):
+        return "handoff_call" if item.name in node.handoffs else "tool_call"
+    if isinstance(item, Reasoning):
+        return "reasoning"
+    if getattr(item, "type", "") in HOSTED_CALL_TYPES:
+        return "hosted_tool_call"
+    return "message"

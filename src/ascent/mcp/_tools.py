@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..context import ToolContext
 from ..errors import ToolError
@@ -19,9 +19,25 @@ from ..tracing import current_span
 if TYPE_CHECKING:
     from mcp.types import CallToolResult, ContentBlock, Tool
 
-    from .servers import MCPServer
+__all__ = ["MCPTool", "ToolServer", "function_tool_of", "output_of"]
 
-__all__ = ["MCPTool", "function_tool_of", "output_of"]
+
+class ToolServer(Protocol):
+    """What a tool made by :func:`function_tool_of` uses of its server
+    (:class:`~ascent.mcp.servers.MCPServer` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def tool_prefix(self) -> str: ...
+
+    @property
+    def use_structured_content(self) -> bool: ...
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any] | None = None
+    ) -> CallToolResult: ...
 
 
 @dataclass(kw_only=True)
@@ -36,7 +52,7 @@ class MCPTool(FunctionTool):
     remote_name: str
 
 
-def function_tool_of(server: MCPServer, tool: Tool) -> MCPTool:
+def function_tool_of(server: ToolServer, tool: Tool) -> MCPTool:
     """``tool`` of ``server`` as a function tool that calls the server."""
     remote_name = tool.name
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import MCPError, ToolTimeoutError, UserError
 from ..tools import FunctionTool
+from ._tools import function_tool_of
 
 if TYPE_CHECKING:
     from mcp import Client
@@ -162,8 +163,6 @@ class MCPServer:
 
     async def list_function_tools(self) -> list[FunctionTool]:
         """The tools as Ascent function tools whose calls go to this server."""
-        from ._tools import function_tool_of
-
         return [function_tool_of(self, tool) for tool in await self.list_tools()]
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> CallToolResult:

@@ -25,7 +25,9 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..storage import display_url, normalize_url, sqlite_path
+from ..storage import configure_sqlite, display_url, normalize_url, sqlite_path
+from ._store_schema import MEMORIES_TABLE
+from .embedders import EmbeddingError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -95,8 +97,6 @@ def _ensure(conn: Connection, table: str, statements: Sequence[str], *, create: 
 def _check_vectors(rows: Sequence[tuple[str, str, list[float]]]) -> int:
     dimensions = {len(vector) for _id, _scope, vector in rows}
     if len(dimensions) != 1 or 0 in dimensions:
-        from .embedders import EmbeddingError
-
         raise EmbeddingError(f"the embedder returned vectors of sizes {sorted(dimensions)}")
     return dimensions.pop()
 
@@ -180,8 +180,6 @@ class PostgresVectorIndex:
     def _table(
         self, conn: Connection, embedder_name: str, dimensions: int, *, create: bool = True
     ) -> str | None:
-        from .store import MEMORIES_TABLE
-
         table = vector_table(embedder_name, dimensions)
         made = _ensure(
             conn,
@@ -289,8 +287,6 @@ def _make_sqlite_engine(url: str) -> Engine | None:
         )
         return None
     from sqlalchemy import create_engine, event
-
-    from ..storage import configure_sqlite
 
     path = sqlite_path(url)
     if path is not None:

@@ -36,6 +36,7 @@ from ..items import (
     Reasoning,
 )
 from .session import InMemorySession, Session
+from .sql_session import SQLAlchemySession
 
 __all__ = [
     "SUMMARY_PREFIX",
@@ -235,12 +236,11 @@ class Compactor:
         archive_id = f"{session.session_id}:archive"
         if self.archive is not None:
             return self.archive(archive_id)
-        from .sql_session import SQLAlchemySession
-
         if isinstance(session, SQLAlchemySession):
             # no ttl: the archive is the audit trail and outlives the live session
             return SQLAlchemySession(archive_id, session.url, max_item_bytes=session.max_item_bytes)
-        if type(session).__name__ == "RedisSession":  # avoid importing redis here
+        # by name: redis_session (for the optional redis extra) stays unloaded unless in use
+        if type(session).__name__ == "RedisSession":
             from .redis_session import RedisSession
 
             assert isinstance(session, RedisSession)

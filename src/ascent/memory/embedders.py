@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import EmbeddingError, UserError
+from ..models import default_openai_client
 
 if TYPE_CHECKING:
     import openai
@@ -121,9 +122,7 @@ class OpenAIEmbedder:
     def _get_client(self) -> openai.AsyncOpenAI:
         if self._client is not None:
             return self._client
-        from ..models._openai_common import default_client
-
-        return default_client()
+        return default_openai_client()
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         import openai

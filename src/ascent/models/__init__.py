@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..errors import UserError
 from .base import (
@@ -27,6 +28,9 @@ from .base import (
     ToolSpec,
 )
 
+if TYPE_CHECKING:
+    import openai
+
 __all__ = [
     "DEFAULT_OPENAI_MODEL",
     "FunctionToolSpec",
@@ -43,6 +47,7 @@ __all__ = [
     "ToolCallArgumentsDelta",
     "ToolSpec",
     "default_model_name",
+    "default_openai_client",
     "register_provider",
     "resolve_model",
 ]
@@ -83,6 +88,17 @@ def default_model_name() -> str:
     if os.environ.get("OPENAI_API_KEY"):
         return f"openai:{DEFAULT_OPENAI_MODEL}"
     return "offline"
+
+
+def default_openai_client() -> openai.AsyncOpenAI:
+    """The OpenAI client the OpenAI providers use when given none: one per event
+    loop, configured from the environment (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``).
+
+    Must be called inside a running event loop.
+    """
+    from ._openai_common import default_client  # loads openai on first use only
+
+    return default_client()
 
 
 def _factory(prefix: str) -> ModelFactory:

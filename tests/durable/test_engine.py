@@ -14,7 +14,7 @@ import pytest
 from dbos import DBOS
 from pydantic import BaseModel
 
-from ascent import Agent, ModelAPIError, UserError, function_tool, input_guardrail
+from ascent import Agent, ModelAPIError, RunConflict, UserError, function_tool, input_guardrail
 from ascent.context import RunContext, ToolContext
 from ascent.durable import (
     AgentNotFound,
@@ -144,7 +144,7 @@ async def test_approval_is_a_durable_wait_and_a_rejection_reaches_the_model(
     [request] = record.pending_approvals
     assert (request.tool_name, request.arguments) == ("refund", '{"order_id": "A-9"}')
 
-    with pytest.raises(UserError, match="no pending tool call 'nope'"):
+    with pytest.raises(RunConflict, match=r"no pending approval for call id\(s\) nope"):
         await engine.decide(record.id, {"nope": True})
     with pytest.raises(UserError, match="True, False or a reason"):
         await engine.decide(record.id, {request.call_id: 3})  # type: ignore[dict-item]
@@ -157,8 +157,10 @@ async def test_approval_is_a_durable_wait_and_a_rejection_reaches_the_model(
     assert "rejected" in sent.output and "not without a receipt" in sent.output
     types = [e.type async for e in engine.events(record.id, follow=False)]
     assert types.count("approval_required") == 1 and types.count("run_resumed") == 1
-    with pytest.raises(UserError, match="not waiting for approval"):
+    with pytest.raises(RunConflict, match="is completed, not awaiting approval"):
         await engine.decide(record.id, {request.call_id: True})
+    with pytest.raises(RunConflict, match="cannot be cancelled: it is completed already"):
+        await engine.cancel_run(record.id)
 
 
 async def test_cancel_stops_a_tool_in_flight(make_engine: MakeEngine) -> None:
@@ -193,8 +195,7 @@ async def test_cancel_stops_a_tool_in_flight(make_engine: MakeEngine) -> None:
     assert outcome == ["cancelled"]
     events = [e async for e in engine.events(record.id)]
     assert events[-1].type == "run_cancelled"
-    with pytest.raises(UserError, match="it is cancelled already"):
-        await engine.cancel_run(record.id)
+    assert (await engine.cancel_run(record.id)).status == "cancelled"  # a no-op, not an error
     assert model.remaining == 1
 
 
@@ -260,7 +261,8 @@ async def test_a_run_waiting_for_approval_stops_when_cancelled_elsewhere(
     engine: DurableEngine = await make_engine(agents=[support()], model=model)
     record = await engine.wait_run((await engine.start_run("support", "Refund A-9")).id)
     assert record.status == "awaiting_approval"
-    [(_, task)] = engine._tasks.values()  # the run's workflow, waiting in this process
+    task = engine._started_parts().workflows.task_of(record.id)  # waiting in this process
+    assert task is not None
 
     # what cancel_run does in another replica: nothing of it reaches this process directly
     engine.store.update_run(record.id, status="cancelled", pending=[])
@@ -322,16 +324,16 @@ async def test_one_tenant_cannot_see_or_touch_another_tenants_runs(
 
 
 async def test_a_run_id_makes_starting_idempotent(make_engine: MakeEngine) -> None:
-    engine: DurableEngine = await make_engine(agents=[support()], model=ScriptedModel(["Hi."]))
+    engine: DurableEngine = await make_engine(
+        agents=[support(), Agent(name="other")], model=ScriptedModel(["Hi."])
+    )
     first = await engine.start_run("support", "Hi", run_id="order-42")
     again = await engine.start_run("support", "Hi", run_id="order-42")
     assert again.id == first.id == "order-42"
     assert (await engine.wait_run("order-42")).output == "Hi."
-    other = Agent(name="other")
-    engine._agents["other"] = other
-    with pytest.raises(UserError, match="taken by another run"):
+    with pytest.raises(RunConflict, match="taken by another run"):
         await engine.start_run("other", "Hi", run_id="order-42")
-    with pytest.raises(UserError, match="taken by another run"):
+    with pytest.raises(RunConflict, match="taken by another run"):
         await engine.start_run("support", "Hi", run_id="order-42", tenant="acme")
 
 

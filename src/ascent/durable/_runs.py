@@ -84,6 +84,12 @@ class RunWorkflows:
             self._fresh.discard(run_id)
         self.news.untrack(run_id)
 
+    def task_of(self, run_id: str) -> asyncio.Task[Any] | None:
+        """The task of the run's workflow, if it executes in this process."""
+        with self._lock:
+            entry = self._tasks.get(run_id)
+        return None if entry is None else entry[1]
+
     def interrupt(self, run_id: str) -> None:
         """Cancel the run's task if it executes in this process (a wait for
         approval does not notice a cancellation by itself)."""

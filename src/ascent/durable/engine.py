@@ -125,6 +125,7 @@ class DurableEngine:
         self.worker_concurrency = worker_concurrency
         self.schedules = Schedules(self.agents)
         self._parts: _Parts | None = None
+        self._store: RunStore | None = None
         self._replica: Replica | None = None
         self._owns_dbos = False  # this engine made the process's DBOS (and must destroy it)
 
@@ -139,13 +140,16 @@ class DurableEngine:
 
     @property
     def store(self) -> RunStore:
-        return self._started_parts().store
+        """The runs' records and event logs (readable after :meth:`stop` too)."""
+        if self._store is None:
+            raise UserError("the DurableEngine is not started: call `await engine.start()`")
+        return self._store
 
     async def start(self) -> None:
         """Launch DBOS, resume this replica's pending runs, and start the heartbeat."""
         if self._parts is not None:
             return
-        store = await asyncio.to_thread(RunStore, self.database_url)
+        store = self._store = self._store or await asyncio.to_thread(RunStore, self.database_url)
         news = RunNews(store, poll_interval=self.poll_interval)
         workflows = RunWorkflows(store=store, news=news, agents=self.agents, settings=self.settings)
         set_active(workflows)  # before DBOS launches: it resumes pending runs at once

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..context import ToolContext
 from ..errors import ToolError
-from ..tools import FunctionTool, ToolArgumentsError
+from ..tools import FunctionTool, RemoteToolSpec, ToolArgumentsError
 from ..tracing import current_span
 
 if TYPE_CHECKING:
     from mcp.types import CallToolResult, ContentBlock, Tool
 
-__all__ = ["MCPTool", "ToolServer", "function_tool_of", "output_of"]
+__all__ = ["MCPTool", "ToolServer", "function_tool_of", "output_of", "spec_of"]
 
 
 class ToolServer(Protocol):
@@ -52,9 +52,19 @@ class MCPTool(FunctionTool):
     remote_name: str
 
 
-def function_tool_of(server: ToolServer, tool: Tool) -> MCPTool:
-    """``tool`` of ``server`` as a function tool that calls the server."""
-    remote_name = tool.name
+def spec_of(server: ToolServer, tool: Tool) -> RemoteToolSpec:
+    """``tool`` of ``server`` as a run records it (what the model is shown)."""
+    return RemoteToolSpec(
+        name=f"{server.tool_prefix}{tool.name}",
+        remote_name=tool.name,
+        description=tool.description or tool.title or f"The {tool.name} tool of {server.name}.",
+        parameters=_parameters(tool.input_schema),
+    )
+
+
+def function_tool_of(server: ToolServer, spec: RemoteToolSpec) -> MCPTool:
+    """The listed tool ``spec`` as a function tool whose calls go to ``server``."""
+    remote_name = spec.remote_name
 
     async def invoke(context: ToolContext[Any], arguments: str) -> str:
         try:
@@ -70,9 +80,9 @@ def function_tool_of(server: ToolServer, tool: Tool) -> MCPTool:
         return output_of(result, structured=server.use_structured_content)
 
     return MCPTool(
-        name=f"{server.tool_prefix}{remote_name}",
-        description=tool.description or tool.title or f"The {remote_name} tool of {server.name}.",
-        parameters=_parameters(tool.input_schema),
+        name=spec.name,
+        description=spec.description,
+        parameters=spec.parameters,
         on_invoke=invoke,
         strict=False,  # servers' schemas are rarely valid strict schemas
         server_name=server.name,

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import MCPError, ToolTimeoutError, UserError
-from ..tools import FunctionTool
-from ._tools import function_tool_of
+from ..tools import FunctionTool, RemoteToolSpec
+from ._tools import function_tool_of, spec_of
 
 if TYPE_CHECKING:
     from mcp import Client
@@ -161,9 +161,17 @@ class MCPServer:
         """Forget the cached tool list; the next run lists the tools again."""
         self._tools = None
 
+    async def list_tool_specs(self) -> list[RemoteToolSpec]:
+        """The tools as a run records them: names (with the prefix), descriptions, schemas."""
+        return [spec_of(self, tool) for tool in await self.list_tools()]
+
+    def bind(self, spec: RemoteToolSpec) -> FunctionTool:
+        """A listed tool as a function tool whose calls go to this server."""
+        return function_tool_of(self, spec)
+
     async def list_function_tools(self) -> list[FunctionTool]:
         """The tools as Ascent function tools whose calls go to this server."""
-        return [function_tool_of(self, tool) for tool in await self.list_tools()]
+        return [self.bind(spec) for spec in await self.list_tool_specs()]
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> CallToolResult:
         """Call a tool by its name on the server; the SDK's result, errors included.

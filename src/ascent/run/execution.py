@@ -17,7 +17,8 @@ from ..context import RunContext
 from ..items import FunctionCall, FunctionCallOutput
 from ..lifecycle import RunHooks
 from ..models.base import ModelResponse
-from ..tracing import Span, SpanKind, Trace, TraceProvider
+from ..tracing import Span, SpanKind, Trace
+from ..tracing.spans import TraceProviderLike
 from .commands import CallModel
 from .config import RunConfig
 from .events import ItemEvent, StreamEvent
@@ -44,7 +45,7 @@ class ExecutionBase:
     nested_run: NestedRun
     parent_call_id: str | None
     trace: Trace | None
-    tracer: TraceProvider
+    tracer: TraceProviderLike
     parent_span: Span | None
     sensitive: bool
     _agent_span: Span | None

@@ -149,7 +149,9 @@ class DurableEngine:
         """Launch DBOS, resume this replica's pending runs, and start the heartbeat."""
         if self._parts is not None:
             return
-        store = self._store = self._store or await asyncio.to_thread(RunStore, self.database_url)
+        if self._store is None:
+            self._store = await asyncio.to_thread(RunStore, self.database_url)
+        store = self._store
         news = RunNews(store, poll_interval=self.poll_interval)
         workflows = RunWorkflows(store=store, news=news, agents=self.agents, settings=self.settings)
         set_active(workflows)  # before DBOS launches: it resumes pending runs at once

@@ -25,8 +25,6 @@ from typing import Any
 
 from .processors import (
     BatchTraceProcessor,
-    TraceExporter,
-    TraceProcessor,
     TraceProvider,
     add_trace_processor,
     flush_traces,
@@ -34,7 +32,17 @@ from .processors import (
     set_trace_processors,
 )
 from .redaction import add_sensitive_fields
-from .spans import Span, SpanKind, SpanRecord, Trace, TraceRecord, current_span, current_trace
+from .spans import (
+    Span,
+    SpanKind,
+    SpanRecord,
+    Trace,
+    TraceExporter,
+    TraceProcessor,
+    TraceRecord,
+    current_span,
+    current_trace,
+)
 
 __all__ = [
     "BatchTraceProcessor",

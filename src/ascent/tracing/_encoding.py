@@ -9,6 +9,7 @@ writes the JSON text as it is; exporters that want records
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -17,7 +18,7 @@ from pydantic_core import from_json, to_json
 from .redaction import redact_json, redact_text, suspicious
 from .spans import Span, SpanRecord, Trace, TraceRecord
 
-__all__ = ["Encoded", "EncodedExporter", "encode", "record"]
+__all__ = ["Encoded", "EncodedExporter", "encode", "json_value", "record"]
 
 _EMPTY = b"{}"
 
@@ -63,3 +64,17 @@ def encode(items: Sequence[Trace | Span], secrets: list[str]) -> list[Encoded]:
         (item, data.decode(), redact_text(item.error, secrets) if item.error else item.error)
         for item, data in zip(items, datas, strict=True)
     ]
+
+
+def json_value(value: Any) -> Any:
+    """``value`` parsed when it is JSON text; anything else (other text too) as it is.
+
+    For exporters reading a record's attributes: items arrive as lists (dumped by
+    the record) or as JSON text, and tool-call arguments are JSON text.
+    """
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value

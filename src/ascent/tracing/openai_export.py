@@ -31,6 +31,7 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import UserError
+from ._encoding import json_value
 from .processors import BatchTraceProcessor, add_trace_processor
 from .redaction import redact_value
 from .spans import SpanRecord, TraceRecord
@@ -74,15 +75,6 @@ def _iso(seconds: float | None) -> str | None:
 # ------------------------------------------------------------------ content
 
 
-def _loads(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 def _text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -107,7 +99,7 @@ def _fit(value: Any) -> Any:
 
 def _arguments(text: Any) -> str:
     # Arguments are JSON text inside items: mask sensitive keys inside them too.
-    parsed = _loads(text)
+    parsed = json_value(text)
     if isinstance(parsed, dict | list):
         return json.dumps(redact_value(parsed), ensure_ascii=False)
     return str(redact_value(text if text is not None else "{}"))
@@ -138,7 +130,7 @@ def chat_messages(items: Any, instructions: str | None = None) -> list[dict[str,
     messages: list[dict[str, Any]] = []
     if instructions:
         messages.append({"role": "system", "content": instructions})
-    items = _loads(items)
+    items = json_value(items)
     if isinstance(items, str):
         return [*messages, {"role": "user", "content": items}]
     for item in items if isinstance(items, list) else []:

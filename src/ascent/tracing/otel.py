@@ -30,6 +30,7 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import UserError
+from ._encoding import json_value
 from .processors import BatchTraceProcessor, add_trace_processor
 from .redaction import redact, redact_value
 from .spans import Span, SpanRecord, Trace, TraceRecord
@@ -108,20 +109,10 @@ def split_model_name(name: str) -> tuple[str, str]:
     return _PROVIDERS.get(prefix, prefix), model
 
 
-def _loads(value: Any) -> Any:
-    """Items arrive as lists (references dumped by the record) or as JSON text."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 def _arguments(text: Any) -> Any:
     # Tool-call arguments are JSON text inside items: parse them so the
     # redaction of sensitive keys reaches inside (defence in depth).
-    parsed = _loads(text)
+    parsed = json_value(text)
     return redact_value(parsed)
 
 
@@ -149,7 +140,7 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
 
 def _messages(items: Any, *, output: bool) -> list[dict[str, Any]]:
     """Ascent items as GenAI semconv messages (``role`` + typed ``parts``)."""
-    items = _loads(items)
+    items = json_value(items)
     if isinstance(items, str):
         items = [{"type": "message", "role": "assistant" if output else "user", "content": items}]
     messages: list[dict[str, Any]] = []

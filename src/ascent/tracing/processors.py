@@ -14,11 +14,11 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from ._encoding import Encoded, EncodedExporter, encode, record
 from .redaction import environment_secrets
-from .spans import Span, SpanRecord, Trace, TraceRecord
+from .spans import Span, Trace, TraceExporter, TraceProcessor
 
 __all__ = [
     "BatchTraceProcessor",
@@ -34,29 +34,6 @@ __all__ = [
 logger = logging.getLogger("ascent.tracing")
 
 _OFF = frozenset({"off", "0", "false", "no"})
-
-
-@runtime_checkable
-class TraceProcessor(Protocol):
-    """Receives traces and spans as they start and end. Must be fast and never raise."""
-
-    def on_trace_start(self, trace: Trace) -> None: ...
-    def on_trace_end(self, trace: Trace) -> None: ...
-    def on_span_start(self, span: Span) -> None: ...
-    def on_span_end(self, span: Span) -> None: ...
-    def force_flush(self) -> None: ...
-    def shutdown(self) -> None: ...
-
-
-@runtime_checkable
-class TraceExporter(Protocol):
-    """Writes batches of records somewhere (a database, an OTLP collector, an HTTP API).
-
-    Called from the batch processor's thread; records are already redacted.
-    A trace may arrive twice (started, then ended): treat it as an upsert.
-    """
-
-    def export(self, records: Sequence[TraceRecord | SpanRecord]) -> None: ...
 
 
 class BatchTraceProcessor:
@@ -207,6 +184,8 @@ class TraceProvider:
         if processors is None:
             with self._lock:
                 if self._processors is None:
+                    # imported on first use, not at `import ascent` (a few ms):
+                    # with tracing off, or other processors, it is never needed
                     from .store import default_exporter
 
                     self._processors = [BatchTraceProcessor(default_exporter())]

@@ -4,26 +4,32 @@ The hot path only creates small objects and hands them to processors; turning
 them into JSON (or records, :class:`TraceRecord` and :class:`SpanRecord`, for
 exporters that want them), redacting secrets and writing them happens in the
 background, in the processor's own thread.
+
+The protocols of what traces and spans meet live here too, below the modules
+that implement them: :class:`TraceProviderLike` (what a trace or span needs of
+its provider), :class:`TraceProcessor` and :class:`TraceExporter`. This module
+imports no other module of the package.
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar, Token
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 from pydantic_core import to_jsonable_python
-
-if TYPE_CHECKING:
-    from .processors import TraceProvider
 
 __all__ = [
     "Span",
     "SpanKind",
     "SpanRecord",
     "Trace",
+    "TraceExporter",
+    "TraceProcessor",
+    "TraceProviderLike",
     "TraceRecord",
     "current_span",
     "current_trace",
@@ -77,6 +83,68 @@ class SpanRecord(BaseModel):
         return None if self.ended_at is None else self.ended_at - self.started_at
 
 
+@runtime_checkable
+class TraceProcessor(Protocol):
+    """Receives traces and spans as they start and end. Must be fast and never raise."""
+
+    def on_trace_start(self, trace: Trace) -> None: ...
+    def on_trace_end(self, trace: Trace) -> None: ...
+    def on_span_start(self, span: Span) -> None: ...
+    def on_span_end(self, span: Span) -> None: ...
+    def force_flush(self) -> None: ...
+    def shutdown(self) -> None: ...
+
+
+@runtime_checkable
+class TraceExporter(Protocol):
+    """Writes batches of records somewhere (a database, an OTLP collector, an HTTP API).
+
+    Called from the batch processor's thread; records are already redacted.
+    A trace may arrive twice (started, then ended): treat it as an upsert.
+    """
+
+    def export(self, records: Sequence[TraceRecord | SpanRecord]) -> None: ...
+
+
+class _SpanHooks(Protocol):
+    """The processors' span hooks, as the provider keeps them (looked up once)."""
+
+    @property
+    def span_start(self) -> Sequence[Callable[[Span], None]]: ...
+    @property
+    def span_end(self) -> Sequence[Callable[[Span], None]]: ...
+
+
+class TraceProviderLike(Protocol):
+    """What a trace or span needs of the provider that made it.
+
+    :class:`~ascent.tracing.TraceProvider` is the one in use: whether tracing
+    is on, its processors, new spans in a trace, and where starts and ends go.
+    """
+
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def processors(self) -> Sequence[TraceProcessor]: ...
+    def span(
+        self,
+        kind: SpanKind,
+        name: str,
+        *,
+        trace: Trace,
+        parent: Span | None,
+        attributes: dict[str, Any] | None = None,
+    ) -> Span: ...
+    def trace_started(self, trace: Trace) -> None: ...
+    def trace_ended(self, trace: Trace) -> None: ...
+
+    # A span calls the processors' hooks itself (no call to the provider in between,
+    # on every span): the hooks once looked up, or None until then, and the lookup.
+    @property
+    def _hooks(self) -> _SpanHooks | None: ...
+    def _notify(self) -> _SpanHooks: ...
+
+
 def _new_id(prefix: str) -> str:
     # ids need to be unique, not secret: getrandbits is ten times cheaper than uuid4,
     # and bytes.hex formats it twice as fast as an f-string
@@ -116,7 +184,7 @@ class Trace:
         self,
         workflow: str,
         *,
-        provider: TraceProvider,
+        provider: TraceProviderLike,
         trace_id: str | None = None,
         group_id: str | None = None,
         metadata: dict[str, Any] | None = None,
@@ -195,7 +263,7 @@ class Span:
         kind: SpanKind,
         name: str,
         *,
-        provider: TraceProvider,
+        provider: TraceProviderLike,
         trace_id: str,
         parent_id: str | None,
         attributes: dict[str, Any] | None = None,

@@ -27,14 +27,12 @@ from pydantic_core import to_json
 from ..errors import UserError
 from ..storage import database_url, get_engine, sqlite_path
 from ._encoding import Encoded
-from .spans import Span, SpanRecord, TraceRecord
+from .spans import Span, SpanRecord, TraceExporter, TraceRecord
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData, Table
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.sql.dml import Insert
-
-    from .processors import TraceExporter
 
 __all__ = ["SPANS_TABLE", "TRACES_TABLE", "SQLTraceStore", "TraceSummary", "default_exporter"]
 

@@ -81,7 +81,7 @@ async def test_unknown_call_ids_and_runs_not_waiting_are_409(acme: httpx.AsyncCl
     assert late.status_code == 409
     assert late.json()["error"] == {
         "type": "conflict",
-        "message": f"run {finished['id']} is completed, not awaiting approval",
+        "message": f"run {finished['id']!r} is completed, not awaiting approval",
     }
 
 
@@ -135,4 +135,6 @@ async def test_a_finished_run_cannot_be_cancelled(acme: httpx.AsyncClient) -> No
     run = (await acme.post("/v1/agents/Echo/runs", json={"input": "hello"})).json()
     response = await acme.post(f"/v1/runs/{run['id']}/cancel")
     assert response.status_code == 409
-    assert response.json()["error"]["message"] == f"run {run['id']} already completed"
+    assert response.json()["error"]["message"] == (
+        f"run {run['id']!r} cannot be cancelled: it is completed already"
+    )

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import RunNotFound
+from ..errors import AgentNotFound, RunConflict, RunNotFound, UserError
 from .schemas import ErrorResponse
 
 __all__ = ["ApiError", "error_responses", "install_error_handlers"]
@@ -101,6 +101,19 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RunNotFound)
     async def _run_not_found(_request: Request, exc: RunNotFound) -> JSONResponse:
         return _json(404, "run_not_found", str(exc) or "no such run")
+
+    @app.exception_handler(AgentNotFound)
+    async def _agent_not_found(_request: Request, exc: AgentNotFound) -> JSONResponse:
+        return _json(404, "agent_not_found", str(exc) or "no such agent")
+
+    @app.exception_handler(RunConflict)
+    async def _conflict(_request: Request, exc: RunConflict) -> JSONResponse:
+        return _json(409, "conflict", str(exc) or "the run is not in a state that allows this")
+
+    @app.exception_handler(UserError)
+    async def _refused(_request: Request, exc: UserError) -> JSONResponse:
+        # what the engine refuses of a request's data (input it cannot run)
+        return _json(400, "invalid_request", str(exc) or "invalid request")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

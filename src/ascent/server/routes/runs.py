@@ -12,8 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from ...durable import RunRecord
-from ...errors import UserError
-from .._errors import ApiError, error_responses
+from .._errors import error_responses
 from .._sse import SSE_RESPONSES, sse_response
 from .._state import ServiceState, State, Tenant, qualify_session, unqualify_record
 from ..schemas import ApprovalsRequest, RunRequest
@@ -42,9 +41,6 @@ async def start_run(
     request waits (up to the service's wait timeout) until the run finishes or
     pauses for approval.
     """
-    if name not in state.agents:
-        known = ", ".join(sorted(state.agents)) or "none"
-        raise ApiError(404, f"no agent named {name!r} (agents: {known})", type="agent_not_found")
     session_id = None if body.session_id is None else qualify_session(tenant, body.session_id)
     record = await state.engine.start_run(name, body.input, session_id=session_id, tenant=tenant)
     state.metrics.runs_started.labels(agent=name).inc()
@@ -71,24 +67,10 @@ async def get_run(run_id: RunId, state: State, tenant: Tenant) -> RunRecord:
 )
 async def decide(run_id: RunId, body: ApprovalsRequest, state: State, tenant: Tenant) -> RunRecord:
     """Decide on tool calls the run is waiting for; once all are decided, the run resumes."""
-    record = await state.engine.get_run(run_id, tenant=tenant)
-    if record.status != "awaiting_approval":
-        raise ApiError(409, f"run {run_id} is {record.status}, not awaiting approval")
-    pending = {request.call_id for request in record.pending_approvals}
-    unknown = sorted({d.call_id for d in body.decisions} - pending)
-    if unknown:
-        raise ApiError(
-            409,
-            f"run {run_id} has no pending approval for call id(s) {', '.join(unknown)}; "
-            f"pending: {', '.join(sorted(pending)) or 'none'}",
-        )
     decisions: dict[str, bool | str] = {
         d.call_id: True if d.approved else (d.reason or False) for d in body.decisions
     }
-    try:
-        record = await state.engine.decide(run_id, decisions, tenant=tenant)
-    except UserError as exc:  # decided meanwhile through another replica
-        raise ApiError(409, str(exc)) from exc
+    record = await state.engine.decide(run_id, decisions, tenant=tenant)
     if body.wait:
         record = await state.engine.wait_run(
             run_id, tenant=tenant, timeout=state.config.wait_timeout
@@ -104,16 +86,7 @@ async def decide(run_id: RunId, body: ApprovalsRequest, state: State, tenant: Te
 )
 async def cancel(run_id: RunId, state: State, tenant: Tenant) -> RunRecord:
     """Stop a queued, running or waiting run; cancelling a cancelled run is a no-op."""
-    record = await state.engine.get_run(run_id, tenant=tenant)
-    if record.status == "cancelled":
-        return unqualify_record(record, tenant)
-    if record.status in ("completed", "failed"):
-        raise ApiError(409, f"run {run_id} already {record.status}")
-    try:
-        record = await state.engine.cancel_run(run_id, tenant=tenant)
-    except UserError as exc:
-        raise ApiError(409, str(exc)) from exc
-    return unqualify_record(record, tenant)
+    return unqualify_record(await state.engine.cancel_run(run_id, tenant=tenant), tenant)
 
 
 @router.get(

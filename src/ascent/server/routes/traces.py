@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from ...errors import RunNotFound
+from ...errors import RunNotFound, UserError
 from ...tracing.store import SQLTraceStore
 from .._errors import ApiError, error_responses
 from .._state import ServiceState, State, Tenant
@@ -51,8 +51,6 @@ async def _visible(state: ServiceState, found: TraceResponse, tenant: str | None
 def _exact(store: SQLTraceStore, trace_id: str) -> TraceResponse | None:
     # The store also matches unique prefixes; the API does not, so that a guess
     # never reveals whether some other trace exists.
-    from ...errors import UserError
-
     try:
         found = store.get_trace(trace_id)
     except UserError:  # an ambiguous prefix

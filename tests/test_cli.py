@@ -19,8 +19,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import ascent
-from ascent._private.console import StreamPrinter, format_call
 from ascent.cli import app, load_agent
+from ascent.cli.console import StreamPrinter, format_call
 from ascent.errors import UserError
 from ascent.items import FunctionCall, FunctionCallOutput, Message
 from ascent.run.events import AgentChangedEvent, ItemEvent, StreamEvent, TextDeltaEvent

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich import box
@@ -24,6 +24,7 @@ from ..errors import AscentError
 from ..storage import database_url, display_url
 from ..tracing.spans import SpanRecord, TraceRecord
 from ..tracing.store import SQLTraceStore, TraceSummary
+from ._common import fail
 
 __all__ = ["render_trace", "render_traces", "traces_app"]
 
@@ -107,7 +108,7 @@ def show_trace(
     with _friendly_errors(url):
         found = SQLTraceStore(url).get_trace(trace_id)
     if found is None:
-        _fail(f"no trace with id {trace_id!r} in {display_url(url)} (see 'ascent traces')")
+        fail(f"no trace with id {trace_id!r} in {display_url(url)} (see 'ascent traces')")
     trace, spans = found
     if as_json or parent.get("as_json"):
         _print_json(
@@ -278,13 +279,6 @@ def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def _fail(message: str) -> NoReturn:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(
-        Text(f"error: {message}", style="bold red")
-    )
-    raise typer.Exit(1)
-
-
 @contextmanager
 def _friendly_errors(url: str) -> Iterator[None]:
     """A database that cannot be read is one red line, not a traceback."""
@@ -293,7 +287,7 @@ def _friendly_errors(url: str) -> Iterator[None]:
     try:
         yield
     except AscentError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        _fail(f"cannot read traces from {display_url(url)}: {reason}")
+        fail(f"cannot read traces from {display_url(url)}: {reason}")

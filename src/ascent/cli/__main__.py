@@ -1,0 +1,5 @@
+"""``python -m ascent.cli``: the ``ascent`` command."""
+
+from .app import main
+
+main()

@@ -1,0 +1,85 @@
+"""What the ``ascent`` commands share: their options, and how an error ends a command."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, NoReturn
+
+import typer
+from rich.text import Text
+
+from ..errors import AscentError
+from .console import make_console
+
+__all__ = [
+    "ERROR_EXIT",
+    "HostOption",
+    "MaxTurnsOption",
+    "ModelOption",
+    "PortOption",
+    "TargetArgument",
+    "YesOption",
+    "fail",
+    "friendly_errors",
+    "note",
+]
+
+ERROR_EXIT = 1
+INTERRUPTED_EXIT = 130
+
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="NAME",
+        help="Use this model for every agent: offline, openai:gpt-4.1, openai-chat:llama3.1, "
+        "litellm:provider/model.",
+    ),
+]
+MaxTurnsOption = Annotated[
+    int,
+    typer.Option("--max-turns", min=1, help="Most model calls one run may make."),
+]
+PortOption = Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port.")]
+HostOption = Annotated[str, typer.Option("--host", help="Interface to bind.")]
+YesOption = Annotated[
+    bool,
+    typer.Option(
+        "--yes",
+        "-y",
+        help="Approve every tool call that needs approval. Without it, you are asked; "
+        "when standard input is not a terminal, such calls are declined.",
+    ),
+]
+TargetArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="MODULE:AGENT",
+        help="Where the agent is: package.module:agent, or a file: path/to/file.py:agent.",
+    ),
+]
+
+
+def fail(message: str, code: int = ERROR_EXIT) -> NoReturn:
+    text = Text(f"error: {' '.join(message.split())}", style="bold red")
+    make_console(stderr=True).print(text)  # a Text: brackets in the message are not markup
+    raise typer.Exit(code)
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Ascent's errors become one red line and a non-zero exit; bugs keep their traceback."""
+    try:
+        yield
+    except AscentError as exc:
+        fail(str(exc) or type(exc).__name__)
+    except KeyboardInterrupt:
+        make_console(stderr=True).print("\ninterrupted", style="red")
+        raise typer.Exit(INTERRUPTED_EXIT) from None
+
+
+def note(message: str) -> None:
+    """A remark on standard error, in yellow (not an error)."""
+    make_console(stderr=True).print(Text(message, style="yellow"))

@@ -1,0 +1,160 @@
+"""``ascent a2a``, ``ascent mcp`` and ``ascent serve``: agents served to other programs.
+
+Each imports its server (and the extra it needs) only when it runs, so the
+other commands start without them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..errors import UserError
+from ..models import resolve_model
+from ..run import RunConfig
+from ..run.config import DEFAULT_MAX_TURNS
+from ._common import (
+    HostOption,
+    MaxTurnsOption,
+    ModelOption,
+    PortOption,
+    TargetArgument,
+    friendly_errors,
+    note,
+)
+from .loading import load_agent, load_object, load_tool
+
+__all__ = ["a2a_command", "mcp_command", "serve_command"]
+
+
+def a2a_command(
+    target: TargetArgument,
+    port: PortOption = 8000,
+    host: HostOption = "127.0.0.1",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="ASCENT_A2A_TOKEN",
+            help="Require 'Authorization: Bearer TOKEN' on every call (the card stays public).",
+        ),
+    ] = None,
+    model: ModelOption = None,
+    max_turns: MaxTurnsOption = DEFAULT_MAX_TURNS,
+) -> None:
+    """Serve an agent over A2A: its card at /.well-known/agent-card.json, JSON-RPC at /."""
+    with friendly_errors():
+        agent = load_agent(target)
+        if model is not None:
+            resolve_model(model)
+        from ..a2a.server import serve
+
+        serve(
+            agent,
+            host=host,
+            port=port,
+            token=token,
+            run_config=RunConfig(model=model),
+            max_turns=max_turns,
+        )
+
+
+def mcp_command(
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="MODULE:AGENT",
+            help="Agents to serve, each as a tool (package.module:agent or path/to/file.py:agent).",
+        ),
+    ] = None,
+    tool: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tool", metavar="MODULE:TOOL", help="A function tool to serve too (repeatable)."
+        ),
+    ] = None,
+    http: Annotated[
+        bool, typer.Option("--http", help="Serve streamable HTTP at /mcp instead of stdio.")
+    ] = False,
+    port: PortOption = 8000,
+    host: HostOption = "127.0.0.1",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="ASCENT_MCP_TOKEN",
+            help="With --http: require 'Authorization: Bearer TOKEN' on every request.",
+        ),
+    ] = None,
+    model: ModelOption = None,
+    max_turns: MaxTurnsOption = DEFAULT_MAX_TURNS,
+) -> None:
+    """Serve agents (and function tools) as an MCP server, over stdio by default."""
+    with friendly_errors():
+        agents = [load_agent(target) for target in targets or []]
+        tools = [load_tool(target) for target in tool or []]
+        if not agents and not tools:
+            raise UserError("name at least one agent (MODULE:AGENT) or --tool MODULE:TOOL")
+        if model is not None:
+            resolve_model(model)
+        from ..mcp.servers import require_mcp
+
+        require_mcp()
+        from ..mcp.expose import serve_mcp
+
+        serve_mcp(
+            agents=agents,
+            tools=tools,
+            transport="http" if http else "stdio",
+            host=host,
+            port=port,
+            token=token if http else None,
+            run_config=RunConfig(model=model),
+            max_turns=max_turns,
+        )
+
+
+def serve_command(
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODULE:APP",
+            help="A FastAPI app, a factory of one, an agent or a list of agents "
+            "(package.module:name or path/to/file.py:name; name defaults to 'app').",
+        ),
+    ],
+    port: PortOption = 8000,
+    host: HostOption = "127.0.0.1",
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Allow binding beyond loopback without API keys (ASCENT_API_KEYS).",
+        ),
+    ] = False,
+    model: ModelOption = None,
+    a2a: Annotated[
+        bool, typer.Option("--a2a", help="Also serve each agent over A2A at /a2a/<agent>.")
+    ] = False,
+    mcp: Annotated[
+        bool, typer.Option("--mcp", help="Also serve the agents as MCP tools at /mcp.")
+    ] = False,
+) -> None:
+    """Serve agents over HTTP: durable runs, SSE streams, API keys per tenant."""
+    with friendly_errors():
+        value = load_object(target, default="app")
+        if model is not None:
+            resolve_model(model)
+        from ..server import serve
+
+        serve(
+            value,
+            host=host,
+            port=port,
+            insecure=insecure,
+            model=model,
+            a2a=a2a,
+            mcp=mcp,
+            note=note,
+        )

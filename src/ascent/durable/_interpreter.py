@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from dbos import DBOS
 from pydantic_core import to_jsonable_python
 
+from ..items import Item
 from ..run.commands import ApprovalDecision, AwaitApproval, Command, command_result_adapter
 from ..run.events import ApprovalRequiredEvent, ResponseDiscardedEvent, StreamEvent
 from ..run.interpreter import Interpreter
@@ -277,16 +278,12 @@ class DurableInterpreter(Interpreter):
         self.durable.events.others_wrote()
         return decisions
 
-    async def _save_new_items(self) -> None:
-        generated = self.state.generated
-        if self.session is None or len(generated) <= self._saved:
-            self._saved = len(generated)
-            return
-        new = generated[self._saved :]
-        self._saved = len(generated)
+    async def save_items(self, items: list[Item]) -> None:
         session = self.session
+        if session is None:
+            return
 
         async def save() -> None:
-            await session.add_items(new)
+            await session.add_items(items)
 
         await DBOS.run_step_async({"name": "save_items"}, save)

@@ -27,6 +27,7 @@ from dbos import DBOS
 from pydantic_core import to_jsonable_python
 
 from ..items import Item
+from ..memory.session import IdempotentSession
 from ..run.commands import ApprovalDecision, AwaitApproval, Command, command_result_adapter
 from ..run.events import ApprovalRequiredEvent, ResponseDiscardedEvent, StreamEvent
 from ..run.interpreter import Interpreter
@@ -279,11 +280,18 @@ class DurableInterpreter(Interpreter):
         return decisions
 
     async def save_items(self, items: list[Item]) -> None:
+        """Add the items in a step of their own, as a write the session makes at
+        most once: a crash between the write and the step's record runs the step
+        again, and the session skips the write it has already."""
         session = self.session
         if session is None:
             return
+        run_id = self.durable.run_id
 
         async def save() -> None:
-            await session.add_items(items)
+            if isinstance(session, IdempotentSession):
+                await session.add_items_once(items, f"{run_id}:{DBOS.step_id or 0}")
+            else:
+                await session.add_items(items)
 
         await DBOS.run_step_async({"name": "save_items"}, save)

@@ -143,6 +143,11 @@ class RunNews:
             waiter = await self._wait(run_id, pause)
             pause = self._next_pause(run_id, pause, woken=waiter is not None)
 
+    async def wait_for_news(self, run_id: str, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for this process to report a change of the
+        run's status; False when none came (the caller looks at the database)."""
+        return await self._wait(run_id, timeout, status_only=True) is not None
+
     # ---------------------------------------------------------------- internals
 
     def _first_pause(self, run_id: str) -> float:

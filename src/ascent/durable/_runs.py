@@ -171,13 +171,16 @@ class RunWorkflows:
         usage: RunUsage | None = None
         try:
             agent = self.agents.get_agent(agent_name)
-            if session_id:  # the history read must be replayed as it was: a step
+            if session_id:
+                # runs on one session take turns, in the order they were started
+                await self._wait_for_session(run_id, session_id)
+                # the history read must be replayed as it was: a step
                 data = await DBOS.run_step_async(
                     {"name": "begin"}, self._begin, run_id, agent_name, items, session_id
                 )
             else:
                 data = await self._begin(run_id, agent_name, items, None)
-            state = RunState.model_validate(data)
+            state = RunState.model_validate(data["state"])
             usage = state.usage
             durable = DurableRun(
                 run_id=run_id,
@@ -201,6 +204,7 @@ class RunWorkflows:
                 hooks=settings.hooks,
                 emit=events.emit,
                 interpreter=functools.partial(DurableInterpreter, durable=durable),
+                unsaved_input=state.input[data["history"] :],
             )
         except Exception as exc:
             # No step needed to end a run: a replay finds the record ended and writes nothing.
@@ -223,14 +227,43 @@ class RunWorkflows:
     async def _begin(
         self, run_id: str, agent: str, items: list[dict[str, Any]], session_id: str | None
     ) -> dict[str, Any]:
+        """The run's first state, and how many of its input items are the session's
+        history (the rest is new input, added to the session with the run's items)."""
         session = open_session(session_id, self.settings.database_url) if session_id else None
         history = await session.get_items() if session is not None else []
         state = new_state(
             agent, items, history=history, max_turns=self.settings.max_turns, run_id=run_id
         )
-        if session is not None:
-            await session.add_items(state.input[len(history) :])
-        return state.model_dump(mode="json")
+        return {"state": state.model_dump(mode="json"), "history": len(history)}
+
+    async def _wait_for_session(self, run_id: str, session_id: str) -> None:
+        """Wait until every run started before this one on its session has ended.
+
+        A run reads its session's history when it begins and adds its items when
+        it pauses and ends: two runs at once on one session would each miss the
+        other's turn. While it waits the run is ``queued``. No step is needed: on
+        a replay the runs before it have ended, and it goes straight on.
+        """
+        store = self.store
+        pause = self.news.poll_interval
+        queued = False
+        while True:
+            blocking = await asyncio.to_thread(store.run_before_on_session, run_id, session_id)
+            if blocking is None:
+                break
+            if not queued:
+                queued = True
+                record = await asyncio.to_thread(
+                    store.update_run, run_id, status="queued", only_status="running"
+                )
+                self.news.notify(run_id, status=True, record=record)
+            if not await self.news.wait_for_news(blocking, pause):
+                pause = min(pause * 2, 1.0)
+        if queued:
+            record = await asyncio.to_thread(
+                store.update_run, run_id, status="running", only_status="queued"
+            )
+            self.news.notify(run_id, status=True, record=record)
 
     def _create_scheduled_run(self, run_id: str, context: dict[str, Any]) -> None:
         schedule = Schedule.model_validate(context)

@@ -116,6 +116,7 @@ def _declare() -> _Tables:
         Column("created_at", Double, nullable=False),
         Column("updated_at", Double, nullable=False),
         Index(f"ix_{RUNS_TABLE}_tenant_created", "tenant", "created_at"),
+        Index(f"ix_{RUNS_TABLE}_session_created", "session_id", "created_at"),
     )
     events = Table(
         EVENTS_TABLE,
@@ -196,6 +197,35 @@ class RunStore:
     def _read_run(self, conn: Connection, run_id: str) -> RunRecord | None:
         row = conn.execute(self._sql.get_run, {"b_id": run_id}).mappings().first()
         return None if row is None else self._record(row)
+
+    def run_before_on_session(self, run_id: str, session_id: str) -> str | None:
+        """An unfinished run on ``session_id`` started before ``run_id`` (the oldest),
+        or None: the run whose turn on the session comes first."""
+        from sqlalchemy import and_, or_, select
+
+        runs = self.tables.runs
+        with self.engine.connect() as conn:
+            mine = conn.execute(
+                select(runs.c.created_at).where(runs.c.id == run_id)
+            ).scalar_one_or_none()
+            if mine is None:
+                return None
+            earlier = or_(
+                runs.c.created_at < mine, and_(runs.c.created_at == mine, runs.c.id < run_id)
+            )
+            query = (
+                select(runs.c.id)
+                .where(
+                    runs.c.session_id == session_id,
+                    runs.c.status.not_in(sorted(TERMINAL_STATUSES)),
+                    runs.c.id != run_id,
+                    earlier,
+                )
+                .order_by(runs.c.created_at, runs.c.id)
+                .limit(1)
+            )
+            found: str | None = conn.execute(query).scalar_one_or_none()
+            return found
 
     def list_runs(
         self, *, tenant: str | None, schedule: str | None = None, limit: int = 50

@@ -34,7 +34,7 @@ from .embedders import (
     OpenAIEmbedder,
     SentenceTransformerEmbedder,
 )
-from .session import InMemorySession, Session
+from .session import IdempotentSession, InMemorySession, Session
 from .sql_session import SQLAlchemySession, SQLiteSession, prune_expired
 from .store import Memory, MemoryStore, fuse_rankings
 from .tools import memory_tools, recall_for_instructions, with_memory
@@ -49,6 +49,7 @@ __all__ = [
     "Embedder",
     "EmbeddingError",
     "HashingEmbedder",
+    "IdempotentSession",
     "InMemorySession",
     "Memory",
     "MemoryNotFoundError",

@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 from ..items import Item
 
-__all__ = ["InMemorySession", "Session"]
+__all__ = ["IdempotentSession", "InMemorySession", "Session"]
 
 
 @runtime_checkable
@@ -33,12 +33,27 @@ class Session(Protocol):
     async def clear(self) -> None: ...
 
 
+@runtime_checkable
+class IdempotentSession(Session, Protocol):
+    """A session that can make a write at most once, by the write's id.
+
+    A durable run writes its items in a recorded step; if the process dies
+    after the write but before the step's record, the step runs again, and
+    only a session like this keeps the items from being added twice.
+    """
+
+    async def add_items_once(self, items: list[Item], write_id: str) -> bool:
+        """Add ``items`` unless a write with ``write_id`` was made; True if added."""
+        ...
+
+
 class InMemorySession:
     """A session held in this process: for tests, notebooks and short scripts."""
 
     def __init__(self, session_id: str = "default") -> None:
         self.session_id = session_id
         self._items: list[Item] = []
+        self._writes: set[str] = set()
         self._lock = asyncio.Lock()
 
     async def get_items(self, limit: int | None = None) -> list[Item]:
@@ -49,6 +64,14 @@ class InMemorySession:
     async def add_items(self, items: list[Item]) -> None:
         async with self._lock:
             self._items.extend(items)
+
+    async def add_items_once(self, items: list[Item], write_id: str) -> bool:
+        async with self._lock:
+            if write_id in self._writes:
+                return False
+            self._writes.add(write_id)
+            self._items.extend(items)
+            return True
 
     async def pop_item(self) -> Item | None:
         async with self._lock:
@@ -62,6 +85,7 @@ class InMemorySession:
     async def clear(self) -> None:
         async with self._lock:
             self._items.clear()
+            self._writes.clear()
 
     async def delete(self) -> None:
         """The session whole; in memory, the same as :meth:`clear`."""

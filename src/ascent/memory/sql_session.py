@@ -6,6 +6,10 @@ picks the project's SQLite file. Two tables::
 
     ascent_sessions(session_id PK, created_at, updated_at, expires_at)
     ascent_session_items(session_id, seq, item_json, created_at)  PK (session_id, seq)
+    ascent_session_writes(session_id, write_id, created_at)        PK (session_id, write_id)
+
+The third remembers the ids of writes made with :meth:`SQLAlchemySession.add_items_once`,
+so that a write repeated after a crash (a durable run's step that ran again) adds nothing.
 
 The composite key makes "the last N items" an index range scan. Writes to one
 session are serialized by the database itself (``BEGIN IMMEDIATE`` on SQLite, a
@@ -36,6 +40,7 @@ __all__ = [
     "DEFAULT_MAX_ITEM_BYTES",
     "SESSIONS_TABLE",
     "SESSION_ITEMS_TABLE",
+    "SESSION_WRITES_TABLE",
     "SQLAlchemySession",
     "SQLiteSession",
     "encode_items",
@@ -44,11 +49,12 @@ __all__ = [
 
 SESSIONS_TABLE = "ascent_sessions"
 SESSION_ITEMS_TABLE = "ascent_session_items"
+SESSION_WRITES_TABLE = "ascent_session_writes"
 DEFAULT_MAX_ITEM_BYTES = 1_000_000
 _PRUNE_BATCH = 500
 
 
-def _declare() -> tuple[Table, Table]:
+def _declare() -> tuple[Table, Table, Table]:
     from sqlalchemy import Column, Double, Integer, MetaData, String, Table, Text
 
     metadata = MetaData()
@@ -68,7 +74,14 @@ def _declare() -> tuple[Table, Table]:
         Column("item_json", Text, nullable=False),
         Column("created_at", Double, nullable=False),
     )
-    return sessions, items
+    writes = Table(
+        SESSION_WRITES_TABLE,
+        metadata,
+        Column("session_id", String(255), primary_key=True),
+        Column("write_id", String(255), primary_key=True),
+        Column("created_at", Double, nullable=False),
+    )
+    return sessions, items, writes
 
 
 _schema = LazyTables(_declare)
@@ -141,7 +154,13 @@ class SQLAlchemySession:
         if not items:
             return
         payloads = encode_items(self.session_id, items, self.max_item_bytes)
-        await asyncio.to_thread(self._add_items, payloads)
+        await asyncio.to_thread(self._add_items, payloads, None)
+
+    async def add_items_once(self, items: list[Item], write_id: str) -> bool:
+        """Append ``items`` unless a write with ``write_id`` was made already; True if
+        they were added. The id is recorded in the same transaction as the items."""
+        payloads = encode_items(self.session_id, items, self.max_item_bytes)
+        return await asyncio.to_thread(self._add_items, payloads, write_id)
 
     async def pop_item(self) -> Item | None:
         """Remove and return the newest item, or None when the session is empty."""
@@ -165,7 +184,7 @@ class SQLAlchemySession:
     def _get_items(self, limit: int | None) -> list[Item]:
         from sqlalchemy import select
 
-        sessions, items = _schema()
+        sessions, items, _writes = _schema()
         engine = _engine_for(self.url)
         with engine.connect() as conn:
             expires_at = conn.execute(
@@ -190,7 +209,7 @@ class SQLAlchemySession:
         """
         from sqlalchemy import delete, select
 
-        sessions, items = _schema()
+        sessions, items, _writes = _schema()
         row = {"session_id": self.session_id, "created_at": now, "updated_at": now}
         dialect = conn.dialect.name
         if dialect == "postgresql":
@@ -226,20 +245,35 @@ class SQLAlchemySession:
             )
 
     def _touch(self, conn: Connection, now: float) -> None:
-        sessions, _items = _schema()
+        sessions, _items, _writes = _schema()
         conn.execute(
             sessions.update()
             .where(sessions.c.session_id == self.session_id)
             .values(updated_at=now, expires_at=None if self.ttl is None else now + self.ttl)
         )
 
-    def _add_items(self, payloads: list[str]) -> None:
+    def _add_items(self, payloads: list[str], write_id: str | None) -> bool:
         from sqlalchemy import func, select
 
-        _sessions, items = _schema()
+        _sessions, items, writes = _schema()
         with write_transaction(_engine_for(self.url)) as conn:
             now = time.time()
-            self._lock_session(conn, now)
+            self._lock_session(conn, now)  # serializes writers: the check below is safe
+            if write_id is not None:
+                done = conn.execute(
+                    select(writes.c.write_id).where(
+                        writes.c.session_id == self.session_id, writes.c.write_id == write_id
+                    )
+                ).first()
+                if done is not None:
+                    return False
+                conn.execute(
+                    writes.insert(),
+                    {"session_id": self.session_id, "write_id": write_id, "created_at": now},
+                )
+            if not payloads:
+                self._touch(conn, now)
+                return True
             last = conn.execute(
                 select(func.max(items.c.seq)).where(items.c.session_id == self.session_id)
             ).scalar_one_or_none()
@@ -257,11 +291,12 @@ class SQLAlchemySession:
                 ],
             )
             self._touch(conn, now)
+        return True
 
     def _pop_item(self) -> Item | None:
         from sqlalchemy import delete, select
 
-        _sessions, items = _schema()
+        _sessions, items, _writes = _schema()
         with write_transaction(_engine_for(self.url)) as conn:
             now = time.time()
             self._lock_session(conn, now)
@@ -284,17 +319,18 @@ class SQLAlchemySession:
     def _clear(self) -> None:
         from sqlalchemy import delete
 
-        _sessions, items = _schema()
+        _sessions, items, writes = _schema()
         with write_transaction(_engine_for(self.url)) as conn:
             now = time.time()
             self._lock_session(conn, now)
             conn.execute(delete(items).where(items.c.session_id == self.session_id))
+            conn.execute(delete(writes).where(writes.c.session_id == self.session_id))
             self._touch(conn, now)
 
     def _replace_items(self, payloads: list[str]) -> None:
         from sqlalchemy import delete
 
-        _sessions, items = _schema()
+        _sessions, items, _writes = _schema()
         with write_transaction(_engine_for(self.url)) as conn:
             now = time.time()
             self._lock_session(conn, now)
@@ -317,9 +353,10 @@ class SQLAlchemySession:
     def _delete(self) -> None:
         from sqlalchemy import delete
 
-        sessions, items = _schema()
+        sessions, items, writes = _schema()
         with write_transaction(_engine_for(self.url)) as conn:
             conn.execute(delete(items).where(items.c.session_id == self.session_id))
+            conn.execute(delete(writes).where(writes.c.session_id == self.session_id))
             conn.execute(delete(sessions).where(sessions.c.session_id == self.session_id))
 
 
@@ -375,7 +412,7 @@ def prune_expired(url: str | None = None) -> int:
     """
     from sqlalchemy import delete, select
 
-    sessions, items = _schema()
+    sessions, items, writes = _schema()
     engine = _engine_for(url or database_url())
     with write_transaction(engine) as conn:
         expired = select(sessions.c.session_id).where(sessions.c.expires_at <= time.time())
@@ -385,5 +422,6 @@ def prune_expired(url: str | None = None) -> int:
         for start in range(0, len(ids), _PRUNE_BATCH):
             batch = ids[start : start + _PRUNE_BATCH]
             conn.execute(delete(items).where(items.c.session_id.in_(batch)))
+            conn.execute(delete(writes).where(writes.c.session_id.in_(batch)))
             conn.execute(delete(sessions).where(sessions.c.session_id.in_(batch)))
     return len(ids)

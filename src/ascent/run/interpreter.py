@@ -15,6 +15,7 @@ the session).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import UserError
@@ -48,7 +49,14 @@ __all__ = ["Interpreter"]
 class Interpreter:
     """Runs one agent loop to completion or to a pause for approval."""
 
-    def __init__(self, *, scope: RunScope, session: Session | None, nested_run: NestedRun) -> None:
+    def __init__(
+        self,
+        *,
+        scope: RunScope,
+        session: Session | None,
+        nested_run: NestedRun,
+        unsaved_input: Sequence[Item] = (),
+    ) -> None:
         self.scope = scope
         self.state = scope.state
         self.session = session
@@ -56,7 +64,9 @@ class Interpreter:
         self.models = ModelCalls(scope, servers=self.servers)
         self.tools = ToolCalls(scope, servers=self.servers, nested_run=nested_run)
         self.guardrails = GuardrailChecks(scope, call_model=self.models.call, nested_run=nested_run)
-        self._saved = len(scope.state.generated)
+        # What the session lacks of this run: its new input, then the items it made.
+        self._unsaved: list[Item] = list(unsaved_input)
+        self._seen = len(scope.state.generated)
 
     async def run(self) -> RunState:
         """Run the loop from the state until it completes or pauses."""
@@ -94,8 +104,10 @@ class Interpreter:
         return None
 
     async def save_items(self, items: list[Item]) -> None:
-        """Add items the run produced to its session (called after every step
-        that produced any, so a session holds each turn as soon as it is done)."""
+        """Add the run's items to its session: its input and what it made, in one
+        write when it pauses and one when it ends, so the items of one run land
+        together and in order whatever else writes to the session. A run that
+        fails adds nothing: a session never holds half a turn."""
         if self.session is not None:
             await self.session.add_items(items)
 
@@ -110,7 +122,9 @@ class Interpreter:
         try:
             command = next(loop)
             while True:
+                self._collect_new_items()
                 if isinstance(command, AwaitApproval):
+                    await self._save_unsaved()  # the run so far, before it waits
                     decisions = await self.await_approval(command)
                     if decisions is None:
                         loop.close()
@@ -118,7 +132,6 @@ class Interpreter:
                     result: Any = decisions
                 else:
                     result = await self.execute(command)
-                await self._save_new_items()
                 command = loop.send(result)
         except StopIteration:
             pass
@@ -126,18 +139,23 @@ class Interpreter:
             scope.end_agent_span(exc)
             raise
         scope.end_agent_span()
-        await self._save_new_items()
+        self._collect_new_items()
+        await self._save_unsaved()
         if state.status == "completed":
             agent = scope.graph[state.current_agent].agent
             await scope.hook("on_agent_end", agent, state.final_output, agent_hook="on_end")
         return state
 
-    async def _save_new_items(self) -> None:
+    def _collect_new_items(self) -> None:
         generated = self.state.generated
-        if len(generated) > self._saved:
-            new = generated[self._saved :]
-            self._saved = len(generated)
-            await self.save_items(new)
+        if len(generated) > self._seen:
+            self._unsaved.extend(generated[self._seen :])
+        self._seen = len(generated)
+
+    async def _save_unsaved(self) -> None:
+        if self._unsaved:
+            items, self._unsaved = self._unsaved, []
+            await self.save_items(items)
 
     # ---------------------------------------------------------------- handoffs
 

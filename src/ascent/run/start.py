@@ -57,7 +57,12 @@ class InterpreterFactory(Protocol):
     subclass with its own options bound, e.g. by ``functools.partial``)."""
 
     def __call__(
-        self, *, scope: RunScope, session: Session | None, nested_run: NestedRun
+        self,
+        *,
+        scope: RunScope,
+        session: Session | None,
+        nested_run: NestedRun,
+        unsaved_input: Sequence[Item] = (),
     ) -> Interpreter: ...
 
 
@@ -176,22 +181,26 @@ async def run_agent(
     emit: Emit | None = None,
     parent_call_id: str | None = None,
     interpreter: InterpreterFactory = Interpreter,
+    unsaved_input: Sequence[Item] | None = None,
 ) -> RunResult:
     """Run ``agent`` on ``input`` (or resume a saved :class:`RunState`) with an
     interpreter made by ``interpreter``, until it completes or pauses.
 
-    A new run reads ``session``'s history first and adds its new input to it;
-    a resumed state carries its history already.
+    A new run reads ``session``'s history first; its new input is added to the
+    session with the items it makes (see :meth:`Interpreter.save_items`). A
+    resumed state carries its history already; ``unsaved_input`` names input
+    of it that the session does not have yet (a durable run made its state
+    itself).
     """
     graph = agent_graph(agent, config)
     if isinstance(input, RunState):
         state = input
         check_resumable(state, graph)
+        new_input: Sequence[Item] = unsaved_input or ()
     else:
         history = await session.get_items() if session is not None else []
         state = new_state(agent, input, history=history, max_turns=max_turns)
-        if session is not None and len(state.input) > len(history):
-            await session.add_items(state.input[len(history) :])
+        new_input = state.input[len(history) :]
     trace = open_trace(config, state.run_id)
     scope = RunScope(
         graph=graph,
@@ -204,7 +213,9 @@ async def run_agent(
         trace=trace.trace,
         parent_span=trace.parent_span,
     )
-    runner = interpreter(scope=scope, session=session, nested_run=_nested_run)
+    runner = interpreter(
+        scope=scope, session=session, nested_run=_nested_run, unsaved_input=new_input
+    )
     try:
         with run_input(state.input):  # for automatic memory recall and extraction
             await runner.run()

@@ -38,17 +38,7 @@ from ascent.testing import ScriptedModel
 from ascent.testing.scripted import ToolCall
 from ascent.testing.traces import recording_traces
 
-
-@function_tool
-def lookup(order_id: str) -> str:
-    """Look an order up by its id."""
-    return f"{order_id}: shipped"
-
-
-@function_tool(needs_approval=True)
-def refund(order_id: str) -> str:
-    """Refund an order."""
-    return f"refunded {order_id}"
+from ..sample_tools import lookup, refund
 
 
 def support(*tools: Any) -> Agent[Any]:

@@ -21,6 +21,8 @@ from ascent import Agent, function_tool
 from ascent.durable import DurableEngine
 from ascent.models import openai_chat, resolve_model  # imported once, in the fork server
 
+from ..sample_tools import refund
+
 
 @dataclass(kw_only=True)
 class Options:
@@ -46,11 +48,6 @@ def agents(marks: Path, delay: float) -> list[Agent[None]]:
         (marks / f"started-{os.getpid()}").touch()
         await asyncio.sleep(delay)
         return f"{order_id}: shipped"
-
-    @function_tool(needs_approval=True)
-    def refund(order_id: str) -> str:
-        """Refund an order."""
-        return f"refunded {order_id}"
 
     return [Agent(name="support", instructions="Be brief.", tools=[slow_lookup, refund])]
 

@@ -22,6 +22,7 @@ from ascent.cli import app
 from ascent.mcp import create_mcp_server, mcp_http_app
 from ascent.testing import LoopbackServer, ScriptedModel, ToolCall
 
+from ..sample_tools import refund
 from .served import Verdict, multiply, order_status, support
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,11 +68,6 @@ async def test_bad_calls_come_back_as_tool_errors() -> None:
 
 
 async def test_an_agent_that_fails_or_waits_for_approval_is_a_tool_error() -> None:
-    @function_tool(needs_approval=True)
-    def refund(order_id: str) -> str:
-        """Refund an order."""
-        return "refunded"
-
     waiting = Agent(
         name="Refunds",
         model=ScriptedModel([ToolCall("refund", {"order_id": "A-1"})]),

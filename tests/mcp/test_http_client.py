@@ -8,11 +8,13 @@ import uuid
 
 import pytest
 
-from ascent import Agent, Runner, RunResult, UserError, function_tool
+from ascent import Agent, Runner, RunResult, UserError
 from ascent.errors import MCPError
 from ascent.items import FunctionCallOutput
 from ascent.mcp import MCPServerHTTP
 from ascent.testing import LoopbackServer, ScriptedModel, ToolCall, recording_traces
+
+from ..sample_tools import refund
 
 
 def _outputs(result: RunResult) -> dict[str, FunctionCallOutput]:
@@ -196,11 +198,6 @@ async def test_an_agent_reached_by_handoff_gets_its_server_tools(calc_http_url: 
 async def test_a_resumed_run_knows_the_server_tools_before_its_first_model_call(
     calc_http_url: str,
 ) -> None:
-    @function_tool(needs_approval=True)
-    def refund(order_id: str) -> str:
-        """Refund an order."""
-        return f"refunded {order_id}"
-
     server = MCPServerHTTP(url=calc_http_url)
     model = ScriptedModel(
         [[ToolCall("refund", {"order_id": "A-1"}), ToolCall("add", {"a": 5, "b": 5})], "done"]

@@ -1,14 +1,26 @@
-"""Fixtures for provider tests: clients of the shared mock server, a fake sleep."""
+"""Fixtures for provider tests: clients of the shared mock server, a fake sleep; ``ask``."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import openai
 import pytest
 
+from ascent.items import Message
+from ascent.models import ModelRequest
 from ascent.models._retry import RetryPolicy
 from ascent.testing.mock_openai import MockOpenAIServer
+
+
+def ask(text: str = "Hi", **kwargs: Any) -> ModelRequest:
+    """A request with one user message (instructions "Be brief." unless given)."""
+    return ModelRequest(
+        instructions=kwargs.pop("instructions", "Be brief."),
+        input=[Message(role="user", content=text)],
+        **kwargs,
+    )
 
 
 @pytest.fixture

@@ -46,6 +46,8 @@ from ascent.testing.mock_openai import (
     ToolCall,
 )
 
+from .conftest import ask
+
 ADD = FunctionToolSpec(
     name="add",
     description="Add two numbers.",
@@ -56,14 +58,6 @@ ADD = FunctionToolSpec(
     },
     strict=False,
 )
-
-
-def ask(text: str = "Hi", **kwargs: Any) -> ModelRequest:
-    return ModelRequest(
-        instructions=kwargs.pop("instructions", "Be brief."),
-        input=[Message(role="user", content=text)],
-        **kwargs,
-    )
 
 
 @pytest.fixture

@@ -47,6 +47,8 @@ from ascent.testing.mock_openai import (
     ToolCall,
 )
 
+from .conftest import ask
+
 WEATHER = FunctionToolSpec(
     name="get_weather",
     description="Weather for a city.",
@@ -63,14 +65,6 @@ WEB_SEARCH_CALL = {
     "status": "completed",
     "action": {"type": "search", "query": "ascent agents"},
 }
-
-
-def ask(text: str = "Hi", **kwargs: Any) -> ModelRequest:
-    return ModelRequest(
-        instructions=kwargs.pop("instructions", "Be brief."),
-        input=[Message(role="user", content=text)],
-        **kwargs,
-    )
 
 
 @pytest.fixture

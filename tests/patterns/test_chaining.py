@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from ascent import RunConfig, UserError, function_tool, trace
+from ascent import RunConfig, UserError, trace
 from ascent.errors import PatternError
 from ascent.patterns import Gate, Link, chain
 from ascent.testing import ToolCall, recording_traces
 
+from ..sample_tools import refund
 from .conftest import one_workflow, scripted
 
 
@@ -96,11 +97,6 @@ async def test_an_empty_chain_is_a_user_error() -> None:
 
 
 async def test_a_step_that_pauses_for_approval_is_a_pattern_error() -> None:
-    @function_tool(needs_approval=True)
-    def refund(order_id: str) -> str:
-        """Refund an order."""
-        return "refunded"
-
     first, _ = scripted("Billing", ToolCall("refund", {"order_id": "A-1"}), tools=[refund])
     with pytest.raises(PatternError, match="paused for approval of refund"):
         await chain([first], "refund A-1")

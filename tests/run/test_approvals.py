@@ -10,6 +10,8 @@ import pytest
 from ascent import Agent, FunctionCallOutput, RunContext, Runner, RunState, UserError, function_tool
 from ascent.testing import ScriptedModel, ToolCall
 
+from ..sample_tools import lookup
+
 refunds: list[float] = []
 
 
@@ -18,12 +20,6 @@ def refund(order_id: str, amount: float) -> str:
     """Refund an order."""
     refunds.append(amount)
     return f"refunded {amount} on {order_id}"
-
-
-@function_tool
-def lookup(order_id: str) -> str:
-    """Look up an order."""
-    return f"{order_id}: delivered"
 
 
 def make_agent(model: ScriptedModel) -> Agent:

@@ -11,7 +11,7 @@ import json
 import pytest
 from pydantic import BaseModel, TypeAdapter
 
-from ascent import Agent, FunctionCall, MaxTurnsExceeded, Message, ModelBehaviorError, function_tool
+from ascent import Agent, FunctionCall, MaxTurnsExceeded, Message, ModelBehaviorError
 from ascent.items import FunctionCallOutput, Usage
 from ascent.models.base import ModelResponse
 from ascent.run.commands import (
@@ -29,13 +29,9 @@ from ascent.run.graph import AgentGraph
 from ascent.run.loop import agent_loop
 from ascent.run.state import RunState
 
+from ..sample_tools import lookup
+
 COMMANDS: TypeAdapter[Command] = TypeAdapter(Command)
-
-
-@function_tool
-def lookup(order_id: str) -> str:
-    """Look up an order."""
-    return f"order {order_id}: shipped"
 
 
 def new_state(agent: Agent, text: str = "hi", max_turns: int = 10) -> RunState:

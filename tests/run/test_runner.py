@@ -37,11 +37,7 @@ from ascent import (
 from ascent.handoffs import HandoffInputData, remove_tool_items
 from ascent.testing import ScriptedModel, Step, ToolCall
 
-
-@function_tool
-def add(a: int, b: int) -> int:
-    """Add two numbers."""
-    return a + b
+from ..sample_tools import add
 
 
 async def test_plain_answer() -> None:

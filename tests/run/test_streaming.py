@@ -20,11 +20,7 @@ from ascent.run.events import (
 )
 from ascent.testing import ScriptedModel, Step, ToolCall
 
-
-@function_tool
-def add(a: int, b: int) -> int:
-    """Add two numbers."""
-    return a + b
+from ..sample_tools import add
 
 
 @function_tool(needs_approval=True)

@@ -306,3 +306,23 @@ async def test_a_bug_is_a_500_that_reveals_nothing(
         response = await client.get("/v1/runs/anything")
     assert response.status_code == 500
     assert response.json() == {"error": {"type": "internal", "message": "internal server error"}}
+
+
+async def test_an_idempotency_key_returns_the_run_it_started(
+    acme: httpx.AsyncClient, globex: httpx.AsyncClient, engine: DurableEngine
+) -> None:
+    key = {"Idempotency-Key": "order-7781-retry"}
+    body = {"input": "Status of order A-1042?"}
+    first = await acme.post("/v1/agents/Shop/runs", json=body, headers=key)
+    again = await acme.post("/v1/agents/Shop/runs", json=body, headers=key)
+    assert first.status_code == again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    events = (await acme.get(f"/v1/runs/{first.json()['id']}/events")).text
+    assert events.count("event: run_started") == 1  # one run, not two
+
+    other_tenant = await globex.post("/v1/agents/Shop/runs", json=body, headers=key)
+    assert other_tenant.status_code == 200
+    assert other_tenant.json()["id"] != first.json()["id"]  # keys are per tenant
+    other_agent = await acme.post("/v1/agents/Echo/runs", json=body, headers=key)
+    assert other_agent.status_code == 409
+    assert "taken by another run" in other_agent.json()["error"]["message"]

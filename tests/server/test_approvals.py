@@ -138,3 +138,29 @@ async def test_a_finished_run_cannot_be_cancelled(acme: httpx.AsyncClient) -> No
     assert response.json()["error"]["message"] == (
         f"run {run['id']!r} cannot be cancelled: it is completed already"
     )
+
+
+async def test_of_an_approve_and_a_reject_sent_at_once_exactly_one_wins(
+    acme: httpx.AsyncClient,
+) -> None:
+    for _ in range(8):  # the race was lost about half the time: repeat it
+        run = await _paused_refund(acme)
+        call_id = run["pending_approvals"][0]["call_id"]
+        answers = await asyncio.gather(
+            *(
+                acme.post(
+                    f"/v1/runs/{run['id']}/approvals",
+                    json={"decisions": [{"call_id": call_id, "approved": approved}]},
+                )
+                for approved in (True, False)
+            )
+        )
+        codes = sorted(a.status_code for a in answers)
+        assert codes == [200, 409], [a.text for a in answers]
+        loser = next(a for a in answers if a.status_code == 409)
+        assert "not awaiting approval" in loser.json()["error"]["message"]
+        winner = next(a for a in answers if a.status_code == 200).json()
+        final = (await acme.get(f"/v1/runs/{run['id']}")).json()
+        assert final["status"] == winner["status"] == "completed"
+        events = (await acme.get(f"/v1/runs/{run['id']}/events")).text
+        assert events.count("event: run_resumed") == 1  # the run followed one decision

@@ -7,6 +7,7 @@ through any other.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -29,20 +30,41 @@ AgentName = Annotated[str, Path(min_length=1, max_length=200, description="The a
     "/v1/agents/{name}/runs",
     response_model=RunRecord,
     summary="Start a run",
-    responses={**SSE_RESPONSES, **error_responses(413)},
+    responses={**SSE_RESPONSES, **error_responses(409, 413)},
 )
 async def start_run(
-    name: AgentName, body: RunRequest, request: Request, state: State, tenant: Tenant
+    name: AgentName,
+    body: RunRequest,
+    request: Request,
+    state: State,
+    tenant: Tenant,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="Send the same key again (after a dropped response, say) and get "
+            "the run the first request started, not a second one.",
+        ),
+    ] = None,
 ) -> Response | RunRecord:
     """Start a run of agent ``name``: answer with the run, or stream its events.
 
     With ``"stream": true`` or ``Accept: text/event-stream`` the answer is the
     run's events as server-sent events. Otherwise, unless ``"wait": false``, the
     request waits (up to the service's wait timeout) until the run finishes or
-    pauses for approval.
+    pauses for approval. A repeated ``Idempotency-Key`` answers with the run
+    the key started (409 if that run is of another agent).
     """
     session_id = None if body.session_id is None else qualify_session(tenant, body.session_id)
-    record = await state.engine.start_run(name, body.input, session_id=session_id, tenant=tenant)
+    record = await state.engine.start_run(
+        name,
+        body.input,
+        session_id=session_id,
+        tenant=tenant,
+        run_id=None if idempotency_key is None else _run_id_for(tenant, idempotency_key),
+    )
     state.metrics.runs_started.labels(agent=name).inc()
     if body.stream or _wants_stream(request):
         return _stream(state, record.id, tenant, after=0)
@@ -117,6 +139,12 @@ async def events(
     await state.engine.get_run(run_id, tenant=tenant)  # 404 before the stream starts
     start = after if last_event_id is None else last_event_id
     return _stream(state, run_id, tenant, after=start, follow=follow)
+
+
+def _run_id_for(tenant: str | None, key: str) -> str:
+    """The run id an idempotency key stands for: per tenant, so tenants never collide."""
+    digest = hashlib.sha256(f"{tenant or ''}\0{key}".encode()).hexdigest()
+    return f"idem_{digest[:32]}"
 
 
 def _wants_stream(request: Request) -> bool:

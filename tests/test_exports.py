@@ -49,6 +49,7 @@ EXPORTED = [
     "RunContext",
     "RunHooks",
     "RunNotFound",
+    "RunTimeoutError",
     "RunResult",
     "RunResultStreaming",
     "RunState",

@@ -21,6 +21,7 @@
     ├── MCPError                  an MCP server failed to start or its connection broke
     ├── EmbeddingError            an embedder failed or answered something unusable
     ├── MaxTurnsExceeded          the run used up ``max_turns``
+    ├── RunTimeoutError           the run worked longer than ``RunConfig.run_timeout``
     └── PatternError              a multi-agent pattern could not finish
         └── BranchError               one branch of a parallel pattern failed
 
@@ -55,6 +56,7 @@ __all__ = [
     "ProviderCapabilityError",
     "RunConflict",
     "RunNotFound",
+    "RunTimeoutError",
     "ToolError",
     "ToolGuardrailTripwireTriggered",
     "ToolTimeoutError",
@@ -193,6 +195,18 @@ class MaxTurnsExceeded(AscentError):
         self.items = items
         self.state = state
         super().__init__(f"the run reached max_turns={max_turns} without a final output")
+
+
+class RunTimeoutError(AscentError):
+    """The run spent longer than its ``run_timeout`` working (a hung model, a slow
+    tool); time spent waiting for a person's approval does not count."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(
+            f"the run worked for more than {seconds:g}s without finishing "
+            "(RunConfig.run_timeout); it was stopped"
+        )
 
 
 class PatternError(AscentError):

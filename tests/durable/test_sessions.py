@@ -1,4 +1,5 @@
-"""Durable runs and sessions: turns stay whole and in order, and no write is made twice."""
+"""Durable runs that stay whole: turns on a session in order and written once, and a
+cut model stream asked again rather than failing the run."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import openai
 import pytest
 
 from ascent import Agent
@@ -13,7 +15,10 @@ from ascent.durable import DurableEngine
 from ascent.items import FunctionCall, FunctionCallOutput, Item, Message
 from ascent.memory import open_session
 from ascent.memory.sql_session import SQLAlchemySession
+from ascent.models._retry import RetryPolicy
+from ascent.models.openai_chat import OpenAIChatModel
 from ascent.testing import ScriptedModel, ToolCall
+from ascent.testing.mock_openai import BrokenStream, MockOpenAIServer, Reply
 
 from ..sample_tools import lookup, refund
 
@@ -133,3 +138,23 @@ async def test_add_items_once_skips_a_write_it_has_made(sqlite_url: str) -> None
     assert len(await session.get_items()) == 2
     await session.clear()  # a cleared session forgets its writes too
     assert await session.add_items_once([item], "run-1:7") is True
+
+
+async def test_a_durable_run_whose_stream_is_cut_asks_again_and_completes(
+    make_engine: MakeEngine, mock_openai: MockOpenAIServer
+) -> None:
+    async def no_sleep(seconds: float) -> None:
+        return None
+
+    mock_openai.add(
+        BrokenStream(reply=Reply(text="Your order is on its way and"), after=3),
+        Reply(text="Order A-1 has shipped."),
+    )
+    async with openai.AsyncOpenAI(base_url=mock_openai.base_url, api_key="k") as client:
+        model = OpenAIChatModel(model="mock", client=client, retry=RetryPolicy(sleep=no_sleep))
+        engine: DurableEngine = await make_engine(agents=[Agent(name="support")], model=model)
+        record = await engine.wait_run((await engine.start_run("support", "Where?")).id)
+        assert record.status == "completed", record.error
+        assert record.output == "Order A-1 has shipped."
+        kinds = [e.type async for e in engine.events(record.id)]
+        assert "response_discarded" in kinds

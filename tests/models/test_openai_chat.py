@@ -29,6 +29,7 @@ from ascent.models import (
     OutputSpec,
     ReasoningDelta,
     ResponseCompleted,
+    StreamRestarted,
     TextDelta,
     ToolCallArgumentsDelta,
 )
@@ -320,20 +321,50 @@ async def test_stream_deltas_and_same_response_as_respond(
     assert streamed.usage.input_tokens == 33
 
 
-async def test_stream_broken_mid_way_raises_without_retry(
-    model: OpenAIChatModel, mock_openai: MockOpenAIServer
+async def test_a_stream_broken_mid_way_is_asked_again_and_says_so(
+    model: OpenAIChatModel, mock_openai: MockOpenAIServer, sleeps: list[float]
 ):
-    mock_openai.add(BrokenStream(reply=Reply(text="a b c d e f"), after=3)).add_text("unused")
-    deltas: list[str] = []
+    mock_openai.add(BrokenStream(reply=Reply(text="a b c d e f"), after=3)).add_text("whole")
+
+    events = [event async for event in model.stream(ask())]
+
+    kinds = [type(event).__name__ for event in events]
+    assert kinds == ["TextDelta", "TextDelta", "StreamRestarted", "TextDelta", "ResponseCompleted"]
+    restarted = events[2]
+    assert isinstance(restarted, StreamRestarted) and "asking again" in restarted.reason
+    assert [e.delta for e in events if isinstance(e, TextDelta)] == ["a ", "b ", "whole"]
+    final = events[-1]
+    assert isinstance(final, ResponseCompleted)
+    assert final.response.output[0].text == "whole"  # type: ignore[union-attr]
+    assert len(mock_openai.requests) == 2 and len(sleeps) == 1
+
+
+async def test_a_stream_that_keeps_breaking_fails_after_the_retry_budget(
+    model: OpenAIChatModel, mock_openai: MockOpenAIServer, sleeps: list[float]
+):
+    for _ in range(4):
+        mock_openai.add(BrokenStream(reply=Reply(text="a b c"), after=2))
+    mock_openai.add_text("unused")
 
     with pytest.raises(ModelAPIError) as caught:
-        async for event in model.stream(ask()):
-            assert isinstance(event, TextDelta)
-            deltas.append(event.delta)
+        async for _event in model.stream(ask()):
+            pass
 
-    assert deltas == ["a ", "b "]
-    assert caught.value.attempts == 1
+    assert caught.value.attempts == 4  # the policy's max_attempts, as for other failures
     assert mock_openai.pending == 1
+
+
+async def test_a_per_call_timeout_fails_the_attempt_and_the_call_is_retried(
+    model: OpenAIChatModel, mock_openai: MockOpenAIServer, sleeps: list[float]
+):
+    mock_openai.add(Delay(seconds=2.0), Delay(seconds=2.0)).add_text("made it")
+    request = ask()
+    request.settings = ModelSettings(timeout=0.3)
+
+    response = await model.respond(request)
+
+    assert response.output[0].text == "made it"  # type: ignore[union-attr]
+    assert len(mock_openai.requests) == 3
 
 
 async def test_stream_retries_before_first_event(

@@ -27,6 +27,7 @@ from ascent.models import (
     OutputSpec,
     ReasoningDelta,
     ResponseCompleted,
+    StreamRestarted,
     TextDelta,
     ToolCallArgumentsDelta,
 )
@@ -339,21 +340,20 @@ async def test_stream_retries_before_the_first_event(
     assert sleeps[0] == 2.0
 
 
-async def test_stream_broken_after_first_event_is_not_retried(
-    model: OpenAIResponsesModel, mock_openai: MockOpenAIServer
+async def test_a_stream_broken_after_its_first_event_is_asked_again(
+    model: OpenAIResponsesModel, mock_openai: MockOpenAIServer, sleeps: list[float]
 ):
     mock_openai.add(BrokenStream(reply=Reply(text="one two three four five"), after=5))
-    mock_openai.add_text("never requested")
-    seen: list[Any] = []
+    mock_openai.add_text("whole answer")
 
-    with pytest.raises(ModelAPIError) as caught:
-        async for event in model.stream(ask()):
-            seen.append(event)
+    seen = [event async for event in model.stream(ask())]
 
-    assert [e.delta for e in seen] == ["one "]
-    assert caught.value.attempts == 1
-    assert caught.value.retryable
-    assert len(mock_openai.requests) == 1
+    restart = next(i for i, e in enumerate(seen) if isinstance(e, StreamRestarted))
+    assert [e.delta for e in seen[:restart]] == ["one "]
+    final = seen[-1]
+    assert isinstance(final, ResponseCompleted)
+    assert final.response.output[-1].text == "whole answer"  # type: ignore[union-attr]
+    assert len(mock_openai.requests) == 2
 
 
 # ------------------------------------------------------------------ retries

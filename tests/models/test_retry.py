@@ -20,6 +20,7 @@ from ascent.models._retry import (
     parse_retry_after,
     stream_with_retries,
 )
+from ascent.models.base import StreamRestarted
 
 
 class Flaky(Exception):
@@ -155,7 +156,7 @@ async def test_unknown_exceptions_propagate_untouched(policy: RetryPolicy) -> No
     assert calls == 1
 
 
-async def test_stream_retried_only_before_first_event(
+async def test_stream_retried_before_and_after_its_first_event(
     policy: RetryPolicy, sleeps: list[float]
 ) -> None:
     opened = 0
@@ -164,22 +165,39 @@ async def test_stream_retried_only_before_first_event(
         nonlocal opened
         opened += 1
         if opened == 1:
-            raise Flaky()  # fails before any event: retried
+            raise Flaky()  # fails before any event: retried quietly
         yield "a"
         yield "b"
         if opened == 2:
-            raise Flaky()  # fails after events: raised
+            raise Flaky()  # fails after events: retried, and the caller is told
 
-    seen: list[str] = []
+    seen: list[object] = []
+    async for event in stream_with_retries(
+        open_stream, policy=policy, classify=classify, provider="p"
+    ):
+        seen.append(event)
+
+    assert seen[:2] == ["a", "b"] and seen[3:] == ["a", "b"]
+    assert isinstance(seen[2], StreamRestarted)
+    assert opened == 3 and len(sleeps) == 2
+
+
+async def test_a_stream_that_always_breaks_fails_with_its_attempts(
+    policy: RetryPolicy, sleeps: list[float]
+) -> None:
+    async def open_stream() -> AsyncGenerator[str, None]:
+        yield "a"
+        raise Flaky()
+
+    restarts = 0
     with pytest.raises(ModelAPIError) as caught:
         async for event in stream_with_retries(
             open_stream, policy=policy, classify=classify, provider="p"
         ):
-            seen.append(event)
+            restarts += isinstance(event, StreamRestarted)
 
-    assert seen == ["a", "b"]
-    assert opened == 2 and len(sleeps) == 1
-    assert caught.value.attempts == 2
+    assert caught.value.attempts == policy.max_attempts
+    assert restarts == policy.max_attempts - 1
 
 
 async def test_stream_closes_each_attempt(policy: RetryPolicy) -> None:

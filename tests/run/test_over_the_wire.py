@@ -8,18 +8,34 @@ alone (``OPENAI_BASE_URL``) selects the real provider.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 
 import openai
 import pytest
 from pydantic import BaseModel
 
-from ascent import Agent, FunctionCallOutput, ModelAPIError, Runner, function_tool
+from ascent import (
+    Agent,
+    FunctionCallOutput,
+    ModelAPIError,
+    RunConfig,
+    Runner,
+    RunTimeoutError,
+    function_tool,
+)
 from ascent.models._retry import RetryPolicy
 from ascent.models.openai_chat import OpenAIChatModel
 from ascent.models.openai_responses import OpenAIResponsesModel
 from ascent.run.events import TextDeltaEvent
-from ascent.testing.mock_openai import HTTPError, MockOpenAIServer, Reply, ToolCall
+from ascent.testing.mock_openai import (
+    BrokenStream,
+    Delay,
+    HTTPError,
+    MockOpenAIServer,
+    Reply,
+    ToolCall,
+)
 
 
 @function_tool
@@ -135,3 +151,45 @@ def test_run_sync_repeatedly_with_a_named_model(
     for n in range(3):
         mock_openai.add(Reply(text=f"answer {n}"))
         assert Runner.run_sync(agent, "x").final_output == f"answer {n}"
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+async def test_a_stream_cut_mid_answer_is_asked_again_and_the_run_completes(
+    api: str, client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+) -> None:
+    # cut once a few words are out (the Responses API opens with non-text events)
+    after = 3 if api == "chat" else 7
+    mock_openai.add(
+        BrokenStream(reply=Reply(text="Your order is on its way and"), after=after),
+        Reply(text="Your order A-7 has shipped."),
+    )
+    agent = Agent(name="support", model=_models(client)[api])  # type: ignore[arg-type]
+    streaming = Runner.run_streamed(agent, "Where is A-7?")
+    kinds = [event.type async for event in streaming.stream_events()]
+
+    assert streaming.final_output == "Your order A-7 has shipped."
+    assert "response_discarded" in kinds  # clients drop the text streamed before the cut
+    cut = kinds.index("response_discarded")
+    assert "text_delta" in kinds[:cut] and "text_delta" in kinds[cut:]
+    assert len(mock_openai.requests) == 2
+
+
+async def test_a_model_that_never_answers_fails_the_run_at_its_deadline(
+    client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+) -> None:
+    mock_openai.add(*[Delay(seconds=5.0) for _ in range(4)])
+    agent = Agent(name="support", model=_models(client)["chat"])  # type: ignore[arg-type]
+    started = time.monotonic()
+    with pytest.raises(RunTimeoutError, match=r"more than 0\.5s"):
+        await Runner.run(agent, "Hello?", run_config=RunConfig(run_timeout=0.5))
+    assert time.monotonic() - started < 3  # not the client's own 5 s, nor four of them
+
+
+async def test_a_per_call_timeout_from_the_run_config_bounds_each_attempt(
+    client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+) -> None:
+    mock_openai.add(Delay(seconds=3.0), Reply(text="made it"))
+    agent = Agent(name="support", model=_models(client)["chat"])  # type: ignore[arg-type]
+    result = await Runner.run(agent, "Hello?", run_config=RunConfig(model_timeout=0.3))
+    assert result.final_output == "made it"
+    assert len(mock_openai.requests) == 2  # the first attempt timed out and was retried

@@ -81,6 +81,7 @@ async def post_raw(
     stream: bool = False,
     headers: dict[str, str] | None = None,
     extra_body: dict[str, Any] | None = None,
+    timeout: float | None = None,
 ) -> httpx2.Response:
     """POST ``body`` as it is and return the raw HTTP response (unread when streaming).
 
@@ -96,6 +97,8 @@ async def post_raw(
         options["headers"] = headers
     if extra_body:
         options["extra_json"] = extra_body
+    if timeout is not None:
+        options["timeout"] = timeout
     response = await client.post(
         path, cast_to=httpx2.Response, body=body, options=cast(Any, options), stream=stream
     )
@@ -290,6 +293,7 @@ class OpenAIHTTPModel:
                 body,
                 headers=settings.extra_headers,
                 extra_body=settings.extra_body,
+                timeout=settings.timeout,
             )
             return self._parse(load_json(http.content, provider=self.name))
 
@@ -316,6 +320,7 @@ class OpenAIHTTPModel:
             stream=True,
             headers=settings.extra_headers,
             extra_body=settings.extra_body,
+            timeout=settings.timeout,
         )
         try:
             async for event in self._events(sse_data(http.aiter_lines())):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from ..errors import ModelAPIError
+from .base import StreamRestarted
 
 __all__ = [
     "Classifier",
@@ -146,11 +147,13 @@ async def stream_with_retries(
     policy: RetryPolicy,
     classify: Classifier,
     provider: str,
-) -> AsyncIterator[E]:
-    """Yield the events of ``open_stream()``, retrying only before the first event.
+) -> AsyncIterator[E | StreamRestarted]:
+    """Yield the events of ``open_stream()``, retrying retryable failures.
 
-    Once an event reached the caller a retry would repeat output it has already
-    seen, so a later failure is raised at once.
+    A stream that breaks after some events (a cut connection, a server error
+    mid-answer) is opened again within the same budget of attempts; a
+    :class:`StreamRestarted` tells the caller that what it received so far is
+    void, so nothing is shown twice.
     """
     attempt = 0
     while True:
@@ -167,11 +170,15 @@ async def stream_with_retries(
                     error = classify(exc)
                     if error is None:
                         raise
-                    if started or not error.retryable or attempt >= policy.max_attempts:
+                    if not error.retryable or attempt >= policy.max_attempts:
                         raise _final(error, attempt, provider) from exc
                     break
                 started = True
                 yield event
         finally:
             await events.aclose()
+        if started:
+            yield StreamRestarted(
+                reason=f"the model's stream broke ({error.message}); asking again"
+            )
         await policy.sleep(policy.delay(attempt, error.retry_after))

@@ -26,6 +26,7 @@ __all__ = [
     "OutputSpec",
     "ReasoningDelta",
     "ResponseCompleted",
+    "StreamRestarted",
     "TextDelta",
     "ToolCallArgumentsDelta",
     "ToolSpec",
@@ -40,6 +41,9 @@ class ModelSettings:
 
     ``tool_choice`` is "auto", "required", "none" or the name of one tool.
     ``extra_body`` and ``extra_headers`` go to the provider as they are.
+    ``timeout`` bounds each attempt of a call, in seconds: a model that does not
+    answer (or stops sending a streamed answer) for that long fails the attempt,
+    which is retried like any other transient failure.
     """
 
     temperature: float | None = None
@@ -51,6 +55,7 @@ class ModelSettings:
     reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
     extra_body: dict[str, Any] | None = None
     extra_headers: dict[str, str] | None = None
+    timeout: float | None = None
 
     def merged(self, override: ModelSettings | None) -> ModelSettings:
         """These settings with every non-None value of ``override`` laid on top."""
@@ -155,7 +160,18 @@ class ResponseCompleted:
     type: Literal["response_completed"] = "response_completed"
 
 
-ModelStreamEvent = TextDelta | ToolCallArgumentsDelta | ReasoningDelta | ResponseCompleted
+@dataclass(slots=True)
+class StreamRestarted:
+    """The stream broke after some output and the call is made again: the deltas
+    so far are void, and the next ones start the answer over."""
+
+    reason: str
+    type: Literal["stream_restarted"] = "stream_restarted"
+
+
+ModelStreamEvent = (
+    TextDelta | ToolCallArgumentsDelta | ReasoningDelta | StreamRestarted | ResponseCompleted
+)
 
 
 @runtime_checkable

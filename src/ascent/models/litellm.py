@@ -87,6 +87,8 @@ class LiteLLMModel:
             params["extra_headers"] = dict(settings.extra_headers)
         if settings.extra_body:
             params["extra_body"] = dict(settings.extra_body)
+        if settings.timeout is not None:
+            params["timeout"] = settings.timeout
         return params
 
     async def respond(self, request: ModelRequest) -> ModelResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import UserError
 from ..guardrails import InputGuardrail, OutputGuardrail
 from ..models.base import Model, ModelSettings
 
@@ -22,7 +23,11 @@ class RunConfig:
     apply beside the agents' own. Tracing: ``workflow_name`` names the trace,
     ``tracing_disabled`` turns it off for this run, and
     ``trace_include_sensitive_data=False`` keeps prompts, outputs and tool
-    payloads out of it."""
+    payloads out of it. Time limits: ``model_timeout`` bounds each attempt of a
+    model call in seconds, for agents whose settings give no ``timeout``;
+    ``run_timeout`` bounds the seconds a run may spend working (waiting for a
+    person's approval does not count) before it fails with
+    :class:`~ascent.errors.RunTimeoutError`."""
 
     model: str | Model | None = None
     model_settings: ModelSettings | None = None
@@ -35,3 +40,11 @@ class RunConfig:
     trace_id: str | None = None
     group_id: str | None = None
     trace_metadata: dict[str, Any] = field(default_factory=dict)
+    model_timeout: float | None = None
+    run_timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("model_timeout", "run_timeout"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise UserError(f"RunConfig.{name} must be a positive number of seconds")

@@ -96,8 +96,10 @@ class ApprovalRequiredEvent:
 
 @dataclass(slots=True, kw_only=True)
 class ResponseDiscardedEvent:
-    """Text streamed so far by ``agent`` is void: an input guardrail tripped and the
-    model call was cancelled. The stream then ends with the guardrail's exception."""
+    """What ``agent``'s model streamed so far is void: an input guardrail tripped and
+    cancelled the call (the stream then ends with the guardrail's exception), the
+    model's stream broke and the call is made again (the answer streams anew), or
+    a recovered durable run makes a step again."""
 
     agent: str
     reason: str

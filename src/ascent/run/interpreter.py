@@ -15,10 +15,12 @@ the session).
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import UserError
+from ..errors import RunTimeoutError, UserError
 from ..handoffs import HandoffInputData, handoff_output
 from ..items import FunctionCallOutput, Item
 from ..memory.session import Session
@@ -67,6 +69,7 @@ class Interpreter:
         # What the session lacks of this run: its new input, then the items it made.
         self._unsaved: list[Item] = list(unsaved_input)
         self._seen = len(scope.state.generated)
+        self._worked = 0.0  # seconds spent carrying out commands (for run_timeout)
 
     async def run(self) -> RunState:
         """Run the loop from the state until it completes or pauses."""
@@ -131,7 +134,7 @@ class Interpreter:
                         break
                     result: Any = decisions
                 else:
-                    result = await self.execute(command)
+                    result = await self._execute_in_time(command)
                 command = loop.send(result)
         except StopIteration:
             pass
@@ -145,6 +148,23 @@ class Interpreter:
             agent = scope.graph[state.current_agent].agent
             await scope.hook("on_agent_end", agent, state.final_output, agent_hook="on_end")
         return state
+
+    async def _execute_in_time(self, command: Command) -> Any:
+        """:meth:`execute` within what is left of the run's ``run_timeout``."""
+        limit = self.scope.config.run_timeout
+        if limit is None:
+            return await self.execute(command)
+        deadline = asyncio.timeout(max(limit - self._worked, 0.0))
+        started = time.monotonic()
+        try:
+            async with deadline:
+                return await self.execute(command)
+        except TimeoutError:
+            if deadline.expired():
+                raise RunTimeoutError(limit) from None
+            raise  # a TimeoutError of the command's own
+        finally:
+            self._worked += time.monotonic() - started
 
     def _collect_new_items(self) -> None:
         generated = self.state.generated

@@ -19,6 +19,7 @@ from ..models.base import (
     ModelResponse,
     ReasoningDelta,
     ResponseCompleted,
+    StreamRestarted,
     TextDelta,
     ToolCallArgumentsDelta,
     ToolSpec,
@@ -29,6 +30,7 @@ from .events import (
     ItemEvent,
     ItemEventName,
     ReasoningDeltaEvent,
+    ResponseDiscardedEvent,
     TextDeltaEvent,
     ToolCallArgumentsDeltaEvent,
 )
@@ -66,9 +68,12 @@ class ModelCalls:
                 scope.start_agent_span(node)
             await scope.hook("on_agent_start", agent, agent_hook="on_start")
         model = self.model_for(agent)
-        settings = agent.model_settings.merged(scope.config.model_settings)
+        config = scope.config
+        settings = agent.model_settings.merged(config.model_settings)
         if command.reset_tool_choice and settings.tool_choice not in (None, "auto", "none"):
             settings = dataclasses.replace(settings, tool_choice=None)
+        if settings.timeout is None and config.model_timeout is not None:
+            settings = dataclasses.replace(settings, timeout=config.model_timeout)
         instructions = await agent.get_instructions(context)
         request = ModelRequest(
             instructions=instructions,
@@ -146,6 +151,8 @@ class ModelCalls:
                 )
             elif isinstance(event, ReasoningDelta):
                 send(ReasoningDeltaEvent(agent=agent, delta=event.delta, item_id=event.item_id))
+            elif isinstance(event, StreamRestarted):
+                send(ResponseDiscardedEvent(agent=agent, reason=event.reason))
             elif isinstance(event, ResponseCompleted):
                 response = event.response
         if response is None:

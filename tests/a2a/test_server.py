@@ -389,7 +389,8 @@ async def test_bearer_token_is_required_except_for_the_card(serve: Serve) -> Non
 
 
 async def test_a_v0_3_client_is_understood_on_the_same_endpoint(serve: Serve) -> None:
-    url = serve(create_a2a_app(Agent(name="Old", model=ScriptedModel(["old-style answer"]))))
+    agent = Agent(name="Old", model=ScriptedModel(["old-style answer"]))
+    url = serve(create_a2a_app(agent, a2a_v03_compat=True))
     message = {"role": "user", "messageId": "m1", "kind": "message", "parts": []}
     message["parts"] = [{"kind": "text", "text": "hi"}]
     body = {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": message}}

@@ -278,6 +278,27 @@ async def test_no_rejects_the_call_and_the_model_is_told(serve: Serve) -> None:
     await client.close()
 
 
+async def test_a_follow_up_naming_only_the_task_continues_in_its_context(serve: Serve) -> None:
+    ran: list[str] = []
+    model = ScriptedModel([ToolCall("refund", {"order_id": "A-9"}), "Refund done."])
+    client = await sdk_client(serve(create_a2a_app(approval_agent(ran, model))), streaming=False)
+    paused = final_task(await send(client, new_text_part("Refund A-9")))
+    assert paused.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+
+    # no contextId on either follow-up: the task's own context is the one continued
+    waiting = final_task(await send(client, new_text_part("what?"), task_id=paused.id))
+    assert waiting.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+    assert waiting.context_id == paused.context_id
+    done = final_task(await send(client, new_text_part("yes"), task_id=paused.id))
+
+    assert done.status.state == TaskState.TASK_STATE_COMPLETED
+    assert done.context_id == paused.context_id
+    assert ran == ["A-9"]
+    stored = await client.get_task(GetTaskRequest(id=paused.id))
+    assert {message.context_id for message in stored.history} == {paused.context_id}
+    await client.close()
+
+
 # ------------------------------------------------------- cancel, subscribe
 
 

@@ -39,6 +39,7 @@ from ..errors import UserError
 from ..run import RunConfig
 from ..run.config import DEFAULT_MAX_TURNS
 from ._card_routes import CARD_CACHE_CONTROL, CARD_PATHS, card_routes
+from ._context import TaskContextBuilder
 from .card import build_agent_card
 from .executor import AscentAgentExecutor
 from .store import SQLTaskStore
@@ -85,7 +86,12 @@ def create_a2a_app(
         bearer_auth=token is not None,
         a2a_v03_compat=a2a_v03_compat,
     )
-    handler = DefaultRequestHandler(agent_executor=executor, task_store=tasks, agent_card=card)
+    handler = DefaultRequestHandler(
+        agent_executor=executor,
+        task_store=tasks,
+        agent_card=card,
+        request_context_builder=TaskContextBuilder(tasks),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -510,9 +510,8 @@ async def invalid(arguments: str) -> str:
 
 async def test_missing_argument_is_named() -> None:
     message = await invalid('{"days": 1}')
-    assert "'get_weather'" in message
-    assert "city: required field is missing" in message
-    assert "days" not in message.split(":", 1)[1]
+    # the tool is named by whoever reports the error (the runner, the MCP server)
+    assert message == "city: required field is missing"
 
 
 async def test_wrong_type_names_field_reason_and_value() -> None:

@@ -11,9 +11,11 @@ from a2a.client.card_resolver import parse_agent_card
 from a2a.helpers import new_text_part
 from a2a.types import AgentCard
 from fastapi import FastAPI
+from google.protobuf.json_format import ParseDict
 
 from ascent import Agent, function_tool
 from ascent.a2a import build_agent_card, create_a2a_app
+from ascent.a2a.server import CARD_PATHS
 from ascent.testing import ScriptedModel
 
 from .test_server import final_task, sdk_client, send
@@ -91,3 +93,42 @@ async def test_mounted_under_a_prefix_the_card_points_inside_it(serve: Serve) ->
         card = (await http.get(base + "/agents/support/.well-known/agent-card.json")).json()
     assert card["supportedInterfaces"][0]["url"] == base + "/agents/support/"
     await client.close()
+
+
+async def test_the_card_carries_an_etag_and_cache_control_and_revalidates(serve: Serve) -> None:
+    url = serve(create_a2a_app(team()))
+    async with httpx.AsyncClient(base_url=url) as http:
+        for path in CARD_PATHS:
+            first = await http.get(path)
+            etag = first.headers["etag"]
+            assert first.status_code == 200 and first.headers["cache-control"]
+
+            again = await http.get(path, headers={"If-None-Match": etag})
+
+            assert again.status_code == 304 and again.content == b""
+            assert again.headers["etag"] == etag
+
+
+_V03_FIELDS = {"url", "preferredTransport", "protocolVersion"}
+
+
+async def test_the_default_card_is_a_1_0_card(serve: Serve) -> None:
+    url = serve(create_a2a_app(team()))
+    async with httpx.AsyncClient(base_url=url) as http:
+        served = [(await http.get(path)).json() for path in CARD_PATHS]
+
+    for card in served:
+        assert not _V03_FIELDS & card.keys()
+        assert [i["protocolVersion"] for i in card["supportedInterfaces"]] == ["1.0"]
+        ParseDict(card, AgentCard())  # strict: an unknown field is an error
+
+
+async def test_v0_3_compatibility_declares_the_0_3_fields(serve: Serve) -> None:
+    url = serve(create_a2a_app(team(), a2a_v03_compat=True))
+    async with httpx.AsyncClient(base_url=url) as http:
+        card = (await http.get(CARD_PATHS[0])).json()
+
+    assert card["url"] == url + "/" and card["protocolVersion"] == "0.3"
+    assert card["preferredTransport"] == "JSONRPC"
+    versions = [i["protocolVersion"] for i in card["supportedInterfaces"]]
+    assert versions == ["1.0", "0.3"]

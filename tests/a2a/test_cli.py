@@ -9,11 +9,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from ascent import Agent, ModelAPIError, Runner
 from ascent.a2a import RemoteAgent
+from ascent.cli import app
 from ascent.testing import ScriptedModel, ToolCall, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,3 +104,18 @@ def test_a_bad_target_fails_with_one_clear_line() -> None:
     )
     assert done.returncode == 1
     assert "no module named 'no_such_module'" in done.stderr
+
+
+@pytest.mark.parametrize(("flags", "compat"), [([], False), (["--a2a-0.3"], True)])
+def test_a2a_0_3_is_a_flag_off_by_default(
+    monkeypatch: pytest.MonkeyPatch, flags: list[str], compat: bool
+) -> None:
+    import ascent.a2a.server
+
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(ascent.a2a.server, "serve", lambda agent, **options: served.update(options))
+
+    result = CliRunner().invoke(app, ["a2a", "ascent.demo:triage", *flags])
+
+    assert result.exit_code == 0, result.output
+    assert served["a2a_v03_compat"] is compat

@@ -278,6 +278,27 @@ async def test_no_rejects_the_call_and_the_model_is_told(serve: Serve) -> None:
     await client.close()
 
 
+async def test_a_follow_up_naming_only_the_task_continues_in_its_context(serve: Serve) -> None:
+    ran: list[str] = []
+    model = ScriptedModel([ToolCall("refund", {"order_id": "A-9"}), "Refund done."])
+    client = await sdk_client(serve(create_a2a_app(approval_agent(ran, model))), streaming=False)
+    paused = final_task(await send(client, new_text_part("Refund A-9")))
+    assert paused.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+
+    # no contextId on either follow-up: the task's own context is the one continued
+    waiting = final_task(await send(client, new_text_part("what?"), task_id=paused.id))
+    assert waiting.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+    assert waiting.context_id == paused.context_id
+    done = final_task(await send(client, new_text_part("yes"), task_id=paused.id))
+
+    assert done.status.state == TaskState.TASK_STATE_COMPLETED
+    assert done.context_id == paused.context_id
+    assert ran == ["A-9"]
+    stored = await client.get_task(GetTaskRequest(id=paused.id))
+    assert {message.context_id for message in stored.history} == {paused.context_id}
+    await client.close()
+
+
 # ------------------------------------------------------- cancel, subscribe
 
 
@@ -389,7 +410,8 @@ async def test_bearer_token_is_required_except_for_the_card(serve: Serve) -> Non
 
 
 async def test_a_v0_3_client_is_understood_on_the_same_endpoint(serve: Serve) -> None:
-    url = serve(create_a2a_app(Agent(name="Old", model=ScriptedModel(["old-style answer"]))))
+    agent = Agent(name="Old", model=ScriptedModel(["old-style answer"]))
+    url = serve(create_a2a_app(agent, a2a_v03_compat=True))
     message = {"role": "user", "messageId": "m1", "kind": "message", "parts": []}
     message["parts"] = [{"kind": "text", "text": "hi"}]
     body = {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": message}}

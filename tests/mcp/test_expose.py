@@ -18,6 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 from typer.testing import CliRunner
 
 from ascent import Agent, UserError, function_tool
+from ascent._version import __version__
 from ascent.cli import app
 from ascent.mcp import create_mcp_server, mcp_http_app
 from ascent.testing import LoopbackServer, ScriptedModel, ToolCall
@@ -64,7 +65,22 @@ async def test_bad_calls_come_back_as_tool_errors() -> None:
         empty = await client.call_tool("support", {"request": "  "})
         assert empty.is_error and "'request' is required" in empty.content[0].text
         wrong = await client.call_tool("multiply", {"a": "six", "b": 7})
-        assert wrong.is_error and "invalid arguments for tool 'multiply'" in wrong.content[0].text
+        assert wrong.is_error
+        text = wrong.content[0].text
+        assert text.startswith("invalid arguments for tool 'multiply': a: ")
+        assert text.count("invalid arguments") == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"), [({}, __version__), ({"version": "2.5.0"}, "2.5.0")]
+)
+async def test_server_info_carries_a_version(options: dict[str, str], expected: str) -> None:
+    server = create_mcp_server(agents=[support], name="shop", **options)
+    async with Client(server, mode="legacy") as client:
+        initialized = await client.session.initialize()  # the handshake's own result
+
+    assert initialized.server_info.name == "shop"
+    assert initialized.server_info.version == expected
 
 
 async def test_an_agent_that_fails_or_waits_for_approval_is_a_tool_error() -> None:

@@ -87,6 +87,15 @@ async def test_bad_arguments_and_malformed_json_go_back_to_the_model() -> None:
     assert result.final_output == "5"
 
 
+async def test_the_model_reads_the_invalid_arguments_prefix_once() -> None:
+    model = ScriptedModel([ToolCall("add", {"a": "two", "b": 3}), "5"])
+    result = await Runner.run(Agent(name="calc", model=model, tools=[add]), "2+3?")
+    (output,) = [i for i in result.new_items if isinstance(i, FunctionCallOutput)]
+    assert output.output.startswith("Error: invalid arguments for tool 'add': a: ")
+    assert output.output.count("invalid arguments") == 1
+    assert output.output.endswith("Fix the arguments and call the tool again.")
+
+
 async def test_tool_exception_and_unknown_tool_reach_the_model() -> None:
     @function_tool
     def explode() -> str:

@@ -40,7 +40,9 @@ class ToolArgumentsError(ValueError):
     """The model's arguments were not valid JSON or did not match the schema.
 
     Not an ``AscentError``: the runner hands the message back to the model, which
-    is why it names the failing fields and stays short.
+    is why it names the failing fields and stays short. The message says what is
+    wrong with the arguments, not which tool they were for: whoever catches it
+    (the runner, the MCP server) names the tool, once.
     """
 
 
@@ -77,7 +79,7 @@ class FunctionSchema:
             parsed = self.arguments_model.model_validate_json(arguments)
         except ValidationError as exc:
             detail = describe_validation_error(exc)
-            raise ToolArgumentsError(f"invalid arguments for tool {self.name!r}: {detail}") from exc
+            raise ToolArgumentsError(detail) from exc
         values = parsed.__dict__
         args = [values[name] for name in self._positional]
         kwargs = {param: values[name] for name, param in self._keyword}

@@ -39,21 +39,27 @@ def build_agent_card(
     version: str | None = None,
     bearer_auth: bool = False,
     streaming: bool = True,
+    a2a_v03_compat: bool = False,
 ) -> AgentCard:
     """The card of ``agent`` served at ``url`` (its JSON-RPC endpoint).
 
     ``bearer_auth`` declares the bearer-token security scheme the server enforces.
+    ``a2a_v03_compat`` declares the endpoint for protocol 0.3 too; the SDK then
+    writes the 0.3 fields (``url``, ``preferredTransport``, ``protocolVersion``)
+    at the top of the served card, which the 1.0 card schema does not allow.
     """
+    protocols = [PROTOCOL_VERSION_CURRENT]
+    if a2a_v03_compat:
+        protocols.append(PROTOCOL_VERSION_0_3)
     card = AgentCard(
         name=agent.name,
         description=description or _describe(agent),
         version=version or __version__,
-        # the same endpoint speaks v0.3 too, which older clients read from the card
         supported_interfaces=[
             AgentInterface(
                 url=url, protocol_binding=TransportProtocol.JSONRPC.value, protocol_version=protocol
             )
-            for protocol in (PROTOCOL_VERSION_CURRENT, PROTOCOL_VERSION_0_3)
+            for protocol in protocols
         ],
         capabilities=AgentCapabilities(streaming=streaming, push_notifications=False),
         default_input_modes=_INPUT_MODES,

@@ -1,11 +1,15 @@
 """Serve an agent over A2A: an ASGI app (Starlette) and a one-call ``serve``.
 
 The app holds the SDK's JSON-RPC route (``SendMessage``, ``SendStreamingMessage``
-over SSE, ``GetTask``, ``CancelTask``, ``SubscribeToTask``, ``ListTasks``; the
-v0.3 method names too) and the agent card at ``/.well-known/agent-card.json``
-and the older ``/.well-known/agent.json``. It can be mounted under any prefix
-(one per agent in a larger service): the card's URL follows the request's
-root path unless ``url`` fixes it.
+over SSE, ``GetTask``, ``CancelTask``, ``SubscribeToTask``, ``ListTasks``) and
+the SDK's agent card route (``ETag``, ``304`` on ``If-None-Match``,
+``Cache-Control``) at ``/.well-known/agent-card.json`` and the older
+``/.well-known/agent.json``. It can be mounted under any prefix (one per agent
+in a larger service): the card's URL follows the request's root path unless
+``url`` fixes it.
+
+Protocol 1.0 only by default; ``a2a_v03_compat`` also declares the endpoint
+for 0.3 in the card and answers the 0.3 method names (``message/send``, ...).
 
 With a ``token``, every request but the card's must carry
 ``Authorization: Bearer <token>`` (401 otherwise); the card stays public and
@@ -20,29 +24,28 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from a2a.server.request_handlers import DefaultRequestHandler
-from a2a.server.request_handlers.response_helpers import agent_card_to_dict
 from a2a.server.routes import create_jsonrpc_routes
 from a2a.server.tasks import TaskStore
 from starlette.applications import Starlette
 from starlette.authentication import SimpleUser
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..agent import Agent
 from ..errors import UserError
 from ..run import RunConfig
 from ..run.config import DEFAULT_MAX_TURNS
+from ._card_routes import CARD_CACHE_CONTROL, CARD_PATHS, card_routes
+from ._context import TaskContextBuilder
 from .card import build_agent_card
 from .executor import AscentAgentExecutor
 from .store import SQLTaskStore
 
-__all__ = ["CARD_PATHS", "TOKEN_USER", "create_a2a_app", "serve"]
+__all__ = ["CARD_CACHE_CONTROL", "CARD_PATHS", "TOKEN_USER", "create_a2a_app", "serve"]
 
-CARD_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
 TOKEN_USER = "bearer-client"  # the user a valid token authenticates (tasks are scoped to it)
 
 
@@ -57,6 +60,8 @@ def create_a2a_app(
     run_config: RunConfig | None = None,
     max_turns: int = DEFAULT_MAX_TURNS,
     sessions: bool = True,
+    a2a_v03_compat: bool = False,
+    card_cache_control: str | None = CARD_CACHE_CONTROL,
 ) -> Starlette:
     """An ASGI app that serves ``agent`` over A2A (JSON-RPC binding).
 
@@ -64,51 +69,44 @@ def create_a2a_app(
     (default: derived from each request). Tasks, paused runs and per-context
     sessions live in ``database_url`` (default: the project database); pass
     ``task_store`` to keep tasks elsewhere (any SDK ``TaskStore``).
+    ``a2a_v03_compat`` serves protocol 0.3 beside 1.0 (see the module
+    docstring); ``card_cache_control`` is the card's ``Cache-Control`` header.
     """
     if token is not None and not token.strip():
         raise UserError("the A2A bearer token is empty")
     store = SQLTaskStore(database_url)
+    tasks = task_store or store
     executor = AscentAgentExecutor(
         agent, store=store, run_config=run_config, max_turns=max_turns, sessions=sessions
     )
-    base_card = build_agent_card(
+    card = build_agent_card(
         agent,
         url=url or "http://localhost/",
         description=description,
         bearer_auth=token is not None,
+        a2a_v03_compat=a2a_v03_compat,
     )
     handler = DefaultRequestHandler(
-        agent_executor=executor, task_store=task_store or store, agent_card=base_card
+        agent_executor=executor,
+        task_store=tasks,
+        agent_card=card,
+        request_context_builder=TaskContextBuilder(tasks),
     )
-
-    async def card(request: Request) -> Response:
-        served = base_card
-        if url is None:
-            served = build_agent_card(
-                agent,
-                url=_endpoint_url(request),
-                description=description,
-                bearer_auth=token is not None,
-            )
-        return JSONResponse(agent_card_to_dict(served))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
         await handler.aclose()
 
-    routes = [Route(path, card, methods=["GET"]) for path in CARD_PATHS]
-    routes += create_jsonrpc_routes(handler, rpc_url="/", enable_v0_3_compat=True)
+    routes: list[BaseRoute] = [
+        *card_routes(card, cache_control=card_cache_control, url_from_request=url is None),
+        *create_jsonrpc_routes(handler, rpc_url="/", enable_v0_3_compat=a2a_v03_compat),
+    ]
     middleware = [Middleware(BearerAuth, token=token)] if token is not None else []
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.a2a_handler = handler
     app.state.a2a_executor = executor
     return app
-
-
-def _endpoint_url(request: Request) -> str:
-    root = request.scope.get("root_path", "")
-    return str(request.url.replace(path=f"{root}/", query=""))
 
 
 class BearerAuth:
@@ -152,9 +150,16 @@ def serve(
     run_config: RunConfig | None = None,
     max_turns: int = DEFAULT_MAX_TURNS,
     log_level: str = "info",
+    a2a_v03_compat: bool = False,
 ) -> None:
     """Serve ``agent`` over A2A with uvicorn until interrupted (``ascent a2a``)."""
     import uvicorn
 
-    app = create_a2a_app(agent, token=token, run_config=run_config, max_turns=max_turns)
+    app = create_a2a_app(
+        agent,
+        token=token,
+        run_config=run_config,
+        max_turns=max_turns,
+        a2a_v03_compat=a2a_v03_compat,
+    )
     uvicorn.run(app, host=host, port=port, log_level=log_level)

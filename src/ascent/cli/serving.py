@@ -42,6 +42,14 @@ def a2a_command(
     ] = None,
     model: ModelOption = None,
     max_turns: MaxTurnsOption = DEFAULT_MAX_TURNS,
+    a2a_v03_compat: Annotated[
+        bool,
+        typer.Option(
+            "--a2a-0.3",
+            help="Also speak A2A 0.3: declared in the card (its top-level url, "
+            "preferredTransport, protocolVersion) and its method names on the endpoint.",
+        ),
+    ] = False,
 ) -> None:
     """Serve an agent over A2A: its card at /.well-known/agent-card.json, JSON-RPC at /."""
     with friendly_errors():
@@ -57,6 +65,7 @@ def a2a_command(
             token=token,
             run_config=RunConfig(model=model),
             max_turns=max_turns,
+            a2a_v03_compat=a2a_v03_compat,
         )
 
 

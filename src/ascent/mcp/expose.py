@@ -37,6 +37,7 @@ from starlette.responses import JSONResponse, Response
 
 from .._private.naming import slugify
 from .._private.output import WRAPPER_KEY, output_schema_for
+from .._version import __version__
 from ..agent import Agent, AgentTool
 from ..context import ToolContext
 from ..errors import AscentError, UserError
@@ -62,12 +63,18 @@ class AscentMCPServer(SDKMCPServer[Any]):
         agents: Sequence[Agent[Any]] = (),
         tools: Sequence[FunctionTool] = (),
         name: str = "ascent",
+        version: str | None = None,
         instructions: str | None = None,
         context: Any = None,
         run_config: RunConfig | None = None,
         max_turns: int = DEFAULT_MAX_TURNS,
     ) -> None:
-        super().__init__(name=name, instructions=instructions, log_level="WARNING")
+        super().__init__(
+            name=name,
+            version=version or __version__,
+            instructions=instructions,
+            log_level="WARNING",
+        )
         self._context = context
         self._run_config = run_config
         self._max_turns = max_turns
@@ -198,6 +205,7 @@ def create_mcp_server(
     agents: Sequence[Agent[Any]] = (),
     tools: Sequence[FunctionTool] = (),
     name: str = "ascent",
+    version: str | None = None,
     instructions: str | None = None,
     context: Any = None,
     run_config: RunConfig | None = None,
@@ -205,9 +213,10 @@ def create_mcp_server(
 ) -> AscentMCPServer:
     """An MCP server whose tools are ``agents`` (one tool each) and ``tools``.
 
-    ``context``, ``run_config`` and ``max_turns`` apply to every agent run the
-    server makes. Run it with ``server.run()`` (stdio) or serve
-    :func:`mcp_http_app` over HTTP.
+    ``name`` and ``version`` are the ``serverInfo`` clients see (the version
+    defaults to Ascent's). ``context``, ``run_config`` and ``max_turns`` apply
+    to every agent run the server makes. Run it with ``server.run()`` (stdio)
+    or serve :func:`mcp_http_app` over HTTP.
     """
     if not agents and not tools:
         raise UserError("give create_mcp_server at least one agent or tool to serve")
@@ -215,6 +224,7 @@ def create_mcp_server(
         agents=agents,
         tools=tools,
         name=name,
+        version=version,
         instructions=instructions,
         context=context,
         run_config=run_config,

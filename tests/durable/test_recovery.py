@@ -3,6 +3,7 @@
 The model is the mock server in this process; the engines run in child
 processes. Counting the server's requests shows that no finished model call is
 made again; the tool's own log shows it ran again (tools run at least once).
+A recovered run also offers the model the MCP tools it listed before the crash.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 
 from ascent.durable import RunRecord
 from ascent.durable._store import RunStore
-from ascent.testing.mock_openai import MockOpenAIServer, Reply, ToolCall
+from ascent.testing.mock_openai import Delay, MockOpenAIServer, MockRequest, Reply, ToolCall
 
 from .conftest import Workers, record_of, wait_for
 
@@ -26,6 +27,20 @@ def _script_lookup(mock: MockOpenAIServer) -> None:
 def _tool_output_sent(mock: MockOpenAIServer) -> str:
     messages = mock.requests[-1].body["messages"]
     return next(m["content"] for m in messages if m["role"] == "tool")
+
+
+def _tools_offered(request: MockRequest) -> list[str]:
+    return sorted(tool["function"]["name"] for tool in request.body["tools"])
+
+
+def _tool_outputs_sent(mock: MockOpenAIServer) -> dict[str, str]:
+    messages = mock.requests[-1].body["messages"]
+    names = {
+        call["id"]: call["function"]["name"]
+        for message in messages
+        for call in message.get("tool_calls") or ()
+    }
+    return {names[m["tool_call_id"]]: m["content"] for m in messages if m["role"] == "tool"}
 
 
 def test_killed_mid_tool_the_run_resumes_without_repeating_model_calls(
@@ -107,3 +122,41 @@ def test_an_approval_waits_across_a_crash_and_comes_from_another_process(
     assert _tool_output_sent(mock_openai) == "refunded A-9"
     types = [e.type for e in RunStore(sqlite_url).read_events("run-ok", after=0)]
     assert types.count("approval_required") == 1 and "run_resumed" in types
+
+
+def test_a_recovered_run_offers_the_mcp_tools_it_listed_not_the_servers_current_ones(
+    sqlite_url: str, workers: Callable[[str], Workers], mock_openai: MockOpenAIServer
+) -> None:
+    mock_openai.add(
+        Delay(seconds=60),  # the first model call hangs: the worker dies in it
+        Reply(
+            tool_calls=[
+                ToolCall(name="greet", arguments={"text": "hi"}),
+                ToolCall(name="shout", arguments={"text": "hey"}),
+            ]
+        ),
+        Reply(text="Greeted."),
+    )
+    group = workers(sqlite_url)
+    names = group.marks / "mcp-tools"
+    names.write_text("greet shout")
+    first = group.spawn("replica-1", start="run-mcp", mcp_tools=names)
+    wait_for(lambda: mock_openai.requests, "the first model call")
+    group.kill(first)  # the run's only finished step: listing the MCP server's tools
+    listed = ["greet", "refund", "shout", "slow_lookup"]
+    assert _tools_offered(mock_openai.requests[0]) == listed
+    assert record_of(sqlite_url, "run-mcp").status == "running"  # type: ignore[union-attr]
+
+    # The server the recovered run starts offers other tools: shout is gone, whisper new.
+    names.write_text("greet whisper")
+    second = group.spawn("replica-1", wait="run-mcp", mcp_tools=names)
+    record = group.result(second)
+
+    assert record.status == "completed", record.error
+    assert record.output == "Greeted."
+    assert len(mock_openai.requests) == 3
+    # the model calls made after recovery offered the tools recorded before the crash
+    assert [_tools_offered(r) for r in mock_openai.requests[1:]] == [listed, listed]
+    outputs = _tool_outputs_sent(mock_openai)
+    assert outputs["greet"] == "greet: hi"  # a listed tool the server still has works
+    assert "Unknown tool: shout" in outputs["shout"]  # the server's own answer, not Ascent's

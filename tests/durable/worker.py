@@ -6,19 +6,23 @@ agent's model is the local mock server (``OPENAI_BASE_URL``); its tool
 ``slow_lookup`` appends the process id to ``<marks>/calls`` and creates
 ``<marks>/started-<pid>`` before it sleeps ``delay`` seconds, so a test can kill
 the process while the tool runs. With ``wait``, the run's final record is
-written to ``<marks>/result-<pid>.json``.
+written to ``<marks>/result-<pid>.json``. With ``mcp_tools``, the agent also
+uses a stdio MCP server (``tests/mcp/named_server.py``) whose tools are the
+words of that file when the server starts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ascent import Agent, function_tool
 from ascent.durable import DurableEngine
+from ascent.mcp import MCPServerStdio
 from ascent.models import openai_chat, resolve_model  # imported once, in the fork server
 
 from ..sample_tools import refund
@@ -37,9 +41,13 @@ class Options:
     wait: str | None = None  # wait until this run is over, write its record, exit
     heartbeat: float = 0.2
     takeover: float = 2.0
+    mcp_tools: Path | None = None  # the agent uses the named MCP server with these tools
 
 
-def agents(marks: Path, delay: float) -> list[Agent[None]]:
+NAMED_SERVER = Path(__file__).parents[1] / "mcp" / "named_server.py"
+
+
+def agents(marks: Path, delay: float, mcp_tools: Path | None = None) -> list[Agent[None]]:
     @function_tool
     async def slow_lookup(order_id: str) -> str:
         """Look an order up by its id (slowly)."""
@@ -49,12 +57,23 @@ def agents(marks: Path, delay: float) -> list[Agent[None]]:
         await asyncio.sleep(delay)
         return f"{order_id}: shipped"
 
-    return [Agent(name="support", instructions="Be brief.", tools=[slow_lookup, refund])]
+    servers: list[MCPServerStdio] = []
+    if mcp_tools is not None:
+        args = [str(NAMED_SERVER), str(mcp_tools)]
+        servers.append(MCPServerStdio(command=sys.executable, args=args, name="named"))
+    return [
+        Agent(
+            name="support",
+            instructions="Be brief.",
+            tools=[slow_lookup, refund],
+            mcp_servers=servers,
+        )
+    ]
 
 
 async def main(options: Options) -> None:
     engine = DurableEngine(
-        agents=agents(options.marks, options.delay),
+        agents=agents(options.marks, options.delay, options.mcp_tools),
         database_url=options.db,
         executor_id=options.executor,
         model="openai-chat:mock",

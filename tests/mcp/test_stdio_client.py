@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
-from ascent import Agent, Runner, RunResult
+from ascent import Agent, Runner, RunResult, RunState, function_tool
 from ascent.errors import MCPError
 from ascent.items import FunctionCallOutput
 from ascent.mcp import MCPServerStdio
 from ascent.testing import ScriptedModel, ToolCall
 
-from .conftest import calc_stdio
+from .conftest import calc_stdio, named_stdio
 
 
 def _outputs(result: RunResult) -> list[FunctionCallOutput]:
@@ -109,3 +110,52 @@ async def test_a_server_that_fails_to_start_raises_mcp_error(
 async def test_calling_a_server_that_is_not_connected_says_how_to_connect() -> None:
     with pytest.raises(MCPError, match="is not connected"):
         await calc_stdio().call_tool("add", {"a": 1, "b": 2})
+
+
+async def test_a_run_resumed_from_json_offers_the_tools_it_listed_not_the_current_ones(
+    tmp_path: Path,
+) -> None:
+    @function_tool(needs_approval=True)
+    def refund(order_id: str) -> str:
+        """Refund an order."""
+        return f"refunded {order_id}"
+
+    names = tmp_path / "names"
+    names.write_text("greet shout")
+    model = ScriptedModel(
+        [
+            ToolCall("refund", {"order_id": "A-1"}),
+            [ToolCall("greet", {"text": "hi"}), ToolCall("shout", {"text": "hey"})],
+            "done",
+        ]
+    )
+
+    servers: list[MCPServerStdio] = []
+
+    def agent() -> Agent:
+        # a new server object each time, as in another process: no tool list cached
+        servers.append(named_stdio(names, name="named"))
+        return Agent(name="a", model=model, tools=[refund], mcp_servers=[servers[-1]])
+
+    paused = await Runner.run(agent(), "refund A-1")
+    assert paused.interruptions and not servers[0].is_connected  # its process is gone
+    saved = paused.state.to_json()
+    listed = json.loads(saved)["server_tools"]["a"]  # the list, as the state records it
+    assert [(s["server"], [t["name"] for t in s["tools"]]) for s in listed] == [
+        ("named", ["greet", "shout"])
+    ]
+
+    names.write_text("greet whisper")  # the server that the resumed run starts has other tools
+    state = RunState.from_json(saved)
+    state.approve(state.interruptions[0])
+    result = await Runner.run(agent(), state)
+
+    offered = [sorted(spec.name for spec in request.tools) for request in model.requests]
+    assert offered == [["greet", "refund", "shout"]] * 3  # as listed before the pause
+    outputs = {o.tool_name: o for o in _outputs(result)}
+    assert outputs["refund"].output == "refunded A-1"
+    assert outputs["greet"].output == "greet: hi"  # a listed tool the server still has works
+    shout = outputs["shout"]  # listed, so called: the server no longer has it and says so
+    assert shout.is_error and "Unknown tool: shout" in shout.output
+    assert result.final_output == "done"
+    model.assert_done()

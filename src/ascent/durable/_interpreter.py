@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dbos import DBOS
+from dbos import DBOS, WorkflowStatusString
+from dbos._error import DBOSWorkflowCancelledError
 from pydantic_core import to_jsonable_python
 
 from ..items import Item
@@ -49,6 +51,10 @@ logger = logging.getLogger("ascent.durable")
 APPROVAL_TOPIC = "ascent.approval"
 # How long one durable wait lasts before it is renewed (each renewal is a recorded step).
 _APPROVAL_WAIT_SECONDS = 3600.0
+# DBOS's wait for a message does not notice that its workflow was cancelled: while
+# it waits, its status is read this often (then less and less often, up to the most).
+_CANCEL_CHECK_SECONDS = 1.0
+_CANCEL_CHECK_MAX_SECONDS = 10.0
 # Events are written in batches, 50 ms after the first one not written yet (and with
 # the run's record when it pauses or ends): one transaction per batch, not per event,
 # and none at all for a run shorter than that.
@@ -263,7 +269,7 @@ class DurableInterpreter(Interpreter):
         wanted = {r.call_id for r in requests}
         decisions: dict[str, ApprovalDecision] = {}
         while not decisions:
-            message = await DBOS.recv_async(APPROVAL_TOPIC, timeout_seconds=_APPROVAL_WAIT_SECONDS)
+            message = await _recv_unless_cancelled(self.durable.run_id)
             if not isinstance(message, dict):
                 continue  # the wait timed out: wait again (for days, if need be)
             decisions = {
@@ -295,3 +301,36 @@ class DurableInterpreter(Interpreter):
                 await session.add_items(items)
 
         await DBOS.run_step_async({"name": "save_items"}, save)
+
+
+async def _recv_unless_cancelled(run_id: str) -> Any:
+    """``DBOS.recv`` of an approval, ended by a cancellation of the run's workflow.
+
+    DBOS looks at the workflow's status only when the wait begins (and when it
+    renews, within the hour): a cancellation by another process (another replica's
+    ``cancel_run``, DBOS's tools) while it waits would not end it. So the status
+    is read while it waits, outside the workflow (not a recorded step)."""
+    recv = asyncio.ensure_future(
+        DBOS.recv_async(APPROVAL_TOPIC, timeout_seconds=_APPROVAL_WAIT_SECONDS)
+    )
+    pause = _CANCEL_CHECK_SECONDS
+    try:
+        while True:
+            done, _ = await asyncio.wait({recv}, timeout=pause)
+            if done:
+                return recv.result()
+            read = DBOS.get_workflow_status_async(run_id)
+            try:
+                status = await asyncio.create_task(read, context=contextvars.Context())
+            except Exception:
+                logger.warning("could not read the status of run %s", run_id, exc_info=True)
+                status = None
+            if status is not None and status.status == WorkflowStatusString.CANCELLED.value:
+                raise DBOSWorkflowCancelledError(f"Workflow {run_id} is cancelled.")
+            pause = min(pause * 2, _CANCEL_CHECK_MAX_SECONDS)
+    finally:
+        if not recv.done():
+            recv.cancel()  # DBOS drops its waiter for the message
+            await asyncio.wait({recv})
+        if not recv.cancelled():
+            recv.exception()  # retrieved: asyncio would log it otherwise

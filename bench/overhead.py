@@ -51,7 +51,7 @@ from ascent import Agent, RunConfig, Runner, function_tool
 from ascent.testing import ScriptedModel, ToolCall
 from ascent.tracing import Span, Trace, flush_traces, get_trace_provider, set_trace_processors
 from ascent.tracing._encoding import encode
-from ascent.tracing.redaction import environment_secrets
+from ascent.tracing.redaction import secret_values
 
 Run = Callable[[], Awaitable[None]]
 
@@ -163,7 +163,7 @@ class _EncodeOnly(_Discard):
 
     def __init__(self) -> None:
         self.items: list[Trace | Span] = []
-        self.secrets = environment_secrets()
+        self.secrets = secret_values()
 
     def on_span_end(self, span: Span) -> None:
         self.items.append(span)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from ascent import (
 )
 from ascent.handoffs import HandoffInputData, remove_tool_items
 from ascent.testing import ScriptedModel, Step, ToolCall
+from ascent.tracing.redaction import REDACTED
 
 from ..sample_tools import add
 
@@ -108,6 +110,25 @@ async def test_tool_exception_and_unknown_tool_reach_the_model() -> None:
     assert "disk on fire" in outputs["call_1_0"].output and outputs["call_1_0"].is_error
     assert "no tool named 'nope'" in outputs["x"].output
     assert result.final_output == "sorry"
+
+
+async def test_a_failing_tools_log_line_is_redacted(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The message and the traceback (whose source lines may hold secrets too)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "provider-key-from-env-31415")
+
+    @function_tool
+    def login(user: str) -> str:
+        """Always refused."""
+        raise RuntimeError(f"{user}: password=hunter2 key=provider-key-from-env-31415")
+
+    model = ScriptedModel([ToolCall("login", {"user": "ada"}), "sorry"])
+    with caplog.at_level(logging.WARNING, logger="ascent"):
+        await Runner.run(Agent(name="a", model=model, tools=[login]), "go")
+    assert "tool 'login' failed" in caplog.text and "Traceback" in caplog.text
+    assert "hunter2" not in caplog.text and "provider-key-from-env-31415" not in caplog.text
+    assert f"RuntimeError: ada: password={REDACTED} key={REDACTED}" in caplog.text
 
 
 async def test_parallel_tool_calls_overlap_in_time() -> None:

@@ -9,6 +9,7 @@ from ascent import Agent
 from ascent.errors import UserError
 from ascent.server import ServiceConfig, create_app, parse_api_keys, resolve_app
 from ascent.server.serve import check_binding, is_loopback
+from ascent.tracing.redaction import REDACTED, redact_value
 
 
 def test_api_keys_parse_into_tenants() -> None:
@@ -125,3 +126,13 @@ def test_agents_need_distinct_names() -> None:
         create_app([_agent(), _agent()], api_keys={})
     with pytest.raises(UserError, match="at least one"):
         create_app([], api_keys={})
+
+
+def test_the_services_api_keys_are_secrets_the_redactor_masks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    create_app([_agent()], api_keys={"key-given-in-code-0123": "acme"})
+    monkeypatch.setenv("ASCENT_API_KEYS", "key-from-the-env-4567:initech")
+    create_app([_agent()])
+    leaked = "keys key-given-in-code-0123 and key-from-the-env-4567 leaked"
+    assert redact_value(leaked) == f"keys {REDACTED} and {REDACTED} leaked"

@@ -8,7 +8,16 @@ import pytest
 
 from ascent.tracing import SpanRecord, TraceProvider, TraceRecord, add_sensitive_fields
 from ascent.tracing._encoding import encode, record
-from ascent.tracing.redaction import REDACTED, environment_secrets, redact
+from ascent.tracing.redaction import (
+    REDACTED,
+    add_secret_values,
+    redact,
+    redact_json,
+    redact_text,
+    redact_value,
+    secret_values,
+    suspicious,
+)
 
 
 def span(**attributes: object) -> SpanRecord:
@@ -46,6 +55,59 @@ def test_configured_fields_and_trace_metadata() -> None:
     assert trace.metadata == {"user_ssn": REDACTED}
     record = redact(span(arguments='{"ssn": "123-45-6789", "name": "Bo"}'))
     assert json.loads(record.attributes["arguments"]) == {"ssn": REDACTED, "name": "Bo"}
+
+
+def test_json_text_after_whitespace_is_parsed_too() -> None:
+    record = redact(span(arguments='  {"password": "hunter2"}', output='\n [{"token": "t0k3n"}]'))
+    assert json.loads(record.attributes["arguments"]) == {"password": REDACTED}
+    assert json.loads(record.attributes["output"]) == [{"token": REDACTED}]
+
+
+SENSITIVE_NAMES = [
+    "user_passwd", "pwd", "api-key", "x-api-key", "token", "refreshToken", "githubtoken",
+    "privateKey", "credentials",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SENSITIVE_NAMES)
+def test_sensitive_names_are_matched_by_their_words(name: str) -> None:
+    """Case, separators and camelCase do not matter, nor a plural ("credentials")."""
+    data = json.dumps({name: "value", "n": 1}).encode()
+    assert json.loads(redact_json(data, [])) == {name: REDACTED, "n": 1}
+
+
+def test_look_alike_names_are_not_sensitive() -> None:
+    """Token counts and settings stay: "token" only matches as a field name's last word."""
+    names = [
+        "input_tokens", "output_tokens", "cached_input_tokens", "max_tokens", "token_budget",
+        "token_count", "token_type", "tokenizer", "secretary", "keyboard", "passwordless",
+        "authorization_url",
+    ]  # fmt: skip
+    values = {name: 7 for name in names}
+    assert json.loads(redact_json(json.dumps(values).encode(), [])) == values
+    usage = {"usage": {"input_tokens": 3, "output_tokens": 4}, "settings": {"max_tokens": 9}}
+    assert not suspicious(json.dumps(usage).encode(), [])  # a model span is not even walked
+
+
+def test_a_sensitive_name_assigned_in_text_has_its_value_masked() -> None:
+    """Exception messages and logs hold ``name=value`` and dict reprs, not JSON."""
+    message = (
+        "refused: password=hunter2, user=ada; {'api-key': 'k 1'} "
+        "Authorization: Basic dXNlcg== token: abc123 tokens: 7 a token budget "
+        "authorization=Bearer abcdefghijklmnop1234"
+    )
+    assert redact_text(message, []) == (
+        f"refused: password={REDACTED}, user=ada; {{'api-key': {REDACTED}}} "
+        f"Authorization: {REDACTED} token: {REDACTED} tokens: 7 a token budget "
+        f"authorization={REDACTED}"
+    )
+
+
+def test_registered_secret_values_are_masked_wherever_they_appear() -> None:
+    add_secret_values("registered-secret-9f8e", "short")
+    assert redact_value({"note": "uses registered-secret-9f8e"}) == {"note": f"uses {REDACTED}"}
+    assert "registered-secret-9f8e" in secret_values()
+    assert "short" not in secret_values()  # too short to mask without mangling text
 
 
 def test_redaction_does_not_change_the_original() -> None:
@@ -91,7 +153,7 @@ def test_a_batch_is_encoded_once_and_only_its_suspicious_items_are_masked(
     failed.finish("boom: env-secret-value-42")
     items = [trace, clean, leaky, failed]
 
-    encoded = encode(items, environment_secrets())
+    encoded = encode(items, secret_values())
 
     assert [item for item, _, _ in encoded] == items
     assert encoded[0][1] == '{"user":"ada"}'

@@ -24,6 +24,7 @@ from ..guardrails import (
 from ..items import FunctionCall, FunctionCallOutput
 from ..tools import FunctionTool, ToolArgumentsError, stringify_output
 from ..tracing import Span
+from ..tracing.log_redaction import redact_logs
 from .commands import ApprovalRequest, RunTools, ToolsResult
 from .graph import AgentNode
 from .scope import NestedRun, RunScope
@@ -31,7 +32,8 @@ from .server_tools import ServerConnections
 
 __all__ = ["ToolCalls"]
 
-logger = logging.getLogger("ascent")
+# A failing tool's exception may hold its arguments: the log line is redacted like a trace.
+logger = redact_logs(logging.getLogger("ascent"))
 
 
 class ToolCalls:

@@ -3,7 +3,7 @@
 API keys map to tenants. ``ASCENT_API_KEYS`` holds them as ``key1:tenantA,key2:tenantB``;
 with none, the service has no authentication and every caller is the same
 anonymous tenant (which is why the command line binds such a service to
-loopback only).
+loopback only). Each key is registered with the trace redactor as a secret.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..errors import UserError
+from ..tracing import add_secret_values
 
 __all__ = [
     "API_KEYS_ENV",
@@ -50,6 +51,7 @@ class ServiceConfig:
     def __post_init__(self) -> None:
         for key, tenant in self.api_keys.items():
             _check_key(key, tenant)
+        add_secret_values(*self.api_keys)  # a key a tool or a model echoes stays out of traces
         if self.max_input_bytes < 1:
             raise UserError("max_input_bytes must be at least 1")
         if self.wait_timeout <= 0 or self.sse_ping_interval <= 0:

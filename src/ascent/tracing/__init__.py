@@ -31,7 +31,7 @@ from .processors import (
     get_trace_provider,
     set_trace_processors,
 )
-from .redaction import add_sensitive_fields
+from .redaction import add_secret_values, add_sensitive_fields
 from .spans import (
     Span,
     SpanKind,
@@ -54,6 +54,7 @@ __all__ = [
     "TraceProcessor",
     "TraceProvider",
     "TraceRecord",
+    "add_secret_values",
     "add_sensitive_fields",
     "add_trace_processor",
     "current_span",

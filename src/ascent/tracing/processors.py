@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._encoding import Encoded, EncodedExporter, encode, record
-from .redaction import environment_secrets
+from .redaction import secret_values
 from .spans import Span, Trace, TraceExporter, TraceProcessor
 
 __all__ = [
@@ -66,7 +66,7 @@ class BatchTraceProcessor:
 
     @staticmethod
     def _encode(items: list[Trace | Span]) -> list[Encoded]:
-        secrets = environment_secrets()
+        secrets = secret_values()
         try:
             return encode(items, secrets)
         except Exception:  # find the item that cannot be encoded; drop it, not the batch

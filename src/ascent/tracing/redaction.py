@@ -1,7 +1,11 @@
-"""Secrets never reach a trace: API keys and values of sensitive fields are masked.
+"""Secrets never reach a trace: values of sensitive fields, key-shaped strings and
+known secret values are masked.
 
 Applied in the batch processor's thread, to every record before any exporter
-sees it. Field names are matched case-insensitively as substrings.
+sees it, and to the log lines that may carry a tool's arguments. What counts as
+a secret is data, in :mod:`~ascent.tracing.secret_shapes`; extend it with
+:func:`add_sensitive_fields` (or ``ASCENT_TRACE_REDACT_FIELDS``) and
+:func:`add_secret_values`.
 """
 
 from __future__ import annotations
@@ -9,91 +13,184 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from pydantic_core import from_json, to_json
 
+from .secret_shapes import SENSITIVE_NAMES, TOKEN_FORMATS, SensitiveName
+
 __all__ = [
     "REDACTED",
+    "add_secret_values",
     "add_sensitive_fields",
     "redact",
     "redact_json",
     "redact_text",
     "redact_value",
+    "secret_values",
     "suspicious",
 ]
 
 REDACTED = "[REDACTED]"
 
-_sensitive_fields: set[str] = {
-    "api_key",
-    "apikey",
-    "authorization",
-    "password",
-    "secret",
-    "access_token",
-    "refresh_token",
-    "private_key",
-}
-_extra = os.environ.get("ASCENT_TRACE_REDACT_FIELDS", "")
-_sensitive_fields.update(f.strip().lower() for f in _extra.split(",") if f.strip())
-
-# Key-shaped strings: OpenAI-style keys, bearer tokens, AWS access keys, JWTs.
-_SECRET_PATTERNS = re.compile(
-    r"(sk-[A-Za-z0-9_\-]{16,}|(?i:bearer)\s+[A-Za-z0-9._\-]{16,}|AKIA[0-9A-Z]{16}"
-    r"|eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,})"
-)
-_SECRET_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "ASCENT_API_KEYS")
+# Provider keys read from the environment on each use (tests and deployments set them late).
+_SECRET_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY")
+# Shorter literal values would mask ordinary words wherever they appear.
+_MIN_SECRET_LENGTH = 8
 
 R = TypeVar("R", bound=BaseModel)
 
+# ----------------------------------------------------------------- field names
 
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def _words(name: str) -> tuple[str, ...]:
+    """``name``'s words, lower-cased: ``X-API-Key`` and ``x_apiKey`` both give x, api, key."""
+    return tuple(word.lower() for word in _WORD.findall(name))
+
+
+def _rules(names: Iterable[SensitiveName]) -> tuple[tuple[tuple[str, ...], bool], ...]:
+    """Each name as its words; a name without any (``""``, ``"_"``) would match every field."""
+    rules = ((_words(name.words), name.last) for name in names)
+    return tuple((words, last) for words, last in rules if words)
+
+
+_names: tuple[SensitiveName, ...] = SENSITIVE_NAMES + tuple(
+    SensitiveName(field.strip())
+    for field in os.environ.get("ASCENT_TRACE_REDACT_FIELDS", "").split(",")
+    if field.strip()
+)
+# Replaced whole, never mutated: the batch thread reads them while callers add names.
+_field_rules = _rules(_names)
 _verdicts: dict[str, bool] = {}  # field name -> sensitive? (names repeat a lot)
 
 
 def add_sensitive_fields(*names: str) -> None:
-    """Mask the values of fields with these names (in tool arguments, metadata...)."""
-    _sensitive_fields.update(name.lower() for name in names)
+    """Mask the values of fields with these names (in tool arguments, metadata...),
+    matched by words as :class:`~ascent.tracing.secret_shapes.SensitiveName` says."""
+    global _names, _field_rules, _suspects
+    _names += tuple(SensitiveName(name) for name in names)
+    _field_rules = _rules(_names)
+    _suspects = _markers()
     _verdicts.clear()
-    _suspects.clear()
+
+
+def _word_matches(word: str, expected: str, *, suffix: bool, plural: bool) -> bool:
+    forms = (word, word[:-1]) if plural and word.endswith("s") else (word,)
+    return any(form.endswith(expected) if suffix else form == expected for form in forms)
+
+
+def _rule_matches(words: Sequence[str], rule: Sequence[str], last: bool) -> bool:
+    size = len(rule)
+    final = len(words) - size
+    for start in (final,) if last else range(final + 1):
+        if start >= 0 and all(
+            _word_matches(word, expected, suffix=at == 0, plural=at == size - 1 and not last)
+            for at, (word, expected) in enumerate(zip(words[start:], rule, strict=False))
+        ):
+            return True
+    return False
 
 
 def _is_sensitive(key: str) -> bool:
     verdict = _verdicts.get(key)
     if verdict is None:
-        lowered = key.lower()
-        verdict = any(field in lowered for field in _sensitive_fields)
+        words = _words(key)
+        verdict = any(_rule_matches(words, rule, last) for rule, last in _field_rules)
         if len(_verdicts) < 10_000:
             _verdicts[key] = verdict
     return verdict
 
 
-def _env_secrets() -> list[str]:
-    found: list[str] = []
+# -------------------------------------------------------------- secret values
+
+_registered: tuple[str, ...] = ()
+
+
+def add_secret_values(*values: str) -> None:
+    """Mask these exact values wherever they appear (the service's API keys...).
+
+    Values shorter than 8 characters are left out: masking them would mangle
+    ordinary text.
+    """
+    global _registered
+    fresh = {value.strip() for value in values if len(value.strip()) >= _MIN_SECRET_LENGTH}
+    _registered = tuple(sorted({*_registered, *fresh}))
+
+
+def secret_values() -> list[str]:
+    """The literal secrets to mask: registered ones and provider keys in the environment.
+
+    Longest first, so that a secret containing another is masked whole.
+    """
+    found = set(_registered)
     for name in _SECRET_ENV:
         for value in os.environ.get(name, "").split(","):
-            if len(value.strip()) >= 8:
-                found.append(value.strip())
-    return found
+            if len(value.strip()) >= _MIN_SECRET_LENGTH:
+                found.add(value.strip())
+    return sorted(found, key=len, reverse=True)
 
 
-def redact_value(value: Any, *, _secrets: list[str] | None = None) -> Any:
+# ---------------------------------------------------------------- in text
+
+# A token format may not start inside a word ("task-..."), but may follow an escape ("\nsk-...").
+_START = r"(?:(?<![A-Za-z0-9])|(?<=\\[nrt]))"
+_TOKENS = re.compile("|".join(f"{_START}(?:{shape.pattern})" for shape in TOKEN_FORMATS))
+# ``name=value``, ``name: value``, ``'name': 'value'`` in messages and logs.
+_ASSIGNED = re.compile(r"""(?<![\w-])([A-Za-z][\w.-]*)(["']?[ \t]*[:=][ \t]*)""")
+_VALUE = re.compile(
+    r""""(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?"""
+    r"""|(?:(?i:basic|bearer|digest|token)[ \t]+)?[^\s"',;&)}\]]+"""
+)
+
+
+def _mask_assignments(text: str) -> str:
+    """``text`` with the value after each sensitive ``name=`` or ``name:`` masked.
+
+    Keys are found first and values taken only after a sensitive one, so that a
+    harmless ``note: password=...`` does not swallow the password as its value.
+    """
+    pieces: list[str] = []
+    done = 0
+    found = _ASSIGNED.search(text)
+    while found is not None:
+        position = found.end()
+        value = None
+        if _is_sensitive(found.group(1)) and not text.startswith(REDACTED, position):
+            value = _VALUE.match(text, position)
+        if value is not None:
+            pieces += (text[done:position], REDACTED)
+            done = position = value.end()
+        found = _ASSIGNED.search(text, position)
+    return "".join(pieces) + text[done:] if pieces else text
+
+
+def _redact_string(text: str, secrets: Sequence[str]) -> str:
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            pass
+        else:
+            return json.dumps(redact_value(parsed, _secrets=secrets), ensure_ascii=False)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    text = _TOKENS.sub(REDACTED, text)
+    if ":" in text or "=" in text:
+        text = _mask_assignments(text)
+    return text
+
+
+def redact_value(value: Any, *, _secrets: Sequence[str] | None = None) -> Any:
     """``value`` with secrets masked, recursively through dicts, lists and JSON text
     (tool arguments and outputs are JSON text, wherever they sit)."""
-    secrets = _env_secrets() if _secrets is None else _secrets
+    secrets = secret_values() if _secrets is None else _secrets
     if isinstance(value, str):
-        if value[:1] in ("{", "["):
-            try:
-                parsed = json.loads(value)
-            except ValueError:
-                pass
-            else:
-                return json.dumps(redact_value(parsed, _secrets=secrets), ensure_ascii=False)
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return _SECRET_PATTERNS.sub(REDACTED, value)
+        return _redact_string(value, secrets)
     if isinstance(value, dict):
         return {
             key: REDACTED
@@ -106,64 +203,101 @@ def redact_value(value: Any, *, _secrets: list[str] | None = None) -> Any:
     return value
 
 
-# Every secret pattern contains one of these (lower-cased): a cheap test before the regex.
-_SECRET_MARKERS = (b"sk-", b"bearer", b"akia", b"eyj")
-_suspects: list[tuple[bytes, ...]] = []  # sensitive names and markers, lower-cased
+# ------------------------------------------------------------- the cheap look
 
 
-def _suspect() -> tuple[bytes, ...]:
-    if not _suspects:
-        _suspects.append(
-            tuple(sorted({*(n.encode() for n in _sensitive_fields), *_SECRET_MARKERS}))
-        )
-    return _suspects[0]
+# Both data and markers are looked at lower-cased, without "_", "." and spaces: one
+# marker then stands for every way of writing a name (api_key, api.key, "API Key"),
+# and the fewer the markers, the fewer the scans.
+_SEPARATORS = b"_. "
 
 
-def _needs_redaction(value: Any, secrets: list[str]) -> bool:
+def _compact(text: bytes) -> bytes:
+    """Deleting characters from both sides keeps every match: a marker found in
+    ``text`` is found, compacted, in ``_compact(text)``."""
+    return text.lower().translate(None, _SEPARATORS)
+
+
+def _fewest(markers: Iterable[bytes]) -> tuple[bytes, ...]:
+    """``markers`` without those that contain another (found whenever it is)."""
+    unique = sorted(set(markers), key=len)
+    kept: list[bytes] = []
+    for marker in unique:
+        if not any(shorter in marker for shorter in kept):
+            kept.append(marker)
+    return tuple(kept)
+
+
+def _markers() -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """Compacted strings that any data worth walking contains.
+
+    The first group is enough on its own; one of the second group (names that
+    only match singular) counts only when it appears more often than its
+    plural, so that every model span's ``input_tokens`` is no reason to walk.
+    """
+    plain = [_compact(marker.encode()) for shape in TOKEN_FORMATS for marker in shape.markers]
+    singular: list[bytes] = []
+    for words, last in _field_rules:
+        for separator in ("", "-"):  # the other separators are compacted away
+            (singular if last else plain).append(_compact(separator.join(words).encode()))
+    return _fewest(plain), _fewest(singular)
+
+
+_suspects = _markers()
+
+
+def suspicious(data: bytes, secrets: Sequence[str]) -> bool:
+    """Whether JSON ``data`` mentions a sensitive name or may hold a secret.
+
+    Plain substring searches (C, several bytes a cycle) beat one regex
+    alternation (a Python-level state machine per byte) several times over,
+    and the compacted data needs one search per name, not one per spelling;
+    on a whole batch joined together (``b"\\0".join``), a clean batch costs a
+    fraction of a microsecond per record.
+    """
+    compact = _compact(data)
+    plain, singular = _suspects
+    for word in plain:
+        if word in compact:
+            return True
+    for word in singular:
+        if word in compact and compact.count(word) > compact.count(word + b"s"):
+            return True
+    return any(secret.encode() in data for secret in secrets)
+
+
+def _needs_redaction(value: Any, secrets: Sequence[str]) -> bool:
     """A cheap first look: serialize once (pydantic-core, in Rust) and search the
     lower-cased bytes; only data that mentions a sensitive name or may hold a
     secret is walked field by field."""
     return suspicious(to_json(value, fallback=str), secrets)
 
 
-def suspicious(data: bytes, secrets: list[str]) -> bool:
-    """Whether JSON ``data`` mentions a sensitive name or may hold a secret.
-
-    Plain substring searches (C, several bytes a cycle) beat one regex
-    alternation (a Python-level state machine per byte) several times over;
-    on a whole batch joined together (``b"\\0".join``), a clean batch costs a
-    fraction of a microsecond per record.
-    """
-    lowered = data.lower()
-    for word in _suspect():
-        if word in lowered:
-            return True
-    return any(secret.encode() in data for secret in secrets)
-
-
-def redact_json(data: bytes, secrets: list[str]) -> bytes:
+def redact_json(data: bytes, secrets: Sequence[str]) -> bytes:
     """JSON ``data`` with secrets masked; as it is (no copy) when there is nothing to mask."""
     if not suspicious(data, secrets):
         return data
     return to_json(redact_value(from_json(data), _secrets=secrets))
 
 
-def redact_text(text: str, secrets: list[str]) -> str:
-    """``text`` (an error message) with secrets masked."""
+def redact_text(text: str, secrets: Sequence[str] | None = None) -> str:
+    """``text`` (an error message, a log line) with secrets masked."""
+    if secrets is None:
+        secrets = secret_values()
     if not _needs_redaction(text, secrets):
         return text
     masked: str = redact_value(text, _secrets=secrets)
     return masked
 
 
-def redact(record: R, *, secrets: list[str] | None = None, in_place: bool = False) -> R:
+def redact(record: R, *, secrets: Sequence[str] | None = None, in_place: bool = False) -> R:
     """A trace or span record with secrets masked (a copy unless ``in_place``).
 
-    ``secrets`` are literal values to mask (by default the API keys in the
-    environment); pass them when redacting a batch, to look them up once.
+    ``secrets`` are literal values to mask (by default :func:`secret_values`);
+    pass them when redacting a batch, to look them up once.
     """
     if secrets is None:
-        secrets = _env_secrets()
+        secrets = secret_values()
     changes: dict[str, Any] = {}
     fields = record.__dict__
     for key in ("attributes", "metadata", "error"):
@@ -174,8 +308,3 @@ def redact(record: R, *, secrets: list[str] | None = None, in_place: bool = Fals
         record.__dict__.update(changes)
         return record
     return record.model_copy(update=changes)
-
-
-def environment_secrets() -> list[str]:
-    """The API keys set in the environment, to mask wherever they appear."""
-    return _env_secrets()

@@ -81,7 +81,7 @@ EXPORTED = [
 
 def test_the_exported_names_are_pinned_sorted_and_importable() -> None:
     assert ascent.__all__ == EXPORTED  # a change to the face is a deliberate one
-    assert EXPORTED == sorted(EXPORTED)
+    assert sorted(EXPORTED) == EXPORTED
     for name in EXPORTED:
         assert getattr(ascent, name) is not None, name
     assert [n for n in EXPORTED if n.startswith("_") and n != "__version__"] == []

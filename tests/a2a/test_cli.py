@@ -10,11 +10,14 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ascent import Agent, ModelAPIError, Runner
 from ascent.a2a import RemoteAgent
 from ascent.testing import ScriptedModel, ToolCall, wait_until_serving
+
+from ..processes import ascent_command, ipv6_loopback_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,3 +104,12 @@ def test_a_bad_target_fails_with_one_clear_line() -> None:
     )
     assert done.returncode == 1
     assert "no module named 'no_such_module'" in done.stderr
+
+
+def test_ascent_a2a_binds_ipv6_loopback_written_as_in_a_url() -> None:
+    port = ipv6_loopback_port()
+    arguments = ("a2a", "ascent.demo:triage", "--host", "[::1]", "--port", str(port))
+    with ascent_command(*arguments, host="::1", port=port, env={"ASCENT_MODEL": "offline"}):
+        card = httpx.get(f"http://[::1]:{port}/.well-known/agent-card.json", timeout=10)
+        assert card.status_code == 200
+        assert card.json()["name"] == "Triage"

@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .._private.addresses import bind_host
 from ..agent import Agent
 from ..errors import UserError
 from ..run import RunConfig
@@ -157,4 +158,4 @@ def serve(
     import uvicorn
 
     app = create_a2a_app(agent, token=token, run_config=run_config, max_turns=max_turns)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=bind_host(host), port=port, log_level=log_level)

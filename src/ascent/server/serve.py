@@ -7,10 +7,10 @@ intended (behind a trusted proxy that authenticates, for one).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .._private.addresses import bind_host, is_loopback
 from ..agent import Agent
 from ..errors import UserError
 from ..models.base import Model
@@ -73,16 +73,6 @@ def _is_asgi_app(value: Callable[..., Any]) -> bool:
     return len(parameters) == 3
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is reachable only from this machine."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def auth_enabled(app: Any) -> bool | None:
     """Whether ``app`` (one of ours) checks API keys; ``None`` when it is not ours."""
     state = getattr(getattr(app, "state", None), "ascent", None)
@@ -138,7 +128,7 @@ def serve(
         note(message)
     uvicorn.run(
         asgi,
-        host=host,
+        host=bind_host(host),
         port=port,
         log_level=log_level,
         timeout_graceful_shutdown=shutdown_timeout,

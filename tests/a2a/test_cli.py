@@ -113,3 +113,9 @@ def test_ascent_a2a_binds_ipv6_loopback_written_as_in_a_url() -> None:
         card = httpx.get(f"http://[::1]:{port}/.well-known/agent-card.json", timeout=10)
         assert card.status_code == 200
         assert card.json()["name"] == "Triage"
+        foreign = httpx.get(
+            f"http://[::1]:{port}/.well-known/agent-card.json",
+            headers={"Host": "attacker.example"},
+            timeout=10,
+        )
+        assert foreign.status_code == 421

@@ -104,3 +104,5 @@ def test_serve_binds_ipv6_loopback_written_as_in_a_url(tmp_path: Path) -> None:
         assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
         agents = httpx.get(f"{base}/v1/agents", timeout=10).json()["agents"]
         assert [agent["name"] for agent in agents] == ["Shop", "Echo", "Warehouse"]
+        foreign = httpx.get(f"{base}/v1/agents", headers={"Host": "attacker.example"}, timeout=10)
+        assert foreign.status_code == 421  # an IPv6 loopback connection is a loopback one

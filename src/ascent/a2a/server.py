@@ -9,14 +9,16 @@ root path unless ``url`` fixes it.
 
 With a ``token``, every request but the card's must carry
 ``Authorization: Bearer <token>`` (401 otherwise); the card stays public and
-declares the scheme.
+declares the scheme. Every request, token or not, must name an allowed
+``Host`` (421), come from an allowed ``Origin`` if it changes state (403) and
+send JSON if it has a body (415): the service's request guard.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from a2a.server.request_handlers import DefaultRequestHandler
@@ -33,6 +35,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._private.addresses import bind_host
+from .._private.http_guard import GuardConfig, RequestGuard, allowed_hosts_setting
 from ..agent import Agent
 from ..errors import UserError
 from ..run import RunConfig
@@ -58,6 +61,8 @@ def create_a2a_app(
     run_config: RunConfig | None = None,
     max_turns: int = DEFAULT_MAX_TURNS,
     sessions: bool = True,
+    allowed_hosts: Sequence[str] | str | None = None,
+    allowed_origins: Sequence[str] | None = None,
 ) -> Starlette:
     """An ASGI app that serves ``agent`` over A2A (JSON-RPC binding).
 
@@ -65,9 +70,16 @@ def create_a2a_app(
     (default: derived from each request). Tasks, paused runs and per-context
     sessions live in ``database_url`` (default: the project database); pass
     ``task_store`` to keep tasks elsewhere (any SDK ``TaskStore``).
+    ``allowed_hosts`` and ``allowed_origins`` are those of
+    :func:`ascent.server.create_app` (``None`` reads ``ASCENT_ALLOWED_HOSTS``;
+    unset, a loopback connection must name a loopback host).
     """
     if token is not None and not token.strip():
         raise UserError("the A2A bearer token is empty")
+    guard = GuardConfig(
+        allowed_hosts=allowed_hosts_setting(allowed_hosts),
+        allowed_origins=None if allowed_origins is None else tuple(allowed_origins),
+    )
     store = SQLTaskStore(database_url)
     executor = AscentAgentExecutor(
         agent, store=store, run_config=run_config, max_turns=max_turns, sessions=sessions
@@ -100,7 +112,9 @@ def create_a2a_app(
 
     routes = [Route(path, card, methods=["GET"]) for path in CARD_PATHS]
     routes += create_jsonrpc_routes(handler, rpc_url="/", enable_v0_3_compat=True)
-    middleware = [Middleware(BearerAuth, token=token)] if token is not None else []
+    middleware = [Middleware(RequestGuard, config=guard)]
+    if token is not None:
+        middleware.append(Middleware(BearerAuth, token=token))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.a2a_handler = handler
     app.state.a2a_executor = executor
@@ -153,9 +167,16 @@ def serve(
     run_config: RunConfig | None = None,
     max_turns: int = DEFAULT_MAX_TURNS,
     log_level: str = "info",
+    allowed_hosts: Sequence[str] | None = None,
 ) -> None:
     """Serve ``agent`` over A2A with uvicorn until interrupted (``ascent a2a``)."""
     import uvicorn
 
-    app = create_a2a_app(agent, token=token, run_config=run_config, max_turns=max_turns)
+    app = create_a2a_app(
+        agent,
+        token=token,
+        run_config=run_config,
+        max_turns=max_turns,
+        allowed_hosts=allowed_hosts,
+    )
     uvicorn.run(app, host=bind_host(host), port=port, log_level=log_level)

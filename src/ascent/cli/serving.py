@@ -15,6 +15,7 @@ from ..models import resolve_model
 from ..run import RunConfig
 from ..run.config import DEFAULT_MAX_TURNS
 from ._common import (
+    AllowedHostOption,
     HostOption,
     MaxTurnsOption,
     ModelOption,
@@ -42,6 +43,7 @@ def a2a_command(
     ] = None,
     model: ModelOption = None,
     max_turns: MaxTurnsOption = DEFAULT_MAX_TURNS,
+    allowed_host: AllowedHostOption = None,
 ) -> None:
     """Serve an agent over A2A: its card at /.well-known/agent-card.json, JSON-RPC at /."""
     with friendly_errors():
@@ -57,6 +59,7 @@ def a2a_command(
             token=token,
             run_config=RunConfig(model=model),
             max_turns=max_turns,
+            allowed_hosts=allowed_host,
         )
 
 
@@ -140,6 +143,7 @@ def serve_command(
     mcp: Annotated[
         bool, typer.Option("--mcp", help="Also serve the agents as MCP tools at /mcp.")
     ] = False,
+    allowed_host: AllowedHostOption = None,
 ) -> None:
     """Serve agents over HTTP: durable runs, SSE streams, API keys per tenant."""
     with friendly_errors():
@@ -156,5 +160,6 @@ def serve_command(
             model=model,
             a2a=a2a,
             mcp=mcp,
+            allowed_hosts=allowed_host,
             note=note,
         )

@@ -10,11 +10,12 @@ stay with the durable engine and are resumed, never cut mid-write.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 from fastapi import FastAPI
 from starlette.applications import Starlette
 
+from .._private.http_guard import GuardConfig, RequestGuard, allowed_hosts_setting
 from .._version import __version__
 from ..durable import DurableEngine
 from ..errors import UserError
@@ -46,6 +47,8 @@ def create_app(
     executor_id: str | None = None,
     a2a: bool = False,
     mcp: bool = False,
+    allowed_hosts: Sequence[str] | str | None = None,
+    allowed_origins: Sequence[str] | None = None,
     title: str = "Ascent service",
 ) -> FastAPI:
     """The service for ``agents``: REST + SSE over a durable engine.
@@ -62,6 +65,15 @@ def create_app(
     ``/a2a/<agent>`` (needs the ``a2a`` extra); ``mcp=True`` serves the agents
     as MCP tools at ``/mcp``, streamable HTTP (needs the ``mcp`` extra). Both
     are behind the same API keys.
+
+    Every request, keys or not, must name an allowed ``Host`` (421), come from
+    an allowed ``Origin`` if it changes state (403) and send JSON if it has a
+    body (415). ``allowed_hosts`` (patterns such as ``api.example.com``,
+    ``*.example.com:8443`` or ``*``, or one comma-separated string of them;
+    ``None`` reads ``ASCENT_ALLOWED_HOSTS``) extends the loopback names; unset,
+    a request on a loopback connection must name a loopback host, and others
+    may name any. ``allowed_origins`` replaces the default allowed origins
+    (those of the allowed hosts); a request's own host is always one.
     """
     keys = parse_api_keys(api_keys) if api_keys is None or isinstance(api_keys, str) else api_keys
     config = ServiceConfig(
@@ -71,7 +83,10 @@ def create_app(
         sse_ping_interval=sse_ping_interval,
         database_url=database_url,
         traces_url=traces_url,
+        allowed_hosts=allowed_hosts_setting(allowed_hosts),
+        allowed_origins=None if allowed_origins is None else tuple(allowed_origins),
     )
+    guard = GuardConfig(allowed_hosts=config.allowed_hosts, allowed_origins=config.allowed_origins)
     owns_engine = engine is None
     if engine is None:
         if agents is None:
@@ -111,6 +126,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit, max_bytes=config.max_input_bytes)
+    app.add_middleware(RequestGuard, config=guard)  # the outermost: it reads no body
     app.state.ascent = state
     install_error_handlers(app)
     for router in (health_router, agents_router, runs_router, sessions_router, traces_router):

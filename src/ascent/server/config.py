@@ -38,6 +38,10 @@ class ServiceConfig:
     proxies. ``database_url`` holds runs and sessions (default: the project
     database); ``traces_url`` is where traces are read from (default: the
     project database, where the default trace exporter writes them).
+    ``allowed_hosts`` are the ``Host`` names requests may use besides the
+    loopback names (``None``: loopback names on a loopback connection, any
+    host on others); ``allowed_origins`` the web origins that may change state
+    besides the request's own host (``None``: those of the allowed hosts).
     """
 
     api_keys: Mapping[str, str] = field(default_factory=dict)
@@ -46,6 +50,8 @@ class ServiceConfig:
     sse_ping_interval: float = 15.0
     database_url: str | None = None
     traces_url: str | None = None
+    allowed_hosts: tuple[str, ...] | None = None
+    allowed_origins: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for key, tenant in self.api_keys.items():

@@ -111,6 +111,17 @@ async def test_malformed_bodies_are_422_with_the_field_named(
     assert response.json()["error"]["details"]
 
 
+async def test_the_schema_says_what_input_is_refused(acme: httpx.AsyncClient) -> None:
+    schema = (await acme.get("/openapi.json")).json()["components"]["schemas"]["RunRequest"]
+    text, items = schema["properties"]["input"]["oneOf"]
+    assert text["type"] == "string" and text["minLength"] == 1
+    assert items["type"] == "array" and items["minItems"] == 1
+    for empty, said in (([], "at least 1 item"), ("", "at least 1 character")):
+        response = await acme.post("/v1/agents/Echo/runs", json={"input": empty})
+        message = _error(response, 422, "invalid_request")
+        assert said in message and len(response.json()["error"]["details"]) == 1
+
+
 async def test_a_body_that_is_not_json_is_422(acme: httpx.AsyncClient) -> None:
     response = await acme.post(
         "/v1/agents/Shop/runs", content=b"{not json", headers={"Content-Type": "application/json"}

@@ -78,19 +78,29 @@ async def globex(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest_asyncio.fixture(loop_scope="package")
-async def live_url(app: FastAPI) -> AsyncIterator[str]:
-    """The app behind a real uvicorn on loopback, in this event loop."""
+@asynccontextmanager
+async def live(app: FastAPI) -> AsyncIterator[str]:
+    """``app`` behind a real uvicorn on loopback (lifespan on), in this event loop; its URL."""
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     )
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    try:
+        while not server.started:
+            assert not task.done(), "the service did not start"
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest_asyncio.fixture(loop_scope="package")
+async def live_url(app: FastAPI) -> AsyncIterator[str]:
+    """The app behind a real uvicorn on loopback, in this event loop."""
+    async with live(app) as url:
+        yield url
 
 
 def sse_events(text: str) -> list[dict[str, Any]]:

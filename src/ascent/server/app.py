@@ -26,7 +26,7 @@ from ._errors import install_error_handlers
 from ._limits import BodyLimit
 from ._metrics import Metrics
 from ._state import ServiceState
-from .config import DEFAULT_MAX_INPUT_BYTES, ServiceConfig, parse_api_keys
+from .config import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_INPUT_BYTES, ServiceConfig, parse_api_keys
 from .routes import agents_router, health_router, runs_router, sessions_router, traces_router
 
 __all__ = ["create_app"]
@@ -40,6 +40,7 @@ def create_app(
     traces_url: str | None = None,
     api_keys: Mapping[str, str] | str | None = None,
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
     wait_timeout: float = 30.0,
     sse_ping_interval: float = 15.0,
     model: str | Model | None = None,
@@ -58,7 +59,9 @@ def create_app(
     ``traces_url`` (default: the project database, where runs' traces are
     written unless tracing is configured otherwise). ``api_keys`` maps
     bearer tokens to tenants (or is ``"key:tenant,..."``); ``None`` reads
-    ``ASCENT_API_KEYS``, and an empty mapping turns authentication off. Pass an
+    ``ASCENT_API_KEYS``, and an empty mapping turns authentication off. A request
+    body over ``max_input_bytes`` is a 413; one that does not arrive in full
+    within ``body_timeout`` seconds a 408. Pass an
     ``engine`` to share one you start and stop yourself; otherwise the app
     makes one (``model``, ``app_version``, ``executor_id`` go to it) and owns
     its lifecycle. ``a2a=True`` also serves each agent over A2A under
@@ -79,6 +82,7 @@ def create_app(
     config = ServiceConfig(
         api_keys=dict(keys),
         max_input_bytes=max_input_bytes,
+        body_timeout=body_timeout,
         wait_timeout=wait_timeout,
         sse_ping_interval=sse_ping_interval,
         database_url=database_url,
@@ -125,7 +129,7 @@ def create_app(
         "approve tool calls, read sessions and traces.",
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimit, max_bytes=config.max_input_bytes)
+    app.add_middleware(BodyLimit, max_bytes=config.max_input_bytes, timeout=config.body_timeout)
     app.add_middleware(RequestGuard, config=guard)  # the outermost: it reads no body
     app.state.ascent = state
     install_error_handlers(app)

@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..errors import UserError
 from .addresses import LOOPBACK_NAMES, is_loopback
 
-__all__ = ["ALLOWED_HOSTS_ENV", "GuardConfig", "RequestGuard", "allowed_hosts_setting"]
+__all__ = ["ALLOWED_HOSTS_ENV", "GuardConfig", "RequestGuard"]
 
 ALLOWED_HOSTS_ENV = "ASCENT_ALLOWED_HOSTS"
 
@@ -124,6 +124,20 @@ class GuardConfig:
         object.__setattr__(self, "_hosts", hosts)
         object.__setattr__(self, "_origins", origins)
 
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        allowed_hosts: Sequence[str] | str | None = None,
+        allowed_origins: Sequence[str] | None = None,
+    ) -> GuardConfig:
+        """The rules from an app factory's keywords: ``allowed_hosts`` may be one
+        comma-separated string, and ``None`` reads ``ASCENT_ALLOWED_HOSTS``."""
+        return cls(
+            allowed_hosts=_hosts_setting(allowed_hosts),
+            allowed_origins=None if allowed_origins is None else tuple(allowed_origins),
+        )
+
     def host_allowed(self, host: _Address | None, *, scheme: str, on_loopback: bool) -> bool:
         """Whether a request may name ``host`` (``None``: none, or not a host at all)."""
         patterns = self._hosts
@@ -151,7 +165,7 @@ class GuardConfig:
         return any(pattern.matches(scheme, address) for pattern in self._origins)
 
 
-def allowed_hosts_setting(value: Sequence[str] | str | None) -> tuple[str, ...] | None:
+def _hosts_setting(value: Sequence[str] | str | None) -> tuple[str, ...] | None:
     """An allow-list as given: patterns, or one comma-separated string of them.
 
     ``None`` reads ``ASCENT_ALLOWED_HOSTS``; unset or empty, the list is automatic (``None``).

@@ -35,7 +35,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._private.addresses import bind_host
-from .._private.http_guard import GuardConfig, RequestGuard, allowed_hosts_setting
+from .._private.http_guard import GuardConfig, RequestGuard
 from ..agent import Agent
 from ..errors import UserError
 from ..run import RunConfig
@@ -76,10 +76,7 @@ def create_a2a_app(
     """
     if token is not None and not token.strip():
         raise UserError("the A2A bearer token is empty")
-    guard = GuardConfig(
-        allowed_hosts=allowed_hosts_setting(allowed_hosts),
-        allowed_origins=None if allowed_origins is None else tuple(allowed_origins),
-    )
+    guard = GuardConfig.from_options(allowed_hosts=allowed_hosts, allowed_origins=allowed_origins)
     store = SQLTaskStore(database_url)
     executor = AscentAgentExecutor(
         agent, store=store, run_config=run_config, max_turns=max_turns, sessions=sessions

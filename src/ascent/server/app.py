@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from fastapi import FastAPI
 from starlette.applications import Starlette
 
-from .._private.http_guard import GuardConfig, RequestGuard, allowed_hosts_setting
+from .._private.http_guard import GuardConfig, RequestGuard
 from .._version import __version__
 from ..durable import DurableEngine
 from ..errors import UserError
@@ -79,6 +79,7 @@ def create_app(
     (those of the allowed hosts); a request's own host is always one.
     """
     keys = parse_api_keys(api_keys) if api_keys is None or isinstance(api_keys, str) else api_keys
+    guard = GuardConfig.from_options(allowed_hosts=allowed_hosts, allowed_origins=allowed_origins)
     config = ServiceConfig(
         api_keys=dict(keys),
         max_input_bytes=max_input_bytes,
@@ -87,10 +88,9 @@ def create_app(
         sse_ping_interval=sse_ping_interval,
         database_url=database_url,
         traces_url=traces_url,
-        allowed_hosts=allowed_hosts_setting(allowed_hosts),
-        allowed_origins=None if allowed_origins is None else tuple(allowed_origins),
+        allowed_hosts=guard.allowed_hosts,
+        allowed_origins=guard.allowed_origins,
     )
-    guard = GuardConfig(allowed_hosts=config.allowed_hosts, allowed_origins=config.allowed_origins)
     owns_engine = engine is None
     if engine is None:
         if agents is None:

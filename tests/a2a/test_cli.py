@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -18,6 +19,8 @@ from ascent import Agent, ModelAPIError, Runner
 from ascent.a2a import RemoteAgent
 from ascent.cli import app
 from ascent.testing import ScriptedModel, ToolCall, wait_until_serving
+
+from ..processes import ascent_command, ipv6_loopback_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,3 +122,18 @@ def test_a2a_0_3_is_a_flag_off_by_default(
 
     assert result.exit_code == 0, result.output
     assert served["a2a_v03_compat"] is compat
+
+
+def test_ascent_a2a_binds_ipv6_loopback_written_as_in_a_url() -> None:
+    port = ipv6_loopback_port()
+    arguments = ("a2a", "ascent.demo:triage", "--host", "[::1]", "--port", str(port))
+    with ascent_command(*arguments, host="::1", port=port, env={"ASCENT_MODEL": "offline"}):
+        card = httpx.get(f"http://[::1]:{port}/.well-known/agent-card.json", timeout=10)
+        assert card.status_code == 200
+        assert card.json()["name"] == "Triage"
+        foreign = httpx.get(
+            f"http://[::1]:{port}/.well-known/agent-card.json",
+            headers={"Host": "attacker.example"},
+            timeout=10,
+        )
+        assert foreign.status_code == 421

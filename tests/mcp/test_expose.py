@@ -23,6 +23,7 @@ from ascent.cli import app
 from ascent.mcp import create_mcp_server, mcp_http_app
 from ascent.testing import LoopbackServer, ScriptedModel, ToolCall
 
+from ..processes import ascent_command, ipv6_loopback_port
 from ..sample_tools import refund
 from .served import Verdict, multiply, order_status, support
 
@@ -193,6 +194,39 @@ async def test_ascent_mcp_command_serves_streamable_http(tmp_path: Path) -> None
         process.wait(timeout=10)
         if process.stderr is not None:
             process.stderr.close()
+
+
+def test_ascent_mcp_command_binds_ipv6_loopback_written_as_in_a_url(tmp_path: Path) -> None:
+    port = ipv6_loopback_port()
+    env = {"ASCENT_MODEL": "offline", "ASCENT_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}
+    arguments = ("mcp", f"{SERVED}:support", "--http", "--host", "[::1]", "--port", str(port))
+    with ascent_command(*arguments, host="::1", port=port, env=env):
+        url = f"http://[::1]:{port}/mcp"
+        call = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+        headers = {"Accept": "application/json, text/event-stream"}
+        listed = httpx2.post(url, json=call, headers=headers, timeout=10)
+        assert listed.status_code == 200, listed.text
+        assert "support" in listed.text
+        # served on loopback, so the SDK's DNS-rebinding check is on
+        foreign = httpx2.post(url, json=call, headers={**headers, "Host": "attacker.example"})
+        assert foreign.status_code == 421
+
+
+async def test_the_http_app_on_ipv6_loopback_checks_the_host() -> None:
+    app = mcp_http_app(agents=[support], host="[::1]")
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    headers = {"Accept": "application/json, text/event-stream"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app), base_url="http://[::1]:8000"
+        ) as client,
+    ):
+        assert (await client.post("/mcp", json=call, headers=headers)).status_code == 200
+        foreign = await client.post(
+            "/mcp", json=call, headers={**headers, "Host": "attacker.example"}
+        )
+        assert foreign.status_code == 421
 
 
 def test_ascent_mcp_command_refuses_what_is_not_an_agent_or_a_tool() -> None:

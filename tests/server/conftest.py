@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +20,13 @@ from fastapi import FastAPI
 
 from ascent.durable import DurableEngine
 from ascent.server import create_app
+from ascent.testing import wait_until_serving
 
 from .served_agents import GATES, create_agents
 
 KEYS = {"key-acme": "acme", "key-globex": "globex"}
+AGENTS_FILE = Path(__file__).with_name("served_agents.py")
+REPO = Path(__file__).resolve().parents[2]
 
 MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -71,19 +78,29 @@ async def globex(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest_asyncio.fixture(loop_scope="package")
-async def live_url(app: FastAPI) -> AsyncIterator[str]:
-    """The app behind a real uvicorn on loopback, in this event loop."""
+@asynccontextmanager
+async def live(app: FastAPI) -> AsyncIterator[str]:
+    """``app`` behind a real uvicorn on loopback (lifespan on), in this event loop; its URL."""
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     )
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    try:
+        while not server.started:
+            assert not task.done(), "the service did not start"
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest_asyncio.fixture(loop_scope="package")
+async def live_url(app: FastAPI) -> AsyncIterator[str]:
+    """The app behind a real uvicorn on loopback, in this event loop."""
+    async with live(app) as url:
+        yield url
 
 
 def sse_events(text: str) -> list[dict[str, Any]]:
@@ -102,3 +119,51 @@ def sse_events(text: str) -> list[dict[str, Any]]:
             fields["data"] = json.loads(fields["data"])
             events.append(fields)
     return events
+
+
+@contextmanager
+def replicas(url: str, *names: str) -> Iterator[list[str]]:
+    """``ascent serve`` processes on ``url`` (PostgreSQL), one per executor name; their base URLs.
+
+    They serve :mod:`served_agents` with the keys of :data:`KEYS`.
+    """
+    started = [_start_replica(url, name) for name in names]
+    try:
+        for process, base in started:
+            wait_until_serving(f"{base}/readyz", process=process, timeout=30)
+        yield [base for _, base in started]
+    finally:
+        for process, _ in started:
+            process.terminate()
+        for process, _ in started:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _start_replica(url: str, name: str) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "ASCENT_DATABASE_URL": url,
+        "ASCENT_API_KEYS": ",".join(f"{key}:{tenant}" for key, tenant in KEYS.items()),
+        "ASCENT_EXECUTOR_ID": name,
+        "ASCENT_TRACING": "off",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "ascent.cli",
+        "serve",
+        f"{AGENTS_FILE}:create_app",
+        "--port",
+        str(port),
+    ]
+    process = subprocess.Popen(
+        command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    return process, f"http://127.0.0.1:{port}"

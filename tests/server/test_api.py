@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +17,7 @@ from ascent.durable import DurableEngine
 from ascent.server import create_app
 from ascent.tracing import flush_traces
 
-from .conftest import serving
+from .conftest import live, serving
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 
@@ -109,6 +112,17 @@ async def test_malformed_bodies_are_422_with_the_field_named(
     message = _error(response, 422, "invalid_request")
     assert message.startswith(where)
     assert response.json()["error"]["details"]
+
+
+async def test_the_schema_says_what_input_is_refused(acme: httpx.AsyncClient) -> None:
+    schema = (await acme.get("/openapi.json")).json()["components"]["schemas"]["RunRequest"]
+    text, items = schema["properties"]["input"]["oneOf"]
+    assert text["type"] == "string" and text["minLength"] == 1
+    assert items["type"] == "array" and items["minItems"] == 1
+    for empty, said in (([], "at least 1 item"), ("", "at least 1 character")):
+        response = await acme.post("/v1/agents/Echo/runs", json={"input": empty})
+        message = _error(response, 422, "invalid_request")
+        assert said in message and len(response.json()["error"]["details"]) == 1
 
 
 async def test_a_body_that_is_not_json_is_422(acme: httpx.AsyncClient) -> None:
@@ -265,6 +279,49 @@ async def test_two_apps_keep_separate_metrics(engine: DurableEngine, database_ur
         await first.post("/v1/agents/Echo/runs", json={"input": "hi"})
         assert 'ascent_runs_started_total{agent="Echo"} 1.0' in (await first.get("/metrics")).text
         assert "ascent_runs_started_total{" not in (await second.get("/metrics")).text
+
+
+async def _read_answer(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """The head and body of the one answer on a connection the server then closes."""
+    raw = await asyncio.wait_for(reader.read(), timeout=5)  # to EOF: the server closed it
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return head, body
+
+
+@pytest.mark.parametrize("how", ["stops", "trickles"])
+async def test_a_body_that_does_not_arrive_in_time_is_408(
+    engine: DurableEngine, database_url: str, how: str
+) -> None:
+    app = create_app(engine=engine, database_url=database_url, api_keys={}, body_timeout=0.5)
+    async with live(app) as url:
+        port = int(url.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            began = time.monotonic()
+            writer.write(
+                b"POST /v1/agents/Echo/runs HTTP/1.1\r\n"
+                + f"Host: 127.0.0.1:{port}\r\n".encode()
+                + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                + b'{"input": "'
+            )
+            await writer.drain()
+            answer = asyncio.ensure_future(_read_answer(reader))
+            while how == "trickles" and not answer.done():  # a byte at a time: never idle long
+                writer.write(b"x")
+                await writer.drain()
+                await asyncio.sleep(0.1)
+            head, body = await answer
+            took = time.monotonic() - began
+        finally:
+            writer.close()  # else uvicorn's shutdown would wait for this request
+        assert head.startswith(b"HTTP/1.1 408"), head
+        assert b"connection: close" in head.lower()
+        assert json.loads(body)["error"]["type"] == "request_timeout"
+        assert 0.4 < took < 3
+
+        async with httpx.AsyncClient(base_url=url) as client:  # a whole body in time is fine
+            run = await client.post("/v1/agents/Echo/runs", json={"input": "hi"})
+            assert run.status_code == 200 and run.json()["status"] == "completed"
 
 
 async def test_the_openapi_schema_describes_the_api(acme: httpx.AsyncClient) -> None:

@@ -44,6 +44,8 @@ def test_service_config_checks_its_numbers() -> None:
         ServiceConfig(max_input_bytes=0)
     with pytest.raises(UserError, match="positive"):
         ServiceConfig(wait_timeout=0)
+    with pytest.raises(UserError, match="body_timeout"):
+        ServiceConfig(body_timeout=0)
     assert not ServiceConfig().auth_enabled
     assert ServiceConfig(api_keys={"k": "acme"}).auth_enabled
 

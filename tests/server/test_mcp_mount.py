@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 import httpx2
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
@@ -18,27 +15,9 @@ from mcp.shared.exceptions import MCPError
 from ascent.durable import DurableEngine
 from ascent.server import create_app
 
-from .conftest import KEYS
+from .conftest import KEYS, live
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
-
-
-@asynccontextmanager
-async def live(app: FastAPI) -> AsyncIterator[str]:
-    """``app`` behind a real uvicorn on loopback (lifespan on), in this event loop."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            assert not task.done(), "the service did not start"
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @asynccontextmanager

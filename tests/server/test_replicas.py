@@ -6,76 +6,26 @@ other: nothing a request needs lives in a replica's memory.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from ascent.testing import wait_until_serving
 from ascent.testing.postgres import PostgresServer
 
+from .conftest import replicas as serving_replicas
 from .conftest import sse_events
 
-AGENTS_FILE = Path(__file__).with_name("served_agents.py")
-REPO = Path(__file__).resolve().parents[2]
 HEADERS = {"Authorization": "Bearer key-acme"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _start_replica(url: str, name: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "ASCENT_DATABASE_URL": url,
-        "ASCENT_API_KEYS": "key-acme:acme,key-globex:globex",
-        "ASCENT_EXECUTOR_ID": name,
-        "ASCENT_TRACING": "off",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "ascent.cli",
-        "serve",
-        f"{AGENTS_FILE}:create_app",
-        "--port",
-        str(port),
-    ]
-    process = subprocess.Popen(
-        command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    return process, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
 def replicas(postgres_server: PostgresServer) -> Iterator[tuple[str, str]]:
     """Two replicas for the module's tests (starting a Python process is the slow part)."""
     url = postgres_server.create_database(f"service_{uuid.uuid4().hex[:12]}")
-    started = [_start_replica(url, "replica-a"), _start_replica(url, "replica-b")]
-    try:
-        for process, base in started:
-            wait_until_serving(f"{base}/readyz", process=process, timeout=30)
-        yield started[0][1], started[1][1]
-    finally:
-        for process, _ in started:
-            process.terminate()
-        for process, _ in started:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with serving_replicas(url, "replica-a", "replica-b") as (a, b):
+        yield a, b
 
 
 def test_a_run_started_on_one_replica_is_served_by_the_other(

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -15,6 +16,7 @@ from ascent.cli import app as cli
 from ascent.durable import RunEvent, RunRecord
 from ascent.server._sse import sse_response
 
+from ..processes import ascent_command, ipv6_loopback_port
 from .conftest import sse_events
 
 AGENTS_FILE = Path(__file__).with_name("served_agents.py")
@@ -85,3 +87,22 @@ async def test_an_idle_stream_sends_keep_alive_comments() -> None:
     assert logged["data"]["data"] == {"output": "done"}
     assert last["event"] == "run" and "id" not in last
     assert last["data"]["status"] == "completed"
+
+
+def test_serve_binds_ipv6_loopback_written_as_in_a_url(tmp_path: Path) -> None:
+    port = ipv6_loopback_port()
+    env = {
+        "ASCENT_API_KEYS": "",  # none: allowed because [::1] is loopback
+        "ASCENT_DATABASE_URL": f"sqlite:///{tmp_path / 'service.db'}",
+        "ASCENT_TRACING": "off",
+    }
+    target = f"{AGENTS_FILE}:create_agents"
+    with ascent_command(
+        "serve", target, "--host", "[::1]", "--port", str(port), host="::1", port=port, env=env
+    ):
+        base = f"http://[::1]:{port}"
+        assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+        agents = httpx.get(f"{base}/v1/agents", timeout=10).json()["agents"]
+        assert [agent["name"] for agent in agents] == ["Shop", "Echo", "Warehouse"]
+        foreign = httpx.get(f"{base}/v1/agents", headers={"Host": "attacker.example"}, timeout=10)
+        assert foreign.status_code == 421  # an IPv6 loopback connection is a loopback one

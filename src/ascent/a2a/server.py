@@ -13,14 +13,16 @@ for 0.3 in the card and answers the 0.3 method names (``message/send``, ...).
 
 With a ``token``, every request but the card's must carry
 ``Authorization: Bearer <token>`` (401 otherwise); the card stays public and
-declares the scheme.
+declares the scheme. Every request, token or not, must name an allowed
+``Host`` (421), come from an allowed ``Origin`` if it changes state (403) and
+send JSON if it has a body (415): the service's request guard.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from a2a.server.request_handlers import DefaultRequestHandler
@@ -34,6 +36,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .._private.addresses import bind_host
+from .._private.http_guard import GuardConfig, RequestGuard
 from ..agent import Agent
 from ..errors import UserError
 from ..run import RunConfig
@@ -62,6 +66,8 @@ def create_a2a_app(
     sessions: bool = True,
     a2a_v03_compat: bool = False,
     card_cache_control: str | None = CARD_CACHE_CONTROL,
+    allowed_hosts: Sequence[str] | str | None = None,
+    allowed_origins: Sequence[str] | None = None,
 ) -> Starlette:
     """An ASGI app that serves ``agent`` over A2A (JSON-RPC binding).
 
@@ -71,9 +77,13 @@ def create_a2a_app(
     ``task_store`` to keep tasks elsewhere (any SDK ``TaskStore``).
     ``a2a_v03_compat`` serves protocol 0.3 beside 1.0 (see the module
     docstring); ``card_cache_control`` is the card's ``Cache-Control`` header.
+    ``allowed_hosts`` and ``allowed_origins`` are those of
+    :func:`ascent.server.create_app` (``None`` reads ``ASCENT_ALLOWED_HOSTS``;
+    unset, a loopback connection must name a loopback host).
     """
     if token is not None and not token.strip():
         raise UserError("the A2A bearer token is empty")
+    guard = GuardConfig.from_options(allowed_hosts=allowed_hosts, allowed_origins=allowed_origins)
     store = SQLTaskStore(database_url)
     tasks = task_store or store
     executor = AscentAgentExecutor(
@@ -102,7 +112,9 @@ def create_a2a_app(
         *card_routes(card, cache_control=card_cache_control, url_from_request=url is None),
         *create_jsonrpc_routes(handler, rpc_url="/", enable_v0_3_compat=a2a_v03_compat),
     ]
-    middleware = [Middleware(BearerAuth, token=token)] if token is not None else []
+    middleware = [Middleware(RequestGuard, config=guard)]
+    if token is not None:
+        middleware.append(Middleware(BearerAuth, token=token))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.a2a_handler = handler
     app.state.a2a_executor = executor
@@ -151,6 +163,7 @@ def serve(
     max_turns: int = DEFAULT_MAX_TURNS,
     log_level: str = "info",
     a2a_v03_compat: bool = False,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> None:
     """Serve ``agent`` over A2A with uvicorn until interrupted (``ascent a2a``)."""
     import uvicorn
@@ -161,5 +174,6 @@ def serve(
         run_config=run_config,
         max_turns=max_turns,
         a2a_v03_compat=a2a_v03_compat,
+        allowed_hosts=allowed_hosts,
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=bind_host(host), port=port, log_level=log_level)

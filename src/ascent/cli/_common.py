@@ -14,6 +14,7 @@ from .console import make_console
 
 __all__ = [
     "ERROR_EXIT",
+    "AllowedHostOption",
     "HostOption",
     "MaxTurnsOption",
     "ModelOption",
@@ -44,6 +45,16 @@ MaxTurnsOption = Annotated[
 ]
 PortOption = Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port.")]
 HostOption = Annotated[str, typer.Option("--host", help="Interface to bind.")]
+AllowedHostOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allowed-host",
+        metavar="HOST",
+        help="A Host name requests may use besides the loopback names, such as "
+        "api.example.com, *.example.com or * (repeatable; default: ASCENT_ALLOWED_HOSTS, "
+        "else loopback names on loopback connections and any host on others).",
+    ),
+]
 YesOption = Annotated[
     bool,
     typer.Option(

@@ -15,6 +15,7 @@ from ..models import resolve_model
 from ..run import RunConfig
 from ..run.config import DEFAULT_MAX_TURNS
 from ._common import (
+    AllowedHostOption,
     HostOption,
     MaxTurnsOption,
     ModelOption,
@@ -50,6 +51,7 @@ def a2a_command(
             "preferredTransport, protocolVersion) and its method names on the endpoint.",
         ),
     ] = False,
+    allowed_host: AllowedHostOption = None,
 ) -> None:
     """Serve an agent over A2A: its card at /.well-known/agent-card.json, JSON-RPC at /."""
     with friendly_errors():
@@ -66,6 +68,7 @@ def a2a_command(
             run_config=RunConfig(model=model),
             max_turns=max_turns,
             a2a_v03_compat=a2a_v03_compat,
+            allowed_hosts=allowed_host,
         )
 
 
@@ -149,6 +152,7 @@ def serve_command(
     mcp: Annotated[
         bool, typer.Option("--mcp", help="Also serve the agents as MCP tools at /mcp.")
     ] = False,
+    allowed_host: AllowedHostOption = None,
 ) -> None:
     """Serve agents over HTTP: durable runs, SSE streams, API keys per tenant."""
     with friendly_errors():
@@ -165,5 +169,6 @@ def serve_command(
             model=model,
             a2a=a2a,
             mcp=mcp,
+            allowed_hosts=allowed_host,
             note=note,
         )

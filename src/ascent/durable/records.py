@@ -15,6 +15,7 @@ from ..items import RunUsage
 from ..run.commands import ApprovalRequest
 
 __all__ = [
+    "MAX_EVENT_SEQ",
     "TERMINAL_STATUSES",
     "RunEvent",
     "RunRecord",
@@ -25,6 +26,9 @@ __all__ = [
 RunStatus = Literal["queued", "running", "awaiting_approval", "completed", "failed", "cancelled"]
 
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+
+# The largest ``seq`` an event log holds: the column is a 32-bit INTEGER (PostgreSQL's).
+MAX_EVENT_SEQ = 2**31 - 1
 
 
 class RunRecord(BaseModel):

@@ -35,6 +35,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 
+from .._private.addresses import bind_host
 from .._private.naming import slugify
 from .._private.output import WRAPPER_KEY, output_schema_for
 from .._version import __version__
@@ -264,7 +265,7 @@ def mcp_http_app(
     app = server.streamable_http_app(
         streamable_http_path=path,
         stateless_http=stateless,
-        host=host,
+        host=bind_host(host),
         transport_security=transport_security,
     )
     if token is not None:
@@ -297,7 +298,7 @@ def serve_mcp(
     import uvicorn
 
     app = mcp_http_app(agents=agents, tools=tools, path=path, host=host, token=token, **options)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=bind_host(host), port=port, log_level="warning")
 
 
 def _agent_description(agent: Agent[Any]) -> str:

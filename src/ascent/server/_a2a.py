@@ -30,7 +30,12 @@ def mount_a2a(app: FastAPI, state: ServiceState) -> list[Starlette]:
 
     mounted = []
     for agent in state.agents.values():
-        inner = create_a2a_app(agent, database_url=state.config.database_url)
+        inner = create_a2a_app(
+            agent,
+            database_url=state.config.database_url,
+            allowed_hosts=state.config.allowed_hosts,
+            allowed_origins=state.config.allowed_origins,
+        )
         app.mount(
             f"/a2a/{slugify(agent.name)}",
             _TenantAuth(inner, keys=dict(state.config.api_keys), public=CARD_PATHS),

@@ -5,8 +5,15 @@ the output the final answer. The endpoint is stateless (no MCP session is kept
 between requests), so any replica answers any call. Its runs are in-process
 runs with the engine's run config, context and turn limit, not durable runs:
 they are not listed under ``/v1/runs``, and an agent that pauses for approval
-answers with a tool error. The service's keys are what guard the endpoint, so
-the SDK's loopback-only ``Host`` check is off, as for the rest of the service.
+answers with a tool error.
+
+The SDK's own ``Host``/``Origin`` check (DNS-rebinding protection) is off here
+on purpose: the service's request guard, outside this route, already refuses
+a foreign ``Host`` (421), a foreign ``Origin`` (403) and a non-JSON body (415)
+for ``/mcp`` as for every other path, with the service's allow-list and error
+shape. The SDK's matcher knows exact names and ``:*`` ports only, not the
+automatic loopback rule or ``*.example.com``, so a second list would have to
+be kept in step with the first for no gain.
 """
 
 from __future__ import annotations

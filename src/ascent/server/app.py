@@ -10,11 +10,12 @@ stay with the durable engine and are resumed, never cut mid-write.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 from fastapi import FastAPI
 from starlette.applications import Starlette
 
+from .._private.http_guard import GuardConfig, RequestGuard
 from .._version import __version__
 from ..durable import DurableEngine
 from ..errors import UserError
@@ -25,7 +26,7 @@ from ._errors import install_error_handlers
 from ._limits import BodyLimit
 from ._metrics import Metrics
 from ._state import ServiceState
-from .config import DEFAULT_MAX_INPUT_BYTES, ServiceConfig, parse_api_keys
+from .config import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_INPUT_BYTES, ServiceConfig, parse_api_keys
 from .routes import agents_router, health_router, runs_router, sessions_router, traces_router
 
 __all__ = ["create_app"]
@@ -39,6 +40,7 @@ def create_app(
     traces_url: str | None = None,
     api_keys: Mapping[str, str] | str | None = None,
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
     wait_timeout: float = 30.0,
     sse_ping_interval: float = 15.0,
     model: str | Model | None = None,
@@ -46,6 +48,8 @@ def create_app(
     executor_id: str | None = None,
     a2a: bool = False,
     mcp: bool = False,
+    allowed_hosts: Sequence[str] | str | None = None,
+    allowed_origins: Sequence[str] | None = None,
     title: str = "Ascent service",
 ) -> FastAPI:
     """The service for ``agents``: REST + SSE over a durable engine.
@@ -55,22 +59,37 @@ def create_app(
     ``traces_url`` (default: the project database, where runs' traces are
     written unless tracing is configured otherwise). ``api_keys`` maps
     bearer tokens to tenants (or is ``"key:tenant,..."``); ``None`` reads
-    ``ASCENT_API_KEYS``, and an empty mapping turns authentication off. Pass an
+    ``ASCENT_API_KEYS``, and an empty mapping turns authentication off. A request
+    body over ``max_input_bytes`` is a 413; one that does not arrive in full
+    within ``body_timeout`` seconds a 408. Pass an
     ``engine`` to share one you start and stop yourself; otherwise the app
     makes one (``model``, ``app_version``, ``executor_id`` go to it) and owns
     its lifecycle. ``a2a=True`` also serves each agent over A2A under
     ``/a2a/<agent>`` (needs the ``a2a`` extra); ``mcp=True`` serves the agents
     as MCP tools at ``/mcp``, streamable HTTP (needs the ``mcp`` extra). Both
     are behind the same API keys.
+
+    Every request, keys or not, must name an allowed ``Host`` (421), come from
+    an allowed ``Origin`` if it changes state (403) and send JSON if it has a
+    body (415). ``allowed_hosts`` (patterns such as ``api.example.com``,
+    ``*.example.com:8443`` or ``*``, or one comma-separated string of them;
+    ``None`` reads ``ASCENT_ALLOWED_HOSTS``) extends the loopback names; unset,
+    a request on a loopback connection must name a loopback host, and others
+    may name any. ``allowed_origins`` replaces the default allowed origins
+    (those of the allowed hosts); a request's own host is always one.
     """
     keys = parse_api_keys(api_keys) if api_keys is None or isinstance(api_keys, str) else api_keys
+    guard = GuardConfig.from_options(allowed_hosts=allowed_hosts, allowed_origins=allowed_origins)
     config = ServiceConfig(
         api_keys=dict(keys),
         max_input_bytes=max_input_bytes,
+        body_timeout=body_timeout,
         wait_timeout=wait_timeout,
         sse_ping_interval=sse_ping_interval,
         database_url=database_url,
         traces_url=traces_url,
+        allowed_hosts=guard.allowed_hosts,
+        allowed_origins=guard.allowed_origins,
     )
     owns_engine = engine is None
     if engine is None:
@@ -110,7 +129,8 @@ def create_app(
         "approve tool calls, read sessions and traces.",
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimit, max_bytes=config.max_input_bytes)
+    app.add_middleware(BodyLimit, max_bytes=config.max_input_bytes, timeout=config.body_timeout)
+    app.add_middleware(RequestGuard, config=guard)  # the outermost: it reads no body
     app.state.ascent = state
     install_error_handlers(app)
     for router in (health_router, agents_router, runs_router, sessions_router, traces_router):

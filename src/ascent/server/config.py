@@ -18,6 +18,7 @@ from ..tracing import add_secret_values
 
 __all__ = [
     "API_KEYS_ENV",
+    "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_MAX_INPUT_BYTES",
     "ServiceConfig",
     "parse_api_keys",
@@ -25,6 +26,7 @@ __all__ = [
 
 API_KEYS_ENV = "ASCENT_API_KEYS"
 DEFAULT_MAX_INPUT_BYTES = 1_000_000
+DEFAULT_BODY_TIMEOUT = 30.0
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -33,20 +35,28 @@ class ServiceConfig:
     """How one service instance behaves; every replica of a deployment shares it.
 
     ``api_keys`` maps bearer tokens to tenants (empty: no authentication).
-    ``max_input_bytes`` bounds a request body (413 beyond it). ``wait_timeout``
+    ``max_input_bytes`` bounds a request body (413 beyond it), and
+    ``body_timeout`` the seconds its reading may take (408 beyond). ``wait_timeout``
     bounds how long ``"wait": true`` holds a request before answering with the
     run as it stands. ``sse_ping_interval`` keeps idle streams alive through
     proxies. ``database_url`` holds runs and sessions (default: the project
     database); ``traces_url`` is where traces are read from (default: the
     project database, where the default trace exporter writes them).
+    ``allowed_hosts`` are the ``Host`` names requests may use besides the
+    loopback names (``None``: loopback names on a loopback connection, any
+    host on others); ``allowed_origins`` the web origins that may change state
+    besides the request's own host (``None``: those of the allowed hosts).
     """
 
     api_keys: Mapping[str, str] = field(default_factory=dict)
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
     wait_timeout: float = 30.0
     sse_ping_interval: float = 15.0
     database_url: str | None = None
     traces_url: str | None = None
+    allowed_hosts: tuple[str, ...] | None = None
+    allowed_origins: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for key, tenant in self.api_keys.items():
@@ -54,8 +64,8 @@ class ServiceConfig:
         add_secret_values(*self.api_keys)  # a key a tool or a model echoes stays out of traces
         if self.max_input_bytes < 1:
             raise UserError("max_input_bytes must be at least 1")
-        if self.wait_timeout <= 0 or self.sse_ping_interval <= 0:
-            raise UserError("wait_timeout and sse_ping_interval must be positive")
+        if min(self.body_timeout, self.wait_timeout, self.sse_ping_interval) <= 0:
+            raise UserError("body_timeout, wait_timeout and sse_ping_interval must be positive")
 
     @property
     def auth_enabled(self) -> bool:

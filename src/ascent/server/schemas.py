@@ -6,9 +6,10 @@ the API adds is here, so the OpenAPI schema describes exactly what is sent.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic_core import PydanticCustomError
 
 from ..items import Item
 from ..tracing import SpanRecord, TraceRecord
@@ -28,16 +29,79 @@ __all__ = [
 ]
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$"
+# Run ids, agent names, trace ids, call ids: up to 200 characters, no control
+# characters (PostgreSQL cannot store a NUL in text; none belongs in an id).
+ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]{1,200}$"
 
 
 class _Strict(BaseModel):
+    """A request body: no unknown fields, and text that is valid Unicode.
+
+    JSON can escape half of a surrogate pair (``"\\ud800"``), which Python reads
+    as a string no database or encoder takes: such a body is refused here.
+    """
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        where = _lone_surrogate(data)
+        if where is not None:
+            raise PydanticCustomError(
+                "lone_surrogate",
+                "{where}: text with a lone surrogate (U+D800 to U+DFFF) is not valid Unicode",
+                {"where": where},
+            )
+        return data
+
+
+def _lone_surrogate(value: Any, where: str = "") -> str | None:
+    """Where in ``value`` (a parsed JSON value) a string holds a lone surrogate, if anywhere."""
+    if isinstance(value, str):
+        return None if _encodable(value) else where or "the body"
+    if isinstance(value, dict):
+        children: Any = value.items()
+    elif isinstance(value, list):
+        children = enumerate(value)
+    else:
+        return None
+    for key, child in children:
+        name = key if isinstance(key, int) or _encodable(key) else ascii(key)
+        path = f"{where}.{name}" if where else str(name)
+        if isinstance(key, str) and not _encodable(key):
+            return path
+        found = _lone_surrogate(child, path)
+        if found is not None:
+            return found
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _input_kind(value: Any) -> str:
+    return "text" if isinstance(value, str) else "items"
+
+
+# A message, or conversation items: neither may be empty (the schema says so too:
+# minLength and minItems), since a run needs something to answer.
+RunInput = Annotated[
+    Annotated[str, Field(min_length=1), Tag("text")]
+    | Annotated[list[Item], Field(min_length=1), Tag("items")],
+    Discriminator(_input_kind),
+]
 
 
 class RunRequest(_Strict):
     """Start a run of an agent.
 
-    ``input`` is a user message, or a list of conversation items. With
+    ``input`` is a user message, or a list of conversation items (neither empty). With
     ``session_id`` the run continues that session's conversation and adds its
     turn to it. ``stream`` (or ``Accept: text/event-stream``) answers with the
     run's events as server-sent events; otherwise ``wait`` holds the request
@@ -45,7 +109,7 @@ class RunRequest(_Strict):
     timeout), and ``"wait": false`` answers at once with the queued run.
     """
 
-    input: str | list[Item] = Field(min_length=1)
+    input: RunInput
     session_id: str | None = Field(default=None, pattern=SESSION_ID_PATTERN)
     stream: bool = False
     wait: bool = True
@@ -54,7 +118,7 @@ class RunRequest(_Strict):
 class ApprovalDecisionIn(_Strict):
     """The decision on one pending tool call; ``reason`` reaches the model on rejection."""
 
-    call_id: str = Field(min_length=1, max_length=200)
+    call_id: str = Field(pattern=ID_PATTERN)
     approved: bool
     reason: str | None = Field(default=None, max_length=2000)
 

@@ -7,10 +7,10 @@ intended (behind a trusted proxy that authenticates, for one).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .._private.addresses import bind_host, is_loopback
 from ..agent import Agent
 from ..errors import UserError
 from ..models.base import Model
@@ -19,25 +19,40 @@ __all__ = ["is_loopback", "resolve_app", "serve"]
 
 
 def resolve_app(
-    value: Any, *, model: str | Model | None = None, a2a: bool = False, mcp: bool = False
+    value: Any,
+    *,
+    model: str | Model | None = None,
+    a2a: bool = False,
+    mcp: bool = False,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Any:
     """An ASGI app from what ``MODULE:APP`` names: an app, a factory, an agent or agents.
 
     Agents get :func:`ascent.server.create_app` (``model`` overrides their
-    models; ``a2a`` and ``mcp`` mount those protocols beside the REST API); a
-    callable of no arguments is called and its result used. A ready-made app
-    is served as it is, so those options are refused for it.
+    models; ``a2a`` and ``mcp`` mount those protocols beside the REST API;
+    ``allowed_hosts`` adds hosts requests may name); a callable of no
+    arguments is called and its result used. A ready-made app is served as it
+    is, so those options are refused for it.
     """
     from .app import create_app
 
-    options = {"--model": model is not None, "--a2a": a2a, "--mcp": mcp}
+    options = {
+        "--model": model is not None,
+        "--a2a": a2a,
+        "--mcp": mcp,
+        "--allowed-host": allowed_hosts is not None,
+    }
+
+    def make(agents: Any) -> Any:
+        return create_app(agents, model=model, a2a=a2a, mcp=mcp, allowed_hosts=allowed_hosts)
+
     if _is_agents(value):
-        return create_app(value, model=model, a2a=a2a, mcp=mcp)
+        return make(value)
     if isinstance(value, type) or not callable(value):
         raise UserError(f"expected an ASGI app, a factory, or agents; got a {type(value).__name__}")
     made = value if _is_asgi_app(value) else value()
     if _is_agents(made):
-        return create_app(made, model=model, a2a=a2a, mcp=mcp)
+        return make(made)
     if not (callable(made) and _is_asgi_app(made)):
         raise UserError(f"the factory returned a {type(made).__name__}, not an app or agents")
     given = [name for name, set_ in options.items() if set_]
@@ -71,16 +86,6 @@ def _is_asgi_app(value: Callable[..., Any]) -> bool:
     except (TypeError, ValueError):
         return False
     return len(parameters) == 3
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is reachable only from this machine."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def auth_enabled(app: Any) -> bool | None:
@@ -120,6 +125,7 @@ def serve(
     mcp: bool = False,
     log_level: str = "info",
     shutdown_timeout: int = 10,
+    allowed_hosts: Sequence[str] | None = None,
     note: Callable[[str], None] = print,
 ) -> None:
     """Serve ``app`` (or agents, or a factory) with uvicorn until interrupted.
@@ -128,17 +134,18 @@ def serve(
     seconds (event streams follow a run for as long as it lasts, so they are cut
     then; their clients resume elsewhere with ``Last-Event-ID``), and runs the
     app's lifespan, which stops the durable engine: in-flight runs resume on
-    the next start or on another replica.
+    the next start or on another replica. ``allowed_hosts`` adds ``Host``
+    names requests may use (see :func:`ascent.server.create_app`).
     """
     import uvicorn
 
-    asgi = resolve_app(app, model=model, a2a=a2a, mcp=mcp)
+    asgi = resolve_app(app, model=model, a2a=a2a, mcp=mcp, allowed_hosts=allowed_hosts)
     message = check_binding(asgi, host=host, insecure=insecure)
     if message:
         note(message)
     uvicorn.run(
         asgi,
-        host=host,
+        host=bind_host(host),
         port=port,
         log_level=log_level,
         timeout_graceful_shutdown=shutdown_timeout,

@@ -12,18 +12,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from ...durable import RunRecord
+from ...durable import MAX_EVENT_SEQ, RunRecord
 from .._errors import error_responses
 from .._sse import SSE_RESPONSES, sse_response
 from .._state import ServiceState, State, Tenant, qualify_session, unqualify_record
-from ..schemas import ApprovalsRequest, RunRequest
+from ..schemas import ID_PATTERN, ApprovalsRequest, RunRequest
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["runs"], responses=error_responses(400, 401, 404, 422))
 
-RunId = Annotated[str, Path(min_length=1, max_length=200, description="The run's id.")]
-AgentName = Annotated[str, Path(min_length=1, max_length=200, description="The agent's name.")]
+RunId = Annotated[str, Path(pattern=ID_PATTERN, description="The run's id.")]
+AgentName = Annotated[str, Path(pattern=ID_PATTERN, description="The agent's name.")]
 
 
 @router.post(
@@ -121,13 +121,19 @@ async def events(
     run_id: RunId,
     state: State,
     tenant: Tenant,
-    after: Annotated[int, Query(ge=0, description="Send events after this sequence number.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_EVENT_SEQ, description="Send events after this sequence number.")
+    ] = 0,
     follow: Annotated[
         bool, Query(description="Wait for new events until the run ends or pauses.")
     ] = True,
     last_event_id: Annotated[
         int | None,
-        Header(ge=0, description="Set by SSE clients on reconnection; wins over `after`."),
+        Header(
+            ge=0,
+            le=MAX_EVENT_SEQ,
+            description="Set by SSE clients on reconnection; wins over `after`.",
+        ),
     ] = None,
 ) -> Response:
     """The run's events as server-sent events, from ``after`` (or ``Last-Event-ID``) on.

@@ -16,13 +16,13 @@ from ...errors import RunNotFound, UserError
 from ...tracing.store import SQLTraceStore
 from .._errors import ApiError, error_responses
 from .._state import ServiceState, State, Tenant
-from ..schemas import TraceResponse
+from ..schemas import ID_PATTERN, TraceResponse
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["traces"], responses=error_responses(401, 404, 422))
 
-TraceId = Annotated[str, Path(min_length=1, max_length=200, description="The trace's id.")]
+TraceId = Annotated[str, Path(pattern=ID_PATTERN, description="The trace's id.")]
 _ID_PREFIX = "trace_"
 
 

@@ -138,3 +138,23 @@ def test_the_services_api_keys_are_secrets_the_redactor_masks(
     create_app([_agent()])
     leaked = "keys key-given-in-code-0123 and key-from-the-env-4567 leaked"
     assert redact_value(leaked) == f"keys {REDACTED} and {REDACTED} leaked"
+
+
+def test_a_served_run_has_time_limits_by_default_and_they_can_be_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def limits(**options: float) -> tuple[float | None, float | None]:
+        app = create_app([_agent()], api_keys={}, **options)  # type: ignore[arg-type]
+        config = app.state.ascent.engine.run_config
+        return config.model_timeout, config.run_timeout
+
+    monkeypatch.delenv("ASCENT_MODEL_TIMEOUT", raising=False)
+    monkeypatch.delenv("ASCENT_RUN_TIMEOUT", raising=False)
+    assert limits() == (120.0, 1800.0)  # a hung model cannot hold a run for ever
+    assert limits(model_timeout=5, run_timeout=60) == (5, 60)
+    monkeypatch.setenv("ASCENT_MODEL_TIMEOUT", "7.5")
+    monkeypatch.setenv("ASCENT_RUN_TIMEOUT", "0")  # no limit
+    assert limits() == (7.5, None)
+    monkeypatch.setenv("ASCENT_RUN_TIMEOUT", "soon")
+    with pytest.raises(UserError, match="ASCENT_RUN_TIMEOUT must be a number of seconds"):
+        limits()

@@ -153,6 +153,26 @@ def serve_command(
         bool, typer.Option("--mcp", help="Also serve the agents as MCP tools at /mcp.")
     ] = False,
     allowed_host: AllowedHostOption = None,
+    model_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--model-timeout",
+            min=0,
+            metavar="SECONDS",
+            help="Fail each attempt of a model call after this long "
+            "(default: ASCENT_MODEL_TIMEOUT, else 120; 0: never).",
+        ),
+    ] = None,
+    run_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--run-timeout",
+            min=0,
+            metavar="SECONDS",
+            help="Fail a run that works this long, approval waits aside "
+            "(default: ASCENT_RUN_TIMEOUT, else 1800; 0: never).",
+        ),
+    ] = None,
 ) -> None:
     """Serve agents over HTTP: durable runs, SSE streams, API keys per tenant."""
     with friendly_errors():
@@ -170,5 +190,7 @@ def serve_command(
             a2a=a2a,
             mcp=mcp,
             allowed_hosts=allowed_host,
+            model_timeout=model_timeout,
+            run_timeout=run_timeout,
             note=note,
         )

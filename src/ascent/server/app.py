@@ -20,13 +20,22 @@ from .._version import __version__
 from ..durable import DurableEngine
 from ..errors import UserError
 from ..models.base import Model
+from ..run.config import RunConfig
 from ..run.registry import Agents
 from ..tracing import get_trace_provider
 from ._errors import install_error_handlers
 from ._limits import BodyLimit
 from ._metrics import Metrics
 from ._state import ServiceState
-from .config import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_INPUT_BYTES, ServiceConfig, parse_api_keys
+from .config import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_MAX_INPUT_BYTES,
+    DEFAULT_MODEL_TIMEOUT,
+    DEFAULT_RUN_TIMEOUT,
+    ServiceConfig,
+    parse_api_keys,
+    time_limit,
+)
 from .routes import agents_router, health_router, runs_router, sessions_router, traces_router
 
 __all__ = ["create_app"]
@@ -44,6 +53,8 @@ def create_app(
     wait_timeout: float = 30.0,
     sse_ping_interval: float = 15.0,
     model: str | Model | None = None,
+    model_timeout: float | None = None,
+    run_timeout: float | None = None,
     app_version: str | None = None,
     executor_id: str | None = None,
     a2a: bool = False,
@@ -63,7 +74,11 @@ def create_app(
     body over ``max_input_bytes`` is a 413; one that does not arrive in full
     within ``body_timeout`` seconds a 408. Pass an
     ``engine`` to share one you start and stop yourself; otherwise the app
-    makes one (``model``, ``app_version``, ``executor_id`` go to it) and owns
+    makes one (``model``, ``app_version``, ``executor_id`` go to it, and the time
+    limits: ``model_timeout`` seconds for each attempt of a model call and
+    ``run_timeout`` seconds of work for a run; ``None`` reads
+    ``ASCENT_MODEL_TIMEOUT`` and ``ASCENT_RUN_TIMEOUT``, else 120 and 1800; ``0``
+    is no limit) and owns
     its lifecycle. ``a2a=True`` also serves each agent over A2A under
     ``/a2a/<agent>`` (needs the ``a2a`` extra); ``mcp=True`` serves the agents
     as MCP tools at ``/mcp``, streamable HTTP (needs the ``mcp`` extra). Both
@@ -101,6 +116,12 @@ def create_app(
             app_version=app_version,
             executor_id=executor_id,
             model=model,
+            run_config=RunConfig(
+                model_timeout=time_limit(
+                    model_timeout, "ASCENT_MODEL_TIMEOUT", DEFAULT_MODEL_TIMEOUT
+                ),
+                run_timeout=time_limit(run_timeout, "ASCENT_RUN_TIMEOUT", DEFAULT_RUN_TIMEOUT),
+            ),
         )
     elif agents is not None:
         raise UserError("give the agents to the engine, not to create_app: the engine runs them")

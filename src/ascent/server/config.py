@@ -20,13 +20,20 @@ __all__ = [
     "API_KEYS_ENV",
     "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_MAX_INPUT_BYTES",
+    "DEFAULT_MODEL_TIMEOUT",
+    "DEFAULT_RUN_TIMEOUT",
     "ServiceConfig",
     "parse_api_keys",
+    "time_limit",
 ]
 
 API_KEYS_ENV = "ASCENT_API_KEYS"
 DEFAULT_MAX_INPUT_BYTES = 1_000_000
 DEFAULT_BODY_TIMEOUT = 30.0
+# A served run must not hang on a model that never answers: each attempt of a model
+# call gets two minutes, and a run half an hour of work (approval waits aside).
+DEFAULT_MODEL_TIMEOUT = 120.0
+DEFAULT_RUN_TIMEOUT = 1800.0
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -70,6 +77,22 @@ class ServiceConfig:
     @property
     def auth_enabled(self) -> bool:
         return bool(self.api_keys)
+
+
+def time_limit(value: float | None, env: str, default: float) -> float | None:
+    """A service time limit: ``value``, else the environment variable ``env``, else
+    ``default``; ``0`` (given or in the environment) means no limit."""
+    if value is None:
+        raw = os.environ.get(env, "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise UserError(f"{env} must be a number of seconds, not {raw!r}") from None
+    if value < 0:
+        raise UserError(f"{env} must not be negative")
+    return value or None
 
 
 def parse_api_keys(text: str | None = None) -> dict[str, str]:

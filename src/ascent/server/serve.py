@@ -25,6 +25,8 @@ def resolve_app(
     a2a: bool = False,
     mcp: bool = False,
     allowed_hosts: Sequence[str] | None = None,
+    model_timeout: float | None = None,
+    run_timeout: float | None = None,
 ) -> Any:
     """An ASGI app from what ``MODULE:APP`` names: an app, a factory, an agent or agents.
 
@@ -41,10 +43,20 @@ def resolve_app(
         "--a2a": a2a,
         "--mcp": mcp,
         "--allowed-host": allowed_hosts is not None,
+        "--model-timeout": model_timeout is not None,
+        "--run-timeout": run_timeout is not None,
     }
 
     def make(agents: Any) -> Any:
-        return create_app(agents, model=model, a2a=a2a, mcp=mcp, allowed_hosts=allowed_hosts)
+        return create_app(
+            agents,
+            model=model,
+            a2a=a2a,
+            mcp=mcp,
+            allowed_hosts=allowed_hosts,
+            model_timeout=model_timeout,
+            run_timeout=run_timeout,
+        )
 
     if _is_agents(value):
         return make(value)
@@ -126,6 +138,8 @@ def serve(
     log_level: str = "info",
     shutdown_timeout: int = 10,
     allowed_hosts: Sequence[str] | None = None,
+    model_timeout: float | None = None,
+    run_timeout: float | None = None,
     note: Callable[[str], None] = print,
 ) -> None:
     """Serve ``app`` (or agents, or a factory) with uvicorn until interrupted.
@@ -135,11 +149,20 @@ def serve(
     then; their clients resume elsewhere with ``Last-Event-ID``), and runs the
     app's lifespan, which stops the durable engine: in-flight runs resume on
     the next start or on another replica. ``allowed_hosts`` adds ``Host``
-    names requests may use (see :func:`ascent.server.create_app`).
+    names requests may use, and ``model_timeout`` and ``run_timeout`` bound a
+    hung model (see :func:`ascent.server.create_app`).
     """
     import uvicorn
 
-    asgi = resolve_app(app, model=model, a2a=a2a, mcp=mcp, allowed_hosts=allowed_hosts)
+    asgi = resolve_app(
+        app,
+        model=model,
+        a2a=a2a,
+        mcp=mcp,
+        allowed_hosts=allowed_hosts,
+        model_timeout=model_timeout,
+        run_timeout=run_timeout,
+    )
     message = check_binding(asgi, host=host, insecure=insecure)
     if message:
         note(message)

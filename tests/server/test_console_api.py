@@ -403,3 +403,25 @@ async def test_the_new_endpoints_are_behind_the_keys(app: Any) -> None:
             _error(await anonymous.get(path), 401, "unauthorized")
         _error(await anonymous.get("/v1/memories", params={"scope": "u"}), 401, "unauthorized")
     await asyncio.sleep(0)
+
+
+async def test_the_schema_documents_the_new_endpoints_and_their_errors(
+    acme: httpx.AsyncClient,
+) -> None:
+    paths = (await acme.get("/openapi.json")).json()["paths"]
+    error = {"$ref": "#/components/schemas/ErrorResponse"}
+    for path, method, statuses in (
+        ("/v1/runs", "get", ("401", "422")),
+        ("/v1/sessions", "get", ("401", "422")),
+        ("/v1/traces", "get", ("401", "422")),
+        ("/v1/usage", "get", ("401", "422")),
+        ("/v1/memories", "get", ("400", "401", "422")),
+        ("/v1/memories/{memory_id}", "delete", ("401", "404", "422")),
+    ):
+        responses = paths[path][method]["responses"]
+        for status in statuses:
+            assert responses[status]["content"]["application/json"]["schema"] == error
+    listed = paths["/v1/runs"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert listed["schema"] == {"$ref": "#/components/schemas/RunList"}
+    parameters = {p["name"] for p in paths["/v1/runs"]["get"]["parameters"]}
+    assert parameters == {"status", "agent", "limit", "before"}

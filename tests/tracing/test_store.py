@@ -210,6 +210,7 @@ def test_list_traces_sums_up_each_trace(store_url: str) -> None:
         "turns": 3,
         "tokens": 682,
         "error": None,
+        "run_id": None,
     }
     # Agents are distinct, in order of appearance; the first span error stands for the trace.
     assert failed.agents == ["Triage", "Billing"]

@@ -36,7 +36,7 @@ from ..storage import LazyTables, database_url, display_url, write_transaction
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Engine
 
 __all__ = [
     "DEFAULT_MAX_ITEM_BYTES",
@@ -89,7 +89,24 @@ def _declare() -> tuple[Table, Table, Table]:
     return sessions, items, writes
 
 
-_schema = LazyTables(_declare)
+def _create(engine: Engine, tables: tuple[Table, Table, Table]) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    sessions = tables[0]
+    for attempt in range(3):
+        try:
+            sessions.metadata.create_all(engine, checkfirst=True)
+            # a database made before the index existed gets it too (create_all
+            # leaves the indexes of a table that exists alone)
+            for index in sessions.indexes:
+                index.create(engine, checkfirst=True)
+            return
+        except DBAPIError:
+            if attempt == 2:  # another process created them at the same moment: look again
+                raise
+
+
+_schema = LazyTables(_declare, create=_create)
 _engine_for = _schema.engine
 
 

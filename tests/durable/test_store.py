@@ -86,3 +86,57 @@ def test_step_results_are_written_as_dbos_portable_json() -> None:
         assert ours.deserialize(ours.serialize(value)) == theirs.deserialize(
             theirs.serialize(value)
         )
+
+
+def _run(tenant: str | None, number: int, at: float, **values: object) -> RunRecord:
+    when = datetime.fromtimestamp(at, UTC)
+    fields: dict[str, object] = {
+        "id": f"run-{number:03d}",
+        "agent": "Echo",
+        "tenant": tenant,
+        "status": "completed",
+        "created_at": when,
+        "updated_at": when,
+    }
+    fields.update(values)
+    return RunRecord.model_validate(fields)
+
+
+def test_runs_page_by_key_newest_first_with_filters(url: str) -> None:
+    store = RunStore(url)
+    for number in range(10):  # pairs created at the same instant: the id orders them
+        agent = "Shop" if number % 2 else "Echo"
+        store.insert_run(_run("acme", number, 1000.0 + number // 2, agent=agent))
+    store.insert_run(_run("globex", 99, 2000.0))
+    store.insert_run(_run(None, 98, 2000.0, trace_id="trace_run-098"))
+
+    seen: list[str] = []
+    key = None
+    while True:
+        page, key = store.page_runs("acme", before=key, limit=3)
+        seen.extend(record.id for record in page)
+        if key is None:
+            break
+    assert seen == [f"run-{number:03d}" for number in reversed(range(10))]
+    shop, key = store.page_runs("acme", agent="Shop", limit=10)
+    assert [r.id for r in shop] == ["run-009", "run-007", "run-005", "run-003", "run-001"]
+    assert key is None
+    assert store.page_runs("acme", status="failed")[0] == []
+    assert [r.id for r in store.page_runs(None, traced=True)[0]] == ["run-098"]
+    assert store.page_runs("acme", traced=True)[0] == []
+
+
+def test_usage_is_summed_per_tenant_since_a_time(url: str) -> None:
+    from ascent.items import RunUsage, Usage
+
+    store = RunStore(url)
+    usage = RunUsage()
+    usage.record(Usage(requests=1, input_tokens=10, output_tokens=2), agent="A", model="m")
+    for number in range(4):
+        store.insert_run(_run("acme", number, 1000.0 + number, usage=usage))
+    store.insert_run(_run("globex", 9, 1000.0, usage=usage))
+    total, runs = store.sum_usage("acme")
+    assert runs == 4 and total.input_tokens == 40 and total.by_model["m"].output_tokens == 8
+    total, runs = store.sum_usage("acme", since=1002.0)
+    assert runs == 2 and total.by_agent["A"].requests == 2
+    assert store.sum_usage("nobody") == (RunUsage(), 0)

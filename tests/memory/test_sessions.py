@@ -30,6 +30,7 @@ from ascent.memory import (
     RedisSession,
     SQLAlchemySession,
     SQLiteSession,
+    list_sessions,
     open_session,
     prune_expired,
 )
@@ -310,3 +311,31 @@ async def test_redis_ttl_is_refreshed_by_each_write(redis_server: object) -> Non
         assert await client.exists(session.key) == 0
     finally:
         await session.aclose()
+
+
+@pytest.mark.parametrize("where", ["sqlite", "postgres"])
+async def test_sessions_are_listed_by_prefix_newest_first(
+    request: pytest.FixtureRequest, where: str
+) -> None:
+    url = str(request.getfixturevalue(f"{where}_url"))
+    for name in ("t/acme/a", "t/acme/b", "t/acme/c", "t/ACME/x", "t/acme_/y", "bare"):
+        await open_session(name, url).add_items([_user("hi"), _user("again")])
+    expiring = open_session("t/acme/gone", url, ttl=0.01)
+    await expiring.add_items([_user("hi")])
+    await asyncio.sleep(0.05)
+    await open_session("t/acme/a", url).add_items([_user("latest")])
+
+    seen: list[tuple[str, int]] = []
+    before = None
+    while True:
+        page, before = list_sessions(url, prefix="t/acme/", limit=2, before=before)
+        seen.extend((found.session_id, found.items) for found in page)
+        if before is None:
+            break
+    # the prefix is compared exactly: case counts ("t/ACME/" is another tenant's)
+    assert seen == [("t/acme/a", 3), ("t/acme/c", 2), ("t/acme/b", 2)]
+    bare, _ = list_sessions(url, exclude_prefix="t/")
+    assert [found.session_id for found in bare] == ["bare"]
+    assert list_sessions(url, prefix="t/nobody/") == ([], None)
+    assert list_sessions(url, prefix="t/ac_e/") == ([], None)  # "_" is no wildcard
+    assert list_sessions(url, prefix="t/ac%/") == ([], None)

@@ -210,6 +210,7 @@ def test_list_traces_sums_up_each_trace(store_url: str) -> None:
         "turns": 3,
         "tokens": 682,
         "error": None,
+        "run_id": None,
     }
     # Agents are distinct, in order of appearance; the first span error stands for the trace.
     assert failed.agents == ["Triage", "Billing"]
@@ -461,3 +462,30 @@ def test_import_ascent_does_not_import_sqlalchemy() -> None:
     env = {**os.environ, "ASCENT_TRACING": "off"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
+
+
+def test_traces_page_by_key_and_are_found_by_ids(store_url: str) -> None:
+    store = SQLTraceStore(store_url)
+    store.export(
+        [
+            TraceRecord(
+                trace_id=f"trace_{number:02d}",
+                workflow="w",
+                started_at=100.0 + number // 2,
+                metadata={"run_id": f"run-{number}"} if number % 2 else {},
+            )
+            for number in range(7)
+        ]
+    )
+    seen: list[str] = []
+    before = None
+    while True:
+        page = store.list_traces(3, before=before)
+        seen.extend(summary.trace_id for summary in page)
+        if len(page) < 3:
+            break
+        before = (page[-1].started_at, page[-1].trace_id)
+    assert seen == [f"trace_{number:02d}" for number in reversed(range(7))]
+    found = store.summaries(["trace_03", "trace_nothing", "trace_00", "trace_03"])
+    assert [(s.trace_id, s.run_id) for s in found] == [("trace_03", "run-3"), ("trace_00", None)]
+    assert store.summaries([]) == []

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import from_json, to_json
 from sqlalchemy.exc import IntegrityError
 
+from ..items import RunUsage, Usage
 from ..storage import LazyTables, write_transaction
 from .records import TERMINAL_STATUSES, RunEvent, RunRecord
 
@@ -34,7 +35,16 @@ if TYPE_CHECKING:
     from sqlalchemy import Table
     from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["EVENTS_TABLE", "REPLICAS_TABLE", "RUNS_TABLE", "TIMERS_TABLE", "RunStore"]
+__all__ = [
+    "EVENTS_TABLE",
+    "REPLICAS_TABLE",
+    "RUNS_TABLE",
+    "TIMERS_TABLE",
+    "RunKey",
+    "RunPage",
+    "RunStore",
+    "UsageSum",
+]
 
 RUNS_TABLE = "ascent_runs"
 EVENTS_TABLE = "ascent_run_events"
@@ -42,7 +52,16 @@ REPLICAS_TABLE = "ascent_replicas"
 TIMERS_TABLE = "ascent_run_timers"
 
 _ACTIVE = ("queued", "running", "awaiting_approval")
+_USAGE_BATCH = 500
+_USAGE_COUNTERS = tuple(name for name in Usage.model_fields)
 _ATTEMPTS = tuple(range(10))
+
+# Where a page of runs starts: the (created_at, id) of the last run of the page before.
+RunKey = tuple[float, str]
+# A page of runs, and the key of the next page (None after the last)
+RunPage = tuple[list[RunRecord], RunKey | None]
+# The summed usage of some runs, and how many runs
+UsageSum = tuple[RunUsage, int]
 
 # (type, data, step) of one event waiting to be appended; data may be its JSON already
 PendingEvent = tuple[str, "dict[str, Any] | str", "int | None"]
@@ -242,6 +261,82 @@ class RunStore:
         query = query.order_by(runs.c.created_at.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [self._record(row) for row in conn.execute(query).mappings()]
+
+    def page_runs(
+        self,
+        tenant: str | None,
+        *,
+        status: str | None = None,
+        agent: str | None = None,
+        traced: bool = False,
+        before: RunKey | None = None,
+        limit: int = 50,
+    ) -> RunPage:
+        """A page of the tenant's runs, newest first (``created_at``, then ``id``), and
+        the key to pass as ``before`` for the next page (None after the last).
+
+        Keyset paging on the ``(tenant, created_at)`` index: a page costs the same
+        however deep it is. ``traced`` keeps the runs that have a trace id.
+        """
+        from sqlalchemy import or_, select
+
+        runs = self.tables.runs
+        query = select(runs).where(
+            runs.c.tenant.is_(None) if tenant is None else runs.c.tenant == tenant
+        )
+        if status is not None:
+            query = query.where(runs.c.status == status)
+        if agent is not None:
+            query = query.where(runs.c.agent == agent)
+        if traced:
+            query = query.where(runs.c.trace_id.is_not(None))
+        if before is not None:
+            at, run_id = before
+            # the range on created_at alone lets the index bound the scan
+            query = query.where(
+                runs.c.created_at <= at, or_(runs.c.created_at < at, runs.c.id < run_id)
+            )
+        query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit + 1)
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(query).mappings())
+        page = rows[:limit]
+        after = page[-1] if len(rows) > limit and page else None
+        key = None if after is None else (float(after["created_at"]), str(after["id"]))
+        return [self._record(row) for row in page], key
+
+    def sum_usage(self, tenant: str | None, since: float | None = None) -> UsageSum:
+        """The usage of the tenant's runs (created at or after ``since``), summed, and
+        how many runs that is.
+
+        Usage is JSON text, so the sum is made here: the ``usage`` column alone is
+        streamed over the ``(tenant, created_at)`` index, a batch of rows at a time,
+        never all runs in memory at once.
+        """
+        from sqlalchemy import select
+
+        runs = self.tables.runs
+        query = select(runs.c.usage).where(
+            runs.c.tenant.is_(None) if tenant is None else runs.c.tenant == tenant
+        )
+        if since is not None:
+            query = query.where(runs.c.created_at >= since)
+        total: dict[str, int] = {}
+        by_agent: dict[str, dict[str, int]] = {}
+        by_model: dict[str, dict[str, int]] = {}
+        count = 0
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=_USAGE_BATCH).execute(query)
+            for (text,) in result:
+                # plain dicts: validating a model per run costs more than the reading
+                usage = from_json(text)
+                _add_counts(total, usage)
+                for name, part in (usage.get("by_agent") or {}).items():
+                    _add_counts(by_agent.setdefault(name, {}), part)
+                for name, part in (usage.get("by_model") or {}).items():
+                    _add_counts(by_model.setdefault(name, {}), part)
+                count += 1
+        summed = RunUsage.model_validate({**total, "by_agent": by_agent, "by_model": by_model})
+        return summed, count
 
     def update_run(
         self,
@@ -540,6 +635,13 @@ class RunStore:
             created_at=_timestamp(row["created_at"]),
             updated_at=_timestamp(row["updated_at"]),
         )
+
+
+def _add_counts(into: dict[str, int], usage: dict[str, Any]) -> None:
+    for name in _USAGE_COUNTERS:
+        value = usage.get(name)
+        if isinstance(value, int):
+            into[name] = into.get(name, 0) + value
 
 
 def is_terminal(status: str) -> bool:

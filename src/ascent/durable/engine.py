@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import os
 import uuid
@@ -42,7 +43,7 @@ from ._news import RunNews
 from ._replicas import Replica
 from ._runs import RunSettings, RunWorkflows
 from ._setup import dbos_config, fresh_executor_id, route_dbos_logs
-from ._store import RunStore
+from ._store import RunPage, RunStore, UsageSum
 from ._workflows import run_workflow, set_active
 from .records import RunEvent, RunRecord, Schedule
 from .schedules import Schedules
@@ -295,6 +296,15 @@ class DurableEngine:
         return await asyncio.to_thread(
             self.store.list_runs, tenant=tenant, schedule=schedule, limit=limit
         )
+
+    async def page_runs(self, *, tenant: str | None = None, **filters: Any) -> RunPage:
+        """A page of ``tenant``'s runs, newest first, and the ``before`` of the next page
+        (None after the last); ``filters`` as for :meth:`RunStore.page_runs`."""
+        return await asyncio.to_thread(functools.partial(self.store.page_runs, **filters), tenant)
+
+    async def usage(self, *, tenant: str | None = None, since: float | None = None) -> UsageSum:
+        """The summed usage of ``tenant``'s runs created since ``since``, and their count."""
+        return await asyncio.to_thread(self.store.sum_usage, tenant, since)
 
     async def wait_run(
         self, run_id: str, *, tenant: str | None = None, timeout: float | None = None

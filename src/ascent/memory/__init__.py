@@ -35,7 +35,13 @@ from .embedders import (
     SentenceTransformerEmbedder,
 )
 from .session import IdempotentSession, InMemorySession, Session
-from .sql_session import SQLAlchemySession, SQLiteSession, prune_expired
+from .sql_session import (
+    SessionSummary,
+    SQLAlchemySession,
+    SQLiteSession,
+    list_sessions,
+    prune_expired,
+)
 from .store import Memory, MemoryStore, fuse_rankings
 from .tools import memory_tools, recall_for_instructions, with_memory
 
@@ -60,10 +66,12 @@ __all__ = [
     "SQLiteSession",
     "SentenceTransformerEmbedder",
     "Session",
+    "SessionSummary",
     "Summarizer",
     "current_run_input",
     "estimate_tokens",
     "fuse_rankings",
+    "list_sessions",
     "memory_tools",
     "open_session",
     "prune_expired",

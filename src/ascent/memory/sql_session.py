@@ -28,13 +28,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from ..errors import UserError
 from ..items import Item, input_to_items, items_to_json
 from ..storage import LazyTables, database_url, display_url, write_transaction
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Engine
 
 __all__ = [
     "DEFAULT_MAX_ITEM_BYTES",
@@ -43,7 +45,9 @@ __all__ = [
     "SESSION_WRITES_TABLE",
     "SQLAlchemySession",
     "SQLiteSession",
+    "SessionSummary",
     "encode_items",
+    "list_sessions",
     "prune_expired",
 ]
 
@@ -55,7 +59,7 @@ _PRUNE_BATCH = 500
 
 
 def _declare() -> tuple[Table, Table, Table]:
-    from sqlalchemy import Column, Double, Integer, MetaData, String, Table, Text
+    from sqlalchemy import Column, Double, Index, Integer, MetaData, String, Table, Text
 
     metadata = MetaData()
     sessions = Table(
@@ -65,6 +69,7 @@ def _declare() -> tuple[Table, Table, Table]:
         Column("created_at", Double, nullable=False),
         Column("updated_at", Double, nullable=False),
         Column("expires_at", Double, nullable=True, index=True),
+        Index(f"ix_{SESSIONS_TABLE}_updated", "updated_at"),
     )
     items = Table(
         SESSION_ITEMS_TABLE,
@@ -84,7 +89,24 @@ def _declare() -> tuple[Table, Table, Table]:
     return sessions, items, writes
 
 
-_schema = LazyTables(_declare)
+def _create(engine: Engine, tables: tuple[Table, Table, Table]) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    sessions = tables[0]
+    for attempt in range(3):
+        try:
+            sessions.metadata.create_all(engine, checkfirst=True)
+            # a database made before the index existed gets it too (create_all
+            # leaves the indexes of a table that exists alone)
+            for index in sessions.indexes:
+                index.create(engine, checkfirst=True)
+            return
+        except DBAPIError:
+            if attempt == 2:  # another process created them at the same moment: look again
+                raise
+
+
+_schema = LazyTables(_declare, create=_create)
 _engine_for = _schema.engine
 
 
@@ -425,3 +447,68 @@ def prune_expired(url: str | None = None) -> int:
             conn.execute(delete(writes).where(writes.c.session_id.in_(batch)))
             conn.execute(delete(sessions).where(sessions.c.session_id.in_(batch)))
     return len(ids)
+
+
+class SessionSummary(BaseModel):
+    """A stored session at a glance: its id, when it was last written, how many items."""
+
+    session_id: str
+    created_at: float
+    updated_at: float
+    items: int
+
+
+def list_sessions(
+    url: str | None = None,
+    *,
+    prefix: str = "",
+    exclude_prefix: str | None = None,
+    limit: int = 50,
+    before: tuple[float, str] | None = None,
+) -> tuple[list[SessionSummary], tuple[float, str] | None]:
+    """A page of the sessions in ``url``'s database, most recently written first
+    (``updated_at``, then the id), and the ``before`` of the next page (None after the last).
+
+    Only ids that start with ``prefix`` (compared exactly, case included) and not
+    with ``exclude_prefix``; expired sessions are left out. Keyset paging: pass the
+    returned key as ``before`` for the next page. Sync, like :func:`prune_expired`.
+    """
+    from sqlalchemy import func, or_, select
+
+    sessions, items, _writes = _schema()
+    engine = _engine_for(url or database_url())
+    column = sessions.c.session_id
+    count = (
+        select(func.count()).where(items.c.session_id == column).scalar_subquery().label("items")
+    )
+    now = time.time()
+    query = select(column, sessions.c.created_at, sessions.c.updated_at, count).where(
+        or_(sessions.c.expires_at.is_(None), sessions.c.expires_at > now)
+    )
+    if prefix:
+        # LIKE may ignore case (SQLite's does): the exact comparison decides
+        query = query.where(
+            column.startswith(prefix, autoescape=True),
+            func.substr(column, 1, len(prefix)) == prefix,
+        )
+    if exclude_prefix:
+        query = query.where(func.substr(column, 1, len(exclude_prefix)) != exclude_prefix)
+    if before is not None:
+        at, last = before
+        query = query.where(
+            sessions.c.updated_at <= at, or_(sessions.c.updated_at < at, column < last)
+        )
+    query = query.order_by(sessions.c.updated_at.desc(), column.desc()).limit(max(limit, 0) + 1)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    page = [
+        SessionSummary(
+            session_id=row.session_id,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            items=row.items,
+        )
+        for row in rows[: max(limit, 0)]
+    ]
+    more = len(rows) > len(page) and page
+    return page, (page[-1].updated_at, page[-1].session_id) if more else None

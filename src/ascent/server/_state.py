@@ -23,9 +23,12 @@ __all__ = [
     "ServiceState",
     "State",
     "Tenant",
+    "foreign_prefix",
     "get_state",
     "qualify_session",
+    "tenant_prefix",
     "unqualify_record",
+    "unqualify_session",
 ]
 
 _TENANT_SESSION_PREFIX = "t/"
@@ -87,6 +90,17 @@ Tenant = Annotated[str | None, Depends(authenticate)]
 def qualify_session(tenant: str | None, session_id: str) -> str:
     """The stored id of a tenant's session: tenants never share a session, whatever its name."""
     return session_id if tenant is None else f"{_TENANT_SESSION_PREFIX}{tenant}/{session_id}"
+
+
+def tenant_prefix(tenant: str | None) -> str:
+    """What every stored id of ``tenant``'s starts with ("" for the anonymous tenant)."""
+    return "" if tenant is None else f"{_TENANT_SESSION_PREFIX}{tenant}/"
+
+
+def foreign_prefix(tenant: str | None) -> str | None:
+    """What no stored id of ``tenant``'s starts with: the anonymous tenant's ids are bare,
+    so those of named tenants are not its own."""
+    return _TENANT_SESSION_PREFIX if tenant is None else None
 
 
 def unqualify_session(tenant: str | None, stored: str | None) -> str | None:

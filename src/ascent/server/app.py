@@ -36,7 +36,15 @@ from .config import (
     parse_api_keys,
     time_limit,
 )
-from .routes import agents_router, health_router, runs_router, sessions_router, traces_router
+from .routes import (
+    agents_router,
+    health_router,
+    memories_router,
+    runs_router,
+    sessions_router,
+    traces_router,
+    usage_router,
+)
 
 __all__ = ["create_app"]
 
@@ -154,7 +162,15 @@ def create_app(
     app.add_middleware(RequestGuard, config=guard)  # the outermost: it reads no body
     app.state.ascent = state
     install_error_handlers(app)
-    for router in (health_router, agents_router, runs_router, sessions_router, traces_router):
+    for router in (
+        health_router,
+        agents_router,
+        runs_router,
+        sessions_router,
+        traces_router,
+        usage_router,
+        memories_router,
+    ):
         app.include_router(router)
     if a2a:
         from ._a2a import mount_a2a

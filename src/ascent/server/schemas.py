@@ -11,8 +11,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
-from ..items import Item
+from ..durable import RunRecord
+from ..items import Item, Usage
+from ..memory import Memory
 from ..tracing import SpanRecord, TraceRecord
+from ..tracing.store import TraceSummary
 
 __all__ = [
     "AgentInfo",
@@ -22,10 +25,16 @@ __all__ = [
     "ErrorDetail",
     "ErrorResponse",
     "Health",
+    "MemoryList",
+    "RunList",
     "RunRequest",
+    "SessionInfo",
     "SessionItems",
+    "SessionList",
     "ToolInfo",
+    "TraceList",
     "TraceResponse",
+    "UsageReport",
 ]
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$"
@@ -152,6 +161,54 @@ class AgentList(BaseModel):
 class SessionItems(BaseModel):
     session_id: str
     items: list[Item]
+
+
+class RunList(BaseModel):
+    """A page of runs, newest first; ``next`` is the ``before`` of the next page (null: the end)."""
+
+    runs: list[RunRecord]
+    next: str | None = None
+
+
+class SessionInfo(BaseModel):
+    """A session at a glance: its id (as its tenant named it), last write, number of items."""
+
+    id: str
+    updated_at: float = Field(description="When it was last written (epoch seconds).")
+    items: int
+    created_at: float = Field(description="When it was first written (epoch seconds).")
+
+
+class SessionList(BaseModel):
+    """A page of sessions, most recently written first; ``next`` as for runs."""
+
+    sessions: list[SessionInfo]
+    next: str | None = None
+
+
+class TraceList(BaseModel):
+    """A page of traces, newest first; ``next`` as for runs."""
+
+    traces: list[TraceSummary]
+    next: str | None = None
+
+
+class UsageReport(BaseModel):
+    """Tokens and requests of the caller's runs, in all, per agent and per model."""
+
+    total: Usage
+    by_agent: dict[str, Usage]
+    by_model: dict[str, Usage]
+    runs: int = Field(description="How many runs were counted.")
+    since: float | None = Field(
+        default=None, description="Only runs created at or after this time (epoch seconds)."
+    )
+
+
+class MemoryList(BaseModel):
+    """Memories of one scope: the best matches of a search, or the latest."""
+
+    memories: list[Memory]
 
 
 class TraceResponse(BaseModel):

@@ -74,6 +74,7 @@ class TraceSummary(BaseModel):
     turns: int = 0
     tokens: int = 0
     error: str | None = None
+    run_id: str | None = None  # the durable run it traces, if any
 
 
 def default_exporter() -> TraceExporter:
@@ -192,31 +193,42 @@ class SQLTraceStore:
 
     # ------------------------------------------------------------------- reads
 
-    def list_traces(self, limit: int = 20) -> list[TraceSummary]:
-        """The most recent traces first, each summed up from its spans."""
+    def list_traces(
+        self, limit: int = 20, *, before: tuple[float, str] | None = None
+    ) -> list[TraceSummary]:
+        """The most recent traces first (``started_at``, then the id), each summed up
+        from its spans; with ``before``, those after that ``(started_at, trace_id)``
+        in that order (keyset paging: pass the last summary's)."""
         from sqlalchemy import or_, select
 
         connection_context = self._readable()
         if connection_context is None:
             return []
-        _, traces, spans = _schema()
+        _, traces, _spans = _schema()
+        query = select(traces)
+        if before is not None:
+            at, last = before
+            query = query.where(
+                traces.c.started_at <= at, or_(traces.c.started_at < at, traces.c.trace_id < last)
+            )
+        query = query.order_by(traces.c.started_at.desc(), traces.c.trace_id.desc())
         with connection_context as connection:
-            rows = connection.execute(
-                select(traces).order_by(traces.c.started_at.desc()).limit(max(limit, 0))
-            ).all()
-            if not rows:
-                return []
-            ids = [row.trace_id for row in rows]
-            span_rows = connection.execute(
-                select(spans.c.trace_id, spans.c.kind, spans.c.name, spans.c.tokens, spans.c.error)
-                .where(spans.c.trace_id.in_(ids))
-                .where(or_(spans.c.kind.in_(("agent", "model")), spans.c.error.is_not(None)))
-                .order_by(spans.c.started_at, spans.c.span_id)
-            ).all()
-        by_trace: dict[str, list[Any]] = {trace_id: [] for trace_id in ids}
-        for span in span_rows:
-            by_trace[span.trace_id].append(span)
-        return [_summary(row, by_trace[row.trace_id]) for row in rows]
+            rows = connection.execute(query.limit(max(limit, 0))).all()
+            return _summaries(connection, rows)
+
+    def summaries(self, trace_ids: Sequence[str]) -> list[TraceSummary]:
+        """The summaries of the traces with these ids (those that exist), in that order."""
+        from sqlalchemy import select
+
+        wanted = list(dict.fromkeys(trace_ids))
+        connection_context = self._readable()
+        if connection_context is None or not wanted:
+            return []
+        _, traces, _spans = _schema()
+        with connection_context as connection:
+            rows = connection.execute(select(traces).where(traces.c.trace_id.in_(wanted))).all()
+            found = {summary.trace_id: summary for summary in _summaries(connection, rows)}
+        return [found[trace_id] for trace_id in wanted if trace_id in found]
 
     def get_trace(self, trace_id: str) -> tuple[TraceRecord, list[SpanRecord]] | None:
         """A trace and its spans (by start time), by id or a unique prefix of it.
@@ -381,6 +393,37 @@ def _span_record(row: Any) -> SpanRecord:
     )
 
 
+def _summaries(connection: Connection, rows: Sequence[Any]) -> list[TraceSummary]:
+    """Summaries of these trace rows, from the spans that say something about them."""
+    from sqlalchemy import or_, select
+
+    if not rows:
+        return []
+    _, _traces, spans = _schema()
+    ids = [row.trace_id for row in rows]
+    span_rows = connection.execute(
+        select(spans.c.trace_id, spans.c.kind, spans.c.name, spans.c.tokens, spans.c.error)
+        .where(spans.c.trace_id.in_(ids))
+        .where(or_(spans.c.kind.in_(("agent", "model")), spans.c.error.is_not(None)))
+        .order_by(spans.c.started_at, spans.c.span_id)
+    ).all()
+    by_trace: dict[str, list[Any]] = {trace_id: [] for trace_id in ids}
+    for span in span_rows:
+        by_trace[span.trace_id].append(span)
+    return [_summary(row, by_trace[row.trace_id]) for row in rows]
+
+
+def _run_id(metadata: str | None) -> str | None:
+    """The durable run a trace belongs to, from its metadata (JSON text)."""
+    if not metadata or '"run_id"' not in metadata:
+        return None
+    try:
+        value = json.loads(metadata).get("run_id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
 def _summary(row: Any, spans: list[Any]) -> TraceSummary:
     agents: list[str] = []
     turns = tokens = 0
@@ -404,6 +447,7 @@ def _summary(row: Any, spans: list[Any]) -> TraceSummary:
         turns=turns,
         tokens=tokens,
         error=row.error or first_error,
+        run_id=_run_id(row.metadata),
     )
 
 

@@ -12,11 +12,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from ...durable import MAX_EVENT_SEQ, RunRecord
+from ...durable import MAX_EVENT_SEQ, RunRecord, RunStatus
 from .._errors import error_responses
+from .._paging import Before, Limit, decode_cursor, encode_cursor
 from .._sse import SSE_RESPONSES, sse_response
 from .._state import ServiceState, State, Tenant, qualify_session, unqualify_record
-from ..schemas import ID_PATTERN, ApprovalsRequest, RunRequest
+from ..schemas import ID_PATTERN, ApprovalsRequest, RunList, RunRequest
 
 __all__ = ["router"]
 
@@ -73,6 +74,29 @@ async def start_run(
             record.id, tenant=tenant, timeout=state.config.wait_timeout
         )
     return unqualify_record(record, tenant)
+
+
+@router.get("/v1/runs", response_model=RunList, summary="List runs")
+async def list_runs(
+    state: State,
+    tenant: Tenant,
+    status: Annotated[RunStatus | None, Query(description="Only runs in this status.")] = None,
+    agent: Annotated[
+        str | None, Query(pattern=ID_PATTERN, description="Only runs of this agent.")
+    ] = None,
+    limit: Limit = 50,
+    before: Before = None,
+) -> RunList:
+    """The caller's runs, newest first (by creation time, then id), a page at a time.
+
+    ``next`` is the ``before`` of the next page, null after the last one.
+    """
+    records, key = await state.engine.page_runs(
+        tenant=tenant, status=status, agent=agent, before=decode_cursor(before), limit=limit
+    )
+    return RunList(
+        runs=[unqualify_record(record, tenant) for record in records], next=encode_cursor(key)
+    )
 
 
 @router.get("/v1/runs/{run_id}", response_model=RunRecord, summary="Read a run")

@@ -2,7 +2,7 @@
 
 Run it next to a running service (``ascent serve ...``)::
 
-    uv run --directory ui/chainlit chainlit run app.py
+    uv run --directory ui/chainlit chainlit run app.py --port 8001
 
 ``ASCENT_URL`` (default http://127.0.0.1:8000), ``ASCENT_API_KEY`` and
 ``ASCENT_AGENT`` (default: the first agent the service lists) say whom to talk

@@ -157,10 +157,13 @@ class Chat:
 
     @property
     def ready(self) -> bool:
-        """The socket is connected and on_chat_start has run."""
-        return any('"task_end"' in frame for frame in self.frames[1:]) and any(
-            "on_chat_start" in frame for frame in self.frames
-        )
+        """The socket is connected and on_chat_start has run (its step ended, then the task)."""
+        started = [
+            index
+            for index, frame in enumerate(self.frames)
+            if '"update_message"' in frame and '"on_chat_start"' in frame
+        ]
+        return bool(started) and any('"task_end"' in f for f in self.frames[started[0] :])
 
     @property
     def thread_id(self) -> str:

@@ -312,3 +312,30 @@ def test_the_chat_reaches_the_agents_only_over_http() -> None:
     project = (UI / "pyproject.toml").read_text()
     assert "ascent-agents" not in project
     assert json.dumps("chainlit==2.12.0")[1:-1] in project
+
+
+def test_the_chat_client_resumes_a_cut_stream(service: str) -> None:
+    """ui/chainlit's client, in its own environment: a stream cut short goes on where it
+    stopped (``GET /v1/runs/{id}/events?after=N``), no event lost or repeated."""
+    uv = shutil.which("uv")
+    if uv is None or not (UI / ".venv").is_dir():
+        _missing("uv and ui/chainlit's environment (uv sync --locked --project ui/chainlit)")
+    check = Path(__file__).with_name("chainlit_client_check.py")
+    argv = (service, API_KEY)
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
+    }
+    done = subprocess.run(
+        [uv, "run", "--locked", "--offline", "--project", str(UI), "python", str(check), *argv],
+        cwd=UI,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["agent"] == "Triage"
+    assert result["status"] == "completed"
+    assert result["seqs"] == list(range(1, len(result["seqs"]) + 1))
+    assert any("/events?after=" in path for path in result["paths"]), result["paths"]

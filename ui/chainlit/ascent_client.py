@@ -39,13 +39,22 @@ class Event:
 class AscentClient:
     """The service at ``url`` (``ASCENT_URL``), with ``api_key`` (``ASCENT_API_KEY``)."""
 
-    def __init__(self, url: str | None = None, api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.url = (url or os.environ.get("ASCENT_URL") or DEFAULT_URL).rstrip("/")
         key = api_key if api_key is not None else os.environ.get("ASCENT_API_KEY", "")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         # No read timeout: a run may think for a while (the service pings idle streams).
         self.http = httpx.AsyncClient(
-            base_url=self.url, headers=headers, timeout=httpx.Timeout(30, read=None)
+            base_url=self.url,
+            headers=headers,
+            timeout=httpx.Timeout(30, read=None),
+            transport=transport,
         )
 
     async def aclose(self) -> None:
@@ -130,7 +139,8 @@ class AscentClient:
             async for sse in source.aiter_sse():
                 if not sse.data:
                     continue
-                seq = int(sse.id) if sse.id else None
+                # The last ``run`` event has no id (SSE readers repeat the previous one).
+                seq = int(sse.id) if sse.id and sse.event != "run" else None
                 yield Event(name=sse.event, seq=seq, data=json.loads(sse.data))
 
 

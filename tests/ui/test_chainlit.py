@@ -222,7 +222,7 @@ def test_a_question_streams_its_answer_with_the_tool_steps(tab: Chat, service: s
     page = tab.page
     tab.send("Where is my order A-1042? It still hasn't arrived.")
     page.get_by_text("Here is what I found").first.wait_for()
-    page.get_by_text(re.compile(r"Used Handoff: Triage → Billing")).wait_for()
+    page.get_by_text(re.compile(r"Used Handoff to Billing")).wait_for()
     page.get_by_text(re.compile(r"Used lookup_order")).wait_for()
     page.get_by_text(re.compile(r"trail running shoes")).first.wait_for()
     tab.shot("answer")

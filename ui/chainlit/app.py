@@ -126,8 +126,9 @@ class RunView:
             if step is None:
                 return
             if name == "handoff":
-                step.name = f"Handoff: {agent} → {item.get('handoff_to')}"
-                step.output = f"{item.get('handoff_to')} takes over the conversation."
+                # Plain words: Chainlit looks the step's avatar up by its name.
+                step.name = f"Handoff to {item.get('handoff_to')}"
+                step.output = f"{agent} hands the conversation to {item.get('handoff_to')}."
             else:
                 step.output = _pretty(str(item.get("output", "")))
             step.is_error = bool(item.get("is_error"))

@@ -11,6 +11,7 @@ set -euo pipefail
 PREACT=11.2.0                 # the UI components (with its hooks)
 HTM=3.1.1                     # JSX-like tagged templates: no compiler
 FETCH_EVENT_SOURCE=2.0.1      # SSE over fetch, so the stream can send Authorization
+AXE_CORE=4.14.1               # accessibility checks, for the browser tests only (not shipped)
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 dest=src/ascent/server/console/vendor
@@ -45,6 +46,13 @@ for file in index fetch parse; do
         "$f/lib/esm/$file.js" >"$dest/fetch-event-source/$file.js"
 done
 cp "$f/LICENSE" "$dest/fetch-event-source/LICENSE"
+
+a=$(unpack "axe-core@$AXE_CORE")
+tests=tests/console/vendor
+rm -rf "$tests"
+mkdir -p "$tests"
+cp "$a/axe.min.js" "$a/LICENSE" "$tests/"
+echo "axe-core $AXE_CORE" >"$tests/VERSIONS"
 
 sed -i '/^\/\/# sourceMappingURL=/d' "$dest"/preact/preact.mjs "$dest"/preact/hooks/hooks.mjs "$dest"/htm/htm.mjs
 

@@ -223,9 +223,9 @@ function Entry({ entry, onDecide }) {
       return html`<li class="entry tool">
         <div class="who">Tool call · ${entry.agent}</div>
         <div><strong class="tool-name">${entry.name}</strong></div>
-        <pre aria-label="arguments">${pretty(entry.arguments || "{}")}</pre>
+        <pre tabindex="0" aria-label="arguments">${pretty(entry.arguments || "{}")}</pre>
         ${entry.output !== undefined
-          ? html`<div class=${entry.is_error ? "error" : ""}>Result:</div><pre class="tool-output">${pretty(entry.output)}</pre>`
+          ? html`<div class=${entry.is_error ? "error" : ""}>Result:</div><pre tabindex="0" class="tool-output">${pretty(entry.output)}</pre>`
           : html`<div class="muted">waiting for the result…</div>`}
       </li>`;
     case "handoff":
@@ -240,7 +240,7 @@ function Entry({ entry, onDecide }) {
         ${entry.requests.map(
           (r) => html`<div key=${r.call_id}>
             <div><strong>${r.tool_name}</strong> (${r.agent})</div>
-            <pre aria-label="arguments">${pretty(r.arguments)}</pre>
+            <pre tabindex="0" aria-label="arguments">${pretty(r.arguments)}</pre>
           </div>`,
         )}
         ${entry.decided
@@ -542,14 +542,14 @@ function RunView({ id }) {
       <div><dt>Started</dt><dd>${fmtTime(r.created_at)}</dd><dt>Tokens</dt><dd>${tokens(r.usage)}</dd>
         <dt>Trace</dt><dd>${r.trace_id ? html`<a href=${`#/traces/${r.trace_id}`}>${r.trace_id}</a>` : "—"}</dd></div>
     </dl>`}
-    ${r?.output != null ? html`<h2>Output</h2><pre>${pretty(r.output)}</pre>` : null}
-    ${r?.error ? html`<h2>Error</h2><pre class="error">${r.error}</pre>` : null}
+    ${r?.output != null ? html`<h2>Output</h2><pre tabindex="0">${pretty(r.output)}</pre>` : null}
+    ${r?.error ? html`<h2>Error</h2><pre tabindex="0" class="error">${r.error}</pre>` : null}
     <h2>Events</h2>
     <div class="table-wrap"><table>
       <thead><tr><th scope="col">#</th><th scope="col">Type</th><th scope="col">Data</th></tr></thead>
       <tbody>${events.filter((e) => e.type !== "text_delta" && e.type !== "tool_call_arguments_delta").map(
         (e) => html`<tr key=${e.seq}><td>${e.seq}</td><td>${e.type}${e.data?.name ? ` · ${e.data.name}` : ""}</td>
-          <td class="wrap"><pre>${JSON.stringify(e.data.item || e.data, null, 1).slice(0, 600)}</pre></td></tr>`,
+          <td class="wrap"><pre tabindex="0">${JSON.stringify(e.data.item || e.data, null, 1).slice(0, 600)}</pre></td></tr>`,
       )}</tbody>
     </table></div>
     <p class="muted">${events.filter((e) => e.type === "text_delta").length} text deltas not listed.
@@ -675,7 +675,7 @@ function TraceView({ id }) {
           ? html`<p><span class="kind">${span.kind}</span><strong>${span.name}</strong>
               ${span.ended_at ? ` · ${seconds(span.ended_at - span.started_at)}` : " · running"}</p>
               ${span.error ? html`<p class="error">${span.error}</p>` : null}
-              <pre class="attributes">${JSON.stringify(span.attributes, null, 2)}</pre>`
+              <pre tabindex="0" class="attributes">${JSON.stringify(span.attributes, null, 2)}</pre>`
           : html`<p class="muted">Choose a span to see its attributes.</p>`}
       </div>
     </div>

@@ -57,7 +57,7 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The demo team served on loopback, in its own process (DBOS: one engine per process)."""
     home = tmp_path_factory.mktemp("console")
@@ -101,8 +101,10 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path: str) -> Iterator[Any]:
+    # Package scope, not session: Playwright's sync API runs an event loop in this
+    # thread while it is open, which the asyncio tests of other packages cannot share.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -113,7 +115,8 @@ def browser(chromium_path: str) -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    # bypass_csp: axe-core is injected as an inline script, which the console's CSP refuses
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, bypass_csp=True)
     context.set_default_timeout(20_000)
     page = context.new_page()
     errors: list[str] = []

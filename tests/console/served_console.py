@@ -18,10 +18,10 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 
 from ascent.demo import create_team
-from ascent.memory import MemoryStore
+from ascent.memory import MemoryStore, open_session
 from ascent.models.base import ModelRequest, ModelResponse, ModelStreamEvent, TextDelta
 from ascent.models.offline import OfflineModel
-from ascent.server._state import State, Tenant, unqualify_record
+from ascent.server._state import State, Tenant, qualify_session, unqualify_record
 from ascent.tracing.store import SQLTraceStore
 
 PACE = float(os.environ.get("CONSOLE_PACE", "0.04"))  # seconds between text deltas
@@ -94,6 +94,10 @@ def stub_router(memory: MemoryStore) -> Any:
         sessions: dict[str, dict[str, Any]] = {}
         for run in await runs_of(state, tenant):
             if run.session_id and run.session_id not in sessions:
+                stored_id = qualify_session(tenant, run.session_id)
+                stored = open_session(stored_id, state.config.database_url)
+                if not await stored.get_items(1):  # deleted
+                    continue
                 sessions[run.session_id] = {
                     "id": run.session_id,
                     "updated_at": run.updated_at.isoformat(),

@@ -271,3 +271,59 @@ def test_usable_at_360_px(browser: Any, service: Service, route: str) -> None:
         screenshot(page, f"narrow-{route}")
     finally:
         context.close()
+
+
+def test_conversations_refuse_resume_and_delete(page: Any, service: Service) -> None:
+    sign_in(page, service)
+    new_conversation(page)
+    session = page.locator("#session-id").inner_text()
+    send(page, WHERE)
+    page.locator(".entry.assistant[data-streaming=false]").wait_for()
+    send(page, "While I have you: can you write me a poem about the sea?")
+    refusal = page.locator(".entry.refusal")
+    refusal.wait_for()
+    assert "on_topic" in refusal.inner_text()
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
+
+    new_conversation(page)
+    expect(page.locator(".log .entry")).to_have_count(0)
+    page.get_by_role("link", name=session).click()  # resume it: its items come back
+    page.locator(".entry.user", has_text="A-1042").wait_for()
+    assert page.locator(".entry.tool", has_text="lookup_order").count() == 1
+    assert page.locator(".entry.handoff").count() == 1
+    send(page, "Thanks. What does the refund policy say for order A-1042?")
+    page.locator(".entry.tool", has_text="check_refund_policy").wait_for()
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()  # the run is over
+    with service.client() as client:
+        items = client.get(f"/v1/sessions/{session}/items").json()["items"]
+    assert any("refund policy" in str(item.get("content")) for item in items), items
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Delete conversation {session}").click()
+    expect(page.get_by_role("link", name=session)).to_have_count(0)
+    with service.client() as client:
+        assert client.get(f"/v1/sessions/{session}/items").json()["items"] == []
+
+
+def test_a_running_runs_trace_grows_live(page: Any, service: Service) -> None:
+    sign_in(page, service, path="#/traces")
+    with service.client() as client:  # a run that waits for approval: its trace is open
+        run = client.post(
+            "/v1/agents/Triage/runs", json={"input": REFUND, "session_id": "live-trace"}
+        ).json()
+    assert run["status"] == "awaiting_approval"
+    page.goto(f"{service.url}/ui/#/traces/{run['trace_id']}")
+    timeline = page.get_by_role("list", name="Spans on a time axis")
+    timeline.locator("li[data-kind=model]").first.wait_for()
+    expect(page.get_by_text("running (updating)")).to_be_visible()
+    tools = timeline.locator("li[data-kind=tool]", has_text="refund_order")
+    assert tools.count() == 0  # the refund has not run
+    with service.client() as client:
+        call = run["pending_approvals"][0]["call_id"]
+        decided = client.post(
+            f"/v1/runs/{run['id']}/approvals",
+            json={"decisions": [{"call_id": call, "approved": True}]},
+        )
+        assert decided.json()["status"] == "completed"
+    expect(tools).to_have_count(1, timeout=15_000)  # the page polled: the trace grew
+    expect(page.get_by_text("running (updating)")).to_have_count(0, timeout=15_000)

@@ -435,7 +435,7 @@ function Chat() {
             ${names.map((n) => html`<option key=${n} value=${n}>${n}</option>`)}
           </select>
         </label>
-        <span class="muted">Conversation <code>${sessionId}</code></span>
+        <span class="muted">Conversation <code id="session-id">${sessionId}</code></span>
       </div>
       <ol class="log" aria-label="Conversation">
         ${entries.map((e, i) => html`<${Entry} key=${i} entry=${e} onDecide=${decide} />`)}

@@ -45,6 +45,7 @@ def new_conversation(page: Any) -> None:
 
 
 def send(page: Any, text: str) -> None:
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
     page.get_by_label("Message").fill(text)
     page.get_by_role("button", name="Send").click()
 
@@ -151,6 +152,11 @@ def test_reload_mid_stream_resumes_without_loss_or_repeats(page: Any, service: S
 def test_a_wrong_key_sees_the_login_prompt_and_no_data(page: Any, service: Service) -> None:
     page.goto(f"{service.url}/ui/#/runs")
     page.get_by_label("API key").wait_for()
+    transferred = page.evaluate(
+        "performance.getEntriesByType('navigation').concat(performance.getEntriesByType("
+        "'resource')).reduce((sum, e) => sum + (e.transferSize || e.encodedBodySize), 0)"
+    )
+    assert 0 < transferred < 200_000, transferred  # the whole first page
     screenshot(page, "login")
     check_accessibility(page, "the login prompt")
     page.get_by_label("API key").fill("not-a-key")
@@ -253,6 +259,7 @@ def test_keyboard_only(page: Any, service: Service) -> None:
             break
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="Chat").wait_for()
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()  # the agents are known
     page.get_by_label("Message").focus()
     page.keyboard.type("Hi, this is Ana.")
     page.keyboard.press("Enter")  # Enter sends; Shift+Enter is a new line

@@ -140,6 +140,15 @@ function Problem({ error }) {
   return html`<p class="error" role="alert">${error.message}</p>`;
 }
 
+// Older pages of a list: the API's `next` cursor goes back as `before`.
+function Pages({ next, before, setBefore }) {
+  if (!next && !before) return null;
+  return html`<p class="row">
+    ${before ? html`<button class="secondary" onClick=${() => setBefore("")}>Newest</button>` : null}
+    ${next ? html`<button class="secondary" onClick=${() => setBefore(next)}>Older</button>` : null}
+  </p>`;
+}
+
 function Status({ value }) {
   return html`<span class=${`status status-${value}`}>${value.replace("_", " ")}</span>`;
 }
@@ -278,9 +287,7 @@ function Chat() {
   const view = useRef({ entries, run });
 
   const names = agents.data?.agents?.map((a) => a.name) || [];
-  useEffect(() => {
-    if (!agent && names.length) setAgent(names[0]);
-  }, [names.join()]);
+  const chosen = names.includes(agent) ? agent : names[0] || "";
 
   // Everything needed to pick up after a reload: the conversation and the last event id.
   const save = (next) => {
@@ -337,12 +344,12 @@ function Chat() {
   const send = async (event) => {
     event.preventDefault();
     const text = input.trim();
-    if (!text || !agent) return;
+    if (!text || !chosen) return;
     setInput("");
     setError(null);
     update((old) => [...old, { kind: "user", text }]);
     setRunSaved({ id: null, last: 0, status: "running" });
-    await follow(`/v1/agents/${encodeURIComponent(agent)}/runs`, {
+    await follow(`/v1/agents/${encodeURIComponent(chosen)}/runs`, {
       body: { input: text, session_id: sessionId, stream: true },
     });
     // a POST stream that broke after the run started: resume it by id
@@ -431,7 +438,7 @@ function Chat() {
       <h1 id="chat-title">Chat</h1>
       <div class="row">
         <label>Agent
-          <select value=${agent} onChange=${(e) => setAgent(e.target.value)}>
+          <select value=${chosen} onChange=${(e) => setAgent(e.target.value)}>
             ${names.map((n) => html`<option key=${n} value=${n}>${n}</option>`)}
           </select>
         </label>
@@ -449,7 +456,7 @@ function Chat() {
           <textarea value=${input} onInput=${(e) => setInput(e.target.value)}
             onKeyDown=${(e) => { if (e.key === "Enter" && !e.shiftKey) send(e); }}></textarea>
         </label>
-        <button type="submit" disabled=${busy || !agent}>Send</button>
+        <button type="submit" disabled=${busy || !chosen}>Send</button>
       </form>
     </section>
   </div>`;
@@ -461,8 +468,11 @@ function Runs() {
   const [status, setStatus] = useState("");
   const [agent, setAgent] = useState("");
   const [agents] = useLoad(() => api("/v1/agents"), []);
-  const query = new URLSearchParams({ limit: "50", ...(status && { status }), ...(agent && { agent }) });
-  const [runs, reload] = useLoad(() => api(`/v1/runs?${query}`), [status, agent]);
+  const [before, setBefore] = useState("");
+  const query = new URLSearchParams({
+    limit: "50", ...(status && { status }), ...(agent && { agent }), ...(before && { before }),
+  });
+  const [runs, reload] = useLoad(() => api(`/v1/runs?${query}`), [status, agent, before]);
   const [error, setError] = useState(null);
   const cancel = async (id) => {
     try {
@@ -514,6 +524,7 @@ function Runs() {
       </table>
     </div>
     ${runs.data && !runs.data.runs.length ? html`<p class="muted">No runs.</p>` : null}
+    <${Pages} next=${runs.data?.next} before=${before} setBefore=${setBefore} />
   </section>`;
 }
 
@@ -560,7 +571,9 @@ function RunView({ id }) {
 // ------------------------------------------------------------------ traces
 
 function Traces() {
-  const [traces, reload] = useLoad(() => api("/v1/traces?limit=50"), []);
+  const [before, setBefore] = useState("");
+  const query = new URLSearchParams({ limit: "50", ...(before && { before }) });
+  const [traces, reload] = useLoad(() => api(`/v1/traces?${query}`), [before]);
   return html`<section>
     <h1>Traces</h1>
     <p><button class="secondary" onClick=${reload}>Refresh</button></p>
@@ -578,6 +591,7 @@ function Traces() {
       )}</tbody>
     </table></div>
     ${traces.data && !traces.data.traces.length ? html`<p class="muted">No traces.</p>` : null}
+    <${Pages} next=${traces.data?.next} before=${before} setBefore=${setBefore} />
   </section>`;
 }
 

@@ -334,3 +334,29 @@ def test_a_running_runs_trace_grows_live(page: Any, service: Service) -> None:
         assert decided.json()["status"] == "completed"
     expect(tools).to_have_count(1, timeout=15_000)  # the page polled: the trace grew
     expect(page.get_by_text("running (updating)")).to_have_count(0, timeout=15_000)
+
+
+def test_a_reload_before_the_first_event_still_gets_the_answer(page: Any, service: Service) -> None:
+    sign_in(page, service)
+    new_conversation(page)
+    session = page.locator("#session-id").inner_text()
+    keys: list[str] = []
+
+    def drop_first(route: Any) -> None:  # the connection breaks before any event arrives
+        keys.append(route.request.headers.get("idempotency-key", ""))
+        if len(keys) == 1:
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/v1/agents/*/runs", drop_first)
+    send(page, WHERE)
+    page.get_by_role("alert").wait_for()
+    page.reload()
+    page.locator(".entry.assistant[data-streaming=false]").wait_for()
+    assert len(keys) == 2 and keys[0] and keys[0] == keys[1]  # the same key: one run
+    assert page.locator(".entry.user").count() == 1
+    assert page.locator(".entry.tool", has_text="lookup_order").count() == 1
+    with service.client() as client:
+        runs = client.get("/v1/runs", params={"limit": 50}).json()["runs"]
+    assert len([run for run in runs if run["session_id"] == session]) == 1

@@ -47,10 +47,11 @@ class Stop extends Error {}
 // Follow a stream of run events. `after` resumes after that event id (Last-Event-ID).
 // Resolves with the last `run` record; a POST stream is never retried (that would
 // start a second run): the caller resumes it with GET .../events.
-function stream(path, { body, after, signal, onEvent }) {
+function stream(path, { body, after, signal, onEvent, idempotencyKey }) {
   let record = null;
   let last = after ?? 0;
   const extra = body ? { "Content-Type": "application/json" } : {};
+  if (idempotencyKey) extra["Idempotency-Key"] = idempotencyKey;
   if (!body && last) extra["Last-Event-ID"] = String(last);
   return fetchEventSource(path, {
     method: body ? "POST" : "GET",
@@ -332,11 +333,23 @@ function Chat() {
     }
   };
 
+  // Start a run (or, with the same Idempotency-Key, get the one this request started).
+  const startRun = async (start) => {
+    await follow(start.path, { body: start.body, idempotencyKey: start.key });
+    // a POST stream that broke after the run started: resume it by id
+    const current = view.current.run;
+    if (current && current.id && current.status === "running") {
+      await follow(`/v1/runs/${current.id}/events`, { after: current.last });
+    }
+  };
+
   // After a reload in the middle of a run: reconnect where the stream stopped.
   useEffect(() => {
     if (run && run.id && run.status !== "awaiting_approval") {
       setRun({ ...run, status: "running" });
       follow(`/v1/runs/${run.id}/events`, { after: run.last || 0 });
+    } else if (run && !run.id && run.start) {
+      startRun(run.start); // reloaded before the run's first event: the same key, the same run
     }
     return () => abort.current?.abort();
   }, []);
@@ -348,15 +361,13 @@ function Chat() {
     setInput("");
     setError(null);
     update((old) => [...old, { kind: "user", text }]);
-    setRunSaved({ id: null, last: 0, status: "running" });
-    await follow(`/v1/agents/${encodeURIComponent(chosen)}/runs`, {
+    const start = {
+      path: `/v1/agents/${encodeURIComponent(chosen)}/runs`,
       body: { input: text, session_id: sessionId, stream: true },
-    });
-    // a POST stream that broke after the run started: resume it by id
-    const current = view.current.run;
-    if (current && current.id && current.status === "running") {
-      await follow(`/v1/runs/${current.id}/events`, { after: current.last });
-    }
+      key: `console-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`,
+    };
+    setRunSaved({ id: null, last: 0, status: "running", start });
+    await startRun(start);
   };
 
   const decide = async (entry, approved, reason) => {

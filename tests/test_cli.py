@@ -446,3 +446,23 @@ def test_final_output_is_shown_once() -> None:
     printer.final_output("A", "the first tool's output")  # e.g. stop_on_first_tool
     assert raw.getvalue().decode() == 'A: {\n  "answer": 42\n}\nA: the first tool\'s output\n'
     assert format_call("f", "{not json") == "f({not json)"
+
+
+# ---------------------------------------------------------------------- ui
+
+
+def test_ui_refuses_a_non_loopback_host() -> None:
+    code, out, err = invoke("ui", "--host", "0.0.0.0", "--no-open")
+    assert code != 0
+    assert "loopback" in out + err
+
+
+def test_ui_opens_a_browser_only_where_there_is_a_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ascent.cli import serving
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER"):
+        monkeypatch.delenv(name, raising=False)
+    assert serving._has_graphical_browser() is False

@@ -29,7 +29,7 @@ from ..tracing import flush_traces, trace
 from ._common import MaxTurnsOption, ModelOption, TargetArgument, YesOption, friendly_errors
 from .console import StreamPrinter, ask_approval, make_console
 from .loading import load_agent
-from .serving import a2a_command, mcp_command, serve_command
+from .serving import a2a_command, mcp_command, serve_command, ui_command
 from .traces import traces_app
 
 __all__ = ["app", "main"]
@@ -309,6 +309,7 @@ def graph(
 app.command("a2a")(a2a_command)
 app.command("mcp")(mcp_command)
 app.command("serve")(serve_command)
+app.command("ui")(ui_command)
 
 
 def _model_label(model: str | None, agent: Agent[Any]) -> str:

@@ -26,7 +26,7 @@ from ._common import (
 )
 from .loading import load_agent, load_object, load_tool
 
-__all__ = ["a2a_command", "mcp_command", "serve_command"]
+__all__ = ["a2a_command", "mcp_command", "serve_command", "ui_command"]
 
 
 def a2a_command(
@@ -194,3 +194,98 @@ def serve_command(
             run_timeout=run_timeout,
             note=note,
         )
+
+
+DEMO_TEAM = "ascent.demo:create_team"
+
+
+def ui_command(
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODULE:APP",
+            help=f"What to serve, as for 'ascent serve' (default: the demo team, {DEMO_TEAM}).",
+        ),
+    ] = DEMO_TEAM,
+    port: PortOption = 8000,
+    host: HostOption = "127.0.0.1",
+    model: ModelOption = None,
+    open_browser: Annotated[
+        bool,
+        typer.Option("--open/--no-open", help="Open the console in a web browser, if any."),
+    ] = True,
+) -> None:
+    """Serve agents on loopback and open the console, a web UI over the service, at /ui."""
+    with friendly_errors():
+        from .._private.addresses import is_loopback
+
+        if not is_loopback(host):
+            raise UserError(f"ascent ui serves on loopback only; for {host} use 'ascent serve'")
+        value = load_object(target, default="app")
+        if model is not None:
+            resolve_model(model)
+        if port == 0:
+            port = _free_port(host)
+        url = f"http://{_url_host(host)}:{port}/ui/"
+        _announce_when_up(host, port, url, open_browser=open_browser)
+        from ..server import serve
+
+        serve(value, host=host, port=port, model=model, note=note)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host.strip('[]')}]" if ":" in host else host
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host.strip("[]"), 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _announce_when_up(host: str, port: int, url: str, *, open_browser: bool) -> None:
+    """Print the console's URL (and open a browser) once the service accepts connections."""
+    import socket
+    import threading
+    import time
+
+    def wait_then_announce() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((host.strip("[]"), port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            return
+        note(f"The Ascent console: {url}")
+        if open_browser and _has_graphical_browser():
+            import contextlib
+            import webbrowser
+
+            with contextlib.suppress(Exception):  # no browser after all: the URL is printed
+                webbrowser.open(url)
+
+    threading.Thread(target=wait_then_announce, name="ascent-ui-open", daemon=True).start()
+
+
+def _has_graphical_browser() -> bool:
+    """Whether ``webbrowser`` would open a window (not a text browser in this terminal)."""
+    import os
+    import sys
+    import webbrowser
+
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("BROWSER")
+    ):
+        return False
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return True

@@ -70,6 +70,7 @@ def create_app(
     allowed_hosts: Sequence[str] | str | None = None,
     allowed_origins: Sequence[str] | None = None,
     title: str = "Ascent service",
+    console: bool = True,
 ) -> FastAPI:
     """The service for ``agents``: REST + SSE over a durable engine.
 
@@ -90,7 +91,9 @@ def create_app(
     its lifecycle. ``a2a=True`` also serves each agent over A2A under
     ``/a2a/<agent>`` (needs the ``a2a`` extra); ``mcp=True`` serves the agents
     as MCP tools at ``/mcp``, streamable HTTP (needs the ``mcp`` extra). Both
-    are behind the same API keys.
+    are behind the same API keys. ``console=True`` (the default) serves the
+    console, a web UI over this same API, at ``/ui`` (its static files need no
+    key; everything they show comes from the API, with the user's key).
 
     Every request, keys or not, must name an allowed ``Host`` (421), come from
     an allowed ``Origin`` if it changes state (403) and send JSON if it has a
@@ -172,6 +175,10 @@ def create_app(
         memories_router,
     ):
         app.include_router(router)
+    if console:
+        from ._console import mount_console
+
+        mount_console(app)
     if a2a:
         from ._a2a import mount_a2a
 

@@ -90,6 +90,20 @@ def test_refund_streams_asks_for_approval_and_completes(page: Any, service: Serv
     nav(page, "Runs")
     row = page.locator(f"tr[data-run='{run['id']}']")
     assert "completed" in row.inner_text()
+    # the usage panel: requests and tokens per agent and per model, as GET /v1/usage sums them
+    with service.client() as client:
+        usage = client.get("/v1/usage").json()
+    by_agent = page.get_by_role("table", name="Usage per agent")
+    for agent in ("Triage", "Billing"):
+        expect(by_agent.get_by_role("rowheader", name=agent, exact=True)).to_be_visible()
+    assert set(usage["by_agent"]) >= {"Triage", "Billing"}
+    by_model = page.get_by_role("table", name="Usage per model")
+    for model in usage["by_model"]:
+        expect(by_model.get_by_role("rowheader", name=model, exact=True)).to_be_visible()
+    total = by_agent.locator("tfoot tr")
+    expect(total).to_contain_text(str(usage["total"]["requests"]))
+    assert usage["total"]["requests"] > 0
+    expect(by_agent.get_by_role("columnheader", name="Requests")).to_be_visible()
     screenshot(page, "runs")
     check_accessibility(page, "the runs page")
     row.get_by_role("link").click()

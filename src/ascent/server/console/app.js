@@ -475,6 +475,37 @@ function Chat() {
 
 // ------------------------------------------------------------------ runs
 
+// One table of usage: a row per agent (or model), the total in the footer.
+function UsageTable({ title, what, rows, total }) {
+  const names = Object.keys(rows || {}).sort();
+  const cells = (u) => html`<td class="num">${u.requests || 0}</td><td class="num">${u.input_tokens || 0}</td>
+    <td class="num">${u.output_tokens || 0}</td><td class="num">${tokens(u)}</td>`;
+  return html`<div class="table-wrap"><table class="usage" data-usage=${what.toLowerCase()}>
+    <caption>${title}</caption>
+    <thead><tr><th scope="col">${what}</th><th scope="col" class="num">Requests</th><th scope="col" class="num">Input tokens</th>
+      <th scope="col" class="num">Output tokens</th><th scope="col" class="num">Tokens</th></tr></thead>
+    <tbody>${names.map((name) => html`<tr key=${name} data-name=${name}><th scope="row">${name}</th>${cells(rows[name])}</tr>`)}</tbody>
+    ${total ? html`<tfoot><tr><th scope="row">Total</th>${cells(total)}</tr></tfoot>` : null}
+  </table></div>`;
+}
+
+// Requests and tokens of the tenant's runs, per agent and per model (GET /v1/usage).
+function UsagePanel({ tick }) {
+  const [usage] = useLoad(() => api("/v1/usage"), [tick]);
+  const u = usage.data;
+  return html`<section class="usage-panel" aria-labelledby="usage-heading">
+    <h2 id="usage-heading">Usage</h2>
+    <${Problem} error=${usage.error} />
+    ${u
+      ? html`<p class="muted">${u.runs} ${u.runs === 1 ? "run" : "runs"} · ${u.total.requests} model requests · ${tokens(u.total)} tokens</p>
+        <div class="grid2">
+          <${UsageTable} title="Usage per agent" what="Agent" rows=${u.by_agent} total=${u.total} />
+          <${UsageTable} title="Usage per model" what="Model" rows=${u.by_model} total=${u.total} />
+        </div>`
+      : usage.loading ? html`<p class="muted">Loading…</p>` : null}
+  </section>`;
+}
+
 function Runs() {
   const [status, setStatus] = useState("");
   const [agent, setAgent] = useState("");
@@ -483,7 +514,12 @@ function Runs() {
   const query = new URLSearchParams({
     limit: "50", ...(status && { status }), ...(agent && { agent }), ...(before && { before }),
   });
-  const [runs, reload] = useLoad(() => api(`/v1/runs?${query}`), [status, agent, before]);
+  const [runs, reloadRuns] = useLoad(() => api(`/v1/runs?${query}`), [status, agent, before]);
+  const [tick, setTick] = useState(0);
+  const reload = () => {
+    reloadRuns();
+    setTick((t) => t + 1);
+  };
   const [error, setError] = useState(null);
   const cancel = async (id) => {
     try {
@@ -536,6 +572,7 @@ function Runs() {
     </div>
     ${runs.data && !runs.data.runs.length ? html`<p class="muted">No runs.</p>` : null}
     <${Pages} next=${runs.data?.next} before=${before} setBefore=${setBefore} />
+    <${UsagePanel} tick=${tick} />
   </section>`;
 }
 

@@ -7,6 +7,7 @@ installed; the benchmarks skip it on their own otherwise.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import sys
 from pathlib import Path
@@ -53,3 +54,28 @@ def test_benchmark_prints_figures(
     assert re.search(r"\d+(\.\d+)? (ms|MB|KB|B)\b", out)
     if name in ("overhead", "wire") and importlib.util.find_spec("agents") is not None:
         assert "openai-agents" in out
+
+
+def test_console_benchmark_prints_figures(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bench/console.py drives Debian's chromium (as the console's browser tests do)."""
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists() or importlib.util.find_spec("playwright") is None:
+        in_ci = os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
+        if in_ci:
+            pytest.fail(f"{chromium} or playwright missing: CI installs both")
+        pytest.skip(f"{chromium} or playwright missing")
+    load("console", monkeypatch).main(["--quick"])
+    out = capsys.readouterr().out
+    for text in (
+        "first paint",
+        "transferred",
+        "from the app (hash change)",
+        "GET /v1/runs?limit=50&before=",
+        "console Runs page (Older)",
+        "import ascent loads no console module: met",
+        "core dependencies unchanged",
+    ):
+        assert text in out
+    assert re.search(r"\d+(\.\d+)? (ms|KB)\b", out)

@@ -47,8 +47,9 @@ __all__ = [
 logger = logging.getLogger("ascent.durable")
 
 APPROVAL_TOPIC = "ascent.approval"
-# How long one durable wait lasts before it is renewed (each renewal is a recorded step).
-_APPROVAL_WAIT_SECONDS = 3600.0
+# How long one durable wait lasts before it is renewed (each renewal is a recorded step),
+# and so how late a decision whose message was lost is found in the run's log.
+_APPROVAL_WAIT_SECONDS = 60.0
 # Events are written in batches, 50 ms after the first one not written yet (and with
 # the run's record when it pauses or ends): one transaction per batch, not per event,
 # and none at all for a run shorter than that.
@@ -208,13 +209,15 @@ class DurableRun:
     """What the durable interpreter needs from the engine, for one run.
 
     ``on_pause(requests, event, usage)`` and ``on_resume(decisions)`` update the
-    run's record (JSON arguments: they run as recorded steps).
+    run's record (JSON arguments: they run as recorded steps); ``decided()`` reads
+    the decisions taken for the pause from the run's log (None if none was).
     """
 
     run_id: str
     events: EventLog
     on_pause: Callable[[list[Any], dict[str, Any], dict[str, Any]], None]
     on_resume: Callable[[dict[str, Any]], None]
+    decided: Callable[[], dict[str, Any] | None]
 
 
 class DurableInterpreter(Interpreter):
@@ -265,7 +268,12 @@ class DurableInterpreter(Interpreter):
         while not decisions:
             message = await DBOS.recv_async(APPROVAL_TOPIC, timeout_seconds=_APPROVAL_WAIT_SECONDS)
             if not isinstance(message, dict):
-                continue  # the wait timed out: wait again (for days, if need be)
+                # No message: a decision is in the log all the same if the process that
+                # took it died before sending it. If none is, wait again (for days, if
+                # need be).
+                message = await DBOS.run_step_async({"name": "decided"}, self.durable.decided)
+                if not isinstance(message, dict):
+                    continue
             decisions = {
                 call_id: ApprovalDecision.model_validate(value)
                 for call_id, value in message.items()

@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -40,7 +40,7 @@ from typing import Any, Literal, Self
 
 import httpx
 
-from ascent.durable import RunRecord
+from ascent.durable import RunEvent, RunRecord
 from ascent.durable._store import RunStore
 from ascent.memory import open_session
 from ascent.testing.loopback import wait_until_serving
@@ -58,6 +58,8 @@ from ascent.testing.mock_openai import (
 from tests.durable.conftest import Workers
 from tests.durable.worker import WORKER_HEADER, append_line
 from tests.server.conftest import sse_events
+
+from ._app import AGENT
 
 REPO = Path(__file__).resolve().parents[2]
 APP = Path(__file__).with_name("_app.py")
@@ -163,6 +165,7 @@ class ModelCall:
     pid: int | None  # the process that made it (the x-worker-pid header), if it said
     fault: str | None  # the fault it was answered with, if any
     users: tuple[str, ...]  # the conversation's user messages (a session's history too)
+    tools: tuple[str, ...]  # the tool outputs it carried (of this run's turn)
 
 
 def _text(content: Any) -> str:
@@ -173,17 +176,19 @@ def _text(content: Any) -> str:
     return ""
 
 
-def conversation(body: Mapping[str, Any]) -> tuple[str, int, tuple[str, ...]]:
+def conversation(body: Mapping[str, Any]) -> tuple[str, int, tuple[str, ...], tuple[str, ...]]:
     """A Chat Completions request's run key (the last user message's tag, or the
-    message itself), which model call of the run it is, and its user messages."""
+    message itself), which model call of the run it is, its user messages, and the
+    tool outputs after the last of them."""
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
     users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
     texts = tuple(_text(messages[i].get("content")) for i in users)
     last = users[-1] if users else -1
     turn = sum(1 for m in messages[last + 1 :] if m.get("role") == "assistant")
+    tools = tuple(_text(m.get("content")) for m in messages[last + 1 :] if m.get("role") == "tool")
     content = texts[-1] if texts else ""
     tag = TAG.match(content)
-    return (tag.group(1) if tag else content), turn, texts
+    return (tag.group(1) if tag else content), turn, texts, tools
 
 
 class ChaosModel:
@@ -231,7 +236,7 @@ class ChaosModel:
         return plan
 
     def __call__(self, request: MockRequest) -> Step:
-        key, turn, users = conversation(request.body)
+        key, turn, users, tools = conversation(request.body)
         with self._lock:
             plan = self.plan_for(key)
             mine = self._calls[key]
@@ -239,7 +244,7 @@ class ChaosModel:
             rng = random.Random(f"{self.seed}:{key}:{turn}:{attempt}")
             fault = rng.choice(self.faults) if rng.random() < self.fault_rate else None
             pid = request.headers.get(WORKER_HEADER)
-            mine.append(ModelCall(key, turn, int(pid) if pid else None, fault, users))
+            mine.append(ModelCall(key, turn, int(pid) if pid else None, fault, users, tools))
         reply = plan.reply(min(turn, plan.steps - 1), self.lookup_tool)
         step = reply if fault is None else fault_step(fault, reply, rng, hang=self.hang)
         if self.latency is not None:
@@ -382,6 +387,7 @@ class Service:
     ) -> None:
         self.log = log
         self.database_url = database_url
+        self.model_timeout = model_timeout
         self.env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
@@ -816,3 +822,452 @@ def _check_durable_runs(
         items = asyncio.run(open_session(session, url).get_items())
         problems += problems_with_session(session, items, [r.id for r in mine])
     return problems
+
+
+# ================================================ 2. a misbehaving model
+
+
+@dataclass
+class FaultReport:
+    """How the runs of :func:`fault_chaos` ended, by the faults they met."""
+
+    seed: int
+    runs: int
+    seconds: float
+    statuses: collections.Counter[str]
+    faults: collections.Counter[str]  # model requests answered with each fault
+    met: dict[str, collections.Counter[str]]  # fault -> how the runs that met it ended
+    ended: dict[str, collections.Counter[str]]  # fault -> the failures it was the last of
+    latencies: list[float] = field(repr=False)  # seconds from start to end, as clients saw it
+    discarded: int  # response_discarded events the clients saw (cut streams asked again)
+    traffic: Traffic
+    log_problems: list[str]  # unhandled exceptions and errors in the service's log
+    problems: list[str]
+
+
+def outcome(record: RunRecord) -> str:
+    """``completed``, or ``failed: <the error's kind and first words>``."""
+    if record.status != "failed":
+        return record.status
+    kind, _, message = (record.error or "no reason").partition(": ")
+    if message.startswith("openai-chat:mock: "):  # a model error names its provider first
+        message = message.removeprefix("openai-chat:mock: ")
+    return f"failed: {kind}: {' '.join(message.split()[:3])}"
+
+
+async def fault_chaos(
+    service: Service,
+    mock: MockOpenAIServer,
+    *,
+    runs: int,
+    clients: int,
+    seed: int,
+    fault_rate: float = 0.3,
+    bound: float = 60.0,
+) -> FaultReport:
+    """Runs through the service while the model misbehaves at random.
+
+    ``fault_rate`` of the model's answers are a 429 with Retry-After, a 500, a
+    hang longer than the model timeout, malformed JSON, a stream cut mid-answer
+    or a connection dropped before any of it (drawn by ``seed``). ``clients``
+    clients start the runs, half of them streamed (``"stream": true``), half
+    plain (waiting for the answer), approve the refunds that ask, and follow
+    each run to its end. Nothing may answer 5xx, no run may take longer than
+    ``bound`` seconds, no stream may be cut, the log shows no unhandled
+    exception, and a run fails only with its reason, after its last attempts
+    all met a fault; no answer that came through is asked for again.
+    """
+    rng = random.Random(seed)
+    plans = run_plans(rng, runs, f"f{seed}", approvals=0.2)
+    model = ChaosModel(
+        {plan.key: plan for plan in plans},
+        seed=seed,
+        fault_rate=fault_rate,
+        hang=service.model_timeout * 3,
+    )
+    mock.responder = model
+    log_start = len(service.log_text())
+    traffic = Traffic()
+    records: dict[str, dict[str, Any]] = {}
+    logs: dict[str, list[RunEvent]] = {}
+    latencies: list[float] = []
+    problems: list[str] = []
+    discarded = 0
+    todo = collections.deque(enumerate(plans))
+    began = time.monotonic()
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal discarded
+        while todo:
+            number, plan = todo.popleft()
+            started = time.monotonic()
+            try:
+                run = await _start(http, traffic, plan, stream=number % 2 == 0)
+                discarded += run.pop("discarded", 0)
+                run = await follow_to_end(http, traffic, run, bound=bound)
+            except (httpx.HTTPError, KeyError, ValueError) as exc:
+                traffic.errors.append(f"run {plan.key}: {type(exc).__name__}: {exc}")
+                continue
+            elapsed = time.monotonic() - started
+            latencies.append(elapsed)
+            records[plan.key] = run
+            if run.get("status") not in ("completed", "failed", "cancelled"):
+                problems.append(
+                    f"run {plan.key} hung: still {run.get('status')} after {elapsed:.0f} s"
+                )
+            events, _ = await streamed(
+                http, traffic, "GET", f"/v1/runs/{run['id']}/events?follow=false"
+            )
+            logs[plan.key] = [RunEvent.model_validate(e["data"]) for e in events if "id" in e]
+
+    async with make_client(service.url, clients + 5) as http:
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+    seconds = time.monotonic() - began
+    calls = model.calls()
+    met: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    ended: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for plan in plans:
+        run = records.get(plan.key)
+        if run is None:
+            problems.append(f"run {plan.key}: its client got no record")
+            continue
+        record = RunRecord.model_validate(run)
+        mine = calls.get(plan.key, [])
+        for fault in {call.fault for call in mine if call.fault} or {"none"}:
+            met[fault][outcome(record)] += 1
+        if record.status == "failed" and mine:
+            ended[mine[-1].fault or "none"][outcome(record)] += 1
+        problems += problems_with_model_calls(mine, plan)
+        problems += problems_with_failure(record, mine)
+        problems += problems_with_events(record, logs.get(plan.key, []))
+        if record.status == "completed" and record.output != plan.output:
+            problems.append(f"run {plan.key} completed with {record.output!r}")
+    faults = collections.Counter(
+        call.fault for mine in calls.values() for call in mine if call.fault is not None
+    )
+    return FaultReport(
+        seed=seed,
+        runs=runs,
+        seconds=seconds,
+        statuses=collections.Counter(str(run.get("status")) for run in records.values()),
+        faults=faults,
+        met=dict(met),
+        ended=dict(ended),
+        latencies=latencies,
+        discarded=discarded,
+        traffic=traffic,
+        log_problems=log_problems(service.log_text()[log_start:]),
+        problems=problems,
+    )
+
+
+async def _start(
+    http: httpx.AsyncClient, traffic: Traffic, plan: RunPlan, *, stream: bool
+) -> dict[str, Any]:
+    """Start the plan's run, streamed or not; its record as the answer gave it (with
+    ``discarded``: how many response_discarded events a stream carried)."""
+    url = f"/v1/agents/{AGENT}/runs"
+    if not stream:
+        return traffic.note(await http.post(url, json={"input": plan.input})).json()
+    events, _ = await streamed(
+        http, traffic, "POST", url, json={"input": plan.input, "stream": True}
+    )
+    discarded = sum(1 for event in events if event.get("event") == "response_discarded")
+    if events and events[-1].get("event") == "run":
+        return {**events[-1]["data"], "discarded": discarded}
+    # cut: carry on from the run the stream was about
+    run_id = events[0]["data"]["run_id"]
+    return {**traffic.note(await http.get(f"/v1/runs/{run_id}")).json(), "discarded": discarded}
+
+
+# =================================================== 3. clients following SSE
+
+
+@dataclass
+class Meter:
+    """The service process's RSS (bytes) and open file descriptors: before a load,
+    the most seen during it, and after it."""
+
+    pid: int
+    rss: list[int] = field(default_factory=lambda: [0, 0, 0])
+    fds: list[int] = field(default_factory=lambda: [0, 0, 0])
+
+    def before(self) -> None:
+        self.rss = [rss_of(self.pid)] * 3
+        self.fds = [fds_of(self.pid)] * 3
+
+    def during(self) -> None:
+        self.rss[1] = max(self.rss[1], rss_of(self.pid))
+        self.fds[1] = max(self.fds[1], fds_of(self.pid))
+
+    def after(self) -> None:
+        self.rss[2], self.fds[2] = rss_of(self.pid), fds_of(self.pid)
+
+
+@dataclass
+class LoadReport:
+    """What :func:`sse_load`'s clients saw, and what the service held meanwhile."""
+
+    clients: int
+    seconds: float
+    runs: int  # runs followed to their end
+    first_byte: list[float] = field(repr=False)  # seconds to a stream's first byte
+    latencies: list[float] = field(repr=False)  # seconds from a run's start to its record
+    traffic: Traffic = field(default_factory=Traffic)
+    meter: Meter = field(default_factory=lambda: Meter(0))
+    problems: list[str] = field(default_factory=list)
+
+
+async def sse_load(
+    service: Service,
+    mock: MockOpenAIServer,
+    *,
+    clients: int,
+    seconds: float,
+    seed: int,
+    warmup: float = 3.0,
+    settle: float = 20.0,
+    fd_slack: int = 0,
+) -> LoadReport:
+    """``clients`` clients following runs' event streams for ``seconds`` seconds.
+
+    Each client starts a run and follows its events to the end, again and
+    again: half the time in the start's own answer (``"stream": true``), half
+    with ``GET /v1/runs/{id}/events``. The model takes 0.2 to 0.8 s per answer,
+    so streams stay open a while. The service's RSS and open descriptors are
+    read before (after ``warmup`` seconds of the same load), during and after
+    the load (once the descriptors are back within ``fd_slack`` of before, or
+    ``settle`` seconds have passed).
+    """
+    rng = random.Random(seed)
+    model = ChaosModel(seed=seed, latency=(0.2, 0.8))
+    mock.responder = model
+    report = LoadReport(clients=clients, seconds=seconds, runs=0, first_byte=[], latencies=[])
+    report.meter = meter = Meter(service.pid)
+    traffic = report.traffic
+    keys = itertools.count()
+
+    async def follow_one(http: httpx.AsyncClient, stream: bool) -> None:
+        plan = RunPlan(key=f"l{seed}-{next(keys)}")
+        model.add([plan])
+        url = f"/v1/agents/{AGENT}/runs"
+        started = time.monotonic()
+        if stream:
+            body = {"input": plan.input, "stream": True}
+            events, first = await streamed(http, traffic, "POST", url, json=body)
+        else:
+            answer = traffic.note(await http.post(url, json={"input": plan.input, "wait": False}))
+            path = f"/v1/runs/{answer.json()['id']}/events"
+            events, first = await streamed(http, traffic, "GET", path)
+        report.first_byte.append(first)
+        if events and events[-1].get("event") == "run":
+            report.latencies.append(time.monotonic() - started)
+            report.runs += 1
+            if events[-1]["data"].get("output") != plan.output:
+                report.problems.append(f"run {plan.key} ended {events[-1]['data'].get('status')}")
+
+    async def client(http: httpx.AsyncClient, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            try:
+                await follow_one(http, stream=rng.random() < 0.5)
+            except (httpx.HTTPError, KeyError, ValueError) as exc:
+                traffic.errors.append(f"{type(exc).__name__}: {exc}")
+
+    async def sample(until: float) -> None:
+        while time.monotonic() < until:
+            meter.during()
+            await asyncio.sleep(0.2)
+
+    async def load(length: float) -> None:
+        deadline = time.monotonic() + length
+        async with make_client(service.url, clients + 5) as http:
+            await asyncio.gather(
+                sample(deadline), *(client(http, deadline) for _ in range(clients))
+            )
+
+    # A warm-up as busy as the load fills the service's pools (database connections,
+    # the model client's kept-alive connections, threads): what it holds after is its
+    # baseline.
+    meter.before()
+    await load(min(warmup, seconds))
+    await asyncio.sleep(1.0)
+    meter.before()
+    report.first_byte.clear()
+    report.latencies.clear()
+    report.runs = 0
+    await load(seconds)
+    settled = time.monotonic() + settle
+    while time.monotonic() < settled and fds_of(service.pid) > meter.fds[0] + fd_slack:
+        meter.during()
+        await asyncio.sleep(0.2)
+    meter.after()
+    return report
+
+
+# ================================================================ 4. races
+
+
+@dataclass
+class RaceReport:
+    """How :func:`races` ended: the answers each race got, by what they were."""
+
+    reps: int
+    decisions: collections.Counter[str]  # "approve 200, reject 409", ...
+    cancels: collections.Counter[str]  # "cancel 200, decide 409: cancelled", ...
+    sessions: collections.Counter[str]  # "3 whole turns", ...
+    traffic: Traffic
+    problems: list[str]
+
+
+async def races(
+    service: Service,
+    mock: MockOpenAIServer,
+    *,
+    reps: int,
+    seed: int,
+    session_runs: int = 3,
+    parallel: int = 4,
+) -> RaceReport:
+    """Requests that race, each race ``reps`` times (``parallel`` reps at once).
+
+    - An approval and a rejection of one paused run, sent at once: exactly one
+      wins (200), the other gets 409, and the run follows the winner.
+    - A cancellation and an approval sent at once: the run ends in one state,
+      the one the answers say (cancelled if the cancellation was answered 200,
+      else completed, the approval having won), and its log says the same.
+    - ``session_runs`` runs started at once on one session: they take turns,
+      each turn whole, in the order they were started, each run seeing the
+      turns before its own.
+    """
+    model = ChaosModel(seed=seed)
+    mock.responder = model
+    report = RaceReport(
+        reps, collections.Counter(), collections.Counter(), collections.Counter(), Traffic(), []
+    )
+    traffic, problems = report.traffic, report.problems
+    gate = asyncio.Semaphore(parallel)
+    url = f"/v1/agents/{AGENT}/runs"
+
+    async def paused(http: httpx.AsyncClient, key: str) -> tuple[RunPlan, dict[str, Any]]:
+        plan = RunPlan(key=key, kind="approval")
+        model.add([plan])
+        run = traffic.note(await http.post(url, json={"input": plan.input})).json()
+        if run.get("status") != "awaiting_approval":
+            raise AssertionError(f"run {key} did not pause: {run}")
+        return plan, run
+
+    async def decide(
+        http: httpx.AsyncClient, run: dict[str, Any], approved: bool
+    ) -> httpx.Response:
+        decisions = [
+            {"call_id": p["call_id"], "approved": approved} for p in run["pending_approvals"]
+        ]
+        body = {"decisions": decisions, "wait": False}
+        return traffic.note(await http.post(f"/v1/runs/{run['id']}/approvals", json=body))
+
+    async def final(
+        http: httpx.AsyncClient, run: dict[str, Any]
+    ) -> tuple[RunRecord, list[RunEvent]]:
+        await streamed(http, traffic, "GET", f"/v1/runs/{run['id']}/events")  # to its end
+        await asyncio.sleep(0.2)  # anything written late would be in the log by now
+        record = RunRecord.model_validate(
+            traffic.note(await http.get(f"/v1/runs/{run['id']}")).json()
+        )
+        events, _ = await streamed(
+            http, traffic, "GET", f"/v1/runs/{run['id']}/events?follow=false"
+        )
+        return record, [RunEvent.model_validate(e["data"]) for e in events if "id" in e]
+
+    async def approve_and_reject(http: httpx.AsyncClient, rep: int) -> None:
+        plan, run = await paused(http, f"d{seed}-{rep}")
+        approve, reject = await asyncio.gather(decide(http, run, True), decide(http, run, False))
+        report.decisions[f"approve {approve.status_code}, reject {reject.status_code}"] += 1
+        record, events = await final(http, run)
+        problems.extend(problems_with_events(record, events))
+        if sorted((approve.status_code, reject.status_code)) != [200, 409]:
+            problems.append(
+                f"run {plan.key}: approve {approve.status_code}, reject {reject.status_code}"
+            )
+            return
+        approved = approve.status_code == 200
+        resumed = [e.data["decisions"] for e in events if e.type == "run_resumed"]
+        followed = [d["approved"] for decisions in resumed for d in decisions.values()]
+        tools = [call.tools for call in model.calls().get(plan.key, []) if call.turn == 1]
+        refunded = any(f"refunded {plan.order}" in out for outs in tools for out in outs)
+        if record.status != "completed" or followed != [approved] or refunded != approved:
+            problems.append(
+                f"run {plan.key}: the {'approval' if approved else 'rejection'} won, the run "
+                f"is {record.status}, followed {followed}, refunded: {refunded}"
+            )
+
+    async def cancel_and_decide(http: httpx.AsyncClient, rep: int) -> None:
+        plan, run = await paused(http, f"c{seed}-{rep}")
+        cancel, approve = await asyncio.gather(
+            http.post(f"/v1/runs/{run['id']}/cancel"), decide(http, run, True)
+        )
+        traffic.note(cancel)
+        record, events = await final(http, run)
+        report.cancels[
+            f"cancel {cancel.status_code}, decide {approve.status_code}: {record.status}"
+        ] += 1
+        problems.extend(problems_with_events(record, events))
+        expected = {
+            (200, 409): "cancelled",  # the cancellation came first
+            (200, 200): "cancelled",  # the approval came first, then the cancellation
+            (409, 200): "completed",  # the approval came first, the run ended before the cancel
+        }.get((cancel.status_code, approve.status_code))
+        if record.status != expected:
+            problems.append(
+                f"run {plan.key}: cancel {cancel.status_code}, approve {approve.status_code}, "
+                f"and the run is {record.status}"
+            )
+
+    async def one_session(http: httpx.AsyncClient, rep: int) -> None:
+        session = f"s{seed}-{rep}"
+        plans = [RunPlan(key=f"s{seed}-{rep}-{n}", session=session) for n in range(session_runs)]
+        model.add(plans)
+        started = await asyncio.gather(
+            *(
+                http.post(url, json={"input": p.input, "session_id": session, "wait": False})
+                for p in plans
+            )
+        )
+        runs = [traffic.note(answer).json() for answer in started]
+        ended = [(await final(http, run))[0] for run in runs]
+        order = [r.id for r in sorted(ended, key=lambda r: (r.created_at, r.id))]
+        keys = {run["id"]: plan.key for run, plan in zip(runs, plans, strict=True)}
+        items = traffic.note(await http.get(f"/v1/sessions/{session}/items")).json()["items"]
+        found = problems_with_session(session, items, [keys[run_id] for run_id in order])
+        problems.extend(found)
+        calls = model.calls()
+        for position, run_id in enumerate(order):  # each saw the turns before its own
+            first = [call for call in calls.get(keys[run_id], []) if call.turn == 0]
+            seen = (
+                [
+                    conversation({"messages": [{"role": "user", "content": u}]})[0]
+                    for u in first[-1].users
+                ]
+                if first
+                else []
+            )
+            if seen != [keys[r] for r in order[: position + 1]]:
+                problems.append(f"session {session}: run {keys[run_id]} saw the turns of {seen}")
+        statuses = [r.status for r in ended]
+        report.sessions[
+            f"{statuses.count('completed')} of {session_runs} completed, "
+            f"{'whole' if not found else 'broken'} turns"
+        ] += 1
+
+    async def guarded(
+        race: Callable[[httpx.AsyncClient, int], Awaitable[None]], http: httpx.AsyncClient, rep: int
+    ) -> None:
+        async with gate:
+            try:
+                await race(http, rep)
+            except (httpx.HTTPError, AssertionError, KeyError, ValueError) as exc:
+                problems.append(f"{race.__name__} #{rep}: {type(exc).__name__}: {exc}")
+
+    async with make_client(service.url, parallel * (session_runs + 2)) as http:
+        for race in (approve_and_reject, cancel_and_decide, one_session):
+            await asyncio.gather(*(guarded(race, http, rep) for rep in range(reps)))
+    return report

@@ -180,9 +180,22 @@ class RunStore:
 
     def insert_run(self, record: RunRecord, *, events: Sequence[PendingEvent] = ()) -> bool:
         """Add ``record`` (and its first ``events``) unless a run with its id exists;
-        True if added."""
+        True if added.
+
+        A run on a session is stamped (its ``created_at``, set on ``record`` too)
+        inside the write, which holds the session's lock: a session's runs are
+        written in the order of their stamps, so a run that looks for the runs
+        before it on its session (to take its turn after them) misses none.
+        """
         try:
             with write_transaction(self.engine) as conn:
+                if record.session_id is not None:
+                    if conn.dialect.name == "postgresql":  # SQLite's write lock is enough
+                        conn.exec_driver_sql(
+                            "SELECT pg_advisory_xact_lock(hashtext(%(key)s))",
+                            {"key": f"ascent-session:{record.session_id}"},
+                        )
+                    record.created_at = record.updated_at = datetime.now(UTC)
                 conn.execute(self._sql.insert_run, self._row(record))
                 if events:
                     self._append(conn, record.id, events, after=0)  # a new run's log is empty

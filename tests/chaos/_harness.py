@@ -1271,3 +1271,183 @@ async def races(
         for race in (approve_and_reject, cancel_and_decide, one_session):
             await asyncio.gather(*(guarded(race, http, rep) for rep in range(reps)))
     return report
+
+
+# ====================================================== 5. bad input, stateful
+
+
+@dataclass
+class FuzzReport:
+    """What :func:`stateful_fuzz` sent and got."""
+
+    scenarios: int
+    seconds: float
+    calls: collections.Counter[str]  # "POST /v1/agents/{name}/runs -> 200": how many
+    approved: int  # paused runs a person (the fuzz's janitor) approved meanwhile
+    server_errors: int
+    cut_streams: int
+    log_problems: list[str]  # unhandled exceptions and errors in the service's log
+    problems: list[str]
+
+
+def _whole_stream(ctx: Any, response: Any, case: Any) -> bool | None:
+    """An event stream that answered 200 ends with the run's record: none is cut."""
+    kind = response.headers.get("content-type", [""])
+    kind = kind[0] if isinstance(kind, list) else kind
+    if response.status_code == 200 and str(kind).startswith("text/event-stream"):
+        if response.stream_cut_short:  # the request's timeout passed before the stream ended
+            raise AssertionError(f"a stream that did not end: {case.operation.label}")
+        events = sse_events(response.content.decode())
+        if not events or events[-1].get("event") != "run":
+            raise AssertionError(f"a cut stream: {case.operation.label} ended {events[-1:]}")
+    return None
+
+
+def _with_approval_links(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec, its started runs linked to a decision on their first pending call (so
+    the fuzz approves real calls, not only made-up ones)."""
+    paths = spec["paths"]
+    decide = paths["/v1/runs/{run_id}/approvals"]["post"]["operationId"]
+    started = paths["/v1/agents/{name}/runs"]["post"]["responses"]["200"]
+    started.setdefault("links", {})["DecideFirstPending"] = {
+        "operationId": decide,
+        "parameters": {"path.run_id": "$response.body#/id"},
+        "requestBody": {
+            "decisions": [
+                {"call_id": "$response.body#/pending_approvals/0/call_id", "approved": True}
+            ]
+        },
+        "x-schemathesis": {"merge_body": False},  # this decision, not one with made-up calls
+    }
+    return spec
+
+
+def stateful_fuzz(
+    service: Service,
+    mock: MockOpenAIServer,
+    *,
+    scenarios: int,
+    steps: int,
+    seed: int,
+    hypothesis_home: Path,
+) -> FuzzReport:
+    """Schemathesis's stateful fuzz of the service, authenticated.
+
+    Sequences of up to ``steps`` calls (``scenarios`` of them) follow the links
+    between operations (a started run's id to reading, deciding, cancelling and
+    streaming it; its first pending call to a decision), with valid and invalid
+    data. No answer may be a 5xx or stray from the schema, and no stream may be
+    cut. A janitor approves runs left waiting (as a person would), so runs
+    queued behind them on a session, and the streams following those, go on.
+    """
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, settings
+    from hypothesis.configuration import set_hypothesis_home_dir
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    mock.responder = ChaosModel(seed=seed)
+    spec = _with_approval_links(httpx.get(f"{service.url}/openapi.json").json())
+    schema = schemathesis.openapi.from_dict(spec)
+    schema.config.generation.update(with_security_parameters=False)  # always authenticated
+    schema.config.max_stream_events = 100_000  # read every stream to its end (default: 20)
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+        schemathesis.check(_whole_stream),
+    ]
+    calls: collections.Counter[str] = collections.Counter()
+    broken: list[str] = []
+    runs: dict[str, float] = {}  # run id -> when it was first seen
+    lock = threading.Lock()
+
+    class Fuzz(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": service.url, "headers": HEADERS, "timeout": 60}
+
+        def call(self, case: Any, **kwargs: Any) -> Any:
+            try:
+                return super().call(case, **kwargs)
+            except Exception as exc:  # the connection broke: say which call it was
+                broken.append(
+                    f"{case.operation.label} {case.path_parameters} {case.query} {case.headers} "
+                    f"{case.body!r}: {type(exc).__name__}: {exc}"
+                )
+                raise
+
+        def after_call(self, response: Any, case: Any) -> None:
+            calls[f"{case.operation.label} -> {response.status_code}"] += 1
+            found = re.findall(rb'"id"\s*:\s*"([0-9a-f]{32})"', response.content)
+            with lock:
+                for run_id in found:
+                    runs.setdefault(run_id.decode(), time.monotonic())
+
+        def validate_response(
+            self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
+        ) -> None:
+            case.validate_response(response, checks=checks, transport_kwargs=kwargs)
+
+    stop = threading.Event()
+    approved = 0
+
+    def janitor() -> None:
+        nonlocal approved
+        with httpx.Client(base_url=service.url, headers=HEADERS, timeout=30) as http:
+            while not stop.wait(0.5):
+                with lock:
+                    due = [run_id for run_id, seen in runs.items() if time.monotonic() - seen > 1]
+                for run_id in due:
+                    run = http.get(f"/v1/runs/{run_id}").json()
+                    if run.get("status") == "awaiting_approval":
+                        decisions = [
+                            {"call_id": p["call_id"], "approved": True}
+                            for p in run["pending_approvals"]
+                        ]
+                        body = {"decisions": decisions, "wait": False}
+                        approved += http.post(f"/v1/runs/{run_id}/approvals", json=body).is_success
+                    elif run.get("status") in ("completed", "failed", "cancelled"):
+                        with lock:
+                            runs.pop(run_id, None)
+
+    problems: list[str] = []
+    log_start = len(service.log_text())
+    cleaner = threading.Thread(target=janitor, daemon=True)
+    set_hypothesis_home_dir(hypothesis_home)
+    began = time.monotonic()
+    cleaner.start()
+    try:
+        Fuzz.run(
+            settings=settings(
+                max_examples=scenarios,
+                stateful_step_count=steps,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.explicit, Phase.reuse, Phase.generate],  # bounded: no shrinking
+                suppress_health_check=list(HealthCheck),
+            )
+        )
+    except Exception as exc:  # a failed check: schemathesis says which, with the case
+        problems += broken or [f"{type(exc).__name__}: {exc}"]
+    finally:
+        stop.set()
+        cleaner.join(30)
+        set_hypothesis_home_dir(None)
+    server_errors = sum(n for call, n in calls.items() if call.rsplit(" ", 1)[-1].startswith("5"))
+    cut = sum(1 for problem in problems if "a cut stream" in problem)
+    return FuzzReport(
+        scenarios=scenarios,
+        seconds=time.monotonic() - began,
+        calls=calls,
+        approved=approved,
+        server_errors=server_errors,
+        cut_streams=cut,
+        log_problems=log_problems(service.log_text()[log_start:]),
+        problems=problems,
+    )

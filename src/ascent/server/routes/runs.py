@@ -23,6 +23,9 @@ __all__ = ["router"]
 router = APIRouter(tags=["runs"], responses=error_responses(400, 401, 404, 422))
 
 RunId = Annotated[str, Path(min_length=1, max_length=200, description="The run's id.")]
+# An event's sequence number is a 32-bit integer in the database (PostgreSQL's
+# ``integer``): a resume point past it is refused before the stream starts.
+_MAX_SEQ = 2**31 - 1
 AgentName = Annotated[str, Path(min_length=1, max_length=200, description="The agent's name.")]
 
 
@@ -121,13 +124,19 @@ async def events(
     run_id: RunId,
     state: State,
     tenant: Tenant,
-    after: Annotated[int, Query(ge=0, description="Send events after this sequence number.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=_MAX_SEQ, description="Send events after this sequence number.")
+    ] = 0,
     follow: Annotated[
         bool, Query(description="Wait for new events until the run ends or pauses.")
     ] = True,
     last_event_id: Annotated[
         int | None,
-        Header(ge=0, description="Set by SSE clients on reconnection; wins over `after`."),
+        Header(
+            ge=0,
+            le=_MAX_SEQ,
+            description="Set by SSE clients on reconnection; wins over `after`.",
+        ),
     ] = None,
 ) -> Response:
     """The run's events as server-sent events, from ``after`` (or ``Last-Event-ID``) on.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag, TypeAdapter
 
 __all__ = [
     "HOSTED_CALL_TYPES",
@@ -173,6 +173,9 @@ HOSTED_CALL_TYPES = frozenset(
 )
 
 
+_TAGS = frozenset({"message", "function_call", "function_call_output", "reasoning"})
+
+
 class ProviderItem(_Base):
     """Any other item a provider produces (hosted tool calls and their results).
 
@@ -180,12 +183,11 @@ class ProviderItem(_Base):
     """
 
     model_config = ConfigDict(extra="allow")
-    type: str
+    # The schema says what the discriminator does: the known types are never this
+    # one, so a message matches exactly one branch of an item's ``oneOf``.
+    type: str = Field(json_schema_extra={"not": {"enum": list[JsonValue](sorted(_TAGS))}})
     id: str | None = None
     agent: str | None = None
-
-
-_TAGS = frozenset({"message", "function_call", "function_call_output", "reasoning"})
 
 
 def _item_tag(value: Any) -> str:

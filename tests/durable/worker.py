@@ -8,22 +8,43 @@ agent's model is the local mock server (``OPENAI_BASE_URL``); its tool
 the process while the tool runs. With ``wait``, the run's final record is
 written to ``<marks>/result-<pid>.json``. With ``mcp_tools``, the agent also
 uses a stdio MCP server (``tests/mcp/named_server.py``) whose tools are the
-words of that file when the server starts.
+words of that file when the server starts. ``crash_on`` names a DBOS method
+that kills the worker when called (a crash at an exact point), and
+``approval_wait`` shortens each durable wait for approval. A worker creates
+``<marks>/ready-<pid>`` once its engine has started.
+
+With ``inbox``, the worker also carries out the commands appended to that file
+(JSON lines, read from its start on each spawn, so a restarted worker repeats
+them: a start is idempotent by run id, a decision on a run that is not waiting
+is a no-op): ``{"start": id, "input": text, "session": id or null}`` and
+``{"decide": id}`` (approve every pending call). It appends ``started <id>`` or
+``decided <id>`` to ``<marks>/confirmed`` once a command is done. Every model
+request carries the worker's process id in the ``x-worker-pid`` header, so the
+mock server can tell which process made it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
+import signal
 import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from dbos import DBOS
 
 from ascent import Agent, function_tool
-from ascent.durable import DurableEngine
+from ascent.durable import DurableEngine, _interpreter
+from ascent.errors import RunConflict
 from ascent.mcp import MCPServerStdio
 from ascent.models import openai_chat, resolve_model  # imported once, in the fork server
+from ascent.models.base import ModelSettings
+from ascent.run.config import RunConfig
 
 from ..sample_tools import refund
 
@@ -42,6 +63,12 @@ class Options:
     heartbeat: float = 0.2
     takeover: float = 2.0
     mcp_tools: Path | None = None  # the agent uses the named MCP server with these tools
+    inbox: Path | None = None  # carry out the commands appended to this file
+    crash_on: str | None = None  # a DBOS method that kills this process when it is called
+    approval_wait: float | None = None  # how long one durable wait for approval lasts
+
+
+WORKER_HEADER = "x-worker-pid"
 
 
 NAMED_SERVER = Path(__file__).parents[1] / "mcp" / "named_server.py"
@@ -81,8 +108,16 @@ async def main(options: Options) -> None:
         takeover_after=options.takeover,
         poll_interval=0.05,
         app_version="test",
+        run_config=RunConfig(
+            model_settings=ModelSettings(extra_headers={WORKER_HEADER: str(os.getpid())})
+        ),
     )
+    if options.approval_wait is not None:
+        _interpreter._APPROVAL_WAIT_SECONDS = options.approval_wait
     async with engine:
+        (options.marks / f"ready-{os.getpid()}").touch()
+        if options.crash_on:
+            _crash_on(options.crash_on)
         if options.start:
             await engine.start_run("support", options.input, run_id=options.start)
         if options.approve:
@@ -100,7 +135,59 @@ async def main(options: Options) -> None:
             partial.write_text(record.model_dump_json())
             partial.rename(result)  # whole, or not there yet
             return
+        if options.inbox is not None:
+            await serve_inbox(engine, options.inbox, options.marks / "confirmed")
         await asyncio.Event().wait()  # serve until killed
+
+
+async def serve_inbox(engine: DurableEngine, inbox: Path, confirmed: Path) -> None:
+    """Carry out the inbox's commands as they are appended (until killed)."""
+    done = 0
+    while True:
+        lines = inbox.read_text().splitlines(keepends=True) if inbox.exists() else []
+        for line in lines[done:]:
+            if not line.endswith("\n"):
+                break  # still being written
+            command = json.loads(line)
+            if "start" in command:
+                await engine.start_run(
+                    "support",
+                    command["input"],
+                    run_id=command["start"],
+                    session_id=command["session"],
+                )
+                append_line(confirmed, f"started {command['start']}")
+            else:
+                run_id = command["decide"]
+                record = await engine.get_run(run_id)
+                if record.status == "awaiting_approval":
+                    # RunConflict: decided meanwhile (by an earlier life of this worker, say)
+                    with contextlib.suppress(RunConflict):
+                        await engine.decide(
+                            run_id, {r.call_id: True for r in record.pending_approvals}
+                        )
+                append_line(confirmed, f"decided {run_id}")
+            done += 1
+        await asyncio.sleep(0.02)
+
+
+def _crash_on(method: str) -> None:
+    """Make ``DBOS.<method>`` kill this process (SIGKILL) the moment it is called:
+    a crash at that exact point of whatever calls it."""
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    setattr(DBOS, method, crash)
+
+
+def append_line(path: Path, line: str) -> None:
+    """One write of a whole line: a kill leaves it written or not, never half."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, f"{line}\n".encode())
+    finally:
+        os.close(fd)
 
 
 def run(options: Options) -> None:

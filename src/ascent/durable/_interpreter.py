@@ -49,8 +49,9 @@ __all__ = [
 logger = logging.getLogger("ascent.durable")
 
 APPROVAL_TOPIC = "ascent.approval"
-# How long one durable wait lasts before it is renewed (each renewal is a recorded step).
-_APPROVAL_WAIT_SECONDS = 3600.0
+# How long one durable wait lasts before it is renewed (each renewal is a recorded step),
+# and so how late a decision whose message was lost is found in the run's log.
+_APPROVAL_WAIT_SECONDS = 60.0
 # DBOS's wait for a message does not notice that its workflow was cancelled: while
 # it waits, its status is read this often (then less and less often, up to the most).
 _CANCEL_CHECK_SECONDS = 1.0
@@ -214,13 +215,15 @@ class DurableRun:
     """What the durable interpreter needs from the engine, for one run.
 
     ``on_pause(requests, event, usage)`` and ``on_resume(decisions)`` update the
-    run's record (JSON arguments: they run as recorded steps).
+    run's record (JSON arguments: they run as recorded steps); ``decided()`` reads
+    the decisions taken for the pause from the run's log (None if none was).
     """
 
     run_id: str
     events: EventLog
     on_pause: Callable[[list[Any], dict[str, Any], dict[str, Any]], None]
     on_resume: Callable[[dict[str, Any]], None]
+    decided: Callable[[], dict[str, Any] | None]
 
 
 class DurableInterpreter(Interpreter):
@@ -271,7 +274,12 @@ class DurableInterpreter(Interpreter):
         while not decisions:
             message = await _recv_unless_cancelled(self.durable.run_id)
             if not isinstance(message, dict):
-                continue  # the wait timed out: wait again (for days, if need be)
+                # No message: a decision is in the log all the same if the process that
+                # took it died before sending it. If none is, wait again (for days, if
+                # need be).
+                message = await DBOS.run_step_async({"name": "decided"}, self.durable.decided)
+                if not isinstance(message, dict):
+                    continue
             decisions = {
                 call_id: ApprovalDecision.model_validate(value)
                 for call_id, value in message.items()

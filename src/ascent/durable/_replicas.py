@@ -6,7 +6,9 @@ conditional update (so exactly one replica wins) and asks DBOS to recover the
 dead executor's pending workflows. DBOS puts them back on its queue, and the
 queue's atomic dequeue hands each to exactly one replica; a stale replica that
 wakes up later loses ownership at its next step (DBOS fences it), so a run is
-never executed by two replicas at once.
+never executed by two replicas at once. A claim that is never finished (its
+claimant was killed while recovering the runs) is claimed again once it is
+``takeover_after`` old.
 """
 
 from __future__ import annotations
@@ -78,12 +80,16 @@ class Replica:
 
     async def take_over(self) -> list[str]:
         """Recover the pending runs of replicas whose heartbeat is too old."""
+        # A takeover claimed as long ago as a heartbeat is missed, and never finished,
+        # lost its claimant (killed while recovering the runs): it is claimed again.
         cutoff = time.time() - self.takeover_after
-        stale = await asyncio.to_thread(self.store.stale_replicas, self.executor_id, cutoff)
+        stale = await asyncio.to_thread(
+            self.store.stale_replicas, self.executor_id, cutoff, abandoned=cutoff
+        )
         claimed = []
         for dead in stale:
             if not await asyncio.to_thread(
-                self.store.claim_replica, dead, self.executor_id, cutoff
+                self.store.claim_replica, dead, self.executor_id, cutoff, abandoned=cutoff
             ):
                 continue  # another replica was first
             try:

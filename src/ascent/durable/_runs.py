@@ -187,6 +187,7 @@ class RunWorkflows:
                 events=events,
                 on_pause=functools.partial(self._on_pause, run_id),
                 on_resume=functools.partial(self._on_resume, run_id),
+                decided=functools.partial(self._decided, run_id),
             )
             config = settings.run_config
             if not config.tracing_disabled:
@@ -297,9 +298,25 @@ class RunWorkflows:
         )
 
     def _on_resume(self, run_id: str, decisions: dict[str, Any]) -> None:
-        self._update(
-            run_id, [("run_resumed", {"decisions": decisions})], status="running", pending=[]
-        )
+        # the decision logged run_resumed as it was taken (DurableEngine.decide)
+        self._update(run_id, [], status="running", pending=[])
+
+    def _decided(self, run_id: str) -> dict[str, Any] | None:
+        """The decisions taken for the run's pause, from its log: those of a
+        ``run_resumed`` after the last ``approval_required`` (None: none yet)."""
+        record = self.store.get_run(run_id)
+        if record is None or record.status != "running":
+            return None  # still awaiting approval, or over
+        decided: dict[str, Any] | None = None
+        after = 0
+        while events := self.store.read_events(run_id, after=after):
+            for event in events:
+                if event.type == "approval_required":
+                    decided = None
+                elif event.type == "run_resumed":
+                    decided = event.data.get("decisions")
+            after = events[-1].seq
+        return decided
 
     def _finish(
         self,

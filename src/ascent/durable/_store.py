@@ -199,9 +199,22 @@ class RunStore:
 
     def insert_run(self, record: RunRecord, *, events: Sequence[PendingEvent] = ()) -> bool:
         """Add ``record`` (and its first ``events``) unless a run with its id exists;
-        True if added."""
+        True if added.
+
+        A run on a session is stamped (its ``created_at``, set on ``record`` too)
+        inside the write, which holds the session's lock: a session's runs are
+        written in the order of their stamps, so a run that looks for the runs
+        before it on its session (to take its turn after them) misses none.
+        """
         try:
             with write_transaction(self.engine) as conn:
+                if record.session_id is not None:
+                    if conn.dialect.name == "postgresql":  # SQLite's write lock is enough
+                        conn.exec_driver_sql(
+                            "SELECT pg_advisory_xact_lock(hashtext(%(key)s))",
+                            {"key": f"ascent-session:{record.session_id}"},
+                        )
+                    record.created_at = record.updated_at = datetime.now(UTC)
                 conn.execute(self._sql.insert_run, self._row(record))
                 if events:
                     self._append(conn, record.id, events, after=0)  # a new run's log is empty
@@ -543,32 +556,50 @@ class RunStore:
             conn.execute(table.update().where(table.c.executor_id == executor_id).values(**values))
             return starting or not taken
 
-    def stale_replicas(self, executor_id: str, cutoff: float) -> list[str]:
+    def stale_replicas(
+        self, executor_id: str, cutoff: float, *, abandoned: float | None = None
+    ) -> list[str]:
+        """Replicas silent since ``cutoff`` whose runs nobody has taken over (or, with
+        ``abandoned``, whose takeover was claimed before that time and never finished:
+        its claimant died)."""
         from sqlalchemy import select
 
         table = self.tables.replicas
         query = select(table.c.executor_id).where(
             table.c.heartbeat_at < cutoff,
-            table.c.taken_over_by.is_(None),
+            self._unclaimed(abandoned),
             table.c.executor_id != executor_id,
         )
         with self.engine.connect() as conn:
             return [row[0] for row in conn.execute(query)]
 
-    def claim_replica(self, dead: str, by: str, cutoff: float) -> bool:
-        """Mark ``dead`` as taken over by ``by``; True for exactly one claimant."""
+    def claim_replica(
+        self, dead: str, by: str, cutoff: float, *, abandoned: float | None = None
+    ) -> bool:
+        """Mark ``dead`` as taken over by ``by``; True for exactly one claimant (a
+        claim made before ``abandoned``, if given, counts as none)."""
         table = self.tables.replicas
         with write_transaction(self.engine) as conn:
             result = conn.execute(
                 table.update()
                 .where(
                     table.c.executor_id == dead,
-                    table.c.taken_over_by.is_(None),
+                    self._unclaimed(abandoned),
                     table.c.heartbeat_at < cutoff,
                 )
                 .values(taken_over_by=by, taken_over_at=time.time())
             )
             return result.rowcount == 1
+
+    def _unclaimed(self, abandoned: float | None) -> Any:
+        """Not taken over, or claimed before ``abandoned`` by a replica that never
+        finished (a finished takeover removes the dead replica's row)."""
+        from sqlalchemy import or_
+
+        table = self.tables.replicas
+        if abandoned is None:
+            return table.c.taken_over_by.is_(None)
+        return or_(table.c.taken_over_by.is_(None), table.c.taken_over_at < abandoned)
 
     def release_replica(self, dead: str) -> None:
         """Undo a claim whose recovery failed, so the takeover is tried again."""

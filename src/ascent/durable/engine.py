@@ -264,7 +264,11 @@ class DurableEngine:
             existing = await asyncio.to_thread(parts.store.get_run, run_id)
             if existing is None or existing.tenant != tenant or existing.agent != agent:
                 raise RunConflict(f"the run id {run_id!r} is taken by another run")
-            return existing
+            if existing.done or await DBOS.get_workflow_status_async(run_id) is not None:
+                return existing
+            # The process that wrote the record died before it started the workflow, and
+            # nothing else would start it: this request, the same start again, does.
+            record = existing
         try:
             with SetWorkflowID(run_id):
                 if self.worker_concurrency is not None:  # whichever replica is free runs it
@@ -356,13 +360,16 @@ class DurableEngine:
                 f"{', '.join(unknown) or '(none given)'}; pending: {', '.join(pending) or 'none'}"
             )
         remaining = [r for call_id, r in pending.items() if call_id not in decisions]
-        # one conditional update: of two decisions racing, exactly one wins
+        # One conditional update: of two decisions racing, exactly one wins. It logs the
+        # decision too, so a run whose message is lost (this process dies before sending
+        # it) finds the decision in its log when its wait times out.
         updated = await asyncio.to_thread(
             parts.store.update_run,
             run_id,
             status="running",
             pending=remaining,
             only_status="awaiting_approval",
+            events=[("run_resumed", {"decisions": message}, None)],
         )
         if updated is None:
             latest = await parts.news.get_run(run_id, tenant=tenant)

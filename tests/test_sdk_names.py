@@ -1,0 +1,62 @@
+"""Names and keywords of the OpenAI Agents SDK say what to write in Ascent."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import ascent
+from ascent._private.sdk_names import SDK_NAMES
+
+
+def test_from_import_of_an_sdk_name_raises_import_error_with_the_hint() -> None:
+    with pytest.raises(ImportError, match=r"RunContextWrapper.*write RunContext"):
+        from ascent import RunContextWrapper  # noqa: F401
+
+
+def test_from_import_inside_a_function_carries_the_hint_too() -> None:
+    def load() -> None:
+        from ascent import GuardrailFunctionOutput  # noqa: F401
+
+    with pytest.raises(ImportError, match="write GuardrailOutput"):
+        load()
+
+
+@pytest.mark.parametrize("name", sorted(SDK_NAMES))
+def test_every_sdk_name_raises_import_error_naming_what_to_write(name: str) -> None:
+    with pytest.raises(ImportError) as caught:
+        exec(f"from ascent import {name}", {})
+    assert SDK_NAMES[name].write in str(caught.value)
+    assert "OpenAI Agents SDK" in str(caught.value)
+
+
+def test_attribute_access_raises_attribute_error_with_the_hint() -> None:
+    with pytest.raises(AttributeError, match="write RunContext"):
+        _ = ascent.RunContextWrapper
+    assert not hasattr(ascent, "ItemHelpers")
+    assert getattr(ascent, "set_tracing_disabled", None) is None
+
+
+def test_unknown_names_fail_as_usual() -> None:
+    with pytest.raises(ImportError, match="cannot import name 'NoSuchThing'"):
+        from ascent import NoSuchThing  # noqa: F401
+    with pytest.raises(AttributeError, match="has no attribute 'NoSuchThing'"):
+        _ = ascent.NoSuchThing
+
+
+def test_no_sdk_name_shadows_a_name_ascent_has() -> None:
+    assert not set(SDK_NAMES) & set(dir(ascent))
+
+
+@pytest.mark.parametrize(
+    "target", sorted({target for entry in SDK_NAMES.values() for target in entry.targets})
+)
+def test_every_ascent_name_a_hint_points_to_exists(target: str) -> None:
+    module_name, _, attribute = target.partition(":")
+    module = importlib.import_module(module_name)
+    assert hasattr(module, attribute), target
+
+
+def test_every_entry_points_somewhere() -> None:
+    assert all(entry.targets for entry in SDK_NAMES.values())

@@ -60,3 +60,42 @@ def test_every_ascent_name_a_hint_points_to_exists(target: str) -> None:
 
 def test_every_entry_points_somewhere() -> None:
     assert all(entry.targets for entry in SDK_NAMES.values())
+
+
+# ---------------------------------------------------------------- keywords
+
+
+def test_agent_as_tool_refuses_the_sdk_keywords_with_ascent_names() -> None:
+    agent = ascent.Agent(name="Helper")
+    with pytest.raises(TypeError, match=r"'tool_name': write 'name'"):
+        agent.as_tool(tool_name="helper", tool_description="Helps.")
+    with pytest.raises(TypeError, match=r"'tool_description': write 'description'"):
+        agent.as_tool(tool_description="Helps.")
+    with pytest.raises(TypeError, match=r"'custom_output_extractor': write 'output_extractor'"):
+        agent.as_tool(custom_output_extractor=str)
+    tool = agent.as_tool(name="helper", description="Helps.")
+    assert (tool.name, tool.description) == ("helper", "Helps.")
+
+
+def test_function_tool_refuses_the_sdk_keywords_with_ascent_names() -> None:
+    with pytest.raises(TypeError, match=r"'name_override': write 'name'"):
+        ascent.function_tool(name_override="add")
+    with pytest.raises(TypeError, match=r"'description_override': write 'description'"):
+        ascent.function_tool(description_override="Adds.")
+    with pytest.raises(TypeError, match=r"'strict_mode': write 'strict'"):
+        ascent.function_tool(strict_mode=False)
+
+    @ascent.function_tool(name="add", description="Adds.")
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    assert (add.name, add.description) == ("add", "Adds.")
+    assert ascent.function_tool.__name__ == "function_tool"
+
+
+def test_the_sdk_keywords_ascent_shares_are_accepted() -> None:
+    config = ascent.RunConfig(workflow_name="Support", tracing_disabled=True)
+    assert config.workflow_name == "Support"
+    agent = ascent.Agent(name="a", model="offline")
+    result = ascent.Runner.run_sync(agent, "hi", max_turns=3, run_config=config)
+    assert isinstance(result.final_output, str)

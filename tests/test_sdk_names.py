@@ -7,7 +7,9 @@ import importlib
 import pytest
 
 import ascent
+from ascent import models
 from ascent._private.sdk_names import SDK_NAMES
+from ascent.errors import UserError
 
 
 def test_from_import_of_an_sdk_name_raises_import_error_with_the_hint() -> None:
@@ -99,3 +101,64 @@ def test_the_sdk_keywords_ascent_shares_are_accepted() -> None:
     agent = ascent.Agent(name="a", model="offline")
     result = ascent.Runner.run_sync(agent, "hi", max_turns=3, run_config=config)
     assert isinstance(result.final_output, str)
+
+
+# ---------------------------------------------------------------- checked when an agent is built
+
+
+def lookup(order_id: str) -> str:
+    return order_id
+
+
+def test_a_plain_function_in_tools_says_to_decorate_it() -> None:
+    with pytest.raises(
+        UserError, match=r"'lookup' is a plain function: decorate it with @function_tool"
+    ):
+        ascent.Agent(name="a", tools=[lookup])  # type: ignore[list-item]
+
+
+def test_an_agent_in_tools_says_as_tool_or_handoffs() -> None:
+    helper = ascent.Agent(name="helper")
+    with pytest.raises(UserError, match=r"agent.as_tool\(\).*handoffs="):
+        ascent.Agent(name="a", tools=[helper])  # type: ignore[list-item]
+
+
+def test_anything_else_in_tools_is_refused_when_built() -> None:
+    with pytest.raises(UserError, match=r"tools= takes tools.*not str 'lookup'"):
+        ascent.Agent(name="a", tools=["lookup"])  # type: ignore[list-item]
+
+
+def test_handoffs_take_agents_or_handoffs_only() -> None:
+    with pytest.raises(UserError, match=r"handoffs= takes agents.*not str 'billing'"):
+        ascent.Agent(name="a", handoffs=["billing"])  # type: ignore[list-item]
+    with pytest.raises(UserError, match=r"not FunctionTool 'lookup': a tool goes in tools="):
+        ascent.Agent(name="a", handoffs=[ascent.function_tool(lookup)])  # type: ignore[list-item]
+
+
+def test_valid_tools_and_handoffs_still_build_and_clone() -> None:
+    helper = ascent.Agent(name="helper")
+    agent = ascent.Agent(
+        name="a",
+        tools=[ascent.function_tool(lookup), helper.as_tool(), ascent.WebSearchTool()],
+        handoffs=[helper, ascent.handoff(helper)],
+    )
+    assert len(agent.clone(name="b").tools) == 3
+
+
+def test_the_sdk_litellm_model_string_means_litellm_provider_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[str] = []
+
+    def factory(name: str) -> ascent.Model:
+        seen.append(name)
+        return models.resolve_model("offline")
+
+    monkeypatch.setitem(models._factories, "litellm", factory)
+    monkeypatch.setattr(models, "_cache", {})
+    agent = ascent.Agent(name="a", model="litellm/anthropic/claude-3-5-sonnet")
+    result = ascent.Runner.run_sync(agent, "hi", run_config=ascent.RunConfig(tracing_disabled=True))
+    assert isinstance(result.final_output, str)
+    models.resolve_model("litellm:ollama/llama3:8b")
+    models.resolve_model("litellm/ollama/llama3:8b")
+    assert seen == ["anthropic/claude-3-5-sonnet", "ollama/llama3:8b", "ollama/llama3:8b"]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
 import ascent
 from ascent import models
-from ascent._private.sdk_names import SDK_NAMES
+from ascent._private.sdk_names import SDK_NAMES, markdown_tables
 from ascent.errors import UserError
 
 
@@ -162,3 +163,9 @@ def test_the_sdk_litellm_model_string_means_litellm_provider_model(
     models.resolve_model("litellm:ollama/llama3:8b")
     models.resolve_model("litellm/ollama/llama3:8b")
     assert seen == ["anthropic/claude-3-5-sonnet", "ollama/llama3:8b", "ollama/llama3:8b"]
+
+
+def test_the_migration_page_lists_the_table() -> None:
+    page = (Path(__file__).resolve().parents[1] / "docs" / "migrating.md").read_text()
+    listed = page.split("<!-- sdk-names:start -->\n", 1)[1].split("<!-- sdk-names:end -->", 1)[0]
+    assert listed == markdown_tables(), "regenerate the table from sdk_names.markdown_tables()"

@@ -15,7 +15,7 @@ from typing import Any, Generic, Literal, Protocol
 from pydantic import BaseModel
 
 from ._private.naming import slugify
-from ._private.sdk_names import reject_sdk_keywords
+from ._private.sdk_names import SDK_KEYWORDS, reject_sdk_keywords
 from .context import RunContext, TContext, ToolContext
 from .errors import UserError
 from .guardrails import InputGuardrail, OutputGuardrail
@@ -147,13 +147,7 @@ class Agent(Generic[TContext]):
     def get_handoffs(self) -> list[Handoff]:
         return [item if isinstance(item, Handoff) else handoff(item) for item in self.handoffs]
 
-    @reject_sdk_keywords(
-        {
-            "tool_name": "name",
-            "tool_description": "description",
-            "custom_output_extractor": "output_extractor",
-        }
-    )
+    @reject_sdk_keywords(SDK_KEYWORDS["Agent.as_tool"])
     def as_tool(
         self,
         *,

@@ -13,7 +13,14 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import NamedTuple, ParamSpec, TypeVar
 
-__all__ = ["SDK_NAMES", "SDKName", "hint_for", "reject_sdk_keywords"]
+__all__ = [
+    "SDK_KEYWORDS",
+    "SDK_NAMES",
+    "SDKName",
+    "hint_for",
+    "markdown_tables",
+    "reject_sdk_keywords",
+]
 
 
 class SDKName(NamedTuple):
@@ -176,3 +183,31 @@ def reject_sdk_keywords(renames: Mapping[str, str]) -> Callable[[Callable[P, R]]
         return checked
 
     return decorate
+
+
+# The keyword arguments the SDK spells differently, by the callable that takes them.
+SDK_KEYWORDS: dict[str, dict[str, str]] = {
+    "Agent.as_tool": {
+        "tool_name": "name",
+        "tool_description": "description",
+        "custom_output_extractor": "output_extractor",
+    },
+    "function_tool": {
+        "name_override": "name",
+        "description_override": "description",
+        "strict_mode": "strict",
+    },
+}
+
+
+def markdown_tables() -> str:
+    """The tables of ``docs/migrating.md`` (a test keeps the page in step)."""
+    lines = ["| OpenAI Agents SDK | In Ascent |", "| --- | --- |"]
+    lines += [f"| `{name}` | {entry.write} |" for name, entry in sorted(SDK_NAMES.items())]
+    lines += ["", "| OpenAI Agents SDK keyword | In Ascent |", "| --- | --- |"]
+    lines += [
+        f"| `{owner}({old}=...)` | `{owner}({new}=...)` |"
+        for owner, renames in SDK_KEYWORDS.items()
+        for old, new in renames.items()
+    ]
+    return "\n".join(lines) + "\n"

@@ -3,6 +3,9 @@
 One agent loop (a pure generator of commands), any model, offline by default.
 """
 
+from typing import Any
+
+from ._private.sdk_names import hint_for as _hint_for
 from ._version import __version__
 from .agent import Agent, AgentTool, StopAtTools, ToolsToFinalOutput
 from .context import RunContext, ToolContext
@@ -133,3 +136,31 @@ __all__ = [
     "tool_output_guardrail",
     "trace",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """An OpenAI Agents SDK name that Ascent spells differently says what to write.
+
+    ``from ascent import RunContextWrapper`` raises ImportError with the hint;
+    ``ascent.RunContextWrapper`` raises AttributeError with it (so ``hasattr``
+    and ``getattr(ascent, name, default)`` behave as for any missing name).
+    """
+    hint = _hint_for(name)
+    if hint is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}", name=name, obj=None)
+    if _called_by_from_import():
+        raise ImportError(hint, name=__name__)
+    raise AttributeError(hint, name=name, obj=None)
+
+
+def _called_by_from_import() -> bool:
+    """Whether the caller is executing ``from ascent import name``: that form
+    turns an AttributeError into a generic ImportError, dropping the hint."""
+    import opcode
+    import sys
+
+    try:
+        frame = sys._getframe(2)
+        return frame.f_code.co_code[frame.f_lasti] == opcode.opmap["IMPORT_FROM"]
+    except (ValueError, IndexError):  # no such frame
+        return False

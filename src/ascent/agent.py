@@ -15,6 +15,7 @@ from typing import Any, Generic, Literal, Protocol
 from pydantic import BaseModel
 
 from ._private.naming import slugify
+from ._private.sdk_names import SDK_KEYWORDS, reject_sdk_keywords
 from .context import RunContext, TContext, ToolContext
 from .errors import UserError
 from .guardrails import InputGuardrail, OutputGuardrail
@@ -22,7 +23,7 @@ from .handoffs import Handoff, handoff
 from .items import FunctionCallOutput
 from .lifecycle import AgentHooks
 from .models.base import Model, ModelSettings
-from .tools import ApprovalCheck, FunctionTool, RemoteToolSpec, Tool
+from .tools import ApprovalCheck, FunctionTool, HostedTool, RemoteToolSpec, Tool
 
 __all__ = [
     "Agent",
@@ -117,6 +118,16 @@ class Agent(Generic[TContext]):
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
             raise UserError("an agent needs a non-empty name")
+        for tool in self.tools:
+            if not isinstance(tool, FunctionTool | HostedTool):
+                raise UserError(f"agent {self.name!r}: {_not_a_tool(tool)}")
+        for target in self.handoffs:
+            if not isinstance(target, Agent | Handoff):
+                raise UserError(
+                    f"agent {self.name!r}: handoffs= takes agents or handoff(agent, ...) "
+                    f"objects, not {_describe(target)}"
+                    + (": a tool goes in tools=" if isinstance(target, FunctionTool) else "")
+                )
 
     def clone(self, **changes: Any) -> Agent[TContext]:
         """A copy with some fields changed; lists are copied, not shared."""
@@ -136,6 +147,7 @@ class Agent(Generic[TContext]):
     def get_handoffs(self) -> list[Handoff]:
         return [item if isinstance(item, Handoff) else handoff(item) for item in self.handoffs]
 
+    @reject_sdk_keywords(SDK_KEYWORDS["Agent.as_tool"])
     def as_tool(
         self,
         *,
@@ -179,6 +191,31 @@ class AgentTool(FunctionTool):
     agent: Agent[Any]
     max_turns: int | None = None
     output_extractor: Callable[[Any], str | Awaitable[str]] | None = None
+
+
+def _describe(value: Any) -> str:
+    """``function 'lookup'``, ``FunctionTool 'lookup'``, ``str 'lookup'``: short, for messages."""
+    if inspect.isroutine(value):
+        return f"function {getattr(value, '__qualname__', value)!r}"
+    name = getattr(value, "name", None)
+    shown = name if isinstance(name, str) else value
+    text = repr(shown)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def _not_a_tool(value: Any) -> str:
+    """Why ``value`` cannot be listed in ``tools=``, and what to write instead."""
+    if isinstance(value, Agent):
+        return (
+            f"agent {value.name!r} is not a tool: list agent.as_tool() in tools= "
+            "to call it as a tool, or the agent in handoffs= to hand the conversation over"
+        )
+    if inspect.isroutine(value):
+        return (
+            f"{_describe(value)} is a plain function: decorate it with @function_tool "
+            "(from ascent import function_tool) to make it a tool"
+        )
+    return f"tools= takes tools (made with @function_tool, or hosted tools), not {_describe(value)}"
 
 
 async def _not_run_directly(context: ToolContext[Any], arguments: str) -> Any:

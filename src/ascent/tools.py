@@ -17,6 +17,7 @@ from typing import Any, Literal, overload
 from pydantic import BaseModel
 
 from ._private.schema import DocstringStyle, ToolArgumentsError, function_schema
+from ._private.sdk_names import SDK_KEYWORDS, reject_sdk_keywords
 from .context import RunContext, ToolContext
 from .errors import ToolTimeoutError
 from .guardrails import ToolInputGuardrail, ToolOutputGuardrail
@@ -205,6 +206,7 @@ def function_tool(
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
+@reject_sdk_keywords(SDK_KEYWORDS["function_tool"])
 def function_tool(
     func: Callable[..., Any] | None = None,
     /,

@@ -127,7 +127,8 @@ def resolve_model(model: str | Model | None) -> Model:
 
     A bare name without a provider prefix means an OpenAI model: Chat
     Completions when ``OPENAI_BASE_URL`` points at a compatible server (the API
-    they all speak), the Responses API otherwise.
+    they all speak), the Responses API otherwise. ``litellm/provider/model`` (as
+    the OpenAI Agents SDK writes it) means ``litellm:provider/model``.
     """
     if model is None:
         model = default_model_name()
@@ -136,7 +137,10 @@ def resolve_model(model: str | Model | None) -> Model:
     cached = _cache.get(model)
     if cached is not None:
         return cached
-    prefix, sep, name = model.partition(":")
+    if model.startswith("litellm/"):  # the OpenAI Agents SDK's spelling of litellm:provider/model
+        prefix, sep, name = "litellm", ":", model.removeprefix("litellm/")
+    else:
+        prefix, sep, name = model.partition(":")
     if not sep:
         if model in _BUILTIN or model in _factories:
             prefix, name = model, ""

@@ -39,6 +39,7 @@ def load(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
         ("memory_search", ["sqlite keyword", "sqlite hybrid", "search (median)"]),
         ("service", ["replicas", "clients", "runs/s", "p99", "2 replicas / 1 replica"]),
         ("durable", ["durable overhead", "in process (streamed)", "durable, sqlite", "per step"]),
+        ("chaos", ["kill -9", "misbehaving model", "cut_stream", "RSS", "races", "problems: none"]),
     ],
 )
 def test_benchmark_prints_figures(
@@ -47,7 +48,8 @@ def test_benchmark_prints_figures(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    load(name, monkeypatch).main(["--quick"])
+    failed = load(name, monkeypatch).main(["--quick"])
+    assert not failed  # a benchmark that checks something (chaos) says whether it held
     out = capsys.readouterr().out
     for text in expected:
         assert text in out

@@ -130,7 +130,6 @@ class RunPlan:
 
 
 FAULTS = ("rate_limit", "server_error", "hang", "malformed", "cut_stream", "dropped")
-Fault = Literal["rate_limit", "server_error", "hang", "malformed", "cut_stream", "dropped"]
 
 
 def fault_step(fault: str, reply: Reply, rng: random.Random, *, hang: float) -> Step:
@@ -346,10 +345,6 @@ def problems_with_session(session: str, items: Sequence[Any], keys: Sequence[str
     return problems
 
 
-def seconds_since(start: float) -> float:
-    return time.monotonic() - start
-
-
 # ================================================ processes and /proc meters
 
 
@@ -484,7 +479,10 @@ class Traffic:
 
 
 def make_client(base_url: str, connections: int) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    """A client of the service. A fresh connection per request (as bench/service.py's):
+    on a busy machine a kept-alive one can sit idle past uvicorn's 5 s keep-alive, and
+    the server closes it just as the client sends on it."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=0)
     return httpx.AsyncClient(base_url=base_url, headers=HEADERS, limits=limits, timeout=60)
 
 
@@ -496,18 +494,23 @@ async def streamed(
     started = time.monotonic()
     first: float | None = None
     chunks: list[str] = []
+    broke = ""
     async with client.stream(method, url, **options) as response:
         traffic.note(response)
-        async for chunk in response.aiter_text():
-            if first is None:
-                first = time.monotonic() - started
-            chunks.append(chunk)
+        try:
+            async for chunk in response.aiter_text():
+                if first is None:
+                    first = time.monotonic() - started
+                chunks.append(chunk)
+        except httpx.HTTPError as exc:  # the connection broke after the answer began
+            broke = f" ({type(exc).__name__}: {exc})"
     if response.status_code != 200:
         return [], first or 0.0
-    events = sse_events("".join(chunks))
-    if not events or events[-1].get("event") != "run":
+    text = "".join(chunks)
+    events = sse_events(text[: text.rfind("\n\n") + 2])  # the events that came whole
+    if broke or not events or events[-1].get("event") != "run":
         traffic.cut_streams += 1
-        traffic.errors.append(f"{method} {url}: the stream ended without the run's record")
+        traffic.errors.append(f"{method} {url}: the stream ended without the run's record{broke}")
     return events, first or 0.0
 
 
@@ -749,7 +752,7 @@ def kill_chaos(
             ):
                 break
             time.sleep(0.1)
-        seconds = seconds_since(began)
+        seconds = time.monotonic() - began
     finally:
         chaos.group.stop_all()
     problems += _check_durable_runs(url, store, by_key, records, model, frozenset(chaos.killed))
@@ -981,6 +984,15 @@ async def _start(
 
 
 # =================================================== 3. clients following SSE
+
+# What the service may keep after a load, beyond what it held before it (after a
+# warm-up as busy as the load, which fills its pools: database connections, the
+# model client's kept-alive connections, threads). Descriptors: a few, for the
+# pools' churn; every stream's socket is closed. RSS: Python keeps some memory it
+# freed, but a stream that leaked 100 KB would leave more than this behind after
+# the ~150 runs of the CI load, and far more after the bench's thousands.
+LOAD_FD_SLACK = 5
+LOAD_RSS_SLACK = 16 * 2**20
 
 
 @dataclass
@@ -1280,7 +1292,8 @@ async def races(
 class FuzzReport:
     """What :func:`stateful_fuzz` sent and got."""
 
-    scenarios: int
+    scenarios: int  # scenarios run
+    restarts: int  # times Hypothesis gave up on a scenario the service's state changed
     seconds: float
     calls: collections.Counter[str]  # "POST /v1/agents/{name}/runs -> 200": how many
     approved: int  # paused runs a person (the fuzz's janitor) approved meanwhile
@@ -1450,6 +1463,7 @@ def stateful_fuzz(
     cut = sum(1 for problem in problems if "a cut stream" in problem)
     return FuzzReport(
         scenarios=scenarios,
+        restarts=0,
         seconds=time.monotonic() - began,
         calls=calls,
         approved=approved,

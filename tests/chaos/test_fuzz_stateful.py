@@ -36,7 +36,8 @@ def test_call_sequences_with_bad_input_get_no_server_error_and_no_cut_stream(
     assert report.log_problems == []
     operations = {call.rsplit(" -> ", 1)[0] for call in report.calls}
     assert len(operations) >= 6  # the runs' operations, reached through the links
-    assert any(call.endswith("/approvals -> 200") for call in report.calls)
+    # runs paused and went on: approved through the link, or by the janitor
+    assert report.approved or any(call.endswith("/approvals -> 200") for call in report.calls)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,11 +27,18 @@ from pydantic_core import from_json, to_json
 from sqlalchemy.exc import IntegrityError
 
 from ..items import RunUsage, Usage
-from ..storage import LazyTables, write_transaction
+from ..storage import write_transaction
+from ._schema import (
+    EVENTS_TABLE,
+    REPLICAS_TABLE,
+    RUNS_TABLE,
+    TIMERS_TABLE,
+    Statements,
+    schema,
+)
 from .records import TERMINAL_STATUSES, RunEvent, RunRecord
 
 if TYPE_CHECKING:
-    from sqlalchemy import Table
     from sqlalchemy.engine import Connection, Engine
 
 __all__ = [
@@ -46,12 +52,7 @@ __all__ = [
     "UsageSum",
 ]
 
-RUNS_TABLE = "ascent_runs"
-EVENTS_TABLE = "ascent_run_events"
-REPLICAS_TABLE = "ascent_replicas"
-TIMERS_TABLE = "ascent_run_timers"
 
-_ACTIVE = ("queued", "running", "awaiting_approval")
 _USAGE_BATCH = 500
 _USAGE_COUNTERS = tuple(name for name in Usage.model_fields)
 _ATTEMPTS = tuple(range(10))
@@ -71,117 +72,6 @@ def _dumps(value: Any) -> str:
     return to_json(value, fallback=str).decode()
 
 
-@dataclass(frozen=True, slots=True)
-class _Tables:
-    runs: Table
-    events: Table
-    replicas: Table
-    timers: Table
-
-
-class _Statements:
-    """The hot statements, built once: SQLAlchemy then reuses their compiled form
-    without rebuilding (and re-keying) a statement per call, which cost more than
-    SQLite's own work. Values go in as parameters; the ``b_`` names keep them apart
-    from the column names an UPDATE sets."""
-
-    def __init__(self, tables: _Tables, *, returning: bool) -> None:
-        from sqlalchemy import bindparam, func, select
-
-        self.returning = returning
-        runs, events = tables.runs, tables.events
-        by_id = runs.c.id == bindparam("b_id")
-        self.get_run = select(runs).where(by_id)
-        self.insert_run = runs.insert()
-        self.insert_events = events.insert()
-        self.log_end = select(func.max(events.c.seq)).where(events.c.run_id == bindparam("b_id"))
-        self.read_events = (
-            select(events.c.seq, events.c.type, events.c.data)
-            .where(events.c.run_id == bindparam("b_id"), events.c.seq > bindparam("b_after"))
-            .order_by(events.c.seq)
-            .limit(bindparam("b_limit"))
-        )
-        logged = select(events.c.seq).where(
-            events.c.run_id == bindparam("b_id"), events.c.type == bindparam("b_type")
-        )
-        self.logged_at_step = logged.where(events.c.step == bindparam("b_step")).limit(1)
-        self.logged_no_step = logged.where(events.c.step.is_(None)).limit(1)
-        update = runs.update()
-        if returning:  # the record as written comes back with the write: no read after it
-            update = update.returning(*runs.c)
-        self.update_any = update.where(by_id)
-        self.update_active = update.where(by_id, runs.c.status.in_(_ACTIVE))
-        self.update_if_status = update.where(by_id, runs.c.status == bindparam("b_status"))
-
-
-def _declare() -> _Tables:
-    from sqlalchemy import Column, Double, Index, Integer, MetaData, String, Table, Text
-
-    metadata = MetaData()
-    runs = Table(
-        RUNS_TABLE,
-        metadata,
-        Column("id", String(255), primary_key=True),
-        Column("agent", Text, nullable=False),
-        Column("tenant", String(255)),
-        Column("session_id", String(255)),
-        Column("status", String(32), nullable=False),
-        Column("output", Text),
-        Column("error", Text),
-        Column("pending", Text, nullable=False),
-        Column("usage", Text, nullable=False),
-        Column("trace_id", String(255)),
-        Column("schedule", String(255)),
-        Column("created_at", Double, nullable=False),
-        Column("updated_at", Double, nullable=False),
-        Index(f"ix_{RUNS_TABLE}_tenant_created", "tenant", "created_at"),
-        Index(f"ix_{RUNS_TABLE}_session_created", "session_id", "created_at"),
-    )
-    events = Table(
-        EVENTS_TABLE,
-        metadata,
-        Column("run_id", String(255), primary_key=True),
-        Column("seq", Integer, primary_key=True, autoincrement=False),
-        Column("type", String(64), nullable=False),
-        Column("data", Text, nullable=False),
-        Column("step", Integer),
-        Column("created_at", Double, nullable=False),
-    )
-    replicas = Table(
-        REPLICAS_TABLE,
-        metadata,
-        Column("executor_id", String(255), primary_key=True),
-        Column("app_version", Text, nullable=False),
-        Column("started_at", Double, nullable=False),
-        Column("heartbeat_at", Double, nullable=False),
-        Column("taken_over_by", String(255)),
-        Column("taken_over_at", Double),
-    )
-    timers = Table(
-        TIMERS_TABLE,
-        metadata,
-        Column("key", String(255), primary_key=True),
-        Column("wake_at", Double, nullable=False),
-    )
-    return _Tables(runs, events, replicas, timers)
-
-
-def _create(engine: Engine, tables: _Tables) -> None:
-    from sqlalchemy.exc import DBAPIError
-
-    for attempt in range(3):
-        try:
-            tables.runs.metadata.create_all(engine, checkfirst=True)
-            return
-        except DBAPIError:
-            # another replica created them at the same moment: look again
-            if attempt == 2:
-                raise
-
-
-_schema = LazyTables(_declare, create=_create)
-
-
 def _timestamp(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
@@ -191,9 +81,9 @@ class RunStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.tables = _schema()
-        self.engine: Engine = _schema.engine(url)
-        self._sql = _Statements(self.tables, returning=self.engine.dialect.update_returning)
+        self.tables = schema()
+        self.engine: Engine = schema.engine(url)
+        self._sql = Statements(self.tables, returning=self.engine.dialect.update_returning)
 
     # --------------------------------------------------------------------- runs
 

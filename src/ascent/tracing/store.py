@@ -15,7 +15,6 @@ traces never parses its (possibly large) input and output items.
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -27,34 +26,24 @@ from pydantic_core import to_json
 from ..errors import UserError
 from ..storage import database_url, get_engine, sqlite_path
 from ._encoding import Encoded
+from ._tables import (
+    SPANS_TABLE,
+    TRACES_TABLE,
+    Upserts,
+    bind_none_directly,
+    create_tables,
+    schema,
+)
 from .spans import Span, SpanRecord, TraceExporter, TraceRecord
 
 if TYPE_CHECKING:
-    from sqlalchemy import MetaData, Table
+    from sqlalchemy import Table
     from sqlalchemy.engine import Connection, Engine
-    from sqlalchemy.sql.dml import Insert
 
 __all__ = ["SPANS_TABLE", "TRACES_TABLE", "SQLTraceStore", "TraceSummary", "default_exporter"]
 
-TRACES_TABLE = "ascent_traces"
-SPANS_TABLE = "ascent_spans"
 _ID_PREFIX = "trace_"
 _AMBIGUOUS_SHOWN = 5
-
-# Row tuples follow the tables' column order (checked when the upserts are compiled).
-TRACE_COLUMNS = ("trace_id", "workflow", "group_id", "started_at", "ended_at", "metadata", "error")
-SPAN_COLUMNS = (
-    "trace_id",
-    "span_id",
-    "parent_id",
-    "kind",
-    "name",
-    "started_at",
-    "ended_at",
-    "tokens",
-    "attributes",
-    "error",
-)
 
 
 def _encode_json(value: Any) -> str:
@@ -82,41 +71,6 @@ def default_exporter() -> TraceExporter:
     return SQLTraceStore()
 
 
-@functools.cache
-def _schema() -> tuple[MetaData, Table, Table]:
-    from sqlalchemy import Column, Double, Index, Integer, MetaData, String, Table, Text
-
-    metadata = MetaData()
-    traces = Table(
-        TRACES_TABLE,
-        metadata,
-        Column("trace_id", String, primary_key=True),
-        Column("workflow", Text, nullable=False),
-        Column("group_id", Text),
-        Column("started_at", Double, nullable=False),
-        Column("ended_at", Double),
-        Column("metadata", Text, nullable=False),
-        Column("error", Text),
-        Index(f"ix_{TRACES_TABLE}_started_at", "started_at"),
-    )
-    spans = Table(
-        SPANS_TABLE,
-        metadata,
-        # (trace_id, span_id): the one index both reads by trace and upserts use
-        Column("trace_id", String, primary_key=True),
-        Column("span_id", String, primary_key=True),
-        Column("parent_id", String),
-        Column("kind", String(16), nullable=False),
-        Column("name", Text, nullable=False),
-        Column("started_at", Double, nullable=False),
-        Column("ended_at", Double),
-        Column("tokens", Integer),
-        Column("attributes", Text, nullable=False),
-        Column("error", Text),
-    )
-    return metadata, traces, spans
-
-
 class SQLTraceStore:
     """Traces and spans in a SQL database (SQLite or PostgreSQL); also the reader for the CLI.
 
@@ -128,7 +82,7 @@ class SQLTraceStore:
         self.url = url or database_url()
         self._lock = threading.Lock()
         self._engine: Engine | None = None
-        self._upserts: _Upserts | None = None
+        self._upserts: Upserts | None = None
         self._ready = False
 
     # ------------------------------------------------------------------ writes
@@ -162,7 +116,7 @@ class SQLTraceStore:
             return
         engine = self._writable()
         upserts = self._statements(engine)
-        # Precompiled SQL straight to the driver (see _Upserts.write): no per-row work
+        # Precompiled SQL straight to the driver (see Upserts.write): no per-row work
         # in SQLAlchemy, which matters because this runs for every span of every run.
         with engine.begin() as connection:
             if traces:
@@ -175,9 +129,9 @@ class SQLTraceStore:
         if not self._ready:
             with self._lock:
                 if not self._ready:
-                    _create_tables(engine)
+                    create_tables(engine)
                     if engine.dialect.name == "sqlite":
-                        _bind_none_directly()
+                        bind_none_directly()
                     self._ready = True
         return engine
 
@@ -186,9 +140,9 @@ class SQLTraceStore:
             self._engine = get_engine(self.url)
         return self._engine
 
-    def _statements(self, engine: Engine) -> _Upserts:
+    def _statements(self, engine: Engine) -> Upserts:
         if self._upserts is None:
-            self._upserts = _Upserts.compile(engine)
+            self._upserts = Upserts.compile(engine)
         return self._upserts
 
     # ------------------------------------------------------------------- reads
@@ -204,7 +158,7 @@ class SQLTraceStore:
         connection_context = self._readable()
         if connection_context is None:
             return []
-        _, traces, _spans = _schema()
+        _, traces, _spans = schema()
         query = select(traces)
         if before is not None:
             at, last = before
@@ -224,7 +178,7 @@ class SQLTraceStore:
         connection_context = self._readable()
         if connection_context is None or not wanted:
             return []
-        _, traces, _spans = _schema()
+        _, traces, _spans = schema()
         with connection_context as connection:
             rows = connection.execute(select(traces).where(traces.c.trace_id.in_(wanted))).all()
             found = {summary.trace_id: summary for summary in _summaries(connection, rows)}
@@ -244,7 +198,7 @@ class SQLTraceStore:
         connection_context = self._readable()
         if connection_context is None:
             return None
-        _, traces, spans = _schema()
+        _, traces, spans = schema()
         with connection_context as connection:
             row = connection.execute(select(traces).where(traces.c.trace_id == wanted)).first()
             if row is None:
@@ -399,7 +353,7 @@ def _summaries(connection: Connection, rows: Sequence[Any]) -> list[TraceSummary
 
     if not rows:
         return []
-    _, _traces, spans = _schema()
+    _, _traces, spans = schema()
     ids = [row.trace_id for row in rows]
     span_rows = connection.execute(
         select(spans.c.trace_id, spans.c.kind, spans.c.name, spans.c.tokens, spans.c.error)
@@ -473,140 +427,3 @@ def _match_prefix(connection: Connection, traces: Table, prefix: str) -> str | N
             more = ", ..." if len(found) > _AMBIGUOUS_SHOWN else ""
             raise UserError(f"trace id prefix {prefix!r} is ambiguous: {shown}{more}")
     return None
-
-
-# ------------------------------------------------------------------------- schema
-
-
-@functools.cache
-def _bind_none_directly() -> None:
-    """Let the ``sqlite3`` module bind ``None`` (SQL NULL) without its adaptation lookup.
-
-    Without an adapter for ``NoneType``, each ``None`` parameter makes ``sqlite3``
-    look for ``__adapt__`` and ``__conform__``, building and dropping two
-    AttributeError exceptions (about 2,400 instructions), and a run's rows hold a
-    dozen ``None`` values (no parent, no error, no token count...). With an
-    adapter it is a dict lookup and a call; ``None`` still binds as NULL. An
-    adapter registered for ``None`` by someone else is left alone.
-    """
-    import sqlite3
-
-    key = (type(None), sqlite3.PrepareProtocol)
-    if key not in sqlite3.adapters:
-        sqlite3.register_adapter(type(None), _none)
-
-
-def _none(value: None) -> None:
-    return value
-
-
-def _create_tables(engine: Engine) -> None:
-    metadata, _, _ = _schema()
-    try:
-        metadata.create_all(engine, checkfirst=True)
-    except Exception:
-        # Another process may have created them between the check and the CREATE.
-        metadata.create_all(engine, checkfirst=True)
-
-
-class _Upserts:
-    """Both upserts compiled once for one database, and how to pass rows to its driver."""
-
-    def __init__(self, traces: str, spans: str, named: bool) -> None:
-        self.traces = traces
-        self.spans = spans
-        self.named = named
-        self._multi: dict[tuple[bool, int], str] = {}
-
-    @classmethod
-    def compile(cls, engine: Engine) -> _Upserts:
-        upsert_traces, upsert_spans = _upsert_statements(engine.dialect.name)
-        compiled_traces = upsert_traces.compile(dialect=engine.dialect)
-        compiled_spans = upsert_spans.compile(dialect=engine.dialect)
-        named = not compiled_traces.positional
-        if not named and (
-            tuple(compiled_traces.positiontup or ()) != TRACE_COLUMNS
-            or tuple(compiled_spans.positiontup or ()) != SPAN_COLUMNS
-        ):
-            raise RuntimeError("trace store: unexpected parameter order")  # a bug, not a setup
-        return cls(str(compiled_traces), str(compiled_spans), named)
-
-    def write(self, connection: Connection, rows: list[tuple[Any, ...]], *, traces: bool) -> None:
-        """Upsert ``rows`` into one table, inside the connection's transaction.
-
-        PostgreSQL (named parameters): one ``executemany``, which psycopg
-        pipelines. SQLite: multi-row ``VALUES`` statements of up to
-        :data:`_ROWS_A_STATEMENT` rows (sizes in powers of two, so a handful
-        of statements get prepared and cached), because the ``sqlite3`` module
-        releases and retakes the GIL around every statement step: with one step
-        a row, the writer's thread and the run's thread hand the GIL back and
-        forth several times a run, which costs them both CPU.
-        """
-        sql = self.traces if traces else self.spans
-        if self.named:
-            columns = TRACE_COLUMNS if traces else SPAN_COLUMNS
-            connection.exec_driver_sql(sql, [dict(zip(columns, row, strict=True)) for row in rows])
-            return
-        cursor = connection.connection.cursor()
-        try:
-            start, total = 0, len(rows)
-            while start < total:
-                size = min(_ROWS_A_STATEMENT, 1 << ((total - start).bit_length() - 1))
-                chunk = rows[start : start + size]
-                cursor.execute(self._statement(traces, size), [v for row in chunk for v in row])
-                start += size
-        finally:
-            cursor.close()
-
-    def _statement(self, traces: bool, size: int) -> str:
-        statement = self._multi.get((traces, size))
-        if statement is None:
-            sql = self.traces if traces else self.spans
-            width = len(TRACE_COLUMNS if traces else SPAN_COLUMNS)
-            row = "(" + ", ".join(["?"] * width) + ")"
-            head, found, tail = sql.partition(f" VALUES {row}")
-            if not found:
-                raise RuntimeError("trace store: unexpected upsert statement")  # a bug
-            statement = f"{head} VALUES {', '.join([row] * size)}{tail}"
-            self._multi[traces, size] = statement
-        return statement
-
-
-# Rows in one SQLite statement: 64 spans are 640 parameters, under SQLite's
-# oldest limit of 999.
-_ROWS_A_STATEMENT = 64
-
-
-def _upsert_statements(dialect: str) -> tuple[Insert, Insert]:
-    """INSERT ... ON CONFLICT statements for both tables, in the database's own dialect."""
-    from sqlalchemy import func
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    _, traces, spans = _schema()
-    inserts: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-    insert = inserts.get(dialect)
-    if insert is None:
-        raise UserError(f"the trace store supports SQLite and PostgreSQL, not {dialect}")
-    trace_insert = insert(traces)
-    new = trace_insert.excluded
-    upsert_traces = trace_insert.on_conflict_do_update(
-        index_elements=[traces.c.trace_id],
-        set_={
-            "workflow": new["workflow"],
-            "group_id": new["group_id"],
-            "metadata": new["metadata"],
-            # an older "started" copy arriving late must not erase the end
-            "ended_at": func.coalesce(new["ended_at"], traces.c.ended_at),
-            "error": func.coalesce(new["error"], traces.c.error),
-        },
-    )
-    span_insert = insert(spans)
-    upsert_spans = span_insert.on_conflict_do_update(
-        index_elements=[spans.c.trace_id, spans.c.span_id],
-        set_={
-            column.name: span_insert.excluded[column.name]
-            for column in spans.columns
-            if column.name not in ("trace_id", "span_id")
-        },
-    )
-    return upsert_traces, upsert_spans

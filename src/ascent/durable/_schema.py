@@ -1,0 +1,144 @@
+"""The durable engine's tables in the project database, and its hot statements.
+
+Declared on first use and created once per database (``LazyTables``): runs,
+their event logs, replicas' heartbeats and durable timers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..storage import LazyTables
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+    from sqlalchemy.engine import Engine
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "EVENTS_TABLE",
+    "REPLICAS_TABLE",
+    "RUNS_TABLE",
+    "TIMERS_TABLE",
+    "Statements",
+    "Tables",
+    "schema",
+]
+
+RUNS_TABLE = "ascent_runs"
+EVENTS_TABLE = "ascent_run_events"
+REPLICAS_TABLE = "ascent_replicas"
+TIMERS_TABLE = "ascent_run_timers"
+ACTIVE_STATUSES = ("queued", "running", "awaiting_approval")
+
+
+@dataclass(frozen=True, slots=True)
+class Tables:
+    runs: Table
+    events: Table
+    replicas: Table
+    timers: Table
+
+
+class Statements:
+    """The hot statements, built once: SQLAlchemy then reuses their compiled form
+    without rebuilding (and re-keying) a statement per call, which cost more than
+    SQLite's own work. Values go in as parameters; the ``b_`` names keep them apart
+    from the column names an UPDATE sets."""
+
+    def __init__(self, tables: Tables, *, returning: bool) -> None:
+        from sqlalchemy import bindparam, func, select
+
+        self.returning = returning
+        runs, events = tables.runs, tables.events
+        by_id = runs.c.id == bindparam("b_id")
+        self.get_run = select(runs).where(by_id)
+        self.insert_run = runs.insert()
+        self.insert_events = events.insert()
+        self.log_end = select(func.max(events.c.seq)).where(events.c.run_id == bindparam("b_id"))
+        self.read_events = (
+            select(events.c.seq, events.c.type, events.c.data)
+            .where(events.c.run_id == bindparam("b_id"), events.c.seq > bindparam("b_after"))
+            .order_by(events.c.seq)
+            .limit(bindparam("b_limit"))
+        )
+        logged = select(events.c.seq).where(
+            events.c.run_id == bindparam("b_id"), events.c.type == bindparam("b_type")
+        )
+        self.logged_at_step = logged.where(events.c.step == bindparam("b_step")).limit(1)
+        self.logged_no_step = logged.where(events.c.step.is_(None)).limit(1)
+        update = runs.update()
+        if returning:  # the record as written comes back with the write: no read after it
+            update = update.returning(*runs.c)
+        self.update_any = update.where(by_id)
+        self.update_active = update.where(by_id, runs.c.status.in_(ACTIVE_STATUSES))
+        self.update_if_status = update.where(by_id, runs.c.status == bindparam("b_status"))
+
+
+def _declare() -> Tables:
+    from sqlalchemy import Column, Double, Index, Integer, MetaData, String, Table, Text
+
+    metadata = MetaData()
+    runs = Table(
+        RUNS_TABLE,
+        metadata,
+        Column("id", String(255), primary_key=True),
+        Column("agent", Text, nullable=False),
+        Column("tenant", String(255)),
+        Column("session_id", String(255)),
+        Column("status", String(32), nullable=False),
+        Column("output", Text),
+        Column("error", Text),
+        Column("pending", Text, nullable=False),
+        Column("usage", Text, nullable=False),
+        Column("trace_id", String(255)),
+        Column("schedule", String(255)),
+        Column("created_at", Double, nullable=False),
+        Column("updated_at", Double, nullable=False),
+        Index(f"ix_{RUNS_TABLE}_tenant_created", "tenant", "created_at"),
+        Index(f"ix_{RUNS_TABLE}_session_created", "session_id", "created_at"),
+    )
+    events = Table(
+        EVENTS_TABLE,
+        metadata,
+        Column("run_id", String(255), primary_key=True),
+        Column("seq", Integer, primary_key=True, autoincrement=False),
+        Column("type", String(64), nullable=False),
+        Column("data", Text, nullable=False),
+        Column("step", Integer),
+        Column("created_at", Double, nullable=False),
+    )
+    replicas = Table(
+        REPLICAS_TABLE,
+        metadata,
+        Column("executor_id", String(255), primary_key=True),
+        Column("app_version", Text, nullable=False),
+        Column("started_at", Double, nullable=False),
+        Column("heartbeat_at", Double, nullable=False),
+        Column("taken_over_by", String(255)),
+        Column("taken_over_at", Double),
+    )
+    timers = Table(
+        TIMERS_TABLE,
+        metadata,
+        Column("key", String(255), primary_key=True),
+        Column("wake_at", Double, nullable=False),
+    )
+    return Tables(runs, events, replicas, timers)
+
+
+def _create(engine: Engine, tables: Tables) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(3):
+        try:
+            tables.runs.metadata.create_all(engine, checkfirst=True)
+            return
+        except DBAPIError:
+            # another replica created them at the same moment: look again
+            if attempt == 2:
+                raise
+
+
+schema = LazyTables(_declare, create=_create)

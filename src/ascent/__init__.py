@@ -5,7 +5,7 @@ One agent loop (a pure generator of commands), any model, offline by default.
 
 from typing import Any
 
-from ._private.sdk_names import hint_for as _hint_for
+from ._private.sdk_names import hint_for
 from ._version import __version__
 from .agent import Agent, AgentTool, StopAtTools, ToolsToFinalOutput
 from .context import RunContext, ToolContext
@@ -145,7 +145,7 @@ def __getattr__(name: str) -> Any:
     ``ascent.RunContextWrapper`` raises AttributeError with it (so ``hasattr``
     and ``getattr(ascent, name, default)`` behave as for any missing name).
     """
-    hint = _hint_for(name)
+    hint = hint_for(name)
     if hint is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}", name=name, obj=None)
     if _called_by_from_import():

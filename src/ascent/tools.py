@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from ._private.schema import DocstringStyle, ToolArgumentsError, function_schema
 from ._private.sdk_names import SDK_KEYWORDS, reject_sdk_keywords
 from .context import RunContext, ToolContext
-from .errors import ToolTimeoutError
+from .errors import ToolTimeoutError, UserError
 from .guardrails import ToolInputGuardrail, ToolOutputGuardrail
 from .models.base import FunctionToolSpec, HostedToolSpec
 
@@ -38,8 +38,18 @@ __all__ = [
     "stringify_output",
 ]
 
-ApprovalCheck = Callable[[RunContext[Any], dict[str, Any]], bool | Awaitable[bool]]
-"""Decides per call whether a tool call needs a human's approval."""
+ApprovalCheck = (
+    Callable[[RunContext[Any], dict[str, Any]], bool | Awaitable[bool]]
+    | Callable[[RunContext[Any], dict[str, Any], str], bool | Awaitable[bool]]
+)
+"""Decides per call whether a tool call needs a human's approval: called with
+the run context and the parsed arguments, and the call id as a third argument
+when it takes one (the OpenAI Agents SDK's form)."""
+
+_APPROVAL_FORMS = (
+    "needs_approval takes True/False or a function of (context, arguments) or "
+    "(context, arguments, call_id), sync or async, returning a bool"
+)
 
 
 @dataclass(kw_only=True)
@@ -61,6 +71,12 @@ class FunctionTool:
     timeout: float | None = None
     input_guardrails: list[ToolInputGuardrail] = field(default_factory=list)
     output_guardrails: list[ToolOutputGuardrail] = field(default_factory=list)
+    _approval_arity: int = field(default=2, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Checked here, when the tool is built, not on the first call mid-run.
+        if not isinstance(self.needs_approval, bool):
+            self._approval_arity = _approval_arity(self.name, self.needs_approval)
 
     def spec(self) -> FunctionToolSpec:
         return FunctionToolSpec(
@@ -81,18 +97,41 @@ class FunctionTool:
                 f"tool {self.name!r} timed out after {self.timeout:g}s"
             ) from None
 
-    async def requires_approval(self, context: RunContext[Any], arguments: str) -> bool:
-        check = self.needs_approval
+    async def requires_approval(
+        self, context: RunContext[Any], arguments: str, call_id: str = ""
+    ) -> bool:
+        check: Any = self.needs_approval
         if isinstance(check, bool):
             return check
         try:
             parsed = json.loads(arguments or "{}")
         except ValueError:
             parsed = {}
-        decision = check(context, parsed if isinstance(parsed, dict) else {})
+        params = parsed if isinstance(parsed, dict) else {}
+        if self._approval_arity == 3:
+            decision = check(context, params, call_id)
+        else:
+            decision = check(context, params)
         if inspect.isawaitable(decision):
             decision = await decision
         return bool(decision)
+
+
+def _approval_arity(tool: str, check: Any) -> int:
+    """How many arguments the approval callback takes: 2 (ours) or 3 (with the call id)."""
+    if not callable(check):
+        raise UserError(f"tool {tool!r}: {_APPROVAL_FORMS}, not {type(check).__name__}")
+    try:
+        signature = inspect.signature(check)
+    except (TypeError, ValueError):  # some builtins have no signature: assume ours
+        return 2
+    for arity in (3, 2):
+        try:
+            signature.bind(*range(arity))
+        except TypeError:
+            continue
+        return arity
+    raise UserError(f"tool {tool!r}: {_APPROVAL_FORMS}; {check!r} takes {signature}")
 
 
 class RemoteToolSpec(BaseModel):

@@ -78,7 +78,7 @@ class ToolCalls:
         decision = command.approvals.get(call.call_id)
         if decision is None:
             if tool.needs_approval is not False and await tool.requires_approval(
-                scope.context, call.arguments
+                scope.context, call.arguments, call.call_id
             ):
                 return ApprovalRequest(
                     call_id=call.call_id,

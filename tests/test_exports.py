@@ -42,6 +42,7 @@ EXPORTED = [
     "ModelSettings",
     "OutputGuardrail",
     "OutputGuardrailTripwireTriggered",
+    "OutputType",
     "PatternError",
     "ProviderCapabilityError",
     "RunConfig",

@@ -7,7 +7,7 @@ from typing import Any
 
 from ._private.sdk_names import hint_for
 from ._version import __version__
-from .agent import Agent, AgentTool, StopAtTools, ToolsToFinalOutput
+from .agent import Agent, AgentTool, OutputType, StopAtTools, ToolsToFinalOutput
 from .context import RunContext, ToolContext
 from .errors import (
     AgentNotFound,
@@ -100,6 +100,7 @@ __all__ = [
     "ModelSettings",
     "OutputGuardrail",
     "OutputGuardrailTripwireTriggered",
+    "OutputType",
     "PatternError",
     "ProviderCapabilityError",
     "RunConfig",

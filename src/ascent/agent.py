@@ -15,6 +15,7 @@ from typing import Any, Generic, Literal, Protocol
 from pydantic import BaseModel
 
 from ._private.naming import slugify
+from ._private.output import OutputType, output_schema_for
 from ._private.sdk_names import SDK_KEYWORDS, reject_sdk_keywords
 from .context import RunContext, TContext, ToolContext
 from .errors import UserError
@@ -29,6 +30,7 @@ __all__ = [
     "Agent",
     "AgentTool",
     "MCPServerLike",
+    "OutputType",
     "StopAtTools",
     "ToolUseBehavior",
     "ToolsToFinalOutput",
@@ -90,7 +92,8 @@ class Agent(Generic[TContext]):
 
     ``instructions`` may be a callable of ``(run_context, agent)`` (sync or
     async) for instructions that depend on the run. ``output_type`` asks the
-    model for structured output, validated before the run returns.
+    model for structured output, validated before the run returns; its schema
+    must be strict unless it says otherwise (``OutputType(T, strict=False)``).
     ``tool_use_behavior`` decides what happens after tools ran: call the model
     again (the default), stop with the first tool's output, stop at named
     tools, or a function of the tool results. ``input_guardrails`` run beside
@@ -128,6 +131,11 @@ class Agent(Generic[TContext]):
                     f"objects, not {_describe(target)}"
                     + (": a tool goes in tools=" if isinstance(target, FunctionTool) else "")
                 )
+        if self.output_type is not None:
+            try:  # a type without a strict schema is refused here, not mid-run
+                output_schema_for(self.output_type)
+            except UserError as exc:
+                raise UserError(f"agent {self.name!r}: {exc}") from None
 
     def clone(self, **changes: Any) -> Agent[TContext]:
         """A copy with some fields changed; lists are copied, not shared."""

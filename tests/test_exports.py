@@ -22,6 +22,7 @@ EXPORTED = [
     "FunctionCall",
     "FunctionCallOutput",
     "FunctionTool",
+    "FunctionToolResult",
     "GuardrailOutput",
     "GuardrailTripwireTriggered",
     "Handoff",

@@ -29,6 +29,7 @@ from .tools import ApprovalCheck, FunctionTool, HostedTool, RemoteToolSpec, Tool
 __all__ = [
     "Agent",
     "AgentTool",
+    "FunctionToolResult",
     "MCPServerLike",
     "OutputType",
     "StopAtTools",
@@ -50,14 +51,43 @@ class StopAtTools:
 
 
 class ToolsToFinalOutput(BaseModel):
-    """What a custom tool-use function decides: stop with this output, or go on."""
+    """What a custom tool-use function decides: stop with this output, or go on.
+
+    The output is recorded as JSON data (see :class:`FunctionToolResult`).
+    """
 
     is_final_output: bool
     final_output: Any = None
 
 
+@dataclass(kw_only=True)
+class FunctionToolResult:
+    """One tool call's result, as a custom ``tool_use_behavior`` function sees it.
+
+    ``output`` is the value the tool returned (a model, a dict, a number...),
+    not the text the model reads; ``item`` is the recorded
+    :class:`FunctionCallOutput`, which holds that text. A failed or refused
+    call's ``output`` is its error text. Values do not outlive a pause: after
+    an approval, the calls that ran before it have their values rebuilt from
+    their JSON through the tool's declared return type.
+    """
+
+    tool_name: str
+    output: Any
+    item: FunctionCallOutput
+    tool: FunctionTool | None = None
+
+    @property
+    def call_id(self) -> str:
+        return self.item.call_id
+
+    @property
+    def is_error(self) -> bool:
+        return self.item.is_error
+
+
 ToolUseFunction = Callable[
-    [RunContext[Any], list[FunctionCallOutput]],
+    [RunContext[Any], list[FunctionToolResult]],
     ToolsToFinalOutput | Awaitable[ToolsToFinalOutput],
 ]
 ToolUseBehavior = Literal["run_llm_again", "stop_on_first_tool"] | StopAtTools | ToolUseFunction

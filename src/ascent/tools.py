@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
-from pydantic import BaseModel
+import pydantic_core
+from pydantic import BaseModel, PydanticUserError, TypeAdapter, ValidationError
 
 from ._private.schema import DocstringStyle, ToolArgumentsError, function_schema
 from ._private.sdk_names import SDK_KEYWORDS, reject_sdk_keywords
@@ -35,6 +36,7 @@ __all__ = [
     "ToolArgumentsError",
     "WebSearchTool",
     "function_tool",
+    "output_as_data",
     "stringify_output",
 ]
 
@@ -59,7 +61,8 @@ class FunctionTool:
     ``on_invoke(tool_context, arguments_json)`` does the work; ``@function_tool``
     builds it from a plain function. ``needs_approval`` pauses the run for a
     human (always, or when the callable says so for a given call). ``timeout``
-    bounds one call in seconds.
+    bounds one call in seconds. ``return_type`` (the function's declared return
+    type, set by ``@function_tool``) rebuilds the tool's value from its JSON form.
     """
 
     name: str
@@ -71,7 +74,11 @@ class FunctionTool:
     timeout: float | None = None
     input_guardrails: list[ToolInputGuardrail] = field(default_factory=list)
     output_guardrails: list[ToolOutputGuardrail] = field(default_factory=list)
+    return_type: Any = None
     _approval_arity: int = field(default=2, init=False, repr=False, compare=False)
+    _return_adapter: TypeAdapter[Any] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         # Checked here, when the tool is built, not on the first call mid-run.
@@ -96,6 +103,32 @@ class FunctionTool:
             raise ToolTimeoutError(
                 f"tool {self.name!r} timed out after {self.timeout:g}s"
             ) from None
+
+    def output_from_data(self, data: Any) -> Any:
+        """The tool's value rebuilt from its JSON form through ``return_type``.
+
+        Values are stored as JSON (a run's state, a durable run's record); the
+        declared return type gives a model, a dataclass or a date back. Without
+        one, or when the data does not fit it, the JSON form is the value.
+        """
+        if self.return_type is None:
+            return data
+        try:
+            if self._return_adapter is None:
+                self._return_adapter = TypeAdapter(self.return_type)
+            return self._return_adapter.validate_json(pydantic_core.to_json(data))
+        except (ValidationError, PydanticUserError, TypeError, ValueError):
+            return data
+
+    def output_from_text(self, text: str) -> Any:
+        """The tool's value rebuilt from the text the model read (see :func:`stringify_output`)."""
+        if self.return_type is str:
+            return text
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return text
+        return self.output_from_data(data)
 
     async def requires_approval(
         self, context: RunContext[Any], arguments: str, call_id: str = ""
@@ -205,6 +238,12 @@ def ComputerTool(
 Tool = FunctionTool | HostedTool
 
 
+def output_as_data(value: Any) -> Any:
+    """A tool's return value as JSON data, to record it (a value JSON cannot
+    express, such as an arbitrary object, is recorded as its ``str``)."""
+    return pydantic_core.to_jsonable_python(value, fallback=str)
+
+
 def stringify_output(value: Any) -> str:
     """A tool's return value as the text the model reads."""
     if isinstance(value, str):
@@ -284,6 +323,7 @@ def function_tool(
             timeout=timeout,
             input_guardrails=list(input_guardrails or []),
             output_guardrails=list(output_guardrails or []),
+            return_type=schema.return_type,
         )
 
     if func is not None:

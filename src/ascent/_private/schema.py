@@ -62,6 +62,7 @@ class FunctionSchema:
     takes_context: bool
     arguments_model: type[BaseModel]
     func: Callable[..., Any]
+    return_type: Any = None  # the declared return annotation; None when there is none
     _positional: tuple[str, ...] = field(repr=False)
     _keyword: tuple[tuple[str, str], ...] = field(repr=False)
     _context_keyword: str | None = field(repr=False)
@@ -174,6 +175,7 @@ def function_schema(
         takes_context=takes_context,
         arguments_model=model,
         func=func,
+        return_type=hints.get("return"),
         _positional=tuple(positional),
         _keyword=tuple(keyword),
         _context_keyword=context_keyword,

@@ -147,9 +147,7 @@ class Interpreter:
         if state.status == "completed":
             node = scope.graph[state.current_agent]
             # the typed output (an output_type instance), as the run's result has it
-            output = state.final_output
-            if node.output is not None:
-                output = node.output.load(output)
+            output = node.final_output(state.final_output, tool=state.final_output_tool)
             await scope.hook("on_agent_end", node.agent, output, agent_hook="on_end")
         return state
 

@@ -59,7 +59,8 @@ class RunState(BaseModel):
     used_tools: list[str] = Field(default_factory=list)
     output_retries: int = 0
     guardrail_results: list[GuardrailResult] = Field(default_factory=list)
-    final_output: Any = None
+    final_output: Any = None  # JSON data; typed again by the result
+    final_output_tool: str | None = None  # the tool whose value is the final output
     last_response_id: str | None = None
     # agent name -> the tools its MCP servers offered when this run listed them
     server_tools: dict[str, list[ServerTools]] = Field(default_factory=dict)

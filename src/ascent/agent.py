@@ -125,7 +125,7 @@ class Agent(Generic[TContext]):
     model for structured output, validated before the run returns; its schema
     must be strict unless it says otherwise (``OutputType(T, strict=False)``).
     ``tool_use_behavior`` decides what happens after tools ran: call the model
-    again (the default), stop with the first tool's output, stop at named
+    again (the default), stop with the first tool's value, stop at named
     tools, or a function of the tool results. ``input_guardrails`` run beside
     the first model call when this agent starts a run; ``output_guardrails``
     check the final output when this agent produces it. The tools of

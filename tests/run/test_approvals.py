@@ -135,3 +135,20 @@ def test_state_from_dict_refuses_text_and_newer_versions() -> None:
         RunState.from_dict(state.to_json())  # type: ignore[arg-type]
     with pytest.raises(UserError, match="format version 99"):
         RunState.from_dict({**state.to_dict(), "version": 99})
+
+
+async def test_an_sdk_style_approval_check_gets_the_call_id() -> None:
+    asked: list[str] = []
+
+    def check(ctx: RunContext[Any], args: dict[str, Any], call_id: str) -> bool:
+        asked.append(call_id)
+        return True
+
+    @function_tool(needs_approval=check)
+    def pay(amount: float) -> str:
+        """Pay."""
+        return f"paid {amount}"
+
+    model = ScriptedModel([ToolCall("pay", {"amount": 10})])
+    result = await Runner.run(Agent(name="p", model=model, tools=[pay]), "pay")
+    assert asked == [result.interruptions[0].call_id] and asked[0]

@@ -27,6 +27,7 @@ __all__ = [
     "ApprovalCheck",
     "CodeInterpreterTool",
     "ComputerTool",
+    "EnabledCheck",
     "FileSearchTool",
     "FunctionTool",
     "HostedTool",
@@ -34,12 +35,28 @@ __all__ = [
     "Tool",
     "ToolArgumentsError",
     "WebSearchTool",
+    "check_enabled",
     "function_tool",
     "stringify_output",
 ]
 
 ApprovalCheck = Callable[[RunContext[Any], dict[str, Any]], bool | Awaitable[bool]]
 """Decides per call whether a tool call needs a human's approval."""
+
+EnabledCheck = Callable[[RunContext[Any], Any], bool | Awaitable[bool]]
+"""Decides per model call whether a tool (or handoff) is offered: ``(context, agent)``."""
+
+
+async def check_enabled(
+    is_enabled: bool | EnabledCheck, context: RunContext[Any], agent: Any
+) -> bool:
+    """Whether a tool or handoff with this ``is_enabled`` is offered on this call."""
+    if isinstance(is_enabled, bool):
+        return is_enabled
+    decision = is_enabled(context, agent)
+    if inspect.isawaitable(decision):
+        decision = await decision
+    return bool(decision)
 
 
 @dataclass(kw_only=True)
@@ -49,7 +66,9 @@ class FunctionTool:
     ``on_invoke(tool_context, arguments_json)`` does the work; ``@function_tool``
     builds it from a plain function. ``needs_approval`` pauses the run for a
     human (always, or when the callable says so for a given call). ``timeout``
-    bounds one call in seconds.
+    bounds one call in seconds. ``is_enabled`` (a bool, or a callable of the run
+    context and the agent, sync or async) decides on each model call whether
+    the model is offered the tool at all.
     """
 
     name: str
@@ -61,6 +80,7 @@ class FunctionTool:
     timeout: float | None = None
     input_guardrails: list[ToolInputGuardrail] = field(default_factory=list)
     output_guardrails: list[ToolOutputGuardrail] = field(default_factory=list)
+    is_enabled: bool | EnabledCheck = True
 
     def spec(self) -> FunctionToolSpec:
         return FunctionToolSpec(
@@ -203,6 +223,7 @@ def function_tool(
     timeout: float | None = None,
     input_guardrails: list[ToolInputGuardrail] | None = None,
     output_guardrails: list[ToolOutputGuardrail] | None = None,
+    is_enabled: bool | EnabledCheck = True,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -219,6 +240,7 @@ def function_tool(
     timeout: float | None = None,
     input_guardrails: list[ToolInputGuardrail] | None = None,
     output_guardrails: list[ToolOutputGuardrail] | None = None,
+    is_enabled: bool | EnabledCheck = True,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Make a tool of a function, bare (``@function_tool``) or with options.
 
@@ -245,6 +267,7 @@ def function_tool(
             timeout=timeout,
             input_guardrails=list(input_guardrails or []),
             output_guardrails=list(output_guardrails or []),
+            is_enabled=is_enabled,
         )
 
     if func is not None:

@@ -24,6 +24,7 @@ from .commands import (
     ApprovalDecision,
     AwaitApproval,
     CallModel,
+    CheckEnabled,
     Command,
     GuardrailsResult,
     HandoffResult,
@@ -34,6 +35,7 @@ from .commands import (
     ServerTools,
     ToolsResult,
 )
+from .config import UnknownToolBehavior
 from .graph import AgentGraph, AgentNode
 from .state import PendingTools, RunState
 
@@ -46,13 +48,20 @@ Step = Generator[Command, Any, None]
 
 
 def agent_loop(
-    state: RunState, graph: AgentGraph, *, output_retries: int = DEFAULT_OUTPUT_RETRIES
+    state: RunState,
+    graph: AgentGraph,
+    *,
+    output_retries: int = DEFAULT_OUTPUT_RETRIES,
+    unknown_tool: UnknownToolBehavior = "error_to_model",
 ) -> Loop:
     """Drive a run from ``state`` to a final output, yielding a command per step.
 
     Returns the final state (``status == "completed"``), or stops after yielding
     :class:`AwaitApproval` when the interpreter cannot wait (the state then says
     ``awaiting_approval``). Raises :class:`MaxTurnsExceeded` when turns run out.
+    ``unknown_tool="raise"`` makes a call to a tool the agent does not offer
+    fail the run with :class:`ModelBehaviorError` instead of answering it with
+    an error.
     """
     while state.status != "completed":
         if state.status == "awaiting_approval":
@@ -64,7 +73,7 @@ def agent_loop(
             state.status = "running"
             state.interruptions = []
         if state.pending is not None:
-            yield from _finish_tools(state, graph)
+            yield from _finish_tools(state, graph, unknown_tool)
         else:
             yield from _model_turn(state, graph, output_retries)
     return state
@@ -77,6 +86,10 @@ def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Step
     node = graph[state.current_agent]
     name = node.agent.name
     yield from _list_server_tools(state, node)
+    disabled: list[str] = []
+    if node.has_conditional_tools:
+        disabled = yield CheckEnabled(agent=name)
+    state.disabled_tools = disabled
     command = CallModel.model_construct(
         kind="call_model",
         agent=name,
@@ -84,16 +97,27 @@ def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Step
         input=state.items,
         agent_start=not state.agent_started,
         reset_tool_choice=node.agent.reset_tool_choice and name in state.used_tools,
+        disabled=disabled,
     )
     state.agent_started = True
     if state.turn == 1 and node.input_guardrails and not state.guardrail_results:
-        # the run's first call: input guardrails run beside it and may cancel it
-        checked: GuardrailsResult = yield RunGuardrails(
-            stage="input", agent=name, input=state.input, alongside=command
-        )
-        _record_guardrails(state, checked, InputGuardrailTripwireTriggered)
-        assert checked.response is not None
-        response: ModelResponse = checked.response
+        # the run's first call: blocking input guardrails run before it, the
+        # others beside it (a tripped one cancels it)
+        guardrails = node.input_guardrails
+        if any(not g.run_in_parallel for g in guardrails):
+            checked: GuardrailsResult = yield RunGuardrails(
+                stage="input", agent=name, input=state.input, parallel=False
+            )
+            _record_guardrails(state, checked, InputGuardrailTripwireTriggered)
+        if any(g.run_in_parallel for g in guardrails):
+            checked = yield RunGuardrails(
+                stage="input", agent=name, input=state.input, alongside=command, parallel=True
+            )
+            _record_guardrails(state, checked, InputGuardrailTripwireTriggered)
+            assert checked.response is not None
+            response: ModelResponse = checked.response
+        else:
+            response = yield command
     else:
         response = yield command
     state.usage.record(response.usage, agent=name, model=response.model or "unknown")
@@ -106,7 +130,7 @@ def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Step
         state.generated.append(item)
         if not isinstance(item, FunctionCall):
             continue
-        if item.name in node.handoffs and handoff_call is None:
+        if item.name in node.handoffs and item.name not in disabled and handoff_call is None:
             handoff_call = item
         else:
             calls.append(item)
@@ -149,7 +173,7 @@ def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Step
     yield from _finish(state, node, node.output.dump(value))
 
 
-def _finish_tools(state: RunState, graph: AgentGraph) -> Step:
+def _finish_tools(state: RunState, graph: AgentGraph, unknown_tool: UnknownToolBehavior) -> Step:
     pending = state.pending
     assert pending is not None
     node = graph[state.current_agent]
@@ -158,12 +182,20 @@ def _finish_tools(state: RunState, graph: AgentGraph) -> Step:
 
     remaining = pending.remaining()
     remote = state.remote_tool_names(name)
-    known = [c for c in remaining if c.name in node.function_tools or c.name in remote]
+    offered = _offered_tools(state, node, remote)
+    known = [c for c in remaining if c.name in offered and c.name not in node.handoffs]
     for call in remaining:
-        if call.name in node.handoffs:  # a second handoff in one response
+        if call.name in node.handoffs and call.name in offered:  # a second handoff
             pending.outputs.append(_extra_handoff(call, name))
-        elif call.name not in node.function_tools and call.name not in remote:
-            pending.outputs.append(_unknown_tool(call, node, remote))
+        elif call.name not in offered:
+            if unknown_tool == "raise":
+                raise ModelBehaviorError(
+                    f"the model of agent {name!r} called {call.name!r}, which is not one of "
+                    f"its tools on this turn (available: {_listed(offered)}); "
+                    "RunConfig(on_unknown_tool='error_to_model') answers such calls "
+                    "with an error the model can act on"
+                )
+            pending.outputs.append(_unknown_tool(call, name, offered))
     if known:
         result: ToolsResult = yield RunTools(
             agent=name,
@@ -252,12 +284,24 @@ def _record_guardrails(
         raise error(tripped)
 
 
-def _unknown_tool(call: FunctionCall, node: AgentNode, remote: set[str]) -> FunctionCallOutput:
-    available = ", ".join(dict.fromkeys([*node.tool_names(), *sorted(remote)])) or "none"
+def _offered_tools(state: RunState, node: AgentNode, remote: set[str]) -> list[str]:
+    """The tool and handoff names the model was offered on this turn, in order."""
+    disabled = set(state.disabled_tools)
+    names = [n for n in node.tool_names() if n not in disabled]
+    return list(dict.fromkeys([*names, *sorted(remote)]))
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names) or "none"
+
+
+def _unknown_tool(call: FunctionCall, agent: str, offered: list[str]) -> FunctionCallOutput:
     return FunctionCallOutput(
         call_id=call.call_id,
-        output=f"Error: there is no tool named {call.name!r}. Available tools: {available}.",
-        agent=node.agent.name,
+        output=(
+            f"Error: there is no tool named {call.name!r}. Available tools: {_listed(offered)}."
+        ),
+        agent=agent,
         tool_name=call.name,
         is_error=True,
     )

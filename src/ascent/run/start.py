@@ -16,7 +16,6 @@ interpreter=MyInterpreter)`` runs the one agent loop with them.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -235,19 +234,19 @@ async def _nested_run(
     config: RunConfig,
     emit: Emit | None,
     parent_call_id: str | None,
+    session: Session | None = None,
 ) -> RunResult:
     """A run inside a run (an agent used as a tool, a classifier guardrail), always
     in process: its events join the caller's stream and its spans the caller's
-    trace. The run's own guardrails stay with the outer run (a classifier
-    guardrail would otherwise check itself, without end)."""
-    if config.input_guardrails or config.output_guardrails:
-        config = dataclasses.replace(config, input_guardrails=[], output_guardrails=[])
+    trace. ``config`` is the inner run's own (see :meth:`RunScope.nested_config`
+    for what it inherits from the caller)."""
     return await run_agent(
         agent,
         request,
         config=config,
         context=context,
         max_turns=max_turns or DEFAULT_MAX_TURNS,
+        session=session,
         emit=emit,
         parent_call_id=parent_call_id,
     )

@@ -60,6 +60,8 @@ class RunState(BaseModel):
     guardrail_results: list[GuardrailResult] = Field(default_factory=list)
     final_output: Any = None
     last_response_id: str | None = None
+    # tools and handoffs of the current agent whose is_enabled said no on this turn
+    disabled_tools: list[str] = Field(default_factory=list)
     # agent name -> the tools its MCP servers offered when this run listed them
     server_tools: dict[str, list[ServerTools]] = Field(default_factory=dict)
 

@@ -123,7 +123,8 @@ class ModelCalls:
         await scope.hook("on_llm_end", agent, response)
         if scope.streaming:
             for item in response.output:
-                scope.send(ItemEvent(agent=agent.name, name=_item_name(node, item), item=item))
+                name = _item_name(node, item, command.disabled)
+                scope.send(ItemEvent(agent=agent.name, name=name, item=item))
         return response
 
     async def disabled_tools(self, node: AgentNode) -> list[str]:
@@ -210,11 +211,12 @@ class ModelCalls:
         return response
 
 
-def _item_name(node: AgentNode, item: Item) -> ItemEventName:
+def _item_name(node: AgentNode, item: Item, disabled: list[str]) -> ItemEventName:
     if isinstance(item, Message):
         return "message"
     if isinstance(item, FunctionCall):
-        return "handoff_call" if item.name in node.handoffs else "tool_call"
+        is_handoff = item.name in node.handoffs and item.name not in disabled
+        return "handoff_call" if is_handoff else "tool_call"
     if isinstance(item, Reasoning):
         return "reasoning"
     if getattr(item, "type", "") in HOSTED_CALL_TYPES:

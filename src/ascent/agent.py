@@ -108,7 +108,8 @@ class Agent(Generic[TContext]):
     ``tool_use_behavior`` decides what happens after tools ran: call the model
     again (the default), stop with the first tool's output, stop at named
     tools, or a function of the tool results. ``input_guardrails`` run beside
-    the first model call when this agent starts a run; ``output_guardrails``
+    the first model call when this agent starts a run (before it, for those
+    made with ``run_in_parallel=False``); ``output_guardrails``
     check the final output when this agent produces it. The tools of
     ``mcp_servers`` (see :mod:`ascent.mcp`) join ``tools`` in each run, listed
     when the run first needs this agent.

@@ -384,3 +384,15 @@ async def test_function_call_items_keep_their_names() -> None:
     result = await Runner.run(Agent(name="a", model=model, tools=[secret]), "hi")
     calls = [i for i in result.new_items if isinstance(i, FunctionCall)]
     assert [c.name for c in calls] == ["secret"]
+
+
+async def test_a_streamed_run_with_a_blocking_guardrail_streams_as_usual() -> None:
+    @input_guardrail(run_in_parallel=False)
+    def fine(ctx: RunContext[Any], agent: Agent[Any], items: list[Item]) -> bool:
+        return False
+
+    agent = Agent(name="a", model=ScriptedModel(["Hello there."]), input_guardrails=[fine])
+    streamed = Runner.run_streamed(agent, "hi")
+    kinds = [event.type async for event in streamed.stream_events()]
+    assert kinds.count("agent_changed") == 1 and "response_discarded" not in kinds
+    assert streamed.final_output == "Hello there."

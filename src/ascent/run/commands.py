@@ -56,6 +56,8 @@ class CallModel(BaseModel):
     ``agent_start`` marks the first call of an agent since it took over (the
     interpreter fires start hooks); ``reset_tool_choice`` asks for the default
     tool choice because the agent already used a tool (so "required" cannot loop).
+    When the provider keeps the conversation (``previous_response_id`` or
+    ``conversation_id``), ``input`` holds only the items it has not seen yet.
     """
 
     kind: Literal["call_model"] = "call_model"
@@ -64,6 +66,8 @@ class CallModel(BaseModel):
     input: list[Item]
     agent_start: bool = False
     reset_tool_choice: bool = False
+    previous_response_id: str | None = None
+    conversation_id: str | None = None
 
 
 class ListTools(BaseModel):

@@ -212,8 +212,10 @@ def _finish_tools(state: RunState, graph: AgentGraph) -> Step:
             input_history=state.input,
             new_items=state.generated,
         )
+        rewritten = (handoff.input_history not in (None, state.input)) or (
+            handoff.new_items not in (None, state.generated)
+        )
         state.generated.append(handoff.output)
-        rewritten = handoff.input_history is not None or handoff.new_items is not None
         if handoff.accepted and rewritten and state.server_conversation is not None:
             raise UserError(
                 f"the handoff to {pending.handoff_target!r} filters the conversation, but "

@@ -13,9 +13,8 @@ from openai.types.shared import Reasoning as OpenAIReasoning
 
 from ascent import Agent, RunConfig, Runner
 from ascent.errors import ProviderCapabilityError, UserError
-from ascent.models import ModelRequest, ModelSettings, ResponseCompleted
+from ascent.models import ModelRequest, ModelSettings, ReasoningSettings, ResponseCompleted
 from ascent.models._retry import RetryPolicy
-from ascent.models.base import ReasoningSettings
 from ascent.models.litellm import LiteLLMModel
 from ascent.models.openai_chat import OpenAIChatModel
 from ascent.models.openai_responses import OpenAIResponsesModel

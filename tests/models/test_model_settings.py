@@ -4,6 +4,7 @@ providers that do not."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from ascent.models._retry import RetryPolicy
 from ascent.models.litellm import LiteLLMModel
 from ascent.models.openai_chat import OpenAIChatModel
 from ascent.models.openai_responses import OpenAIResponsesModel
+from ascent.testing import recording_traces
 from ascent.testing.mock_openai import MockOpenAIServer
 
 from .conftest import ask
@@ -379,3 +381,25 @@ async def test_a_refused_setting_stops_the_run_before_any_request(
     with pytest.raises(ProviderCapabilityError, match="truncation"):
         await Runner.run(agent, "Hi")
     assert mock_openai.requests == []
+
+
+async def test_the_model_span_records_the_settings_as_plain_json() -> None:
+    agent = Agent(
+        name="Writer",
+        model="offline",
+        model_settings=ModelSettings(
+            reasoning=OpenAIReasoning(effort="low", summary="auto"),
+            verbosity="low",
+            extra_headers={"Authorization": "Bearer secret"},
+        ),
+    )
+
+    with recording_traces() as recorder:
+        await Runner.run(agent, "Hi")
+
+    [span] = [s for s in recorder.spans if s.kind == "model"]
+    settings = span.attributes["settings"]
+    assert settings["reasoning"] == {"effort": "low", "summary": "auto"}
+    assert settings["verbosity"] == "low"
+    assert "reasoning_effort" not in settings and "extra_headers" not in settings
+    json.dumps(settings)

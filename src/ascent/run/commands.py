@@ -58,7 +58,8 @@ class CallModel(BaseModel):
     interpreter fires start hooks); ``reset_tool_choice`` asks for the default
     tool choice because the agent already used a tool (so "required" cannot loop).
     ``disabled`` names the tools and handoffs not offered on this call (see
-    :class:`CheckEnabled`).
+    :class:`CheckEnabled`). When the provider keeps the conversation (``previous_response_id`` or
+    ``conversation_id``), ``input`` holds only the items it has not seen yet.
     """
 
     kind: Literal["call_model"] = "call_model"
@@ -68,6 +69,8 @@ class CallModel(BaseModel):
     agent_start: bool = False
     reset_tool_choice: bool = False
     disabled: list[str] = Field(default_factory=list)
+    previous_response_id: str | None = None
+    conversation_id: str | None = None
 
 
 class CheckEnabled(BaseModel):

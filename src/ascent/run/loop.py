@@ -17,6 +17,7 @@ from ..errors import (
     MaxTurnsExceeded,
     ModelBehaviorError,
     OutputGuardrailTripwireTriggered,
+    UserError,
 )
 from ..items import FunctionCall, FunctionCallOutput, Message, text_of
 from ..models.base import ModelResponse
@@ -90,14 +91,20 @@ def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Step
     if node.has_conditional_tools:
         disabled = yield CheckEnabled(agent=name)
     state.disabled_tools = disabled
+    server = state.server_conversation
+    items = state.items
     command = CallModel.model_construct(
         kind="call_model",
         agent=name,
         turn=state.turn,
-        input=state.items,
+        input=items if server is None else items[server.sent :],
         agent_start=not state.agent_started,
         reset_tool_choice=node.agent.reset_tool_choice and name in state.used_tools,
         disabled=disabled,
+        previous_response_id=(
+            state.last_response_id if server is not None and not server.conversation_id else None
+        ),
+        conversation_id=server.conversation_id if server is not None else None,
     )
     state.agent_started = True
     if state.turn == 1 and node.input_guardrails and not state.guardrail_results:
@@ -134,6 +141,8 @@ def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Step
             handoff_call = item
         else:
             calls.append(item)
+    if server is not None:  # the provider now holds the input and its response
+        server.sent = len(state.input) + len(state.generated)
 
     if calls or handoff_call is not None:
         state.pending = PendingTools(
@@ -235,7 +244,17 @@ def _finish_tools(state: RunState, graph: AgentGraph, unknown_tool: UnknownToolB
             input_history=state.input,
             new_items=state.generated,
         )
+        rewritten = (handoff.input_history not in (None, state.input)) or (
+            handoff.new_items not in (None, state.generated)
+        )
         state.generated.append(handoff.output)
+        if handoff.accepted and rewritten and state.server_conversation is not None:
+            raise UserError(
+                f"the handoff to {pending.handoff_target!r} filters the conversation, but "
+                "this run keeps it on the server (previous_response_id or "
+                "conversation_id), which cannot forget what it was sent: drop the "
+                "handoff's input filter or the server-side state"
+            )
         if handoff.accepted:
             if handoff.input_history is not None:
                 state.input = handoff.input_history

@@ -95,11 +95,19 @@ class ModelCalls:
             tools=tools,
             output=node.output.spec() if node.output is not None else None,
             settings=settings,
+            previous_response_id=command.previous_response_id,
+            conversation_id=command.conversation_id,
         )
+        server_state = command.previous_response_id is not None or command.conversation_id
+        if server_state and not getattr(model, "supports_server_state", False):
+            request.refuse_server_state(model.name)
         await scope.hook("on_llm_start", agent, instructions, items)
         # A model span records only the input items new since the previous call,
-        # so a trace grows with the conversation, not with its square.
+        # so a trace grows with the conversation, not with its square (with
+        # server-side state, the input holds only those already).
         seen = self._input_seen if self._input_seen <= len(items) else 0
+        if server_state:
+            seen = 0
         span = scope.child_span(
             "model",
             model.name,

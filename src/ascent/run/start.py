@@ -34,7 +34,7 @@ from .graph import AgentGraph
 from .interpreter import Interpreter
 from .result import RunResult
 from .scope import Emit, NestedRun, RunScope
-from .state import RunState
+from .state import RunState, ServerConversation
 
 __all__ = [
     "InterpreterFactory",
@@ -81,16 +81,32 @@ def new_state(
     history: Sequence[Item] = (),
     max_turns: int = DEFAULT_MAX_TURNS,
     run_id: str | None = None,
+    previous_response_id: str | None = None,
+    conversation_id: str | None = None,
 ) -> RunState:
     """The state of a new run of ``agent`` (or an agent's name) on ``input``, after
-    ``history``. Its new input items are ``state.input[len(history):]``."""
+    ``history``. Its new input items are ``state.input[len(history):]``.
+
+    With ``previous_response_id`` or ``conversation_id`` the provider holds the
+    conversation so far, ``history`` included: only the new input is sent.
+    """
     name = agent if isinstance(agent, str) else agent.name
+    server = None
+    if previous_response_id is not None or conversation_id is not None:
+        if previous_response_id is not None and conversation_id is not None:
+            raise UserError(
+                "give previous_response_id or conversation_id, not both: a conversation "
+                "already knows its latest response"
+            )
+        server = ServerConversation(conversation_id=conversation_id, sent=len(history))
     return RunState(
         run_id=run_id or uuid.uuid4().hex,
         starting_agent=name,
         current_agent=name,
         input=[*history, *input_to_items(input)],
         max_turns=max_turns,
+        last_response_id=previous_response_id,
+        server_conversation=server,
     )
 
 
@@ -181,6 +197,8 @@ async def run_agent(
     parent_call_id: str | None = None,
     interpreter: InterpreterFactory = Interpreter,
     unsaved_input: Sequence[Item] | None = None,
+    previous_response_id: str | None = None,
+    conversation_id: str | None = None,
 ) -> RunResult:
     """Run ``agent`` on ``input`` (or resume a saved :class:`RunState`) with an
     interpreter made by ``interpreter``, until it completes or pauses.
@@ -190,15 +208,32 @@ async def run_agent(
     resumed state carries its history already; ``unsaved_input`` names input
     of it that the session does not have yet (a durable run made its state
     itself).
+
+    ``previous_response_id`` or ``conversation_id`` leave the conversation on
+    the provider's side (the OpenAI Responses API): each call sends only what
+    the provider has not seen, while the result holds every item as usual. A
+    resumed state carries its own.
     """
     graph = agent_graph(agent, config)
     if isinstance(input, RunState):
+        if previous_response_id is not None or conversation_id is not None:
+            raise UserError(
+                "a resumed RunState carries its own server-side conversation: leave out "
+                "previous_response_id and conversation_id"
+            )
         state = input
         check_resumable(state, graph)
         new_input: Sequence[Item] = unsaved_input or ()
     else:
         history = await session.get_items() if session is not None else []
-        state = new_state(agent, input, history=history, max_turns=max_turns)
+        state = new_state(
+            agent,
+            input,
+            history=history,
+            max_turns=max_turns,
+            previous_response_id=previous_response_id,
+            conversation_id=conversation_id,
+        )
         new_input = state.input[len(history) :]
     trace = open_trace(config, state.run_id)
     scope = RunScope(

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ._private.naming import slugify
 from ._private.output import OutputType, output_schema_for
 from ._private.sdk_names import SDK_KEYWORDS, reject_sdk_keywords
+from ._private.strict_schema import StrictSchemaError, ensure_strict_json_schema
 from .context import RunContext, TContext, ToolContext
 from .errors import UserError
 from .guardrails import InputGuardrail, OutputGuardrail
@@ -24,7 +26,19 @@ from .handoffs import Handoff, handoff
 from .items import FunctionCallOutput
 from .lifecycle import AgentHooks
 from .models.base import Model, ModelSettings
-from .tools import ApprovalCheck, FunctionTool, HostedTool, RemoteToolSpec, Tool
+from .tools import (
+    ApprovalCheck,
+    EnabledCheck,
+    FunctionTool,
+    HostedTool,
+    RemoteToolSpec,
+    Tool,
+    ToolArgumentsError,
+)
+
+if TYPE_CHECKING:
+    from .memory.session import Session
+    from .run.config import RunConfig
 
 __all__ = [
     "Agent",
@@ -127,7 +141,8 @@ class Agent(Generic[TContext]):
     ``tool_use_behavior`` decides what happens after tools ran: call the model
     again (the default), stop with the first tool's value, stop at named
     tools, or a function of the tool results. ``input_guardrails`` run beside
-    the first model call when this agent starts a run; ``output_guardrails``
+    the first model call when this agent starts a run (before it, for those
+    made with ``run_in_parallel=False``); ``output_guardrails``
     check the final output when this agent produces it. The tools of
     ``mcp_servers`` (see :mod:`ascent.mcp`) join ``tools`` in each run, listed
     when the run first needs this agent.
@@ -193,31 +208,60 @@ class Agent(Generic[TContext]):
         description: str | None = None,
         max_turns: int | None = None,
         needs_approval: bool | ApprovalCheck = False,
-        output_extractor: Callable[[Any], str | Awaitable[str]] | None = None,
+        custom_output_extractor: Callable[[Any], str | Awaitable[str]] | None = None,
+        is_enabled: bool | EnabledCheck = True,
+        parameters: type[BaseModel] | None = None,
+        run_config: RunConfig | None = None,
+        session: Session | None = None,
     ) -> AgentTool:
         """This agent as a tool of another: it runs on the request and answers;
         control stays with the caller (unlike a handoff).
 
-        ``output_extractor`` receives the inner run's result and returns the text
-        the calling model sees (the final output by default).
+        ``custom_output_extractor`` receives the inner run's result and returns
+        the text the calling model sees (the final output by default).
+        ``parameters`` (a Pydantic model) replaces the single ``input`` string
+        with the model's fields: the calling model fills them in, and the inner
+        run's input is their JSON. ``run_config`` and ``session`` are the inner
+        run's (by default it runs with the caller's config and no session).
+        ``is_enabled`` decides on each model call whether the tool is offered.
         """
         tool_name = name or slugify(self.name)
+        schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {
+                "input": {"type": "string", "description": "The request for the agent."}
+            },
+            "required": ["input"],
+            "additionalProperties": False,
+        }
+        strict = True
+        adapter: TypeAdapter[Any] | None = None
+        if parameters is not None:
+            if not (isinstance(parameters, type) and issubclass(parameters, BaseModel)):
+                raise UserError(
+                    f"as_tool(parameters=...) takes a Pydantic model class, not {parameters!r}"
+                )
+            adapter = TypeAdapter(parameters)
+            schema = adapter.json_schema()
+            try:
+                schema = ensure_strict_json_schema(schema)
+            except StrictSchemaError:
+                strict = False
         return AgentTool(
             name=tool_name,
             description=description or self.handoff_description or f"Ask the {self.name} agent.",
-            parameters={
-                "type": "object",
-                "properties": {
-                    "input": {"type": "string", "description": "The request for the agent."}
-                },
-                "required": ["input"],
-                "additionalProperties": False,
-            },
+            parameters=schema,
+            strict=strict,
             on_invoke=_not_run_directly,
             needs_approval=needs_approval,
+            is_enabled=is_enabled,
             agent=self,
             max_turns=max_turns,
-            output_extractor=output_extractor,
+            custom_output_extractor=custom_output_extractor,
+            input_type=parameters,
+            run_config=run_config,
+            session=session,
+            _input_adapter=adapter,
         )
 
 
@@ -228,7 +272,34 @@ class AgentTool(FunctionTool):
 
     agent: Agent[Any]
     max_turns: int | None = None
-    output_extractor: Callable[[Any], str | Awaitable[str]] | None = None
+    custom_output_extractor: Callable[[Any], str | Awaitable[str]] | None = None
+    input_type: type[BaseModel] | None = None
+    run_config: RunConfig | None = None
+    session: Session | None = None
+    _input_adapter: TypeAdapter[Any] | None = field(default=None, repr=False)
+
+    def build_input(self, arguments: str) -> str:
+        """The inner run's input from the model's arguments: the ``input`` string,
+        or the JSON of the validated ``parameters`` model. Raises
+        :class:`ToolArgumentsError` on bad arguments."""
+        if self._input_adapter is not None:
+            try:
+                value = self._input_adapter.validate_json(arguments or "{}")
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
+                    for err in exc.errors()
+                )
+                raise ToolArgumentsError(problems) from None
+            return self._input_adapter.dump_json(value).decode()
+        try:
+            parsed = json.loads(arguments or "{}")
+        except ValueError as exc:
+            raise ToolArgumentsError(f"arguments are not valid JSON: {exc}") from None
+        request = parsed.get("input") if isinstance(parsed, dict) else None
+        if not isinstance(request, str):
+            raise ToolArgumentsError("'input' is required and must be a string")
+        return request
 
 
 def _describe(value: Any) -> str:

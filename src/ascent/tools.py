@@ -28,6 +28,7 @@ __all__ = [
     "ApprovalCheck",
     "CodeInterpreterTool",
     "ComputerTool",
+    "EnabledCheck",
     "FileSearchTool",
     "FunctionTool",
     "HostedTool",
@@ -35,6 +36,7 @@ __all__ = [
     "Tool",
     "ToolArgumentsError",
     "WebSearchTool",
+    "check_enabled",
     "function_tool",
     "output_as_data",
     "stringify_output",
@@ -53,6 +55,21 @@ _APPROVAL_FORMS = (
     "(context, arguments, call_id), sync or async, returning a bool"
 )
 
+EnabledCheck = Callable[[RunContext[Any], Any], bool | Awaitable[bool]]
+"""Decides per model call whether a tool (or handoff) is offered: ``(context, agent)``."""
+
+
+async def check_enabled(
+    is_enabled: bool | EnabledCheck, context: RunContext[Any], agent: Any
+) -> bool:
+    """Whether a tool or handoff with this ``is_enabled`` is offered on this call."""
+    if isinstance(is_enabled, bool):
+        return is_enabled
+    decision = is_enabled(context, agent)
+    if inspect.isawaitable(decision):
+        decision = await decision
+    return bool(decision)
+
 
 @dataclass(kw_only=True)
 class FunctionTool:
@@ -61,8 +78,11 @@ class FunctionTool:
     ``on_invoke(tool_context, arguments_json)`` does the work; ``@function_tool``
     builds it from a plain function. ``needs_approval`` pauses the run for a
     human (always, or when the callable says so for a given call). ``timeout``
-    bounds one call in seconds. ``return_type`` (the function's declared return
-    type, set by ``@function_tool``) rebuilds the tool's value from its JSON form.
+    bounds one call in seconds. ``is_enabled`` (a bool, or a callable of the run
+    context and the agent, sync or async) decides on each model call whether
+    the model is offered the tool at all. ``return_type`` (the function's
+    declared return type, set by ``@function_tool``) rebuilds the tool's value
+    from its JSON form.
     """
 
     name: str
@@ -74,6 +94,7 @@ class FunctionTool:
     timeout: float | None = None
     input_guardrails: list[ToolInputGuardrail] = field(default_factory=list)
     output_guardrails: list[ToolOutputGuardrail] = field(default_factory=list)
+    is_enabled: bool | EnabledCheck = True
     return_type: Any = None
     _approval_arity: int = field(default=2, init=False, repr=False, compare=False)
     _return_adapter: TypeAdapter[Any] | None = field(
@@ -281,6 +302,7 @@ def function_tool(
     timeout: float | None = None,
     input_guardrails: list[ToolInputGuardrail] | None = None,
     output_guardrails: list[ToolOutputGuardrail] | None = None,
+    is_enabled: bool | EnabledCheck = True,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -297,6 +319,7 @@ def function_tool(
     timeout: float | None = None,
     input_guardrails: list[ToolInputGuardrail] | None = None,
     output_guardrails: list[ToolOutputGuardrail] | None = None,
+    is_enabled: bool | EnabledCheck = True,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Make a tool of a function, bare (``@function_tool``) or with options.
 
@@ -323,6 +346,7 @@ def function_tool(
             timeout=timeout,
             input_guardrails=list(input_guardrails or []),
             output_guardrails=list(output_guardrails or []),
+            is_enabled=is_enabled,
             return_type=schema.return_type,
         )
 

@@ -196,7 +196,6 @@ SDK_KEYWORDS: dict[str, dict[str, str]] = {
     "Agent.as_tool": {
         "tool_name": "name",
         "tool_description": "description",
-        "custom_output_extractor": "output_extractor",
     },
     "function_tool": {
         "name_override": "name",

@@ -23,6 +23,7 @@ from .base import (
     Model,
     ModelRequest,
     ModelResponse,
+    ModelSettings,
     ModelStreamEvent,
     ResponseCompleted,
     TextDelta,
@@ -70,7 +71,12 @@ def create(name: str) -> Model:
 
 
 class OfflineModel:
-    """A :class:`Model` that answers from the request alone, deterministically."""
+    """A :class:`Model` that answers from the request alone, deterministically.
+
+    Of the settings it follows ``tool_choice`` only: it has no sampling,
+    reasoning or server to tune, so the others change nothing (and
+    server-side conversation state is refused by the runner).
+    """
 
     name: str = "offline"
     supports_hosted_tools: bool = False
@@ -125,6 +131,36 @@ def _read_turn(items: list[Item]) -> _Turn:
 # ---------------------------------------------------------------- the answer
 
 
+# The settings ModelSettings had first: always in the fingerprint. Later ones go
+# in only when set, so adding a setting changes no id or token count.
+_FIRST_SETTINGS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "tool_choice",
+        "parallel_tool_calls",
+        "seed",
+        "reasoning_effort",
+        "extra_body",
+        "extra_headers",
+        "timeout",
+    }
+)
+
+
+def _settings_print(settings: ModelSettings) -> dict[str, Any]:
+    printed = {
+        key: value
+        for key, value in asdict(settings).items()
+        if key in _FIRST_SETTINGS or value is not None
+    }
+    reasoning = settings.reasoning_settings()
+    if reasoning is not None and reasoning.summary is None:
+        printed.pop("reasoning", None)  # the effort alone is reasoning_effort
+    return printed
+
+
 def _respond(request: ModelRequest) -> ModelResponse:
     fingerprint = json.dumps(
         {
@@ -132,7 +168,7 @@ def _respond(request: ModelRequest) -> ModelResponse:
             "input": items_to_json(request.input),
             "tools": [asdict(tool) for tool in request.tools],
             "output": asdict(request.output) if request.output else None,
-            "settings": asdict(request.settings),
+            "settings": _settings_print(request.settings),
         },
         sort_keys=True,
         default=str,

@@ -84,6 +84,13 @@ class AgentNode:
     def tool_names(self) -> list[str]:
         return [*self.function_tools, *self.handoffs]
 
+    @property
+    def has_conditional_tools(self) -> bool:
+        """Whether any tool or handoff may be left out of a model call (``is_enabled``)."""
+        return any(t.is_enabled is not True for t in self.function_tools.values()) or any(
+            h.is_enabled is not True for h in self.handoffs.values()
+        )
+
     def add_function_tools(self, tools: Sequence[FunctionTool], *, source: str) -> None:
         """Add tools listed at run time (an MCP server's); names must stay unique."""
         for tool in tools:

@@ -16,7 +16,7 @@ from ..guardrails import GuardrailResult
 from ..items import FunctionCall, FunctionCallOutput, Item, RunUsage
 from .commands import ApprovalDecision, ApprovalRequest, ServerTools
 
-__all__ = ["PendingTools", "RunState"]
+__all__ = ["PendingTools", "RunState", "ServerConversation"]
 
 STATE_VERSION = 1
 
@@ -32,6 +32,19 @@ class PendingTools(BaseModel):
     def remaining(self) -> list[FunctionCall]:
         done = {output.call_id for output in self.outputs}
         return [call for call in self.calls if call.call_id not in done]
+
+
+class ServerConversation(BaseModel):
+    """The provider keeps this run's conversation (the Responses API's
+    ``previous_response_id`` chain, or a ``conversation``), so each call sends
+    only the items after the first ``sent`` of the run's items.
+
+    Without ``conversation_id``, each call names the run's ``last_response_id``
+    as the previous response (at the start, the one the caller gave).
+    """
+
+    conversation_id: str | None = None
+    sent: int = 0
 
 
 class RunState(BaseModel):
@@ -62,6 +75,9 @@ class RunState(BaseModel):
     final_output: Any = None  # JSON data; typed again by the result
     final_output_tool: str | None = None  # the tool whose value is the final output
     last_response_id: str | None = None
+    # tools and handoffs of the current agent whose is_enabled said no on this turn
+    disabled_tools: list[str] = Field(default_factory=list)
+    server_conversation: ServerConversation | None = None
     # agent name -> the tools its MCP servers offered when this run listed them
     server_tools: dict[str, list[ServerTools]] = Field(default_factory=dict)
 

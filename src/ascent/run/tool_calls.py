@@ -7,7 +7,7 @@ arguments, an exception, a timeout) becomes a tool output the model can act on.
 from __future__ import annotations
 
 import asyncio
-import json
+import inspect
 import logging
 from typing import Any
 
@@ -207,21 +207,16 @@ class ToolCalls:
         return None
 
     async def _run_agent_tool(self, tool: AgentTool, call: FunctionCall) -> tuple[str, Any]:
-        try:
-            arguments = json.loads(call.arguments or "{}")
-        except ValueError as exc:
-            raise ToolArgumentsError(f"arguments are not valid JSON: {exc}") from None
-        request = arguments.get("input") if isinstance(arguments, dict) else None
-        if not isinstance(request, str):
-            raise ToolArgumentsError("'input' is required and must be a string")
+        scope = self.scope
         result = await self.nested_run(
             tool.agent,
-            request,
+            tool.build_input(call.arguments),
             max_turns=tool.max_turns,
-            context=self.scope.context.context,
-            config=self.scope.config,
-            emit=self.scope.emit,
+            context=scope.context.context,
+            config=tool.run_config or scope.nested_config(),
+            emit=scope.emit,
             parent_call_id=call.call_id,
+            session=tool.session,
         )
         if result.interruptions:
             names = ", ".join(r.tool_name for r in result.interruptions)
@@ -230,9 +225,9 @@ class ToolCalls:
                 "approvals inside agents used as tools are not supported: "
                 "mark the agent tool itself with needs_approval instead"
             )
-        if tool.output_extractor is not None:
-            extracted = tool.output_extractor(result)
-            if asyncio.iscoroutine(extracted):
+        if tool.custom_output_extractor is not None:
+            extracted = tool.custom_output_extractor(result)
+            if inspect.isawaitable(extracted):
                 extracted = await extracted
             return str(extracted), result.usage
         return stringify_output(result.final_output), result.usage

@@ -6,7 +6,7 @@ into JSON in its own thread, so recording costs the run almost nothing.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import asdict, fields
 from typing import TYPE_CHECKING, Any
 
 from .._private.output import OutputType
@@ -46,8 +46,12 @@ def _settings(settings: ModelSettings) -> dict[str, Any]:
     described = {
         f.name: getattr(settings, f.name)
         for f in fields(settings)
-        if getattr(settings, f.name) is not None and f.name != "extra_headers"
+        if getattr(settings, f.name) is not None
+        and f.name not in ("extra_headers", "reasoning_effort")
     }
+    reasoning = settings.reasoning_settings()
+    if reasoning is not None:  # plain JSON for the trace processors
+        described["reasoning"] = {k: v for k, v in asdict(reasoning).items() if v is not None}
     if len(_described) >= 512:
         _described.clear()
     _described[id(settings)] = (settings, described)

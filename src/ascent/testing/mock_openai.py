@@ -129,11 +129,12 @@ Step = Reply | HTTPError | Malformed | Delay | BrokenStream
 
 @dataclass(slots=True)
 class MockRequest:
-    """One request the server received: which API, its JSON body, its headers."""
+    """One request the server received: which API, its JSON body, its headers, its query."""
 
     path: str
     body: dict[str, Any]
     headers: dict[str, str]
+    query: dict[str, str] = field(default_factory=dict)
 
     @property
     def api(self) -> str:
@@ -302,7 +303,9 @@ class MockOpenAIServer:
             body = json.loads(await request.body())
         except ValueError:
             return self._fail(f"request body is not JSON: {request.url.path}", status=400)
-        received = MockRequest(request.url.path, body, dict(request.headers))
+        received = MockRequest(
+            request.url.path, body, dict(request.headers), dict(request.query_params)
+        )
         self.requests.append(received)
         try:
             step = self._next_step(received)

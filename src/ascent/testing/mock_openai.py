@@ -174,8 +174,10 @@ class MockOpenAIServer:
         latency: float = 0.0,
         model: str = "mock-model",
         keep_alive: int = 300,
+        port: int = 0,
     ) -> None:
         self.responder = responder
+        self.port = port  # 0: any free port
         self.latency = latency
         # Longer than uvicorn's 5 s default: under heavy load a client's pooled
         # connection can idle past it between two requests of one run.
@@ -238,6 +240,7 @@ class MockOpenAIServer:
                 lifespan="off",
                 timeout_keep_alive=self.keep_alive,
                 backlog=4096,
+                port=self.port,
             ).start()
         return self
 

@@ -15,6 +15,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.text import Text
 
 from ..errors import UserError
@@ -134,20 +135,32 @@ def _serve_until_stopped(server: MockOpenAIServer, *, scripted: bool) -> None:
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, on_signal)
-    seen = failed = 0
+    reported = _Reported()
     try:
         while not stop.wait(0.1):
-            for request in server.requests[seen:]:
-                seen += 1
-                model = request.body.get("model", "?")
-                streamed = ", streamed" if request.stream else ""
-                console.print(Text(f"#{seen} {request.path} model={model}{streamed}"))
-            for message in server.errors[failed:]:
-                failed += 1
-                errors.print(Text(f"  error: {message}", style="red"))
+            reported.catch_up(server, console, errors)
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+    reported.catch_up(server, console, errors)  # what arrived since the last look
     left = f", {server.pending} scripted steps left" if scripted else ""
-    console.print(Text(f"stopped after {seen} requests{left}", style="dim"))
+    console.print(Text(f"stopped after {reported.requests} requests{left}", style="dim"))
+
+
+class _Reported:
+    """How many requests and errors have been printed so far."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.errors = 0
+
+    def catch_up(self, server: MockOpenAIServer, console: Console, errors: Console) -> None:
+        for request in server.requests[self.requests :]:
+            self.requests += 1
+            model = request.body.get("model", "?")
+            streamed = ", streamed" if request.stream else ""
+            console.print(Text(f"#{self.requests} {request.path} model={model}{streamed}"))
+        for message in server.errors[self.errors :]:
+            self.errors += 1
+            errors.print(Text(f"  error: {message}", style="red"))

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from ascent import Agent, RunContext
 from ascent.cli import app
-from ascent.cli._context import context_type
 from ascent.cli.console import StreamPrinter
+from ascent.cli.context_option import context_type
 
 from .helpers import clean, invoke
 

@@ -38,8 +38,8 @@ from ._common import (
     fail,
     friendly_errors,
 )
-from ._context import context_from_json
 from .console import StreamPrinter, ask_approval, make_console
+from .context_option import context_from_json
 from .loading import load_agent
 from .mock_server import mock_server_command
 from .serving import a2a_command, mcp_command, serve_command, ui_command

@@ -160,7 +160,7 @@ Responder = Callable[[MockRequest], Step]
 
 
 class MockOpenAIServer:
-    """A scripted OpenAI-compatible server on 127.0.0.1 (random port), in a thread.
+    """A scripted OpenAI-compatible server on 127.0.0.1 (a free port, or ``port``), in a thread.
 
     ``responder`` (if given) decides every answer from the request; otherwise the
     queued steps are served in order, and an exhausted queue answers HTTP 500 with

@@ -59,6 +59,8 @@ _NAMED_FORMATS: tuple[tuple[frozenset[str], str], ...] = (
     (frozenset({"email", "mail"}), "email"),
     (frozenset({"url", "uri", "link", "website", "homepage"}), "uri"),
 )
+_FILLER_TEXT = "the and for with this that from into what which its their your our any all one"
+_FILLER_WORDS = frozenset(_FILLER_TEXT.split())
 _MAX_DEPTH = 6  # recursive schemas stop growing here: empty arrays, nulls
 
 
@@ -69,6 +71,12 @@ def _name_parts(name: str) -> list[str]:
         for part in re.split(r"[_\W]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower())
         if part
     ]
+
+
+def _content(text: str) -> set[str]:
+    """The words of a name or description that could say what a value is, cut to five letters."""
+    words = _name_parts(text)
+    return {word[:5] for word in words if len(word) > 2 and word not in _FILLER_WORDS}
 
 
 def _key(name: str) -> str:
@@ -145,18 +153,20 @@ class SchemaFiller:
     def _property(
         self, key: str, spec: dict[str, Any], depth: int, scope: Any, *, whole: bool
     ) -> Any:
-        """A value the tools returned under this key, when it fits; else one built anew."""
+        """A value the tools returned for this field, when one fits; else one built anew."""
         schema = self.resolve(spec)
+        main = _main(schema, self.root)
         found = list(self._found(key, scope))
         if whole:
             found += self.data
+        found += self._related(f"{key} {schema.get('description', '')}", scope)
         for candidate in found:
             for value in _coerced(candidate, schema, self.root):
                 return value
         for candidate in found:
-            if isinstance(candidate, dict) and _kind(schema) == "object":
+            if isinstance(candidate, dict) and _kind(main) == "object":
                 return self.value(spec, key, depth, scope=candidate)
-            if isinstance(candidate, list) and _kind(schema) == "array":
+            if isinstance(candidate, list) and _kind(main) == "array":
                 return self.value(spec, key, depth, scope=candidate)
         return self.value(spec, key, depth)
 
@@ -167,6 +177,27 @@ class SchemaFiller:
             yield from (value for name, value in scope.items() if _key(str(name)) == wanted)
         for data in self.data:
             yield from _under(data, wanted)
+
+    def _related(self, about: str, scope: Any) -> list[Any]:
+        """Values under the key sharing most words with the field's name and description.
+
+        ``temperature: float = Field(description="in Celsius")`` finds ``temp_celsius``.
+        """
+        mine = _content(about)
+        tables = [scope] if isinstance(scope, dict) else []
+        tables += [data for data in self.data if isinstance(data, dict)]
+        related = []
+        for table in tables:
+            # A key all of whose words the field uses: "temp_celsius", not "celsius_scale".
+            shared = {
+                name: len(words)
+                for name in table
+                if (words := _content(str(name))) and words <= mine
+            }
+            best = max(shared, key=shared.__getitem__, default=None)
+            if best is not None and shared[best]:
+                related.append(table[best])
+        return related
 
     def _array(self, schema: dict[str, Any], name: str, depth: int, scope: Any) -> list[Any]:
         if "prefixItems" in schema:
@@ -422,6 +453,16 @@ def _search(pattern: str, text: str) -> bool:
         return re.search(pattern, text) is not None
     except re.error:
         return True  # a pattern Python cannot read: the validator will say
+
+
+def _main(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """The schema of the value itself: an optional's first option other than null."""
+    for key in ("anyOf", "oneOf"):
+        options = [_resolve(option, root) for option in schema.get(key) or ()]
+        real = [option for option in options if option.get("type") != "null"]
+        if real:
+            return real[0]
+    return schema
 
 
 def _kind(schema: dict[str, Any]) -> str:

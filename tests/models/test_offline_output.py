@@ -7,7 +7,7 @@ from datetime import date, time, timedelta
 from decimal import Decimal
 from enum import IntEnum
 from ipaddress import IPv4Address
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pytest
 from pydantic import BaseModel, Field, create_model
@@ -279,3 +279,39 @@ async def test_tool_arguments_use_labelled_values_and_patterns() -> None:
     [call] = response.output
     assert isinstance(call, FunctionCall)
     assert Move.model_validate_json(call.arguments) == Move(city="Bern", postcode="3011")
+
+
+# ------------------------------------------------------------------- unions
+
+
+class Cat(BaseModel):
+    kind: Literal["cat"]
+    lives: int = Field(le=9)
+
+
+class Dog(BaseModel):
+    kind: Literal["dog"]
+    breed: str
+
+
+class Household(BaseModel):
+    pet: Annotated[Cat | Dog, Field(discriminator="kind")]
+    other: Cat | Dog
+    parent: Household | None
+
+
+async def test_a_union_member_is_chosen_by_the_tag_the_data_or_text_names() -> None:
+    told = await answer("We have a dog", Household)
+    assert told["pet"]["kind"] == told["other"]["kind"] == "dog"
+    assert (await answer("nothing about animals", Household))["pet"]["kind"] == "cat"
+    returned = {"pet": {"kind": "dog", "breed": "collie"}, "other": {"kind": "cat", "lives": 3}}
+    household = await answer(after_tool("We have a dog", returned), Household)
+    assert household["pet"] == {"kind": "dog", "breed": "collie"}
+    assert household["other"] == {"kind": "cat", "lives": 3}
+
+
+async def test_an_optional_model_inside_itself_is_left_empty() -> None:
+    household = await answer("a cat", Household)
+    assert household["parent"] is None
+    wrapped = await answer("a cat", create_model("Wrapper", home=(Household, ...)))
+    assert wrapped["home"]["parent"] is None

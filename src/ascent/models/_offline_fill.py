@@ -100,6 +100,38 @@ class SchemaFiller:
         self.numbers = _NUMBER.findall(text)
         self.ids = [token for token in _TOKEN.findall(text) if any(c.isdigit() for c in token)]
         self.quotes = [next(group for group in match if group) for match in _QUOTED.findall(text)]
+        # The $refs being filled, outermost first; a root inlined from its own $ref is one.
+        self.filling: list[str] = [
+            f"#/$defs/{name}"
+            for name, spec in (root.get("$defs") or {}).items()
+            if spec.get("title") == root.get("title")
+            and set(spec.get("properties") or ()) == set(root.get("properties") or ())
+        ]
+
+    def _recursive(self, options: list[dict[str, Any]]) -> bool:
+        """An optional model inside itself (``parent: Node | None``): None ends the nesting."""
+        return any(option.get("$ref") in self.filling for option in options)
+
+    def _choose(self, options: list[dict[str, Any]], scope: Any) -> dict[str, Any]:
+        """The union member whose tag the data or the text names (``"kind": "cat"``), or the first.
+
+        A tag is a property with a ``const`` (a one-value ``Literal``), as in a
+        discriminated union; the data naming it counts more than the text.
+        """
+        best, best_score = options[0], 0
+        for option in options:
+            score = 0
+            for key, spec in (self.resolve(option).get("properties") or {}).items():
+                tag = self.resolve(spec) if isinstance(spec, dict) else {}
+                if "const" not in tag:
+                    continue
+                if isinstance(scope, dict) and scope.get(key) == tag["const"]:
+                    score += 2
+                elif re.search(rf"\b{re.escape(str(tag['const']).lower())}\b", self.lower):
+                    score += 1
+            if score > best_score:
+                best, best_score = option, score
+        return best
 
     def resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
         """Follow local ``$ref``s (``#/$defs/Name``); sibling keys stay on top."""
@@ -110,18 +142,29 @@ class SchemaFiller:
     def value(
         self, schema: dict[str, Any], name: str = "", depth: int = 0, scope: Any = None
     ) -> Any:
-        schema = self.resolve(schema)
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            self.filling.append(ref)
+            try:
+                return self._value(self.resolve(schema), name, depth, scope)
+            finally:
+                self.filling.pop()
+        return self._value(schema, name, depth, scope)
+
+    def _value(self, schema: dict[str, Any], name: str, depth: int, scope: Any) -> Any:
         if "const" in schema:
             return schema["const"]
         if "enum" in schema:
             return self._enum(schema["enum"], name)
         for key in ("anyOf", "oneOf"):
             if key in schema:
-                options = [self.resolve(option) for option in schema[key]]
-                real = [option for option in options if option.get("type") != "null"]
-                if not real or (depth >= _MAX_DEPTH and len(real) < len(options)):
+                real = [
+                    option for option in schema[key] if self.resolve(option).get("type") != "null"
+                ]
+                nullable = len(real) < len(schema[key])
+                if not real or (nullable and (depth >= _MAX_DEPTH or self._recursive(real))):
                     return None
-                return self.value(real[0], name, depth, scope)
+                return self.value(self._choose(real, scope), name, depth, scope)
         if schema.get("allOf"):
             return self.value(schema["allOf"][0], name, depth, scope)
         kind = _kind(schema)

@@ -2,10 +2,13 @@
 
 It lets every example, test and first run work without a key. The agent loop
 cannot tell it from a real model, yet it never pretends to be intelligent: it
-picks the tool whose words overlap the user's message most, fills arguments
-from that message so they validate, and otherwise restates what it was told.
-Ids come from a hash of the request, so the same request always gets the same
-response, byte for byte.
+picks the tool or handoff whose words overlap the user's message most (a tool
+wins a tie), fills arguments from that message so they validate, and otherwise
+restates what it was told; a structured output is filled from what the tools
+returned, then from the message (see ``_offline_fill``). It knows nothing of
+approvals: a gated tool is chosen like any other, so the run pauses as it would
+on a real model. Ids come from a hash of the request, so the same request
+always gets the same response, byte for byte.
 """
 
 from __future__ import annotations

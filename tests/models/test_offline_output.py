@@ -158,6 +158,25 @@ async def test_a_number_goes_to_the_field_its_word_names() -> None:
     assert trip["contact_email"] == "ana@example.com"
 
 
+class Reading(BaseModel):
+    temperature: float = Field(description="In degrees Celsius")
+    rain: float = Field(description="Millimetres of rain")
+    is_windy: bool
+    frost: bool
+
+
+async def test_a_number_goes_to_the_field_its_description_names() -> None:
+    reading = await answer("Rain 4 mm, 21 degrees, windy all day", Reading)
+    assert (reading["temperature"], reading["rain"]) == (21, 4)  # "4 mm": handed out in order
+    assert reading["is_windy"] is True  # the field's word is in the text
+    assert reading["frost"] is False
+
+
+async def test_a_no_in_the_text_keeps_booleans_false() -> None:
+    reading = await answer("21 degrees, not windy", Reading)
+    assert reading["is_windy"] is False
+
+
 # ------------------------------------------------------- constrained fields
 
 

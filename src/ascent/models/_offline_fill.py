@@ -61,6 +61,7 @@ _NAMED_FORMATS: tuple[tuple[frozenset[str], str], ...] = (
 )
 _FILLER_TEXT = "the and for with this that from into what which its their your our any all one"
 _FILLER_WORDS = frozenset(_FILLER_TEXT.split())
+_BOOL_PREFIXES = frozenset({"is", "has", "can", "should", "needs", "was", "use", "allow"})
 _MAX_DEPTH = 6  # recursive schemas stop growing here: empty arrays, nulls
 
 
@@ -173,11 +174,10 @@ class SchemaFiller:
         if kind == "array":
             return self._array(schema, name, depth, scope)
         if kind in ("integer", "number"):
-            return self._number(schema, name, integer=kind == "integer")
+            about = f"{name} {schema.get('description', '')}"
+            return self._number(schema, about, integer=kind == "integer")
         if kind == "boolean":
-            said = self._labelled(name)
-            words = set(re.findall(r"[a-z']+", (said or self.text).lower()))
-            return bool(words & _YES) and not words & _NO
+            return self._boolean(name)
         if kind == "null":
             return None
         return self._string(schema, name)
@@ -274,21 +274,34 @@ class SchemaFiller:
                     return value
         return values[0] if values else None
 
-    def _number(self, schema: dict[str, Any], name: str, *, integer: bool) -> int | float:
-        number = self._number_for(name)
+    def _boolean(self, name: str) -> bool:
+        """Yes when the text says so (by the field's name, or plainly) and says no "not"."""
+        said = self._labelled(name)
+        words = set(re.findall(r"[a-z']+", (said or self.text).lower()))
+        if words & _NO:
+            return False
+        named = {part for part in _name_parts(name) if len(part) > 2} - _BOOL_PREFIXES
+        mentioned = said is None and any(word.startswith(tuple(named)) for word in words)
+        return mentioned or bool(words & _YES)
+
+    def _number(self, schema: dict[str, Any], about: str, *, integer: bool) -> int | float:
+        number = self._number_for(about)
         if number is None:
             number = float(self.numbers.pop(0)) if self.numbers else 0.0
         return _bounded(number, schema, integer=integer)
 
-    def _number_for(self, name: str) -> float | None:
-        """A number labelled with the field's name or just before one of its words: "42 people"."""
+    def _number_for(self, about: str) -> float | None:
+        """A number labelled with the field's name, or just before a word of its name or
+        description: "42 people", "21 degrees"."""
+        name = about.split(" ", 1)[0]
         said = self._labelled(name)
         match = _NUMBER.search(said) if said else None
-        parts = [part for part in _name_parts(name) if len(part) > 2]
-        if match is None and parts:
-            words = "|".join(re.escape(part.rstrip("s")) for part in parts)
+        words = {part.rstrip("s") for part in _name_parts(name) if len(part) > 2}
+        words |= _content(about)
+        if match is None and words:
+            either = "|".join(re.escape(word) for word in sorted(words))
             match = re.search(
-                rf"{_NUMBER.pattern}(?=\s*(?:{words})\w*\b)", self.text, re.IGNORECASE
+                rf"{_NUMBER.pattern}(?=\s*(?:{either})\w*\b)", self.text, re.IGNORECASE
             )
         if match is None:
             return None

@@ -240,11 +240,12 @@ async def test_stemming_meets_inflected_words() -> None:
 
 
 async def test_a_team_hands_off_by_agent_name_and_description() -> None:
-    history = Agent(name="History Tutor", handoff_description="Specialist for history questions")
-    maths = Agent(name="Math Tutor", handoff_description="Specialist for math questions")
-    triage = Agent(name="Triage", handoffs=[history, maths], tools=[weather_tool], model="offline")
-    for agent in (history, maths):
-        agent.model = "offline"
+    about = {"history": "history questions", "math": "math questions"}
+    history, maths = (
+        Agent(name=f"{topic} tutor", handoff_description=f"For {what}", model="offline")
+        for topic, what in about.items()
+    )
+    triage = Agent(name="Triage", handoffs=[history, maths], tools=[get_weather], model="offline")
     routed = await Runner.run(triage, "A history question: who built the pyramids?")
     assert routed.last_agent is history
     routed = await Runner.run(triage, "Help with my math homework")
@@ -270,12 +271,9 @@ def order_status(order_id: str) -> str:
 
 
 @function_tool
-def weather_tool(city: str) -> str:
+def get_weather(city: str) -> str:
     """Get the weather for a city."""
     return f"cloudy in {city.rstrip('?').split()[-1]}"
-
-
-weather_tool.name = "get_weather"
 
 
 async def test_an_approval_gated_tool_that_matches_is_called_and_the_run_pauses() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import INSTRUCTIONS, add_async
+from _profile import install as install_profiler
 
 from ascent import Agent, function_tool
 
@@ -20,6 +21,7 @@ from ascent import Agent, function_tool
 def create_app() -> Any:
     from ascent.server import create_app as make
 
+    install_profiler()  # only when ASCENT_BENCH_PROFILE names a file (service.py --profile)
     agent = Agent(
         name="Calculator",
         instructions=INSTRUCTIONS,

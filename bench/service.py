@@ -101,11 +101,25 @@ def _free_port() -> int:
 
 
 @contextmanager
-def replica(database_url: str, model_url: str, name: str, meter: Meter) -> Iterator[str]:
-    """``ascent serve`` in a child process; yields its base URL once it is ready."""
+def replica(
+    database_url: str,
+    model_url: str,
+    name: str,
+    meter: Meter,
+    *,
+    extra_env: dict[str, str] | None = None,
+    pids: dict[str, int] | None = None,
+    uvicorn_args: Sequence[str] = (),
+) -> Iterator[str]:
+    """``ascent serve`` in a child process; yields its base URL once it is ready.
+
+    ``extra_env`` adds to its environment; ``pids`` gets its process id by name;
+    ``uvicorn_args`` (``--loop asyncio``, say) serve the app with uvicorn's own
+    command instead, as ``ascent serve`` does with its defaults."""
     port = _free_port()
     env = {
         **os.environ,
+        **(extra_env or {}),
         "ASCENT_DATABASE_URL": database_url,
         "ASCENT_API_KEYS": f"{KEY}:bench",
         "ASCENT_EXECUTOR_ID": name,
@@ -114,6 +128,10 @@ def replica(database_url: str, model_url: str, name: str, meter: Meter) -> Itera
         "OPENAI_API_KEY": "not-needed",
     }
     command = [sys.executable, "-m", "ascent.cli", "serve", f"{APP}:create_app"]
+    if uvicorn_args:
+        factory = f"{APP.stem}:create_app"
+        command = [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(APP.parent)]
+        command += [*uvicorn_args, "--log-level", "warning", factory]
     process = subprocess.Popen(
         [*command, "--port", str(port)],
         env=env,
@@ -123,6 +141,8 @@ def replica(database_url: str, model_url: str, name: str, meter: Meter) -> Itera
     )
     base = f"http://127.0.0.1:{port}"
     meter.add(name, process.pid)
+    if pids is not None:
+        pids[name] = process.pid
     try:
         wait_until_serving(f"{base}/readyz", process=process, timeout=120)
         yield base

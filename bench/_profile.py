@@ -67,10 +67,11 @@ def install() -> None:
     def on_execute(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
         count(f"[{threading.current_thread().name.split('_')[0]}] {statement}")
 
-    event.listen(Engine, "before_cursor_execute", on_execute)
-    event.listen(Engine, "commit", lambda conn: count("COMMIT"))
-    event.listen(Engine, "rollback", lambda conn: count("ROLLBACK"))
-    event.listen(Engine, "begin", lambda conn: count("BEGIN"))
+    if os.environ.get("ASCENT_BENCH_PROFILE_SQL") == "1":  # listeners cost CPU: only then
+        event.listen(Engine, "before_cursor_execute", on_execute)
+        event.listen(Engine, "commit", lambda conn: count("COMMIT"))
+        event.listen(Engine, "rollback", lambda conn: count("ROLLBACK"))
+        event.listen(Engine, "begin", lambda conn: count("BEGIN"))
 
     def start(*_: Any) -> None:
         nonlocal counting

@@ -29,7 +29,7 @@ import asyncio
 import math
 import os
 import uuid
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     # steps mode: bench/service.py at 50 clients, bench/service_ab.py --statements
     parser.add_argument("--steps-replica-ms", type=float, default=18.0)
     parser.add_argument("--steps-db-ms", type=float, default=7.2)
-    parser.add_argument("--steps-round-trips", type=float, default=69.0)
+    parser.add_argument("--steps-round-trips", type=float, default=54.0)
     parser.add_argument("--steps-commits", type=float, default=14.8)
     # run mode: the issue's target until it is measured (2x an in-process run over HTTP)
     parser.add_argument("--run-replica-ms", type=float, default=5.2)
@@ -311,10 +311,8 @@ def check(args: argparse.Namespace) -> bool:
 def _pin_process(pid: int, core: int) -> None:
     """Pin every thread of ``pid`` (threads made later inherit it) to ``core``."""
     for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
+        with suppress(ProcessLookupError):
             os.sched_setaffinity(int(task.name), {core})
-        except ProcessLookupError:
-            pass
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ class DurableEngine:
         poll_interval: float = 0.1,
         scheduler_poll_interval: float = 10.0,
         worker_concurrency: int | None = None,
-        executor_threads: int = 32,
+        executor_threads: int = 16,
     ) -> None:
         self.agents = AgentRegistry(agents)
         self.database_url = database_url or default_database_url()

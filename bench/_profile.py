@@ -108,7 +108,15 @@ def summary(yappi: Any) -> dict[str, Any]:
         where = f"{module.rsplit('site-packages/', 1)[-1]}:{stat.lineno} {stat.name}"
         functions.append((stat.tsub, stat.ttot, stat.ncall, where))
     functions.sort(reverse=True)
+    inclusive = sorted(
+        (f for f in functions if "ascent/" in f[3] or "dbos/" in f[3]), key=lambda f: -f[1]
+    )
     threads = {}
     for thread in yappi.get_thread_stats():
         threads[f"{thread.name}#{thread.id}"] = thread.ttot
-    return {"layers": layers, "functions": functions[:60], "threads": threads}
+    return {
+        "layers": layers,
+        "functions": functions[:60],
+        "inclusive": inclusive[:60],
+        "threads": threads,
+    }

@@ -173,12 +173,19 @@ def profile(base: str, pid: int, out: Path, args: argparse.Namespace, meter: Met
     for name, seconds in sorted(threads.items(), key=lambda kv: -kv[1]):
         rows.append([name, f"{seconds / runs * 1000:.2f} ms"])
     print(table(rows))
-    rows = [["own ms/run", "total ms/run", "calls/run", "function"]]
-    for tsub, ttot, calls, where in data["functions"][:40]:
-        rows.append(
-            [f"{tsub / runs * 1000:.3f}", f"{ttot / runs * 1000:.3f}", f"{calls / runs:.1f}", where]
-        )
-    print(table(rows))
+    for title, key in (("most own time", "functions"), ("Ascent and DBOS, inclusive", "inclusive")):
+        print(f"functions, {title}:")
+        rows = [["own ms/run", "total ms/run", "calls/run", "function"]]
+        for tsub, ttot, calls, where in data[key][:40]:
+            rows.append(
+                [
+                    f"{tsub / runs * 1000:.3f}",
+                    f"{ttot / runs * 1000:.3f}",
+                    f"{calls / runs:.1f}",
+                    where,
+                ]
+            )
+        print(table(rows))
 
 
 if __name__ == "__main__":

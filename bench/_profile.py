@@ -52,7 +52,6 @@ def install() -> None:
     target = os.environ.get("ASCENT_BENCH_PROFILE")
     if not target:
         return
-    import yappi
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
@@ -79,6 +78,8 @@ def install() -> None:
         counting = os.environ.get("ASCENT_BENCH_PROFILE_SQL") == "1"
         if counting:
             return
+        import yappi  # the bench group
+
         yappi.clear_stats()
         yappi.set_clock_type("cpu")
         yappi.start(builtins=True, profile_threads=True)
@@ -89,6 +90,8 @@ def install() -> None:
             counting = False
             Path(target).write_text(json.dumps({"statements": statements}))
             return
+        import yappi
+
         yappi.stop()
         Path(target).write_text(json.dumps(summary(yappi)))
 

@@ -38,6 +38,7 @@ def load(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
         ("sessions", ["sqlite", "last 20", "flat means"]),
         ("memory_search", ["sqlite keyword", "sqlite hybrid", "search (median)"]),
         ("service", ["replicas", "clients", "runs/s", "p99", "2 replicas / 1 replica"]),
+        ("service_ab", ["before", "after", "replica CPU/run", "after / before"]),
         ("durable", ["durable overhead", "in process (streamed)", "durable, sqlite", "per step"]),
         ("chaos", ["kill -9", "misbehaving model", "cut_stream", "RSS", "races", "problems: none"]),
     ],

@@ -14,7 +14,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from ascent.storage import ping_when_idle
+from ascent import storage
+from ascent.storage import dispose_engines, get_engine, ping_when_idle
 from ascent.testing.postgres import PostgresServer
 
 
@@ -61,3 +62,16 @@ def test_a_connection_in_recent_use_is_not_pinged(url: str) -> None:
             assert conn.execute(text("SELECT 1")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def test_the_shared_engine_pings_idle_connections(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage, "IDLE_PING_SECONDS", 0.0)
+    engine = get_engine(url)
+    try:
+        _kill_pooled(engine, url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT 2")).scalar_one() == 2
+    finally:
+        dispose_engines()

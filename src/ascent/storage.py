@@ -140,16 +140,22 @@ def _create_engine(url: str) -> Engine:
 IDLE_PING_SECONDS = 5.0
 
 
-def ping_when_idle(engine: Engine, *, idle: float = IDLE_PING_SECONDS) -> None:
-    """Check a pooled connection before use only if it sat unused ``idle`` seconds or more.
+def ping_when_idle(engine: Engine, *, idle: float | None = None) -> None:
+    """Check a pooled connection before use only if it sat unused ``idle`` seconds
+    or more (default :data:`IDLE_PING_SECONDS`).
 
     A connection that dies (a database restart, a failover, an idle timeout in a
-    proxy) dies while it waits in the pool, so one back in use within seconds is
-    alive. SQLAlchemy's ``pool_pre_ping`` pings on every checkout instead: under
-    load, one round trip more for every transaction (about a third of a durable
-    run's). A failed ping makes the pool replace the connection.
+    proxy) mostly dies while it waits in the pool, so one back in use within
+    seconds is alive. SQLAlchemy's ``pool_pre_ping`` pings on every checkout
+    instead: under load, one round trip more for every transaction of the run
+    store. A failed ping makes the pool replace the connection; a query that
+    finds its connection dead fails, and makes SQLAlchemy replace every pooled
+    connection opened before it, so a restart costs the transactions in flight.
     """
     import time
+
+    if idle is None:
+        idle = IDLE_PING_SECONDS
 
     from sqlalchemy import event
     from sqlalchemy.exc import DisconnectionError

@@ -444,7 +444,8 @@ def test_one_engine_per_url_and_sqlite_is_set_up_for_concurrency(sqlite_url: str
 def test_postgres_urls_use_psycopg(postgres_url: str) -> None:
     engine = get_engine(postgres_url)
     assert engine.dialect.driver == "psycopg"
-    assert engine.pool._pre_ping  # type: ignore[attr-defined]
+    # checked before use only after sitting idle (tests/test_storage_idle_ping.py)
+    assert not engine.pool._pre_ping  # type: ignore[attr-defined]
     with engine.connect() as connection:
         assert connection.execute(text("SELECT 1")).scalar() == 1
 

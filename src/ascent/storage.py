@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DATABASE_URL_ENV",
+    "IDLE_PING_SECONDS",
     "LazyTables",
     "configure_sqlite",
     "database_url",
@@ -31,6 +32,7 @@ __all__ = [
     "dispose_engines",
     "get_engine",
     "normalize_url",
+    "ping_when_idle",
     "sqlite_path",
     "write_transaction",
 ]

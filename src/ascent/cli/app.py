@@ -381,5 +381,8 @@ def _describe(exc: BaseException) -> str:
 
 
 def main() -> None:
-    """The console script's entry point."""
+    """The console script's entry point: the process is the command's own."""
+    from . import serving
+
+    serving.OWN_PROCESS = True
     app()

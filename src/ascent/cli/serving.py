@@ -127,6 +127,11 @@ def mcp_command(
         )
 
 
+# True when the process is the command's (the console script), not a caller's
+# (a test invoking the CLI): only then does ``serve`` tune the process for serving.
+OWN_PROCESS = False
+
+
 def serve_command(
     target: Annotated[
         str,
@@ -193,6 +198,7 @@ def serve_command(
             model_timeout=model_timeout,
             run_timeout=run_timeout,
             note=note,
+            own_process=OWN_PROCESS,
         )
 
 

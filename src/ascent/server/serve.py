@@ -126,6 +126,28 @@ def check_binding(app: Any, *, host: str, insecure: bool) -> str | None:
     return None
 
 
+# Objects allocated (less those freed) between young collections; Python's default is 700.
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def tune_gc() -> None:
+    """Make the garbage collector cheaper for a long-lived service process.
+
+    ``gc.freeze()`` sets aside everything made at start-up (the modules, the
+    app, the agents: hundreds of thousands of objects), so the full collections
+    that load brings on do not walk them again; a young generation of 20,000
+    objects instead of 700 (and older generations collected after 50 and 100
+    younger collections instead of 10 and 10) makes the collections each
+    request's garbage triggers rarer. Together about 10% less replica CPU per served run
+    (``bench/README.md``), for a few MB more memory between collections.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 100)
+
+
 def serve(
     app: Any,
     *,
@@ -141,6 +163,7 @@ def serve(
     model_timeout: float | None = None,
     run_timeout: float | None = None,
     note: Callable[[str], None] = print,
+    own_process: bool = False,
 ) -> None:
     """Serve ``app`` (or agents, or a factory) with uvicorn until interrupted.
 
@@ -150,7 +173,9 @@ def serve(
     app's lifespan, which stops the durable engine: in-flight runs resume on
     the next start or on another replica. ``allowed_hosts`` adds ``Host``
     names requests may use, and ``model_timeout`` and ``run_timeout`` bound a
-    hung model (see :func:`ascent.server.create_app`).
+    hung model (see :func:`ascent.server.create_app`). ``own_process`` says the
+    process is the service's alone (the ``ascent serve`` command): its garbage
+    collector is tuned for serving (:func:`tune_gc`).
     """
     import uvicorn
 
@@ -166,6 +191,8 @@ def serve(
     message = check_binding(asgi, host=host, insecure=insecure)
     if message:
         note(message)
+    if own_process:
+        tune_gc()
     uvicorn.run(
         asgi,
         host=bind_host(host),

@@ -220,8 +220,8 @@ def report(plans: list[Plan]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     # steps mode: bench/service.py at 50 clients, bench/service_ab.py --statements
-    parser.add_argument("--steps-replica-ms", type=float, default=18.2)
-    parser.add_argument("--steps-db-ms", type=float, default=6.6)
+    parser.add_argument("--steps-replica-ms", type=float, default=16.9)
+    parser.add_argument("--steps-db-ms", type=float, default=6.4)
     parser.add_argument("--steps-round-trips", type=float, default=54.0)
     parser.add_argument("--steps-commits", type=float, default=14.8)
     # run mode: the target until it is measured (2x an in-process run over HTTP)

@@ -127,16 +127,25 @@ def mcp_command(
         )
 
 
+# Container platforms name the port to listen on in PORT (Hugging Face Spaces, Cloud Run,
+# Heroku-style hosts): one image serves wherever it runs, configured by the environment alone.
+ServePortOption = Annotated[
+    int,
+    typer.Option("--port", "-p", min=0, max=65535, envvar="PORT", help="Port."),
+]
+
+
 def serve_command(
     target: Annotated[
         str,
         typer.Argument(
             metavar="MODULE:APP",
+            envvar="ASCENT_APP",
             help="A FastAPI app, a factory of one, an agent or a list of agents "
             "(package.module:name or path/to/file.py:name; name defaults to 'app').",
         ),
     ],
-    port: PortOption = 8000,
+    port: ServePortOption = 8000,
     host: HostOption = "127.0.0.1",
     insecure: Annotated[
         bool,

@@ -57,7 +57,8 @@ apt_install() {
 setup_podman() {
     # runc: crun rejects this kind of VM's hybrid cgroups; netavark and aardvark-dns: compose
     # services find each other by name.
-    apt_install podman runc netavark aardvark-dns debootstrap ca-certificates
+    apt_install podman runc netavark aardvark-dns debootstrap ca-certificates curl
+    command -v uv >/dev/null || fail "uv is needed (it runs podman-compose): see the README"
     local conf=/etc/containers/containers.conf
     if [[ ! -e $conf ]]; then
         # The VM forbids raising the open-files limit above 20,000 (podman asks for more).
@@ -331,7 +332,7 @@ check_contract() {
         ASCENT_EXECUTOR_ID=ascent--r1 ASCENT_APP_VERSION=r1
     # Kubernetes: the service links' variables, a read-only root filesystem with an emptyDir,
     # and PORT from the pod spec.
-    contract_case kubernetes 9000 --read-only --tmpfs /tmp --tmpfs /var/lib/ascent:uid=1000 -- \
+    contract_case kubernetes 9000 --read-only --tmpfs /tmp --tmpfs /var/lib/ascent:mode=1777 -- \
         PORT=9000 KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 \
         KUBERNETES_PORT=tcp://10.96.0.1:443 ASCENT_SERVICE_HOST=10.96.12.34 \
         ASCENT_SERVICE_PORT=80 ASCENT_PORT=tcp://10.96.12.34:80 POD_NAME=ascent-7d9f-x2x4z \
@@ -347,17 +348,29 @@ compose_env() {
     export ASCENT_PORT_1 ASCENT_PORT_2
 }
 
+service_container() { # SERVICE: the compose project's container for it
+    podman ps -a --filter "label=com.docker.compose.project=$RUN_ID" \
+        --filter "label=com.docker.compose.service=$1" --format '{{.Names}}' | head -1
+}
+
 compose_up() {
     # podman 4.3 ignores depends_on's conditions: the database first, then the replicas.
-    compose up -d --no-build postgres redis >/dev/null 2>&1
+    compose up -d --no-build postgres redis >"/var/tmp/$RUN_ID-compose.log" 2>&1 || {
+        cat "/var/tmp/$RUN_ID-compose.log" >&2
+        fail "compose up postgres redis"
+    }
     local deadline=$((SECONDS + 60))
-    until compose exec -T postgres pg_isready -h 127.0.0.1 -q >/dev/null 2>&1; do
+    until podman exec "$(service_container postgres)" pg_isready -h 127.0.0.1 -q >/dev/null 2>&1; do
         ((SECONDS < deadline)) || fail "compose: PostgreSQL did not become ready"
         sleep 0.5
     done
-    compose up -d --no-build >/dev/null 2>&1
-    wait_healthy "http://127.0.0.1:$ASCENT_PORT_1" "${RUN_ID}_ascent-1_1"
-    wait_healthy "http://127.0.0.1:$ASCENT_PORT_2" "${RUN_ID}_ascent-2_1"
+    compose up -d --no-build >"/var/tmp/$RUN_ID-compose.log" 2>&1 || {
+        cat "/var/tmp/$RUN_ID-compose.log" >&2
+        fail "compose up"
+    }
+    rm -f "/var/tmp/$RUN_ID-compose.log"
+    wait_healthy "http://127.0.0.1:$ASCENT_PORT_1" "$(service_container ascent-1)"
+    wait_healthy "http://127.0.0.1:$ASCENT_PORT_2" "$(service_container ascent-2)"
 }
 
 events() { # BASE_URL RUN_ID: the run's event log as served (SSE), without the framing's ids
@@ -370,9 +383,9 @@ check_compose() {
     local one="http://127.0.0.1:$ASCENT_PORT_1" two="http://127.0.0.1:$ASCENT_PORT_2"
     say "compose up (two replicas, PostgreSQL, Redis)"
     compose_up
-    check_served "$one" "${RUN_ID}_ascent-1_1"
+    check_served "$one" "$(service_container ascent-1)"
     [[ $(http_status "$two/readyz") == 200 ]] || fail "compose: replica 2 is not ready"
-    compose exec -T redis redis-cli ping | grep -q PONG || fail "compose: Redis does not answer"
+    podman exec "$(service_container redis)" redis-cli ping | grep -q PONG || fail "compose: Redis does not answer"
     local run id read_one read_two events_one events_two
     run="$(start_run "$one")"
     id="$(json_field id <<<"$run")"

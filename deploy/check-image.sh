@@ -125,7 +125,7 @@ EOF
     rm -rf "$rootfs"/usr/share/{man,info}/* "$rootfs"/var/cache/apt/archives/*.deb \
         "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*.log
     find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
-    tar -C "$rootfs" -c . | podman import --change 'CMD ["python3"]' - "$image" >/dev/null
+    tar -C "$rootfs" -c . | podman import --quiet --change 'CMD ["python3"]' - "$image" >/dev/null
     rm -rf "$rootfs" "$rootfs.log"
 }
 
@@ -157,14 +157,17 @@ prune_old() {
     done
 }
 
+folder_hash() { cat "$ROOT/deploy/images/$1"/* | sha256sum | cut -c1-8; }
+
 make_bases() {
     local mirror key
     mirror="$(debian_mirror)"
     key="$(date -u +%Y%m%d)-$(printf '%s' "$mirror" | sha256sum | cut -c1-8)"
     PYTHON_BASE="localhost/ascent-base/python:3.11-bookworm-$key"
     UV_BASE="localhost/ascent-base/uv:$UV_VERSION"
-    POSTGRES_BASE="localhost/ascent-base/postgres:15-bookworm-$key"
-    REDIS_BASE="localhost/ascent-base/redis:bookworm-$key"
+    # These two also follow their own Dockerfiles: a change there makes a new image.
+    POSTGRES_BASE="localhost/ascent-base/postgres:15-bookworm-$key-$(folder_hash postgres)"
+    REDIS_BASE="localhost/ascent-base/redis:bookworm-$key-$(folder_hash redis)"
     if ! image_exists "$PYTHON_BASE"; then make_python_base "$PYTHON_BASE" "$mirror"; fi
     if ! image_exists "$UV_BASE"; then make_uv_image "$UV_BASE"; fi
     local name
@@ -173,8 +176,12 @@ make_bases() {
         [[ $name == redis ]] && image="REDIS_BASE"
         if ! image_exists "${!image}"; then
             say "building the $name image from Debian's package"
-            podman build --quiet --layers=false --format docker --build-arg "BASE_IMAGE=$PYTHON_BASE" \
-                -t "${!image}" "$ROOT/deploy/images/$name" >/dev/null
+            podman build --layers=false --format docker --build-arg "BASE_IMAGE=$PYTHON_BASE" \
+                -t "${!image}" "$ROOT/deploy/images/$name" >"/var/tmp/$RUN_ID-$name.log" 2>&1 || {
+                tail -30 "/var/tmp/$RUN_ID-$name.log" >&2
+                fail "building the $name image"
+            }
+            rm -f "/var/tmp/$RUN_ID-$name.log"
         fi
     done
     prune_old localhost/ascent-base/python "$PYTHON_BASE"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build the service image and run it, alone and as the compose stack, with podman.
 #
-#   bash deploy/check-image.sh            # everything: image, platform contract, compose
-#   bash deploy/check-image.sh contract   # build (or reuse) the image, then the contract only
+#   bash deploy/check-image.sh                  # everything: image, platform contract, compose
+#   bash deploy/check-image.sh image compose    # only these parts (after the build)
 #
 # Made for a Debian bookworm machine, run as root, that reaches Debian's mirror and PyPI but
 # no container registry. It installs podman (and podman-compose from PyPI) when missing,
@@ -19,12 +19,15 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
-WHAT="${1:-all}"
-case "$WHAT" in all | image | contract | compose) ;; *)
-    echo "usage: $0 [all|image|contract|compose]" >&2
-    exit 2
-    ;;
-esac
+PARTS=("$@")
+((${#PARTS[@]} > 0)) || PARTS=(image contract compose)
+for part in "${PARTS[@]}"; do
+    case "$part" in image | contract | compose) ;; *)
+        echo "usage: $0 [image] [contract] [compose]  (all three by default)" >&2
+        exit 2
+        ;;
+    esac
+done
 
 UV_VERSION=0.13.9             # the uv that builds the image; the Dockerfile's UV_IMAGE tag
 PODMAN_COMPOSE_VERSION=1.6.0
@@ -204,9 +207,11 @@ build_image() {
     printf 'FROM %s\nLABEL ascent.check=%s\n' "$UV_BASE" "$RUN_ID" >"$context/Containerfile"
     podman build --quiet --layers=false -t "$UV_COPY" "$context" >/dev/null
     rm -rf "$context"
+    local ca=${ASCENT_BUILD_CA:-/etc/ssl/certs/ca-certificates.crt} secret=()
+    [[ ! -s $ca ]] || secret=(--secret "id=ca,src=$ca")
     podman build --format docker --layers=false \
         --build-arg "PYTHON_IMAGE=$PYTHON_BASE" --build-arg "UV_IMAGE=$UV_COPY" \
-        --secret "id=ca,src=/etc/ssl/certs/ca-certificates.crt" \
+        "${secret[@]}" \
         -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT" >"/var/tmp/$RUN_ID-build.log" 2>&1 || {
         tail -40 "/var/tmp/$RUN_ID-build.log" >&2
         fail "podman build"
@@ -418,7 +423,7 @@ check_compose() {
 cleanup() {
     local code=$?
     set +e
-    if [[ $WHAT == all || $WHAT == compose ]] && [[ -n ${ASCENT_PORT_1:-} ]]; then
+    if [[ -n ${ASCENT_PORT_1:-} ]]; then
         compose down -v >/dev/null 2>&1
     fi
     podman ps -a --format '{{.Names}}' | grep "^$RUN_ID" | xargs -r podman rm -f -t 2 >/dev/null 2>&1
@@ -437,14 +442,7 @@ setup_podman
 trap cleanup EXIT
 make_bases
 build_image
-case "$WHAT" in
-all)
-    check_image
-    check_contract
-    check_compose
-    ;;
-image) check_image ;;
-contract) check_contract ;;
-compose) check_compose ;;
-esac
+for part in "${PARTS[@]}"; do
+    "check_$part"
+done
 say "check-image: all passed (build ${BUILD_SECONDS}s, image $((IMAGE_SIZE / 1000000)) MB)"

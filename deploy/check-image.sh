@@ -36,6 +36,8 @@ IMAGE="localhost/$RUN_ID:latest"
 UV_COPY="localhost/$RUN_ID-uv:latest"
 API_KEY="check-key-$$"
 START=$SECONDS
+# The checks run the bundled demo on its offline model, whatever this shell has set.
+unset OPENAI_API_KEY OPENAI_BASE_URL ASCENT_MODEL ASCENT_APP ASCENT_APP_VERSION
 
 say() { printf '==> [%4ds] %s\n' "$((SECONDS - START))" "$*"; }
 fail() {
@@ -440,6 +442,7 @@ cleanup() {
 
 setup_podman
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 make_bases
 build_image
 for part in "${PARTS[@]}"; do

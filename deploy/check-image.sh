@@ -60,9 +60,9 @@ apt_install() {
 }
 
 setup_podman() {
-    # runc: crun rejects this kind of VM's hybrid cgroups; netavark and aardvark-dns: compose
-    # services find each other by name.
-    apt_install podman runc netavark aardvark-dns debootstrap ca-certificates curl
+    # runc: crun rejects this kind of VM's hybrid cgroups; netavark (with iptables, for
+    # published ports) and aardvark-dns: compose services find each other by name.
+    apt_install podman runc netavark aardvark-dns iptables debootstrap ca-certificates curl
     command -v uv >/dev/null || fail "uv is needed (it runs podman-compose): see the README"
     local conf=/etc/containers/containers.conf
     if [[ ! -e $conf ]]; then

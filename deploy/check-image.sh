@@ -337,8 +337,8 @@ check_contract() {
     pm run --rm --user 1000 -v "$volume:/data" --entrypoint '' "$IMAGE" \
         test -s /data/ascent.db || fail "huggingface: no database on the persistent volume"
     podman volume rm -f "$volume" >/dev/null
-    # Azure Container Apps: the app's variables, the ingress's target port 8000, an
-    # arbitrary uid in group 0 would also do (OpenShift-style): group 0 may write /app.
+    # Azure Container Apps: its variables and the ingress's target port, 8000. Run as an
+    # arbitrary uid in group 0 too, as OpenShift does: group 0 may write /app (SQLite there).
     contract_case azure-container-apps 8000 --user 1000650000:0 -- \
         CONTAINER_APP_NAME=ascent CONTAINER_APP_REVISION=ascent--r1 \
         CONTAINER_APP_HOSTNAME=ascent--r1.example.azurecontainerapps.io \

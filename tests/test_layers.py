@@ -39,6 +39,7 @@ ALLOWED_UPWARD: set[tuple[str, str]] = {
     ("ascent.handoffs", "ascent.agent"),  # a handoff's target is an agent
     ("ascent.lifecycle", "ascent.agent"),  # a hook receives the agent it reports on
     ("ascent.memory.tools", "ascent.agent"),  # memory-aware instructions take the agent
+    ("ascent.agent", "ascent.run.config"),  # an agent used as a tool may carry its run's config
 }
 
 

@@ -74,8 +74,6 @@ def test_agent_as_tool_refuses_the_sdk_keywords_with_ascent_names() -> None:
         agent.as_tool(tool_name="helper", tool_description="Helps.")
     with pytest.raises(TypeError, match=r"'tool_description': write 'description'"):
         agent.as_tool(tool_description="Helps.")
-    with pytest.raises(TypeError, match=r"'custom_output_extractor': write 'output_extractor'"):
-        agent.as_tool(custom_output_extractor=str)
     tool = agent.as_tool(name="helper", description="Helps.")
     assert (tool.name, tool.description) == ("helper", "Helps.")
 

@@ -2,7 +2,9 @@
 
 - Input guardrails look at the first agent's input **while** the model call is in
   flight; when one trips, the call is cancelled and the run raises
-  :class:`~ascent.errors.InputGuardrailTripwireTriggered`.
+  :class:`~ascent.errors.InputGuardrailTripwireTriggered`. One made with
+  ``run_in_parallel=False`` runs **before** the call instead, so a tripped one
+  means the model is never called (no tokens spent, no side effects).
 - Output guardrails check the final output before it is returned.
 - Tool guardrails check a tool's arguments before it runs and its output after:
   allow, reject the call with a message to the model, or raise.
@@ -97,14 +99,24 @@ class _Guardrail:
 
 @dataclass(kw_only=True)
 class InputGuardrail(_Guardrail):
-    """Checks the run's input beside the first model call."""
+    """Checks the run's input beside the first model call, or before it when
+    ``run_in_parallel`` is false."""
+
+    run_in_parallel: bool = True
 
     @classmethod
     def from_agent(
-        cls, agent: Agent[Any], *, trip_if: Callable[[Any], bool], name: str | None = None
+        cls,
+        agent: Agent[Any],
+        *,
+        trip_if: Callable[[Any], bool],
+        name: str | None = None,
+        run_in_parallel: bool = True,
     ) -> InputGuardrail:
         """A classifier agent reads the input; ``trip_if(its final output)`` decides."""
-        return cls(name=name or agent.name, agent=agent, trip_if=trip_if)
+        return cls(
+            name=name or agent.name, agent=agent, trip_if=trip_if, run_in_parallel=run_in_parallel
+        )
 
 
 @dataclass(kw_only=True)
@@ -135,14 +147,21 @@ def as_output(outcome: Any) -> GuardrailOutput:
 @overload
 def input_guardrail(func: InputCheck, /) -> InputGuardrail: ...
 @overload
-def input_guardrail(*, name: str | None = None) -> Callable[[InputCheck], InputGuardrail]: ...
 def input_guardrail(
-    func: InputCheck | None = None, /, *, name: str | None = None
+    *, name: str | None = None, run_in_parallel: bool = True
+) -> Callable[[InputCheck], InputGuardrail]: ...
+def input_guardrail(
+    func: InputCheck | None = None, /, *, name: str | None = None, run_in_parallel: bool = True
 ) -> InputGuardrail | Callable[[InputCheck], InputGuardrail]:
-    """``@input_guardrail``: ``(context, agent, input_items) -> GuardrailOutput | bool``."""
+    """``@input_guardrail``: ``(context, agent, input_items) -> GuardrailOutput | bool``.
+
+    ``run_in_parallel=False`` runs it before the model is called rather than beside it.
+    """
 
     def build(check: InputCheck) -> InputGuardrail:
-        return InputGuardrail(name=name or check.__name__, check=check)
+        return InputGuardrail(
+            name=name or check.__name__, check=check, run_in_parallel=run_in_parallel
+        )
 
     return build(func) if func is not None else build
 

@@ -21,12 +21,19 @@ from ._private.strict_schema import StrictSchemaError, ensure_strict_json_schema
 from .context import RunContext
 from .items import FunctionCall, FunctionCallOutput, Item
 from .models.base import FunctionToolSpec
-from .tools import ToolArgumentsError
+from .tools import EnabledCheck, ToolArgumentsError
 
 if TYPE_CHECKING:
     from .agent import Agent
 
-__all__ = ["Handoff", "HandoffInputData", "handoff", "remove_tool_items"]
+__all__ = [
+    "Handoff",
+    "HandoffInputData",
+    "HandoffInputFilter",
+    "apply_input_filter",
+    "handoff",
+    "remove_tool_items",
+]
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -53,6 +60,7 @@ class Handoff:
     input_type: Any = None
     on_handoff: OnHandoff | None = None
     input_filter: HandoffInputFilter | None = None
+    is_enabled: bool | EnabledCheck = True
     _adapter: TypeAdapter[Any] | None = field(default=None, repr=False)
 
     def spec(self) -> FunctionToolSpec:
@@ -89,13 +97,19 @@ class Handoff:
         if inspect.isawaitable(outcome):
             await outcome
 
-    async def filter_input(self, data: HandoffInputData) -> HandoffInputData:
-        if self.input_filter is None:
-            return data
-        filtered = self.input_filter(data)
-        if inspect.isawaitable(filtered):
-            filtered = await filtered
-        return filtered
+
+async def apply_input_filter(
+    input_filter: HandoffInputFilter, data: HandoffInputData
+) -> HandoffInputData:
+    """Run a handoff's input filter (sync or async) on what the next agent would see."""
+    filtered = input_filter(data)
+    if inspect.isawaitable(filtered):
+        filtered = await filtered
+    if not isinstance(filtered, HandoffInputData):
+        raise TypeError(
+            f"a handoff input filter must return HandoffInputData, not {type(filtered).__name__}"
+        )
+    return filtered
 
 
 def default_tool_name(agent_name: str) -> str:
@@ -110,13 +124,16 @@ def handoff(
     input_type: Any = None,
     on_handoff: OnHandoff | None = None,
     input_filter: HandoffInputFilter | None = None,
+    is_enabled: bool | EnabledCheck = True,
 ) -> Handoff:
     """A handoff to ``agent`` with options.
 
     ``input_type`` lets the model pass structured data with the handoff (a
     reason, a priority); ``on_handoff(context, input)`` receives it.
     ``on_handoff(context)`` runs when there is none. ``input_filter`` rewrites
-    what the next agent sees.
+    what the next agent sees. ``is_enabled`` (a bool, or a callable of the run
+    context and the agent, sync or async) decides on each model call whether
+    the model is offered the handoff.
     """
     description = tool_description_override or (
         f"Hand off to the {agent.name} agent to handle the request."
@@ -146,6 +163,7 @@ def handoff(
         input_type=input_type,
         on_handoff=on_handoff,
         input_filter=input_filter,
+        is_enabled=is_enabled,
         _adapter=adapter,
     )
 

@@ -196,7 +196,6 @@ async def test_request_mapping(model: OpenAIResponsesModel, mock_openai: MockOpe
         max_tokens=256,
         tool_choice="get_weather",
         parallel_tool_calls=False,
-        seed=7,
         reasoning_effort="low",
         extra_body={"service_tier": "flex"},
         extra_headers={"X-Trace": "abc"},
@@ -229,7 +228,6 @@ async def test_request_mapping(model: OpenAIResponsesModel, mock_openai: MockOpe
     assert body["reasoning"] == {"effort": "low"}
     assert body["include"] == ["reasoning.encrypted_content"]
     assert body["service_tier"] == "flex"
-    assert "seed" not in body
     assert received.headers["x-trace"] == "abc"
 
 

@@ -85,6 +85,12 @@ SDK_NAMES: dict[str, SDKName] = {
         "AgentChangedEvent (from ascent.run.events import AgentChangedEvent)",
         ("ascent.run.events:AgentChangedEvent",),
     ),
+    # structured output
+    "AgentOutputSchema": SDKName(
+        "OutputType (from ascent import OutputType): "
+        "Agent(output_type=OutputType(MyType, strict=False)) for a non-strict schema",
+        ("ascent:OutputType",),
+    ),
     # guardrails
     "GuardrailFunctionOutput": SDKName(
         "GuardrailOutput (from ascent import GuardrailOutput)", ("ascent:GuardrailOutput",)
@@ -190,7 +196,6 @@ SDK_KEYWORDS: dict[str, dict[str, str]] = {
     "Agent.as_tool": {
         "tool_name": "name",
         "tool_description": "description",
-        "custom_output_extractor": "output_extractor",
     },
     "function_tool": {
         "name_override": "name",

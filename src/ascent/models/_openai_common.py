@@ -29,6 +29,7 @@ from ._retry import (
 from .base import ModelRequest, ModelResponse, ModelSettings, ModelStreamEvent
 
 __all__ = [
+    "add_extra_args",
     "classify_openai_error",
     "default_client",
     "error_from_body",
@@ -81,6 +82,7 @@ async def post_raw(
     stream: bool = False,
     headers: dict[str, str] | None = None,
     extra_body: dict[str, Any] | None = None,
+    extra_query: dict[str, Any] | None = None,
     timeout: float | None = None,
 ) -> httpx2.Response:
     """POST ``body`` as it is and return the raw HTTP response (unread when streaming).
@@ -97,12 +99,35 @@ async def post_raw(
         options["headers"] = headers
     if extra_body:
         options["extra_json"] = extra_body
+    if extra_query:
+        options["params"] = extra_query
     if timeout is not None:
         options["timeout"] = timeout
     response = await client.post(
         path, cast_to=httpx2.Response, body=body, options=cast(Any, options), stream=stream
     )
     return cast(httpx2.Response, response)
+
+
+def add_extra_args(
+    params: dict[str, Any], settings: ModelSettings, *, provider: str
+) -> dict[str, Any]:
+    """``params`` with ``settings.extra_args`` added as top-level fields.
+
+    A key Ascent already sets is refused rather than silently overwritten: the
+    setting that owns it is the one to use (``extra_body`` still overrides
+    anything, for the rare case that must).
+    """
+    extra = settings.extra_args
+    if not extra:
+        return params
+    taken = sorted(set(extra) & set(params))
+    if taken:
+        raise UserError(
+            f"ModelSettings.extra_args sets {', '.join(taken)}, which {provider} already "
+            "sends from its own settings or request; use those (or extra_body to override)"
+        )
+    return {**params, **extra}
 
 
 def _status_message(exc: openai.APIError) -> str:
@@ -293,6 +318,7 @@ class OpenAIHTTPModel:
                 body,
                 headers=settings.extra_headers,
                 extra_body=settings.extra_body,
+                extra_query=settings.extra_query,
                 timeout=settings.timeout,
             )
             return self._parse(load_json(http.content, provider=self.name))
@@ -320,6 +346,7 @@ class OpenAIHTTPModel:
             stream=True,
             headers=settings.extra_headers,
             extra_body=settings.extra_body,
+            extra_query=settings.extra_query,
             timeout=settings.timeout,
         )
         try:

@@ -21,12 +21,25 @@ from ..errors import ModelAPIError
 from ._openai_common import classify_openai_error
 from ._retry import RetryPolicy, call_with_retries, parse_retry_after, stream_with_retries
 from .base import Model, ModelRequest, ModelResponse, ModelStreamEvent, ResponseCompleted
-from .openai_chat import ChatStreamAssembler, build_chat_params, parse_chat_completion
+from .openai_chat import (
+    ChatStreamAssembler,
+    build_chat_params,
+    parse_chat_completion,
+    stream_options,
+)
 
 __all__ = ["LiteLLMModel", "create"]
 
 # LiteLLM prints help banners to stdout on every error; errors reach callers anyway.
 _litellm.suppress_debug_info = True
+
+
+# Settings LiteLLM would take differently from the provider's field, or not at all.
+_UNSUPPORTED = {
+    "metadata": "LiteLLM keeps metadata= for its own callbacks and does not send it; "
+    "pass extra_body={'metadata': {...}} to reach the provider",
+    "extra_query": "LiteLLM takes no query parameters; use extra_body or extra_args",
+}
 
 
 def create(name: str) -> Model:
@@ -45,7 +58,8 @@ class LiteLLMModel:
     """A model reached through ``litellm.acompletion``.
 
     ``api_base`` and ``api_key`` override what LiteLLM would read from the
-    environment; ``options`` are passed to every ``acompletion`` call as they are.
+    environment; ``options`` are passed to every ``acompletion`` call as they are,
+    and so are ``ModelSettings.extra_args``, per call.
     LiteLLM's own retries stay off: ``retry`` governs them.
     """
 
@@ -80,6 +94,7 @@ class LiteLLMModel:
         return error
 
     def _params(self, request: ModelRequest) -> dict[str, Any]:
+        request.settings.refuse(self.name, _UNSUPPORTED)
         params = build_chat_params(self.model, request, provider=self.name)
         params.update(self._fixed)
         settings = request.settings
@@ -104,7 +119,7 @@ class LiteLLMModel:
 
     def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
         params = self._params(request)
-        params.update(stream=True, stream_options={"include_usage": True})
+        params.update(stream=True, stream_options=stream_options(request.settings))
         return stream_with_retries(
             lambda: self._stream_once(params),
             policy=self.retry,

@@ -33,6 +33,7 @@ from ..items import (
 from . import DEFAULT_OPENAI_MODEL
 from ._openai_common import (
     OpenAIHTTPModel,
+    add_extra_args,
     error_from_body,
     load_json,
     usage_from,
@@ -43,6 +44,7 @@ from .base import (
     Model,
     ModelRequest,
     ModelResponse,
+    ModelSettings,
     ModelStreamEvent,
     ReasoningDelta,
     ResponseCompleted,
@@ -56,6 +58,7 @@ __all__ = [
     "build_chat_params",
     "create",
     "parse_chat_completion",
+    "stream_options",
     "to_chat_messages",
 ]
 
@@ -87,7 +90,7 @@ class OpenAIChatModel(OpenAIHTTPModel):
     def _body(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
         body = build_chat_params(self.model, request, provider=self.name)
         if stream:
-            body.update(stream=True, stream_options={"include_usage": True})
+            body.update(stream=True, stream_options=stream_options(request.settings))
         return body
 
     def _parse(self, data: dict[str, Any]) -> ModelResponse:
@@ -174,12 +177,23 @@ def to_chat_messages(
     return messages
 
 
+# Settings only the Responses API has, and what to do instead.
+_UNSUPPORTED = {
+    "truncation": "only the Responses API truncates (openai:...); trim the input instead",
+    "reasoning.summary": "only the Responses API returns reasoning summaries (openai:...)",
+}
+
+
 def build_chat_params(model: str, request: ModelRequest, *, provider: str) -> dict[str, Any]:
     """The JSON body of a Chat Completions request (``extra_body``/``extra_headers`` aside).
 
-    It doubles as the keyword arguments of ``litellm.acompletion``.
+    It doubles as the keyword arguments of ``litellm.acompletion``. Settings
+    only the Responses API has (``truncation``, ``reasoning.summary``,
+    server-side conversation state) are refused, not dropped.
     """
     settings = request.settings
+    settings.refuse(provider, _UNSUPPORTED)
+    request.refuse_server_state(provider)
     tools: list[dict[str, Any]] = []
     for tool in request.tools:
         if not isinstance(tool, FunctionToolSpec):
@@ -221,13 +235,27 @@ def build_chat_params(model: str, request: ModelRequest, *, provider: str) -> di
     for key, value in (
         ("temperature", settings.temperature),
         ("top_p", settings.top_p),
+        ("frequency_penalty", settings.frequency_penalty),
+        ("presence_penalty", settings.presence_penalty),
         ("max_tokens", settings.max_tokens),
         ("seed", settings.seed),
         ("reasoning_effort", settings.reasoning_effort),
+        ("verbosity", settings.verbosity),
+        ("store", settings.store),
+        ("metadata", settings.metadata),
     ):
         if value is not None:
             params[key] = value
-    return params
+    if settings.top_logprobs is not None:
+        params.update(logprobs=True, top_logprobs=settings.top_logprobs)
+    return add_extra_args(params, settings, provider=provider)
+
+
+def stream_options(settings: ModelSettings) -> dict[str, Any]:
+    """A streamed request's ``stream_options``: usage is asked for unless
+    ``include_usage=False`` (a server that rejects the option needs that)."""
+    include = settings.include_usage if settings.include_usage is not None else True
+    return {"include_usage": include}
 
 
 # ----------------------------------------------------------- response conversion

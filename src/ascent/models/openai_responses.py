@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from typing import Any
 
 import openai
 from pydantic import ValidationError
 
-from ..errors import ModelAPIError
+from ..errors import ModelAPIError, UserError
 from ..items import Reasoning, input_to_items
 from . import DEFAULT_OPENAI_MODEL
 from ._openai_common import (
     OpenAIHTTPModel,
+    add_extra_args,
     error_from_body,
     load_json,
     usage_from,
@@ -64,6 +66,8 @@ class OpenAIResponsesModel(OpenAIHTTPModel):
     """
 
     supports_hosted_tools = True
+    # it can chain previous_response_id / continue a conversation on the server
+    supports_server_state = True
     prefix = "openai"
     path = "/responses"
 
@@ -77,7 +81,7 @@ class OpenAIResponsesModel(OpenAIHTTPModel):
         super().__init__(model=model, client=client, retry=retry)
 
     def _body(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
-        body = build_params(self.model, request)
+        body = build_params(self.model, request, provider=self.name)
         if stream:
             body["stream"] = True
         return body
@@ -139,16 +143,37 @@ def _tool_choice(choice: str, tools: list[ToolSpec]) -> str | dict[str, Any]:
     return {"type": "function", "name": choice}
 
 
-def build_params(model: str, request: ModelRequest) -> dict[str, Any]:
+# Settings the Responses API has no field for, and what to do instead.
+_UNSUPPORTED = {
+    "seed": "the Responses API has no seed; use openai-chat:... for seeded sampling",
+    "frequency_penalty": "the Responses API has no frequency penalty; use openai-chat:...",
+    "presence_penalty": "the Responses API has no presence penalty; use openai-chat:...",
+}
+
+
+def build_params(model: str, request: ModelRequest, *, provider: str = "openai") -> dict[str, Any]:
     """The JSON body of a Responses API request (``extra_body``/``extra_headers`` aside).
 
-    ``store`` is off: the conversation lives in Ascent's items, not on OpenAI's
-    side. So reasoning models are asked for encrypted reasoning, which is what
-    lets their reasoning items go back in later turns; a reasoning item without
-    it (from another provider, or an older run) would only be refused as
-    "not found", and is left out. ``seed`` has no Responses API equivalent.
+    ``store`` is off unless asked for (or the run keeps its conversation on the
+    server, which needs it): the conversation lives in Ascent's items, not on
+    OpenAI's side. So reasoning models are asked for encrypted reasoning, which
+    is what lets their reasoning items go back in later turns; a reasoning item
+    without it (from another provider, or an older run) would only be refused
+    as "not found", and is left out. ``include_usage`` changes nothing here:
+    this API always reports usage. Settings the API lacks (``seed``, the
+    penalties) are refused, not dropped.
     """
     settings = request.settings
+    settings.refuse(provider, _UNSUPPORTED)
+    server_state = request.previous_response_id is not None or request.conversation_id is not None
+    if server_state and request.previous_response_id and request.conversation_id:
+        raise UserError("give previous_response_id or conversation_id, not both")
+    if server_state and settings.store is False:
+        raise UserError(
+            "ModelSettings.store=False cannot be combined with previous_response_id or "
+            "conversation_id: the server must store the responses it chains"
+        )
+    store = settings.store if settings.store is not None else server_state
     params: dict[str, Any] = {
         "model": model,
         "input": [
@@ -156,36 +181,53 @@ def build_params(model: str, request: ModelRequest) -> dict[str, Any]:
             for item in request.input
             if not isinstance(item, Reasoning) or item.encrypted_content
         ],
-        "store": False,
+        "store": store,
     }
+    if request.previous_response_id is not None:
+        params["previous_response_id"] = request.previous_response_id
+    if request.conversation_id is not None:
+        params["conversation"] = request.conversation_id
     if request.instructions:
         params["instructions"] = request.instructions
     if request.tools:
         params["tools"] = [_tool_param(tool) for tool in request.tools]
         if settings.parallel_tool_calls is not None:
             params["parallel_tool_calls"] = settings.parallel_tool_calls
+    text: dict[str, Any] = {}
     if request.output is not None:
-        params["text"] = {
-            "format": {
-                "type": "json_schema",
-                "name": request.output.name,
-                "schema": request.output.schema,
-                "strict": request.output.strict,
-            }
+        text["format"] = {
+            "type": "json_schema",
+            "name": request.output.name,
+            "schema": request.output.schema,
+            "strict": request.output.strict,
         }
-    if settings.temperature is not None:
-        params["temperature"] = settings.temperature
-    if settings.top_p is not None:
-        params["top_p"] = settings.top_p
-    if settings.max_tokens is not None:
-        params["max_output_tokens"] = settings.max_tokens
+    if settings.verbosity is not None:
+        text["verbosity"] = settings.verbosity
+    if text:
+        params["text"] = text
+    for key, value in (
+        ("temperature", settings.temperature),
+        ("top_p", settings.top_p),
+        ("max_output_tokens", settings.max_tokens),
+        ("truncation", settings.truncation),
+        ("metadata", settings.metadata),
+        ("top_logprobs", settings.top_logprobs),
+    ):
+        if value is not None:
+            params[key] = value
     if settings.tool_choice is not None:
         params["tool_choice"] = _tool_choice(settings.tool_choice, request.tools)
-    if settings.reasoning_effort is not None:
-        params["reasoning"] = {"effort": settings.reasoning_effort}
-    if settings.reasoning_effort is not None or _REASONING_MODEL.match(model):
-        params["include"] = ["reasoning.encrypted_content"]
-    return params
+    reasoning = settings.reasoning_settings()
+    if reasoning is not None:
+        params["reasoning"] = {k: v for k, v in asdict(reasoning).items() if v is not None}
+    include: list[str] = []
+    if reasoning is not None or _REASONING_MODEL.match(model):
+        include.append("reasoning.encrypted_content")
+    if settings.top_logprobs:
+        include.append("message.output_text.logprobs")
+    if include:
+        params["include"] = include
+    return add_extra_args(params, settings, provider=provider)
 
 
 def parse_response(data: dict[str, Any], *, provider: str = "openai") -> ModelResponse:

@@ -1,7 +1,7 @@
 """Running agents: the loop (a generator of commands), its state, and the in-process Runner."""
 
 from .commands import ApprovalDecision, ApprovalRequest
-from .config import RunConfig
+from .config import CallModelData, ModelInputData, RunConfig
 from .events import (
     AgentChangedEvent,
     ApprovalRequiredEvent,
@@ -20,7 +20,9 @@ __all__ = [
     "ApprovalDecision",
     "ApprovalRequest",
     "ApprovalRequiredEvent",
+    "CallModelData",
     "ItemEvent",
+    "ModelInputData",
     "ReasoningDeltaEvent",
     "RunConfig",
     "RunResult",

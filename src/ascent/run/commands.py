@@ -21,6 +21,7 @@ __all__ = [
     "ApprovalRequest",
     "AwaitApproval",
     "CallModel",
+    "CheckEnabled",
     "Command",
     "GuardrailsResult",
     "HandoffResult",
@@ -56,6 +57,9 @@ class CallModel(BaseModel):
     ``agent_start`` marks the first call of an agent since it took over (the
     interpreter fires start hooks); ``reset_tool_choice`` asks for the default
     tool choice because the agent already used a tool (so "required" cannot loop).
+    ``disabled`` names the tools and handoffs not offered on this call (see
+    :class:`CheckEnabled`). When the provider keeps the conversation (``previous_response_id`` or
+    ``conversation_id``), ``input`` holds only the items it has not seen yet.
     """
 
     kind: Literal["call_model"] = "call_model"
@@ -64,6 +68,22 @@ class CallModel(BaseModel):
     input: list[Item]
     agent_start: bool = False
     reset_tool_choice: bool = False
+    disabled: list[str] = Field(default_factory=list)
+    previous_response_id: str | None = None
+    conversation_id: str | None = None
+
+
+class CheckEnabled(BaseModel):
+    """Evaluate the ``is_enabled`` of the agent's tools and handoffs before a model
+    call; the result is the list of names that are disabled on this call.
+
+    A command, not a check inside the loop, because ``is_enabled`` may be any
+    code (it may read the clock or a database): a durable run records its answer,
+    so a replay offers the model what the live run offered.
+    """
+
+    kind: Literal["check_enabled"] = "check_enabled"
+    agent: str
 
 
 class ListTools(BaseModel):
@@ -103,12 +123,18 @@ class RunTools(BaseModel):
 
 class ToolsResult(BaseModel):
     """Outputs of the calls that ran, the calls that wait for approval, the
-    tool-use behaviour's verdict, and the usage of agents that ran as tools."""
+    tool-use behaviour's verdict, and the usage of agents that ran as tools.
+
+    ``final_output`` is JSON data (a tool's value as JSON), so the result is
+    recorded and replayed as it is; ``final_output_tool`` names the tool whose
+    value it is, whose return type types it again.
+    """
 
     outputs: list[FunctionCallOutput]
     pending: list[ApprovalRequest] = Field(default_factory=list)
     is_final_output: bool = False
     final_output: Any = None
+    final_output_tool: str | None = None
     usage: RunUsage | None = None
 
 
@@ -139,8 +165,10 @@ class RunGuardrails(BaseModel):
     """Run the agent's guardrails of one stage; the result is a :class:`GuardrailsResult`.
 
     Input guardrails come with the first model call (``alongside``): both run
-    at once, and a tripped guardrail cancels the call. Output guardrails check
-    ``output`` (the final output as JSON data).
+    at once, and a tripped guardrail cancels the call. ``parallel`` picks the
+    input guardrails: those that run beside the call (True), those that run
+    before it (False, and no ``alongside``), or all (None). Output guardrails
+    check ``output`` (the final output as JSON data).
     """
 
     kind: Literal["guardrails"] = "guardrails"
@@ -149,6 +177,7 @@ class RunGuardrails(BaseModel):
     input: list[Item] = Field(default_factory=list)
     output: Any = None
     alongside: CallModel | None = None
+    parallel: bool | None = None
 
 
 class GuardrailsResult(BaseModel):
@@ -172,12 +201,13 @@ class AwaitApproval(BaseModel):
 
 
 Command = Annotated[
-    CallModel | ListTools | RunTools | RunHandoff | RunGuardrails | AwaitApproval,
+    CallModel | CheckEnabled | ListTools | RunTools | RunHandoff | RunGuardrails | AwaitApproval,
     Discriminator("kind"),
 ]
 
 _RESULT_TYPES: dict[str, Any] = {
     "call_model": ModelResponse,
+    "check_enabled": list[str],
     "list_tools": list[ServerTools],
     "run_tools": ToolsResult,
     "handoff": HandoffResult,

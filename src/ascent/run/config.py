@@ -2,16 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Literal
 
+from ..agent import Agent
+from ..context import TContext
 from ..errors import UserError
 from ..guardrails import InputGuardrail, OutputGuardrail
+from ..handoffs import HandoffInputFilter
+from ..items import Item
 from ..models.base import Model, ModelSettings
 
-__all__ = ["DEFAULT_MAX_TURNS", "RunConfig"]
+__all__ = [
+    "DEFAULT_MAX_TURNS",
+    "CallModelData",
+    "CallModelInputFilter",
+    "ModelInputData",
+    "RunConfig",
+    "UnknownToolBehavior",
+]
 
 DEFAULT_MAX_TURNS = 10
+
+UnknownToolBehavior = Literal["error_to_model", "raise"]
+
+
+@dataclass(kw_only=True)
+class ModelInputData:
+    """What one model call sends: the instructions and the conversation's items."""
+
+    instructions: str | None
+    input: list[Item]
+
+
+@dataclass(kw_only=True, frozen=True)
+class CallModelData(Generic[TContext]):
+    """What a ``call_model_input_filter`` receives: the input of the call about to
+    be made, the agent making it and the run's context object."""
+
+    model_data: ModelInputData
+    agent: Agent[TContext]
+    context: TContext | None
+
+
+CallModelInputFilter = Callable[[CallModelData[Any]], ModelInputData | Awaitable[ModelInputData]]
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -27,7 +62,15 @@ class RunConfig:
     model call in seconds, for agents whose settings give no ``timeout``;
     ``run_timeout`` bounds the seconds a run may spend working (waiting for a
     person's approval does not count) before it fails with
-    :class:`~ascent.errors.RunTimeoutError`."""
+    :class:`~ascent.errors.RunTimeoutError`.
+
+    ``handoff_input_filter`` rewrites what the next agent sees on a handoff that
+    has no ``input_filter`` of its own. ``call_model_input_filter`` edits what the
+    model is sent on each call (the run's items stay as they are); it runs as
+    part of the call, so a durable run records its effect with the response.
+    ``on_unknown_tool`` decides what a call to a tool the agent does not offer
+    does: ``"error_to_model"`` answers it with an error the model can act on,
+    ``"raise"`` fails the run with :class:`~ascent.errors.ModelBehaviorError`."""
 
     model: str | Model | None = None
     model_settings: ModelSettings | None = None
@@ -42,8 +85,16 @@ class RunConfig:
     trace_metadata: dict[str, Any] = field(default_factory=dict)
     model_timeout: float | None = None
     run_timeout: float | None = None
+    handoff_input_filter: HandoffInputFilter | None = None
+    call_model_input_filter: CallModelInputFilter | None = None
+    on_unknown_tool: UnknownToolBehavior = "error_to_model"
 
     def __post_init__(self) -> None:
+        if self.on_unknown_tool not in ("error_to_model", "raise"):
+            raise UserError(
+                "RunConfig.on_unknown_tool must be 'error_to_model' or 'raise', "
+                f"not {self.on_unknown_tool!r}"
+            )
         for name in ("model_timeout", "run_timeout"):
             value = getattr(self, name)
             if value is not None and not value > 0:

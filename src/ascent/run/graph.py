@@ -69,8 +69,27 @@ class AgentNode:
             [*agent.output_guardrails, *run_output_guardrails],
         )
 
+    def final_output(self, data: Any, *, tool: str | None = None) -> Any:
+        """The run's final output, typed, from the JSON data its state keeps.
+
+        Through the agent's ``output_type`` when it has one; else, when a tool's
+        value ended the run (``tool_use_behavior``), through that tool's declared
+        return type; else the data as it is.
+        """
+        if self.output is not None:
+            return self.output.load(data)
+        source = self.function_tools.get(tool) if tool is not None else None
+        return data if source is None else source.output_from_data(data)
+
     def tool_names(self) -> list[str]:
         return [*self.function_tools, *self.handoffs]
+
+    @property
+    def has_conditional_tools(self) -> bool:
+        """Whether any tool or handoff may be left out of a model call (``is_enabled``)."""
+        return any(t.is_enabled is not True for t in self.function_tools.values()) or any(
+            h.is_enabled is not True for h in self.handoffs.values()
+        )
 
     def add_function_tools(self, tools: Sequence[FunctionTool], *, source: str) -> None:
         """Add tools listed at run time (an MCP server's); names must stay unique."""

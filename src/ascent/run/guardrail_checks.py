@@ -1,5 +1,5 @@
-"""Running guardrails: input ones beside the model call they may cancel, output ones
-before the final output is returned."""
+"""Running guardrails: input ones before the model call (``run_in_parallel=False``)
+or beside the call they may cancel, output ones before the final output is returned."""
 
 from __future__ import annotations
 
@@ -39,13 +39,17 @@ class GuardrailChecks:
         scope = self.scope
         node = scope.graph[command.agent]
         if command.stage == "input":
-            guardrails: list[Any] = node.input_guardrails
+            guardrails: list[Any] = [
+                g
+                for g in node.input_guardrails
+                if command.parallel is None or g.run_in_parallel == command.parallel
+            ]
             value: Any = command.input
         else:
             guardrails = node.output_guardrails
             value = command.output if node.output is None else node.output.load(command.output)
         call = command.alongside
-        if call is not None and call.agent_start and scope.agent_span is None:
+        if command.stage == "input" and scope.agent_span is None:
             scope.start_agent_span(node)  # the guardrails' spans belong under it too
         model_call = asyncio.ensure_future(self.call_model(call)) if call is not None else None
         usage = RunUsage()
@@ -111,7 +115,7 @@ class GuardrailChecks:
                     value if stage == "input" else stringify_output(value),
                     max_turns=None,
                     context=scope.context.context,
-                    config=scope.config,
+                    config=scope.nested_config(),
                     emit=None,
                     parent_call_id=None,
                 )

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import RunTimeoutError, UserError
-from ..handoffs import HandoffInputData, handoff_output
+from ..handoffs import HandoffInputData, apply_input_filter, handoff_output
 from ..items import FunctionCallOutput, Item
 from ..memory.session import Session
 from ..tools import ToolArgumentsError
@@ -29,6 +29,7 @@ from .commands import (
     ApprovalDecision,
     AwaitApproval,
     CallModel,
+    CheckEnabled,
     Command,
     HandoffResult,
     ListTools,
@@ -85,6 +86,8 @@ class Interpreter:
         overrides this to record each result as a step)."""
         if isinstance(command, CallModel):
             return await self.models.call(command)
+        if isinstance(command, CheckEnabled):
+            return await self.models.disabled_tools(self.scope.graph[command.agent])
         if isinstance(command, RunTools):
             return await self.tools.run(command)
         if isinstance(command, RunHandoff):
@@ -119,7 +122,12 @@ class Interpreter:
     async def _run_loop(self) -> RunState:
         scope = self.scope
         state = self.state
-        loop = agent_loop(state, scope.graph, output_retries=scope.config.max_output_retries)
+        loop = agent_loop(
+            state,
+            scope.graph,
+            output_retries=scope.config.max_output_retries,
+            unknown_tool=scope.config.on_unknown_tool,
+        )
         if state.agent_started:  # a resumed run: its agent is already at work
             scope.start_agent_span(scope.graph[state.current_agent])
         try:
@@ -145,8 +153,10 @@ class Interpreter:
         self._collect_new_items()
         await self._save_unsaved()
         if state.status == "completed":
-            agent = scope.graph[state.current_agent].agent
-            await scope.hook("on_agent_end", agent, state.final_output, agent_hook="on_end")
+            node = scope.graph[state.current_agent]
+            # the typed output (an output_type instance), as the run's result has it
+            output = node.final_output(state.final_output, tool=state.final_output_tool)
+            await scope.hook("on_agent_end", node.agent, output, agent_hook="on_end")
         return state
 
     async def _execute_in_time(self, command: Command) -> Any:
@@ -219,11 +229,14 @@ class Interpreter:
                 handoff_to=target.name,
             ),
         )
-        if handoff.input_filter is not None:
-            filtered = await handoff.filter_input(
+        # the handoff's own filter, else the run's (RunConfig.handoff_input_filter)
+        input_filter = handoff.input_filter or scope.config.handoff_input_filter
+        if input_filter is not None:
+            filtered = await apply_input_filter(
+                input_filter,
                 HandoffInputData(
                     input_history=tuple(command.input_history), new_items=tuple(command.new_items)
-                )
+                ),
             )
             result.input_history = list(filtered.input_history)
             result.new_items = list(filtered.new_items)

@@ -17,6 +17,7 @@ from ..errors import (
     MaxTurnsExceeded,
     ModelBehaviorError,
     OutputGuardrailTripwireTriggered,
+    UserError,
 )
 from ..items import FunctionCall, FunctionCallOutput, Message, text_of
 from ..models.base import ModelResponse
@@ -24,6 +25,7 @@ from .commands import (
     ApprovalDecision,
     AwaitApproval,
     CallModel,
+    CheckEnabled,
     Command,
     GuardrailsResult,
     HandoffResult,
@@ -34,6 +36,7 @@ from .commands import (
     ServerTools,
     ToolsResult,
 )
+from .config import UnknownToolBehavior
 from .graph import AgentGraph, AgentNode
 from .state import PendingTools, RunState
 
@@ -46,13 +49,20 @@ Step = Generator[Command, Any, None]
 
 
 def agent_loop(
-    state: RunState, graph: AgentGraph, *, output_retries: int = DEFAULT_OUTPUT_RETRIES
+    state: RunState,
+    graph: AgentGraph,
+    *,
+    output_retries: int = DEFAULT_OUTPUT_RETRIES,
+    unknown_tool: UnknownToolBehavior = "error_to_model",
 ) -> Loop:
     """Drive a run from ``state`` to a final output, yielding a command per step.
 
     Returns the final state (``status == "completed"``), or stops after yielding
     :class:`AwaitApproval` when the interpreter cannot wait (the state then says
     ``awaiting_approval``). Raises :class:`MaxTurnsExceeded` when turns run out.
+    ``unknown_tool="raise"`` makes a call to a tool the agent does not offer
+    fail the run with :class:`ModelBehaviorError` instead of answering it with
+    an error.
     """
     while state.status != "completed":
         if state.status == "awaiting_approval":
@@ -64,7 +74,7 @@ def agent_loop(
             state.status = "running"
             state.interruptions = []
         if state.pending is not None:
-            yield from _finish_tools(state, graph)
+            yield from _finish_tools(state, graph, unknown_tool)
         else:
             yield from _model_turn(state, graph, output_retries)
     return state
@@ -77,23 +87,44 @@ def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Step
     node = graph[state.current_agent]
     name = node.agent.name
     yield from _list_server_tools(state, node)
+    disabled: list[str] = []
+    if node.has_conditional_tools:
+        disabled = yield CheckEnabled(agent=name)
+    state.disabled_tools = disabled
+    server = state.server_conversation
+    items = state.items
     command = CallModel.model_construct(
         kind="call_model",
         agent=name,
         turn=state.turn,
-        input=state.items,
+        input=items if server is None else items[server.sent :],
         agent_start=not state.agent_started,
         reset_tool_choice=node.agent.reset_tool_choice and name in state.used_tools,
+        disabled=disabled,
+        previous_response_id=(
+            state.last_response_id if server is not None and not server.conversation_id else None
+        ),
+        conversation_id=server.conversation_id if server is not None else None,
     )
     state.agent_started = True
     if state.turn == 1 and node.input_guardrails and not state.guardrail_results:
-        # the run's first call: input guardrails run beside it and may cancel it
-        checked: GuardrailsResult = yield RunGuardrails(
-            stage="input", agent=name, input=state.input, alongside=command
-        )
-        _record_guardrails(state, checked, InputGuardrailTripwireTriggered)
-        assert checked.response is not None
-        response: ModelResponse = checked.response
+        # the run's first call: blocking input guardrails run before it, the
+        # others beside it (a tripped one cancels it)
+        guardrails = node.input_guardrails
+        if any(not g.run_in_parallel for g in guardrails):
+            checked: GuardrailsResult = yield RunGuardrails(
+                stage="input", agent=name, input=state.input, parallel=False
+            )
+            _record_guardrails(state, checked, InputGuardrailTripwireTriggered)
+        if any(g.run_in_parallel for g in guardrails):
+            checked = yield RunGuardrails(
+                stage="input", agent=name, input=state.input, alongside=command, parallel=True
+            )
+            _record_guardrails(state, checked, InputGuardrailTripwireTriggered)
+            assert checked.response is not None
+            response: ModelResponse = checked.response
+        else:
+            response = yield command
     else:
         response = yield command
     state.usage.record(response.usage, agent=name, model=response.model or "unknown")
@@ -106,10 +137,12 @@ def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Step
         state.generated.append(item)
         if not isinstance(item, FunctionCall):
             continue
-        if item.name in node.handoffs and handoff_call is None:
+        if item.name in node.handoffs and item.name not in disabled and handoff_call is None:
             handoff_call = item
         else:
             calls.append(item)
+    if server is not None:  # the provider now holds the input and its response
+        server.sent = len(state.input) + len(state.generated)
 
     if calls or handoff_call is not None:
         state.pending = PendingTools(
@@ -149,7 +182,7 @@ def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Step
     yield from _finish(state, node, node.output.dump(value))
 
 
-def _finish_tools(state: RunState, graph: AgentGraph) -> Step:
+def _finish_tools(state: RunState, graph: AgentGraph, unknown_tool: UnknownToolBehavior) -> Step:
     pending = state.pending
     assert pending is not None
     node = graph[state.current_agent]
@@ -158,12 +191,20 @@ def _finish_tools(state: RunState, graph: AgentGraph) -> Step:
 
     remaining = pending.remaining()
     remote = state.remote_tool_names(name)
-    known = [c for c in remaining if c.name in node.function_tools or c.name in remote]
+    offered = _offered_tools(state, node, remote)
+    known = [c for c in remaining if c.name in offered and c.name not in node.handoffs]
     for call in remaining:
-        if call.name in node.handoffs:  # a second handoff in one response
+        if call.name in node.handoffs and call.name in offered:  # a second handoff
             pending.outputs.append(_extra_handoff(call, name))
-        elif call.name not in node.function_tools and call.name not in remote:
-            pending.outputs.append(_unknown_tool(call, node, remote))
+        elif call.name not in offered:
+            if unknown_tool == "raise":
+                raise ModelBehaviorError(
+                    f"the model of agent {name!r} called {call.name!r}, which is not one of "
+                    f"its tools on this turn (available: {_listed(offered)}); "
+                    "RunConfig(on_unknown_tool='error_to_model') answers such calls "
+                    "with an error the model can act on"
+                )
+            pending.outputs.append(_unknown_tool(call, name, offered))
     if known:
         result: ToolsResult = yield RunTools(
             agent=name,
@@ -203,7 +244,17 @@ def _finish_tools(state: RunState, graph: AgentGraph) -> Step:
             input_history=state.input,
             new_items=state.generated,
         )
+        rewritten = (handoff.input_history not in (None, state.input)) or (
+            handoff.new_items not in (None, state.generated)
+        )
         state.generated.append(handoff.output)
+        if handoff.accepted and rewritten and state.server_conversation is not None:
+            raise UserError(
+                f"the handoff to {pending.handoff_target!r} filters the conversation, but "
+                "this run keeps it on the server (previous_response_id or "
+                "conversation_id), which cannot forget what it was sent: drop the "
+                "handoff's input filter or the server-side state"
+            )
         if handoff.accepted:
             if handoff.input_history is not None:
                 state.input = handoff.input_history
@@ -220,7 +271,7 @@ def _finish_tools(state: RunState, graph: AgentGraph) -> Step:
         return
 
     if result.is_final_output:
-        yield from _finish(state, node, result.final_output)
+        yield from _finish(state, node, result.final_output, tool=result.final_output_tool)
 
 
 def _list_server_tools(state: RunState, node: AgentNode) -> Step:
@@ -231,13 +282,14 @@ def _list_server_tools(state: RunState, node: AgentNode) -> Step:
         state.server_tools[name] = listed
 
 
-def _finish(state: RunState, node: AgentNode, output: Any) -> Step:
+def _finish(state: RunState, node: AgentNode, output: Any, *, tool: str | None = None) -> Step:
     if node.output_guardrails:
         checked: GuardrailsResult = yield RunGuardrails(
             stage="output", agent=node.agent.name, output=output
         )
         _record_guardrails(state, checked, OutputGuardrailTripwireTriggered)
     state.final_output = output
+    state.final_output_tool = tool
     state.status = "completed"
 
 
@@ -252,12 +304,24 @@ def _record_guardrails(
         raise error(tripped)
 
 
-def _unknown_tool(call: FunctionCall, node: AgentNode, remote: set[str]) -> FunctionCallOutput:
-    available = ", ".join(dict.fromkeys([*node.tool_names(), *sorted(remote)])) or "none"
+def _offered_tools(state: RunState, node: AgentNode, remote: set[str]) -> list[str]:
+    """The tool and handoff names the model was offered on this turn, in order."""
+    disabled = set(state.disabled_tools)
+    names = [n for n in node.tool_names() if n not in disabled]
+    return list(dict.fromkeys([*names, *sorted(remote)]))
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names) or "none"
+
+
+def _unknown_tool(call: FunctionCall, agent: str, offered: list[str]) -> FunctionCallOutput:
     return FunctionCallOutput(
         call_id=call.call_id,
-        output=f"Error: there is no tool named {call.name!r}. Available tools: {available}.",
-        agent=node.agent.name,
+        output=(
+            f"Error: there is no tool named {call.name!r}. Available tools: {_listed(offered)}."
+        ),
+        agent=agent,
         tool_name=call.name,
         is_error=True,
     )

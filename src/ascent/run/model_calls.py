@@ -6,7 +6,10 @@ only the assembled response, so streamed and plain runs produce the same state.
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import dataclasses
+import inspect
 from typing import Any
 
 from ..agent import Agent
@@ -14,6 +17,7 @@ from ..errors import ProviderCapabilityError, UserError
 from ..items import HOSTED_CALL_TYPES, FunctionCall, Item, Message, Reasoning
 from ..models import resolve_model
 from ..models.base import (
+    FunctionToolSpec,
     Model,
     ModelRequest,
     ModelResponse,
@@ -24,7 +28,9 @@ from ..models.base import (
     ToolCallArgumentsDelta,
     ToolSpec,
 )
+from ..tools import EnabledCheck, check_enabled
 from .commands import CallModel
+from .config import CallModelData, ModelInputData
 from .events import (
     AgentChangedEvent,
     ItemEvent,
@@ -75,22 +81,38 @@ class ModelCalls:
         if settings.timeout is None and config.model_timeout is not None:
             settings = dataclasses.replace(settings, timeout=config.model_timeout)
         instructions = await agent.get_instructions(context)
+        items: list[Item] = command.input
+        if config.call_model_input_filter is not None:
+            edited = await self._filter_input(agent, instructions, items)
+            instructions, items = edited.instructions, edited.input
+        tools = self.tool_specs(node, model)
+        if command.disabled:
+            off = set(command.disabled)
+            tools = [t for t in tools if not (isinstance(t, FunctionToolSpec) and t.name in off)]
         request = ModelRequest(
             instructions=instructions,
-            input=command.input,
-            tools=self.tool_specs(node, model),
+            input=items,
+            tools=tools,
             output=node.output.spec() if node.output is not None else None,
             settings=settings,
+            previous_response_id=command.previous_response_id,
+            conversation_id=command.conversation_id,
         )
-        await scope.hook("on_llm_start", agent, instructions, command.input)
+        server_state = command.previous_response_id is not None or command.conversation_id
+        if server_state and not getattr(model, "supports_server_state", False):
+            request.refuse_server_state(model.name)
+        await scope.hook("on_llm_start", agent, instructions, items)
         # A model span records only the input items new since the previous call,
-        # so a trace grows with the conversation, not with its square.
-        seen = self._input_seen if self._input_seen <= len(command.input) else 0
+        # so a trace grows with the conversation, not with its square (with
+        # server-side state, the input holds only those already).
+        seen = self._input_seen if self._input_seen <= len(items) else 0
+        if server_state:
+            seen = 0
         span = scope.child_span(
             "model",
             model.name,
             model_span_attributes(
-                model, agent, request, new_input=command.input[seen:], sensitive=scope.sensitive
+                model, agent, request, new_input=items[seen:], sensitive=scope.sensitive
             ),
         )
         try:
@@ -103,14 +125,57 @@ class ModelCalls:
                 span.finish(exc)
             raise
         response.model = model.name
-        self._input_seen = len(command.input) + len(response.output)
+        self._input_seen = len(items) + len(response.output)
         if span is not None:
             finish_model_span(span, response, sensitive=scope.sensitive)
-        await scope.hook("on_llm_end", agent, response)
+        # The loop counts the call when it receives the response; the hooks see it
+        # counted already (as in the OpenAI Agents SDK), on a copy of the usage.
+        counted = scope.state.usage.model_copy(deep=True)
+        counted.record(response.usage, agent=agent.name, model=response.model or "unknown")
+        await scope.hook(
+            "on_llm_end", agent, response, context=dataclasses.replace(context, usage=counted)
+        )
         if scope.streaming:
             for item in response.output:
-                scope.send(ItemEvent(agent=agent.name, name=_item_name(node, item), item=item))
+                name = _item_name(node, item, command.disabled)
+                scope.send(ItemEvent(agent=agent.name, name=name, item=item))
         return response
+
+    async def disabled_tools(self, node: AgentNode) -> list[str]:
+        """The ``CheckEnabled`` command: the names of the agent's tools and handoffs
+        whose ``is_enabled`` says no for this call, in the agent's order."""
+        context = self.scope.context
+        context.agent_name = node.agent.name
+        checks: dict[str, EnabledCheck | bool] = {
+            **{name: tool.is_enabled for name, tool in node.function_tools.items()},
+            **{name: handoff.is_enabled for name, handoff in node.handoffs.items()},
+        }
+        verdicts = await asyncio.gather(
+            *(check_enabled(check, context, node.agent) for check in checks.values())
+        )
+        return [name for name, enabled in zip(checks, verdicts, strict=True) if not enabled]
+
+    async def _filter_input(
+        self, agent: Agent[Any], instructions: str | None, items: list[Item]
+    ) -> ModelInputData:
+        """Run ``RunConfig.call_model_input_filter`` on one call's input (a copy:
+        the run's own items are not the filter's to change)."""
+        input_filter = self.scope.config.call_model_input_filter
+        assert input_filter is not None
+        data = CallModelData(
+            model_data=ModelInputData(instructions=instructions, input=copy.deepcopy(items)),
+            agent=agent,
+            context=self.scope.context.context,
+        )
+        edited = input_filter(data)
+        if inspect.isawaitable(edited):
+            edited = await edited
+        if not isinstance(edited, ModelInputData):
+            raise UserError(
+                "RunConfig.call_model_input_filter must return ModelInputData, "
+                f"not {type(edited).__name__}"
+            )
+        return edited
 
     def model_for(self, agent: Agent[Any]) -> Model:
         model = self._models.get(agent.name)
@@ -160,11 +225,12 @@ class ModelCalls:
         return response
 
 
-def _item_name(node: AgentNode, item: Item) -> ItemEventName:
+def _item_name(node: AgentNode, item: Item, disabled: list[str]) -> ItemEventName:
     if isinstance(item, Message):
         return "message"
     if isinstance(item, FunctionCall):
-        return "handoff_call" if item.name in node.handoffs else "tool_call"
+        is_handoff = item.name in node.handoffs and item.name not in disabled
+        return "handoff_call" if is_handoff else "tool_call"
     if isinstance(item, Reasoning):
         return "reasoning"
     if getattr(item, "type", "") in HOSTED_CALL_TYPES:

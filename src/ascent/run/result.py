@@ -42,6 +42,12 @@ class RunResult:
     def is_interrupted(self) -> bool:
         return bool(self.interruptions)
 
+    @property
+    def last_response_id(self) -> str | None:
+        """The provider's id of the run's last model response: pass it as the next
+        run's ``previous_response_id`` to continue on the server's side."""
+        return self.state.last_response_id
+
     def to_input_list(self) -> list[Item]:
         """The whole conversation, to continue it in the next run."""
         return [*self.input, *self.new_items]

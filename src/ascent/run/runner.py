@@ -32,13 +32,17 @@ class Runner:
         session: Session | None = None,
         hooks: RunHooks[Any] | None = None,
         run_config: RunConfig | None = None,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
     ) -> RunResult:
         """Run ``starting_agent`` on ``input`` until it produces a final output.
 
         ``input`` is a string, a list of items (dicts or item objects), or a
         :class:`RunState` from a paused run to resume. With a ``session``, its
         history comes before the input and the run's items are added to it after
-        every turn.
+        every turn. ``previous_response_id`` (e.g. an earlier result's
+        ``last_response_id``) or ``conversation_id`` keep the conversation on the
+        OpenAI Responses API's side: only new items are sent on each call.
         """
         return await run_agent(
             starting_agent,
@@ -48,6 +52,8 @@ class Runner:
             max_turns=max_turns,
             session=session,
             hooks=hooks,
+            previous_response_id=previous_response_id,
+            conversation_id=conversation_id,
         )
 
     @classmethod
@@ -61,6 +67,8 @@ class Runner:
         session: Session | None = None,
         hooks: RunHooks[Any] | None = None,
         run_config: RunConfig | None = None,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
     ) -> RunResult:
         """Run and wait. Works with or without an event loop already running in
         this thread (Jupyter, a FastAPI handler): there, the run gets a worker
@@ -73,6 +81,8 @@ class Runner:
             session=session,
             hooks=hooks,
             run_config=run_config,
+            previous_response_id=previous_response_id,
+            conversation_id=conversation_id,
         )
         try:
             asyncio.get_running_loop()
@@ -92,6 +102,8 @@ class Runner:
         session: Session | None = None,
         hooks: RunHooks[Any] | None = None,
         run_config: RunConfig | None = None,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
     ) -> RunResultStreaming:
         """Start a run and return at once; iterate ``stream_events()`` for its events.
 
@@ -115,6 +127,8 @@ class Runner:
                 session=session,
                 hooks=hooks,
                 emit=streaming._emit,
+                previous_response_id=previous_response_id,
+                conversation_id=conversation_id,
             )
         )
         streaming._start(task)

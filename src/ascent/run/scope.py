@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -17,6 +18,7 @@ from ..agent import Agent
 from ..context import RunContext
 from ..items import FunctionCall, FunctionCallOutput, Item
 from ..lifecycle import RunHooks
+from ..memory.session import Session
 from ..tracing import Span, SpanKind, Trace, get_trace_provider
 from .config import RunConfig
 from .events import ItemEvent, StreamEvent
@@ -42,6 +44,7 @@ class NestedRun(Protocol):
         config: RunConfig,
         emit: Emit | None,
         parent_call_id: str | None,
+        session: Session | None = None,
     ) -> Awaitable[Any]: ...
 
 
@@ -75,6 +78,15 @@ class RunScope:
         self.sensitive = config.trace_include_sensitive_data
         self.agent_span: Span | None = None
 
+    def nested_config(self) -> RunConfig:
+        """The config of a run inside this one that brings none of its own: this
+        run's, but its run-wide guardrails stay with this run (a classifier
+        guardrail would otherwise check itself, without end)."""
+        config = self.config
+        if config.input_guardrails or config.output_guardrails:
+            config = dataclasses.replace(config, input_guardrails=[], output_guardrails=[])
+        return config
+
     @property
     def streaming(self) -> bool:
         """Whether anyone listens to this run's events (building them costs otherwise)."""
@@ -86,12 +98,21 @@ class RunScope:
                 event.parent_call_id = self.parent_call_id
             self.emit(event)
 
-    async def hook(self, name: str, agent: Agent[Any], *args: Any, agent_hook: str = "") -> None:
-        """Call the run's hook ``name`` and the agent's own (``agent_hook``, else ``name``)."""
+    async def hook(
+        self,
+        name: str,
+        agent: Agent[Any],
+        *args: Any,
+        agent_hook: str = "",
+        context: RunContext[Any] | None = None,
+    ) -> None:
+        """Call the run's hook ``name`` and the agent's own (``agent_hook``, else ``name``),
+        with the run's context unless given another view of it."""
+        context = context or self.context
         if self.hooks is not None:
-            await getattr(self.hooks, name)(self.context, agent, *args)
+            await getattr(self.hooks, name)(context, agent, *args)
         if agent.hooks is not None:
-            await getattr(agent.hooks, agent_hook or name)(self.context, agent, *args)
+            await getattr(agent.hooks, agent_hook or name)(context, agent, *args)
 
     @staticmethod
     def tool_output(

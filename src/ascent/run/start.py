@@ -16,7 +16,6 @@ interpreter=MyInterpreter)`` runs the one agent loop with them.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from .graph import AgentGraph
 from .interpreter import Interpreter
 from .result import RunResult
 from .scope import Emit, NestedRun, RunScope
-from .state import RunState
+from .state import RunState, ServerConversation
 
 __all__ = [
     "InterpreterFactory",
@@ -82,16 +81,32 @@ def new_state(
     history: Sequence[Item] = (),
     max_turns: int = DEFAULT_MAX_TURNS,
     run_id: str | None = None,
+    previous_response_id: str | None = None,
+    conversation_id: str | None = None,
 ) -> RunState:
     """The state of a new run of ``agent`` (or an agent's name) on ``input``, after
-    ``history``. Its new input items are ``state.input[len(history):]``."""
+    ``history``. Its new input items are ``state.input[len(history):]``.
+
+    With ``previous_response_id`` or ``conversation_id`` the provider holds the
+    conversation so far, ``history`` included: only the new input is sent.
+    """
     name = agent if isinstance(agent, str) else agent.name
+    server = None
+    if previous_response_id is not None or conversation_id is not None:
+        if previous_response_id is not None and conversation_id is not None:
+            raise UserError(
+                "give previous_response_id or conversation_id, not both: a conversation "
+                "already knows its latest response"
+            )
+        server = ServerConversation(conversation_id=conversation_id, sent=len(history))
     return RunState(
         run_id=run_id or uuid.uuid4().hex,
         starting_agent=name,
         current_agent=name,
         input=[*history, *input_to_items(input)],
         max_turns=max_turns,
+        last_response_id=previous_response_id,
+        server_conversation=server,
     )
 
 
@@ -155,9 +170,7 @@ def run_result(state: RunState, graph: AgentGraph) -> RunResult:
     last = graph[state.current_agent]
     final_output = None
     if state.status == "completed":
-        final_output = state.final_output
-        if last.output is not None:
-            final_output = last.output.load(final_output)
+        final_output = last.final_output(state.final_output, tool=state.final_output_tool)
     return RunResult(
         input=state.input,
         new_items=state.generated,
@@ -182,6 +195,8 @@ async def run_agent(
     parent_call_id: str | None = None,
     interpreter: InterpreterFactory = Interpreter,
     unsaved_input: Sequence[Item] | None = None,
+    previous_response_id: str | None = None,
+    conversation_id: str | None = None,
 ) -> RunResult:
     """Run ``agent`` on ``input`` (or resume a saved :class:`RunState`) with an
     interpreter made by ``interpreter``, until it completes or pauses.
@@ -191,15 +206,32 @@ async def run_agent(
     resumed state carries its history already; ``unsaved_input`` names input
     of it that the session does not have yet (a durable run made its state
     itself).
+
+    ``previous_response_id`` or ``conversation_id`` leave the conversation on
+    the provider's side (the OpenAI Responses API): each call sends only what
+    the provider has not seen, while the result holds every item as usual. A
+    resumed state carries its own.
     """
     graph = agent_graph(agent, config)
     if isinstance(input, RunState):
+        if previous_response_id is not None or conversation_id is not None:
+            raise UserError(
+                "a resumed RunState carries its own server-side conversation: leave out "
+                "previous_response_id and conversation_id"
+            )
         state = input
         check_resumable(state, graph)
         new_input: Sequence[Item] = unsaved_input or ()
     else:
         history = await session.get_items() if session is not None else []
-        state = new_state(agent, input, history=history, max_turns=max_turns)
+        state = new_state(
+            agent,
+            input,
+            history=history,
+            max_turns=max_turns,
+            previous_response_id=previous_response_id,
+            conversation_id=conversation_id,
+        )
         new_input = state.input[len(history) :]
     trace = open_trace(config, state.run_id)
     scope = RunScope(
@@ -235,19 +267,19 @@ async def _nested_run(
     config: RunConfig,
     emit: Emit | None,
     parent_call_id: str | None,
+    session: Session | None = None,
 ) -> RunResult:
     """A run inside a run (an agent used as a tool, a classifier guardrail), always
     in process: its events join the caller's stream and its spans the caller's
-    trace. The run's own guardrails stay with the outer run (a classifier
-    guardrail would otherwise check itself, without end)."""
-    if config.input_guardrails or config.output_guardrails:
-        config = dataclasses.replace(config, input_guardrails=[], output_guardrails=[])
+    trace. ``config`` is the inner run's own (see :meth:`RunScope.nested_config`
+    for what it inherits from the caller)."""
     return await run_agent(
         agent,
         request,
         config=config,
         context=context,
         max_turns=max_turns or DEFAULT_MAX_TURNS,
+        session=session,
         emit=emit,
         parent_call_id=parent_call_id,
     )

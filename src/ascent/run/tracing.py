@@ -6,9 +6,10 @@ into JSON in its own thread, so recording costs the run almost nothing.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import asdict, fields
 from typing import TYPE_CHECKING, Any
 
+from .._private.output import OutputType
 from ..items import Item
 from ..models.base import Model, ModelRequest, ModelResponse, ModelSettings
 from ..tracing import Span
@@ -22,6 +23,8 @@ __all__ = ["agent_span_attributes", "finish_model_span", "model_span_attributes"
 
 def agent_span_attributes(node: AgentNode) -> dict[str, Any]:
     output = node.agent.output_type
+    if isinstance(output, OutputType):
+        output = output.type
     tools = list(node.function_tools)
     if node.hosted_tools:
         tools.extend(t.kind for t in node.hosted_tools)
@@ -43,8 +46,12 @@ def _settings(settings: ModelSettings) -> dict[str, Any]:
     described = {
         f.name: getattr(settings, f.name)
         for f in fields(settings)
-        if getattr(settings, f.name) is not None and f.name != "extra_headers"
+        if getattr(settings, f.name) is not None
+        and f.name not in ("extra_headers", "reasoning_effort")
     }
+    reasoning = settings.reasoning_settings()
+    if reasoning is not None:  # plain JSON for the trace processors
+        described["reasoning"] = {k: v for k, v in asdict(reasoning).items() if v is not None}
     if len(_described) >= 512:
         _described.clear()
     _described[id(settings)] = (settings, described)

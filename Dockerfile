@@ -12,17 +12,19 @@
 #   PORT                 the port to listen on (Hugging Face Spaces sets 7860)
 # See docs/deploy.md for each platform, deploy/ for compose.
 #
-# Both base images are build arguments, so the image builds where no registry is reachable
-# (deploy/check-image.sh makes local ones): PYTHON_IMAGE is any Debian bookworm image with
-# Python 3.11 as `python3` (the same one serves both stages, so the virtual environment
-# moves as is); UV_IMAGE any image with the uv binary at /uv.
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
-ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
+# Both base images are build arguments (name and tag), so the image builds where no registry
+# is reachable (deploy/check-image.sh makes local ones): PYTHON_IMAGE is any Debian bookworm
+# image with Python 3.11 as `python3` (the same one serves both stages, so the virtual
+# environment moves as is); UV_IMAGE any image with the uv binary at /uv.
+ARG PYTHON_IMAGE=python
+ARG PYTHON_TAG=3.11-slim-bookworm
+ARG UV_IMAGE=ghcr.io/astral-sh/uv
+ARG UV_VERSION=0.13.9
 
-FROM ${UV_IMAGE} AS uv
+FROM ${UV_IMAGE}:${UV_VERSION} AS uv
 
 # ---- build: dependencies first (cached while uv.lock is unchanged), then the project
-FROM ${PYTHON_IMAGE} AS build
+FROM ${PYTHON_IMAGE}:${PYTHON_TAG} AS build
 COPY --from=uv /uv /usr/local/bin/uv
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
@@ -50,7 +52,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
         --extra service --extra postgres --extra redis
 
 # ---- run: the virtual environment only (owned by root, read-only to the service)
-FROM ${PYTHON_IMAGE}
+FROM ${PYTHON_IMAGE}:${PYTHON_TAG}
 # uid 1000 is what Hugging Face Spaces runs; group 0 owns /app so that platforms which
 # pick an arbitrary uid in group 0 (OpenShift) can write there too.
 RUN useradd --uid 1000 --gid 0 --home-dir /app --no-create-home \

@@ -29,11 +29,11 @@ for part in "${PARTS[@]}"; do
     esac
 done
 
-UV_VERSION=0.13.9             # the uv that builds the image; the Dockerfile's UV_IMAGE tag
+UV_VERSION=0.13.9             # the uv that builds the image: the Dockerfile's UV_VERSION
 PODMAN_COMPOSE_VERSION=1.6.0
 RUN_ID="ascent-check-$$"
 IMAGE="localhost/$RUN_ID:latest"
-UV_COPY="localhost/$RUN_ID-uv:latest"
+UV_COPY="localhost/$RUN_ID-uv:$UV_VERSION"
 API_KEY="check-key-$$"
 START=$SECONDS
 # The checks run the bundled demo on its offline model, whatever this shell has set.
@@ -181,7 +181,8 @@ make_bases() {
         [[ $name == redis ]] && image="REDIS_BASE"
         if ! image_exists "${!image}"; then
             say "building the $name image from Debian's package"
-            podman build --layers=false --format docker --build-arg "BASE_IMAGE=$PYTHON_BASE" \
+            podman build --layers=false --format docker \
+                --build-arg "BASE_IMAGE=${PYTHON_BASE%:*}" --build-arg "BASE_TAG=${PYTHON_BASE##*:}" \
                 -t "${!image}" "$ROOT/deploy/images/$name" >"/var/tmp/$RUN_ID-$name.log" 2>&1 || {
                 tail -30 "/var/tmp/$RUN_ID-$name.log" >&2
                 fail "building the $name image"
@@ -212,7 +213,8 @@ build_image() {
     local ca=${ASCENT_BUILD_CA:-/etc/ssl/certs/ca-certificates.crt} secret=()
     [[ ! -s $ca ]] || secret=(--secret "id=ca,src=$ca")
     podman build --format docker --layers=false \
-        --build-arg "PYTHON_IMAGE=$PYTHON_BASE" --build-arg "UV_IMAGE=$UV_COPY" \
+        --build-arg "PYTHON_IMAGE=${PYTHON_BASE%:*}" --build-arg "PYTHON_TAG=${PYTHON_BASE##*:}" \
+        --build-arg "UV_IMAGE=${UV_COPY%:*}" --build-arg "UV_VERSION=$UV_VERSION" \
         "${secret[@]}" \
         -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT" >"/var/tmp/$RUN_ID-build.log" 2>&1 || {
         tail -40 "/var/tmp/$RUN_ID-build.log" >&2
@@ -248,8 +250,8 @@ http_status() { # URL [curl options...]: the status code, 000 when nothing answe
     curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@" "$url" || true
 }
 
-wait_healthy() { # BASE_URL NAME: /healthz answers 200 within a minute
-    local base=$1 name=$2 deadline=$((SECONDS + 60))
+wait_healthy() { # BASE_URL NAME: /healthz answers 200 within two minutes (a loaded machine)
+    local base=$1 name=$2 deadline=$((SECONDS + 120))
     until [[ $(http_status "$base/healthz") == 200 ]]; do
         if ((SECONDS > deadline)) || [[ $(podman inspect --format '{{.State.Running}}' "$name" 2>/dev/null) == false ]]; then
             podman logs "$name" 2>&1 | tail -30 >&2 || true
@@ -373,7 +375,7 @@ compose_up() {
         cat "/var/tmp/$RUN_ID-compose.log" >&2
         fail "compose up postgres redis"
     }
-    local deadline=$((SECONDS + 60))
+    local deadline=$((SECONDS + 120))
     until podman exec "$(service_container postgres)" pg_isready -h 127.0.0.1 -q >/dev/null 2>&1; do
         ((SECONDS < deadline)) || fail "compose: PostgreSQL did not become ready"
         sleep 0.5

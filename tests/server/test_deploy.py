@@ -40,13 +40,15 @@ def test_the_image_serves_from_the_environment_as_a_numeric_non_root_user() -> N
 
 def test_the_base_images_are_build_arguments_with_public_defaults() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim-bookworm$", dockerfile, re.MULTILINE)
-    assert re.search(r"^ARG UV_IMAGE=ghcr\.io/astral-sh/uv:\S+$", dockerfile, re.MULTILINE)
+    arguments = dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, re.MULTILINE))
+    assert f"{arguments['PYTHON_IMAGE']}:{arguments['PYTHON_TAG']}" == "python:3.11-slim-bookworm"
+    assert arguments["UV_IMAGE"] == "ghcr.io/astral-sh/uv"
     froms = re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE)
-    assert froms == ["${UV_IMAGE}", "${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
+    python = "${PYTHON_IMAGE}:${PYTHON_TAG}"
+    assert froms == ["${UV_IMAGE}:${UV_VERSION}", python, python]
     script = (ROOT / "deploy" / "check-image.sh").read_text()
-    [tag] = re.findall(r"^ARG UV_IMAGE=ghcr\.io/astral-sh/uv:(\S+)$", dockerfile, re.MULTILINE)
-    assert f"UV_VERSION={tag} " in script  # the script's uv is the one the image names
+    # The script's uv, taken from PyPI, is the one the image names.
+    assert f"UV_VERSION={arguments['UV_VERSION']} " in script
 
 
 def test_mount_targets_are_absolute_for_buildah() -> None:

@@ -82,7 +82,8 @@ EOF
 compose() {
     # podman-compose from PyPI, the version pinned above, run by uv (no install of its own).
     uv tool run --quiet --from "podman-compose==$PODMAN_COMPOSE_VERSION" podman-compose \
-        --project-name "$RUN_ID" -f "$ROOT/deploy/docker-compose.yml" "$@"
+        --project-name "$RUN_ID" --env-file "$ROOT/deploy/.env.example" \
+        -f "$ROOT/deploy/docker-compose.yml" "$@"
 }
 
 # ---------------------------------------------------- base images, cached per day and mirror

@@ -76,7 +76,7 @@ def test_compose_runs_two_replicas_on_one_postgres_with_redis() -> None:
     environments = [services[name]["environment"] for name in replicas]
     for name, env in zip(replicas, environments, strict=True):
         assert API_KEYS_ENV in env and APP_VERSION_ENV in env
-        assert services[name]["env_file"] == ["dev.env"]
+        assert "@postgres:5432/" in env[DATABASE_URL_ENV]
         assert services[name]["build"]["dockerfile"] == "Dockerfile"
         assert services[name]["image"].startswith("${ASCENT_IMAGE:-")
         assert set(services[name]["depends_on"]) == {"postgres", "redis"}
@@ -88,19 +88,14 @@ def test_compose_runs_two_replicas_on_one_postgres_with_redis() -> None:
 
 def test_the_development_password_comes_from_the_env_file_not_the_compose_file() -> None:
     text = (ROOT / "deploy" / "docker-compose.yml").read_text()
-    compose = yaml.safe_load(text)
-    for service in compose["services"].values():
-        assert "POSTGRES_PASSWORD" not in (service.get("environment") or {})
-    assert "ascent-dev-only" not in text
     settings = dict(
         line.split("=", 1)
-        for line in (ROOT / "deploy" / "dev.env").read_text().splitlines()
+        for line in (ROOT / "deploy" / ".env.example").read_text().splitlines()
         if line and not line.startswith("#")
     )
-    password = settings["POSTGRES_PASSWORD"]
-    url = settings[DATABASE_URL_ENV]
-    assert (
-        url
-        == f"postgresql://{settings['POSTGRES_USER']}:{password}@postgres:5432/"
-        + (settings["POSTGRES_DB"])
-    )
+    assert settings["POSTGRES_PASSWORD"] not in text and settings["ASCENT_API_KEYS"] not in text
+    services = yaml.safe_load(text)["services"]
+    password = services["postgres"]["environment"]["POSTGRES_PASSWORD"]
+    assert password.startswith("${POSTGRES_PASSWORD:?")  # refused when no env file gives it
+    url = services["ascent-1"]["environment"][DATABASE_URL_ENV]
+    assert f":{password}@postgres:5432/" in url  # the replicas use the same one

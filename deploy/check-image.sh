@@ -347,9 +347,11 @@ check_contract() {
         CONTAINER_APP_HOSTNAME=ascent--r1.example.azurecontainerapps.io \
         CONTAINER_APP_ENV_DNS_SUFFIX=example.azurecontainerapps.io CONTAINER_APP_PORT=8000 \
         ASCENT_EXECUTOR_ID=ascent--r1 ASCENT_APP_VERSION=r1
-    # Kubernetes: the service links' variables, a read-only root filesystem with an emptyDir,
-    # and PORT from the pod spec.
-    contract_case kubernetes 9000 --read-only --tmpfs /tmp --tmpfs /var/lib/ascent:mode=1777 -- \
+    # Kubernetes: the service links' variables, the user and the read-only root filesystem
+    # of deploy/kubernetes/deployment.yaml (emptyDirs for /tmp and the data), PORT from the
+    # pod spec.
+    contract_case kubernetes 9000 --user 10001:10001 --read-only --tmpfs /tmp \
+        --tmpfs /var/lib/ascent:mode=1777 -- \
         PORT=9000 KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 \
         KUBERNETES_PORT=tcp://10.96.0.1:443 ASCENT_SERVICE_HOST=10.96.12.34 \
         ASCENT_SERVICE_PORT=80 ASCENT_PORT=tcp://10.96.12.34:80 POD_NAME=ascent-7d9f-x2x4z \

@@ -27,7 +27,7 @@ from pydantic_core import to_jsonable_python
 
 from ..items import Item, input_to_items, items_to_json
 from ..memory.session import IdempotentSession
-from ..run.commands import ApprovalDecision, AwaitApproval, Command
+from ..run.commands import ApprovalDecision, ApprovalRequest, AwaitApproval, Command
 from ..run.events import ApprovalRequiredEvent
 from ..run.interpreter import Interpreter
 from ._interpreter import EventLog, StepScope, _step_scope
@@ -48,6 +48,7 @@ __all__ = [
     "RunOver",
     "decisions_in_log",
     "read_checkpoint",
+    "wait_for_decisions",
 ]
 
 Durability = Literal["steps", "run"]
@@ -135,8 +136,6 @@ class CheckpointInterpreter(Interpreter):
         self._agent = self.state.current_agent
         self._due: dict[str, Any] | None = None  # a state to checkpoint before the next command
         self._held: list[Item] = []  # items to add to the session once the pause is written
-        # resumed at a pause: its record and checkpoint are written already
-        self._paused = resumed is not None and resumed.paused
         checkpoints.events.begin_segment(self._number, self._agent)
 
     async def run(self) -> Any:
@@ -164,46 +163,23 @@ class CheckpointInterpreter(Interpreter):
 
     async def await_approval(self, command: AwaitApproval) -> dict[str, ApprovalDecision] | None:
         requests = command.requests
-        if self._paused:
-            self._paused = False  # the pause it resumed at: written, maybe decided already
-        else:
-            held, self._held = self._held, []
-            if held:  # the session has the run so far before the pause shows
-                await self._checkpoint(self.state.model_dump(mode="json"), saving=held)
-                await self._add(held, self._number)
-            event = ApprovalRequiredEvent(agent=self.state.current_agent, requests=requests)
-            await self._checkpoint(
-                self.state.model_dump(mode="json"),
-                paused=True,
-                events=[("approval_required", to_jsonable_python(event))],
-                status="awaiting_approval",
-                pending=[r.model_dump(mode="json") for r in requests],
-                usage=self.state.usage.model_dump(mode="json"),
-            )
-        wanted = {r.call_id for r in requests}
-        news = self.checkpoints.news
-        pause = news.poll_interval
-        while True:
-            message = await asyncio.to_thread(self._decided)
-            decisions = {
-                call_id: ApprovalDecision.model_validate(value)
-                for call_id, value in (message or {}).items()
-                if call_id in wanted
-            }
-            if decisions:
-                self.checkpoints.events.others_wrote()  # the decision logged run_resumed
-                return decisions
-            woken = await news.wait_for_news(self.checkpoints.run_id, pause)
-            pause = news.poll_interval if woken else min(pause * 2, _DECISION_POLL_MAX)
-
-    def _decided(self) -> dict[str, Any] | None:
-        """The decisions for the pause (None: none yet); :class:`RunOver` when the
-        run is over (a cancellation ends the wait)."""
-        store, run_id = self.checkpoints.store, self.checkpoints.run_id
-        record = store.get_run(run_id)
-        if record is None or record.done:
-            raise RunOver(run_id)
-        return decisions_in_log(store, run_id) if record.status == "running" else None
+        held, self._held = self._held, []
+        if held:  # the session has the run so far before the pause shows
+            await self._checkpoint(self.state.model_dump(mode="json"), saving=held)
+            await self._add(held, self._number)
+        event = ApprovalRequiredEvent(agent=self.state.current_agent, requests=requests)
+        await self._checkpoint(
+            self.state.model_dump(mode="json"),
+            paused=True,
+            events=[("approval_required", to_jsonable_python(event))],
+            status="awaiting_approval",
+            pending=[r.model_dump(mode="json") for r in requests],
+            usage=self.state.usage.model_dump(mode="json"),
+        )
+        run = self.checkpoints
+        decisions = await wait_for_decisions(run.store, run.news, run.run_id, requests)
+        run.events.others_wrote()  # the decision logged run_resumed
+        return decisions
 
     async def save_items(self, items: list[Item]) -> None:
         if self.session is None:
@@ -267,6 +243,35 @@ class CheckpointInterpreter(Interpreter):
             await session.add_items_once(items, f"{self.checkpoints.run_id}:checkpoint-{number}")
         else:
             await session.add_items(items)
+
+
+async def wait_for_decisions(
+    store: RunStore, news: RunNews, run_id: str, requests: list[ApprovalRequest]
+) -> dict[str, ApprovalDecision]:
+    """Wait until some of the paused run's ``requests`` are decided, and return
+    those decisions. This process's decisions wake the wait at once; another's
+    are found in the run's log, looked at less and less often (up to once a
+    second). Raises :class:`RunOver` when the run is over (a cancellation)."""
+    wanted = {r.call_id for r in requests}
+    pause = news.poll_interval
+    while True:
+        message = await asyncio.to_thread(_decided, store, run_id)
+        decisions = {
+            call_id: ApprovalDecision.model_validate(value)
+            for call_id, value in (message or {}).items()
+            if call_id in wanted
+        }
+        if decisions:
+            return decisions
+        woken = await news.wait_for_news(run_id, pause)
+        pause = news.poll_interval if woken else min(pause * 2, _DECISION_POLL_MAX)
+
+
+def _decided(store: RunStore, run_id: str) -> dict[str, Any] | None:
+    record = store.get_run(run_id)
+    if record is None or record.done:
+        raise RunOver(run_id)
+    return decisions_in_log(store, run_id) if record.status == "running" else None
 
 
 def decisions_in_log(store: RunStore, run_id: str) -> dict[str, Any] | None:

@@ -37,6 +37,7 @@ from ._checkpoint import (
     Durability,
     decisions_in_log,
     read_checkpoint,
+    wait_for_decisions,
 )
 from ._inputs import input_items
 from ._interpreter import DELTAS, DurableInterpreter, DurableRun, EventLog
@@ -211,6 +212,9 @@ class RunWorkflows:
                 data = await self._begin(run_id, agent_name, items, None)
             state = RunState.model_validate(data["state"])
             usage = state.usage
+            if checkpoint is not None and checkpoint.paused:  # it waits for decisions still
+                decisions = await wait_for_decisions(store, self.news, run_id, state.interruptions)
+                state.approvals.update(decisions)
             if "unsaved" in data:
                 unsaved = input_to_items(data["unsaved"])
             else:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from dbos import DBOS
 
-from ascent import Agent, UserError
+from ascent import Agent, UserError, function_tool
 from ascent.durable import DurableEngine, RunEvent
 from ascent.durable._checkpoint import read_checkpoint
 from ascent.durable._store import RunStore
@@ -210,3 +210,46 @@ async def test_the_durability_is_checked_and_read_from_the_environment(
 def test_checkpoints_are_read_back_as_written(sqlite_url: str) -> None:
     store = RunStore(sqlite_url)
     assert read_checkpoint(store, "nope") is None
+
+
+async def test_a_run_stopped_after_a_handoff_resumes_from_the_handoff_not_its_start(
+    make_engine: MakeEngine,
+) -> None:
+    entered = asyncio.Event()
+    calls: list[str] = []
+
+    @function_tool
+    async def settle(invoice: str) -> str:
+        """Settle an invoice."""
+        calls.append(invoice)
+        if len(calls) == 1:
+            entered.set()
+            await asyncio.Event().wait()  # stalls: the replica stops meanwhile
+        return f"{invoice} settled"
+
+    billing = Agent(name="billing", instructions="Billing.", tools=[settle])
+    front = Agent(name="front", instructions="Route.", handoffs=[billing])
+    model = ScriptedModel(
+        [
+            ToolCall("transfer_to_billing", {}),
+            ToolCall("settle", {"invoice": "I-1"}),
+            ToolCall("settle", {"invoice": "I-1"}),
+            "Settled.",
+        ]
+    )
+    engine: DurableEngine = await make_engine(agents=[front], model=model, durability="run")
+    record = await engine.start_run("front", "Settle I-1")
+    await asyncio.wait_for(entered.wait(), 10)
+    await engine.stop()  # the run stays pending, its last checkpoint the handoff
+
+    engine = await make_engine(agents=[front], model=model, durability="run")
+    record = await engine.wait_run(record.id, timeout=30)
+    assert record.status == "completed" and record.output == "Settled."
+    # front's call came before the checkpoint: made once; billing's first call and its
+    # tool came after it: made again
+    assert len(model.requests) == 4 and model.remaining == 0
+    assert calls == ["I-1", "I-1"]
+    types = [e.type async for e in engine.events(record.id, follow=False)]
+    assert types.count("run_started") == 1 and "response_discarded" in types
+    changed = [e.data["agent"] async for e in engine.events(record.id) if e.type == "agent_changed"]
+    assert changed[:2] == ["front", "billing"]

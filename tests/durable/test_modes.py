@@ -27,7 +27,7 @@ from ascent.testing.scripted import ToolCall
 from ..sample_tools import lookup, refund
 
 MakeEngine = Callable[..., Any]
-MODES = ("steps", "run")
+MODES = ("steps", "turns", "run")
 
 
 def support() -> Agent[Any]:
@@ -68,15 +68,19 @@ async def test_a_tool_run_gives_the_same_output_events_and_model_input_in_both_m
 ) -> None:
     script = [ToolCall("lookup", {"order_id": "A-1"}), "A-1 has shipped."]
     results = await _run_both(make_engine, script, [support()], "Where is A-1?")
-    (steps, steps_events, steps_model), (run, run_events, run_model) = results.values()
-    assert steps.status == run.status == "completed"
-    assert steps.output == run.output == "A-1 has shipped."
-    assert steps.usage == run.usage
-    assert _comparable(steps_events) == _comparable(run_events)
-    assert [r.input for r in steps_model.requests] != []
-    assert [
-        [i.model_dump(exclude={"call_id", "id"}) for i in r.input] for r in run_model.requests
-    ] == [[i.model_dump(exclude={"call_id", "id"}) for i in r.input] for r in steps_model.requests]
+    (steps, steps_events, steps_model) = results["steps"]
+    assert steps.status == "completed" and steps.output == "A-1 has shipped."
+    assert steps_model.requests
+    for mode in ("turns", "run"):
+        run, run_events, run_model = results[mode]
+        assert run.status == steps.status and run.output == steps.output
+        assert run.usage == steps.usage
+        assert _comparable(run_events) == _comparable(steps_events)
+        assert _inputs(run_model) == _inputs(steps_model)
+
+
+def _inputs(model: ScriptedModel) -> list[list[dict[str, Any]]]:
+    return [[i.model_dump(exclude={"call_id", "id"}) for i in r.input] for r in model.requests]
 
 
 async def test_a_run_mode_run_writes_no_checkpoint_unless_it_must(
@@ -99,9 +103,12 @@ async def test_a_handoff_is_checkpointed_with_the_next_agents_start(
     billing = Agent(name="billing", instructions="Billing.")
     front = Agent(name="front", instructions="Route.", handoffs=[billing])
     results = await _run_both(make_engine, script, [front], "Was I charged?")
-    (steps, steps_events, _), (run, run_events, _) = results.values()
-    assert steps.output == run.output == "Billing here: paid."
-    assert _comparable(steps_events) == _comparable(run_events)
+    steps, steps_events, _ = results["steps"]
+    assert steps.output == "Billing here: paid."
+    for mode in ("turns", "run"):
+        run, run_events, _ = results[mode]
+        assert run.output == steps.output
+        assert _comparable(run_events) == _comparable(steps_events)
 
     model = ScriptedModel(list(script))
     engine: DurableEngine = await make_engine(agents=[front], model=model, durability="run")
@@ -193,8 +200,8 @@ async def test_a_paused_run_with_a_session_adds_its_items_once_across_the_pause(
 async def test_the_durability_is_checked_and_read_from_the_environment(
     make_engine: MakeEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(UserError, match="durability is one of 'steps', 'run', not 'turns'"):
-        DurableEngine(agents=[support()], durability="turns")  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="durability is one of 'steps', 'turns', 'run', not 'x'"):
+        DurableEngine(agents=[support()], durability="x")  # type: ignore[arg-type]
     monkeypatch.setenv("ASCENT_DURABILITY", "run")
     assert DurableEngine(agents=[support()]).durability == "run"
     monkeypatch.setenv("ASCENT_DURABILITY", "nope")
@@ -253,3 +260,43 @@ async def test_a_run_stopped_after_a_handoff_resumes_from_the_handoff_not_its_st
     assert types.count("run_started") == 1 and "response_discarded" in types
     changed = [e.data["agent"] async for e in engine.events(record.id) if e.type == "agent_changed"]
     assert changed[:2] == ["front", "billing"]
+
+
+async def test_turns_durability_checkpoints_each_turn_and_resumes_after_the_last(
+    make_engine: MakeEngine,
+) -> None:
+    entered = asyncio.Event()
+    calls: list[str] = []
+
+    @function_tool
+    async def settle(invoice: str) -> str:
+        """Settle an invoice."""
+        calls.append(invoice)
+        if len(calls) == 1:
+            entered.set()
+            await asyncio.Event().wait()  # stalls: the replica stops meanwhile
+        return f"{invoice} settled"
+
+    model = ScriptedModel(
+        [
+            ToolCall("lookup", {"order_id": "I-1"}),
+            ToolCall("settle", {"invoice": "I-1"}),
+            ToolCall("settle", {"invoice": "I-1"}),
+            "Settled.",
+        ]
+    )
+    agent = Agent(name="billing", instructions="Billing.", tools=[lookup, settle])
+    engine: DurableEngine = await make_engine(agents=[agent], model=model, durability="turns")
+    record = await engine.start_run("billing", "Settle I-1")
+    await asyncio.wait_for(entered.wait(), 10)
+    checkpoint = read_checkpoint(engine.store, record.id)
+    assert checkpoint is not None and checkpoint.number == 1  # after the first turn
+    assert checkpoint.commands == 2 and checkpoint.state["turn"] == 1
+    await engine.stop()
+
+    engine = await make_engine(agents=[agent], model=model, durability="turns")
+    record = await engine.wait_run(record.id, timeout=30)
+    assert record.status == "completed" and record.output == "Settled."
+    # the first turn (its model call and lookup) is not repeated; the cut one is
+    assert len(model.requests) == 4 and model.remaining == 0
+    assert calls == ["I-1", "I-1"]

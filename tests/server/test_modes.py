@@ -73,7 +73,7 @@ async def test_a_run_mode_stream_stops_at_an_approval_and_resumes_after_it(
 
 @ASYNC
 async def test_an_unknown_durability_is_422(acme: httpx.AsyncClient) -> None:
-    response = await acme.post("/v1/agents/Shop/runs", json={"input": "hi", "durability": "turns"})
+    response = await acme.post("/v1/agents/Shop/runs", json={"input": "hi", "durability": "fast"})
     assert response.status_code == 422
     assert response.json()["error"]["type"] == "invalid_request"
 

@@ -1,4 +1,4 @@
-"""``run`` durability: the agent loop in process, its state checkpointed where it must be.
+"""``run`` and ``turns`` durability: the agent loop in process, its state checkpointed.
 
 In ``steps`` durability (:mod:`._interpreter`) every command is a DBOS step
 whose result is recorded. In ``run`` durability the run's workflow executes
@@ -13,6 +13,8 @@ run's record:
 
 The run's end is its record (``completed`` or ``failed``). A crash re-runs the
 run from its last checkpoint: the model calls and tools after it run again.
+``turns`` durability also checkpoints after each turn (a model call and the
+tool calls it asked for), so a crash repeats at most the turn in flight.
 """
 
 from __future__ import annotations
@@ -51,8 +53,8 @@ __all__ = [
     "wait_for_decisions",
 ]
 
-Durability = Literal["steps", "run"]
-DURABILITY_MODES: tuple[Durability, ...] = ("steps", "run")
+Durability = Literal["steps", "turns", "run"]
+DURABILITY_MODES: tuple[Durability, ...] = ("steps", "turns", "run")
 
 # The longest pause between two looks at the database while a run waits for a
 # decision that another process may take (one in this process wakes it at once).
@@ -113,7 +115,8 @@ def _writer(store: RunStore, run_id: str, checkpoint: Checkpoint) -> Any:
 class CheckpointRun:
     """What the checkpointing interpreter needs from the engine, for one run.
 
-    ``resumed`` is the checkpoint the run resumes from (None: a new run).
+    ``resumed`` is the checkpoint the run resumes from (None: a new run);
+    ``every_turn`` checkpoints after each turn too (``turns`` durability).
     """
 
     run_id: str
@@ -121,6 +124,7 @@ class CheckpointRun:
     news: RunNews
     events: EventLog
     resumed: Checkpoint | None = None
+    every_turn: bool = False
 
 
 class CheckpointInterpreter(Interpreter):
@@ -134,6 +138,7 @@ class CheckpointInterpreter(Interpreter):
         self._number = resumed.number if resumed is not None else 0
         self._commands = resumed.commands if resumed is not None else 0
         self._agent = self.state.current_agent
+        self._checkpointed = self._commands  # the commands carried out at the last checkpoint
         self._due: dict[str, Any] | None = None  # a state to checkpoint before the next command
         self._held: list[Item] = []  # items to add to the session once the pause is written
         checkpoints.events.begin_segment(self._number, self._agent)
@@ -149,8 +154,16 @@ class CheckpointInterpreter(Interpreter):
 
     def settled(self) -> None:
         state = self.state
-        if state.current_agent != self._agent and state.status == "running":
+        if state.status != "running":
+            return
+        if state.current_agent != self._agent:
             self._agent = state.current_agent  # a handoff: checkpoint the next agent's start
+            self._due = state.model_dump(mode="json")
+        elif (
+            self.checkpoints.every_turn
+            and state.pending is None  # the turn's tool calls are done too
+            and self._commands > self._checkpointed
+        ):
             self._due = state.model_dump(mode="json")
 
     async def execute(self, command: Command) -> Any:
@@ -228,6 +241,7 @@ class CheckpointInterpreter(Interpreter):
         if record is None:
             raise RunOver(run.run_id)
         self._number = number
+        self._checkpointed = self._commands
         log.others_wrote()
         log.begin_segment(number, self.state.current_agent)
         run.news.notify(run.run_id, status="status" in values, record=record)

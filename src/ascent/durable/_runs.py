@@ -178,7 +178,7 @@ class RunWorkflows:
             record = await asyncio.to_thread(
                 store.update_run, run_id, status="running", only_status="queued"
             )
-            if durability == "run":
+            if durability != "steps":
                 # nothing of it is recorded but its checkpoints and its end
                 if record is None and await asyncio.to_thread(_over, store, run_id):
                     return
@@ -202,7 +202,7 @@ class RunWorkflows:
             elif session_id:
                 # runs on one session take turns, in the order they were started
                 await self._wait_for_session(run_id, session_id)
-                if durability == "run":  # no checkpoint yet: the session is as it was
+                if durability != "steps":  # no checkpoint yet: the session is as it was
                     data = await self._begin(run_id, agent_name, items, session_id)
                 else:  # the history read must be replayed as it was: a step
                     data = await DBOS.run_step_async(
@@ -220,13 +220,14 @@ class RunWorkflows:
             else:
                 unsaved = state.input[data["history"] :]
             interpreter: Any
-            if durability == "run":
+            if durability != "steps":
                 run = CheckpointRun(
                     run_id=run_id,
                     store=store,
                     news=self.news,
                     events=events,
                     resumed=checkpoint,
+                    every_turn=durability == "turns",
                 )
                 interpreter = functools.partial(CheckpointInterpreter, checkpoints=run)
             else:

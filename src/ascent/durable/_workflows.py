@@ -14,6 +14,7 @@ from typing import Any
 from dbos import DBOS
 
 from ..errors import UserError
+from ._checkpoint import Durability
 from ._runs import RunWorkflows
 from ._store import RunStore
 
@@ -67,11 +68,16 @@ async def run_workflow(
 
 @DBOS.workflow(name=CHECKPOINTED_RUN_WORKFLOW)
 async def checkpointed_run_workflow(
-    run_id: str, agent: str, input: list[dict[str, Any]], session_id: str | None
+    run_id: str,
+    agent: str,
+    input: list[dict[str, Any]],
+    session_id: str | None,
+    durability: Durability,
 ) -> None:
-    """One run in ``run`` durability: no step per command, a checkpoint where it
-    pauses, hands off and writes its session (see :mod:`._checkpoint`)."""
-    await _workflows().execute(run_id, agent, input, session_id, durability="run")
+    """One run in ``run`` or ``turns`` durability: no step per command, a
+    checkpoint where it pauses, hands off and writes its session, and after each
+    turn in ``turns`` (see :mod:`._checkpoint`)."""
+    await _workflows().execute(run_id, agent, input, session_id, durability=durability)
 
 
 @DBOS.workflow(name=SCHEDULED_WORKFLOW)

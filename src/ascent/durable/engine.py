@@ -81,7 +81,8 @@ class DurableEngine:
     records every model call and tool turn, so a crash repeats at most the one
     in flight; ``"run"`` runs the loop in process and writes a checkpoint only
     where the run pauses, hands off or writes its session, so a crash repeats
-    what came after the last one (see ``docs/durable.md``).
+    what came after the last one; ``"turns"`` checkpoints after each turn too
+    (see ``docs/durable.md``).
 
     ``executor_threads`` bounds the threads that do the blocking work (database
     writes, sync tools). DBOS sets no bound, and under load a replica grew
@@ -259,13 +260,13 @@ class DurableEngine:
         """
         parts = self._started_parts()
         self.agents.get_agent(agent)
-        workflow = (
-            checkpointed_run_workflow
-            if _durability(durability or self.durability) == "run"
-            else run_workflow
-        )
+        mode = _durability(durability or self.durability)
         items = input_items(input)
         run_id = run_id or uuid.uuid4().hex
+        workflow: Any = run_workflow
+        args: tuple[Any, ...] = (run_id, agent, items, session_id)
+        if mode != "steps":
+            workflow, args = checkpointed_run_workflow, (*args, mode)
         now = datetime.now(UTC)
         record = RunRecord(
             id=run_id,
@@ -290,12 +291,10 @@ class DurableEngine:
         try:
             with SetWorkflowID(run_id):
                 if self.worker_concurrency is not None:  # whichever replica is free runs it
-                    await DBOS.enqueue_workflow_async(
-                        RUN_QUEUE, workflow, run_id, agent, items, session_id
-                    )
+                    await DBOS.enqueue_workflow_async(RUN_QUEUE, workflow, *args)
                 else:
                     parts.workflows.starting_here(run_id, tenant)
-                    await DBOS.start_workflow_async(workflow, run_id, agent, items, session_id)
+                    await DBOS.start_workflow_async(workflow, *args)
         except Exception as exc:
             parts.workflows.did_not_start(run_id)
             await asyncio.to_thread(

@@ -300,3 +300,35 @@ async def test_turns_durability_checkpoints_each_turn_and_resumes_after_the_last
     # the first turn (its model call and lookup) is not repeated; the cut one is
     assert len(model.requests) == 4 and model.remaining == 0
     assert calls == ["I-1", "I-1"]
+
+
+async def test_a_run_mode_run_cancelled_elsewhere_stops_at_its_next_checkpoint(
+    make_engine: MakeEngine,
+) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    @function_tool
+    async def look(order_id: str) -> str:
+        """Look an order up."""
+        entered.set()
+        await release.wait()
+        return "found"
+
+    billing = Agent(name="billing", instructions="Billing.")
+    front = Agent(name="front", instructions="Route.", tools=[look], handoffs=[billing])
+    model = ScriptedModel(
+        [ToolCall("look", {"order_id": "A-1"}), ToolCall("transfer_to_billing", {}), "unused"]
+    )
+    engine: DurableEngine = await make_engine(agents=[front], model=model, durability="run")
+    record = await engine.start_run("front", "Where is A-1?")
+    await asyncio.wait_for(entered.wait(), 10)
+    task = engine._started_parts().workflows.task_of(record.id)
+    assert task is not None
+    # another replica's cancel_run: only the record tells this process
+    engine.store.update_run(record.id, status="cancelled", pending=[])
+    release.set()
+    await asyncio.wait({task}, timeout=10)
+    assert task.done()
+    record = await engine.get_run(record.id)
+    assert record.status == "cancelled" and record.error is None
+    assert model.remaining == 1  # the handoff's checkpoint found the run over: billing never ran

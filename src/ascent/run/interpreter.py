@@ -80,7 +80,7 @@ class Interpreter:
         finally:
             await self.servers.release()
 
-    # ------------------------------------------------------------ the three hooks
+    # ------------------------------------------------------------------ the hooks
 
     async def execute(self, command: Command) -> Any:
         """Carry out one command and return its result (a durable interpreter

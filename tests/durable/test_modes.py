@@ -17,7 +17,7 @@ from dbos import DBOS
 
 from ascent import Agent, UserError, function_tool
 from ascent.durable import DurableEngine, RunEvent
-from ascent.durable._checkpoint import read_checkpoint
+from ascent.durable._checkpoint import CheckpointInterpreter, read_checkpoint
 from ascent.durable._store import RunStore
 from ascent.items import FunctionCallOutput, Message
 from ascent.memory import open_session
@@ -332,3 +332,46 @@ async def test_a_run_mode_run_cancelled_elsewhere_stops_at_its_next_checkpoint(
     record = await engine.get_run(record.id)
     assert record.status == "cancelled" and record.error is None
     assert model.remaining == 1  # the handoff's checkpoint found the run over: billing never ran
+
+
+async def test_a_session_write_cut_after_its_checkpoint_is_made_once_on_recovery(
+    make_engine: MakeEngine, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's end: a checkpoint holding its items, then the session write, then
+    its record. Stopped right after the write, the recovered run neither calls the
+    model again (its checkpoint says completed) nor adds the items twice."""
+    written = asyncio.Event()
+    add = CheckpointInterpreter._add
+
+    async def add_then_stall(self: CheckpointInterpreter, items: list[Any], number: int) -> None:
+        await add(self, items, number)
+        if not written.is_set():
+            written.set()
+            await asyncio.Event().wait()  # the replica stops here
+
+    monkeypatch.setattr(CheckpointInterpreter, "_add", add_then_stall)
+    model = ScriptedModel([ToolCall("lookup", {"order_id": "A-1"}), "Shipped."])
+    engine: DurableEngine = await make_engine(agents=[support()], model=model, durability="run")
+    record = await engine.start_run("support", "Where is A-1?", session_id="s-2")
+    await asyncio.wait_for(written.wait(), 10)
+    await engine.stop()
+    session = open_session("s-2", sqlite_url)
+    assert len(await session.get_items()) == 4
+
+    engine = await make_engine(agents=[support()], model=model, durability="run")
+    record = await engine.wait_run(record.id, timeout=30)
+    assert record.status == "completed" and record.output == "Shipped."
+    assert len(model.requests) == 2  # nothing ran again: the checkpoint was the run's end
+    assert len(await session.get_items()) == 4  # the write was not made twice
+
+
+async def test_run_durability_runs_through_a_queue_too(make_engine: MakeEngine) -> None:
+    model = ScriptedModel([ToolCall("lookup", {"order_id": "A-1"}), "Shipped."])
+    engine: DurableEngine = await make_engine(
+        agents=[support()], model=model, durability="run", worker_concurrency=2
+    )
+    record = await engine.start_run("support", "Where is A-1?")
+    assert record.status == "queued"
+    record = await engine.wait_run(record.id, timeout=30)
+    assert record.status == "completed" and record.output == "Shipped."
+    assert await DBOS.list_workflow_steps_async(record.id) == []

@@ -15,6 +15,13 @@ machine's cores they kept busy: what bounds the ratio on a small machine. The
 durable overhead per step is in ``bench/durable.py``.
 
     uv run python bench/service.py [--clients 1,50,500] [--runs 40]
+        [--durability steps,run] [--replicas 1,2] [--rounds 1]
+
+``--durability`` names the durabilities to serve (each request's ``durability``
+field; the same replicas serve all of them): with more than one, or more than one
+``--rounds``, the modes take turns at each point, and the CPU per run of each is
+set beside an in-process run's (``Runner.run`` in this process on the same mock
+model over HTTP, measured between the rounds): the ratio ``run`` ÷ in process.
 
 Target: two replicas give at least 1.6x one replica's runs per second (at the
 highest client count). The replicas, the mock model and the clients share this
@@ -159,6 +166,7 @@ def replica(
 class Figures:
     replicas: int
     clients: int
+    durability: str
     runs: int
     seconds: float
     latencies: list[float]
@@ -170,7 +178,12 @@ class Figures:
 
 
 async def load(
-    bases: Sequence[str], *, clients: int, runs_per_client: int, meter: Meter
+    bases: Sequence[str],
+    *,
+    clients: int,
+    runs_per_client: int,
+    meter: Meter,
+    durability: str = "steps",
 ) -> Figures:
     """``clients`` concurrent clients, each running ``runs_per_client`` runs in turn."""
     # A fresh connection per request: a pooled one can sit idle past uvicorn's 5 s
@@ -186,7 +199,8 @@ async def load(
                 base = next(turn)
                 started = time.perf_counter()
                 response = await http.post(
-                    f"{base}/v1/agents/Calculator/runs", json={"input": QUESTION}
+                    f"{base}/v1/agents/Calculator/runs",
+                    json={"input": QUESTION, "durability": durability},
                 )
                 run = response.json()
                 if run.get("status") in ("queued", "running"):  # still going after the wait
@@ -205,7 +219,32 @@ async def load(
         seconds = time.perf_counter() - started
         after = meter.read()
     cpu = {party: after[party] - before.get(party, 0.0) for party in after}
-    return Figures(len(bases), clients, len(latencies), seconds, latencies, cpu)
+    return Figures(len(bases), clients, durability, len(latencies), seconds, latencies, cpu)
+
+
+async def in_process_cpu(model_url: str, runs: int) -> float:
+    """CPU seconds per run of ``Runner.run`` in this process, on the same mock model
+    over HTTP (tracing off, as a served run's own work is what it is set beside)."""
+    import openai
+    from _common import INSTRUCTIONS, add_async
+
+    from ascent import Agent, RunConfig, Runner, function_tool
+    from ascent.models.openai_chat import OpenAIChatModel
+
+    async with openai.AsyncOpenAI(base_url=model_url, api_key="x", max_retries=0) as client:
+        agent = Agent(
+            name="Calculator",
+            instructions=INSTRUCTIONS,
+            model=OpenAIChatModel(model="mock", client=client),
+            tools=[function_tool(name="add")(add_async)],
+        )
+        config = RunConfig(tracing_disabled=True)
+        assert (await Runner.run(agent, QUESTION, run_config=config)).final_output == ANSWER
+        started = time.process_time()
+        for _ in range(runs):
+            result = await Runner.run(agent, QUESTION, run_config=config)
+            assert result.final_output == ANSWER
+        return (time.process_time() - started) / runs
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -213,11 +252,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", default="1,50,500", help="client counts, comma-separated")
     parser.add_argument("--runs", type=int, default=40, help="least runs per point")
     parser.add_argument("--quick", action="store_true", help="a tiny run (the smoke test)")
+    parser.add_argument("--durability", default="steps", help="durabilities, comma-separated")
+    parser.add_argument("--replicas", default="1,2", help="replica counts, comma-separated")
+    parser.add_argument("--rounds", type=int, default=1, help="turns of each durability")
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.clients.split(",")]
+    modes = args.durability.split(",")
+    replica_counts = [int(r) for r in args.replicas.split(",")]
     least = args.runs
     if args.quick:
         counts, least = [1, 4], 4
+    in_process: list[float] = []
 
     results: list[Figures] = []
     meter = Meter()
@@ -230,22 +275,35 @@ def main(argv: list[str] | None = None) -> None:
         )
         bases = [
             stack.enter_context(replica(database_url, model_url, f"bench-{n}", meter))
-            for n in (1, 2)
+            for n in range(1, max(replica_counts) + 1)
         ]
-        for replicas in (1, 2):
+        compare = len(modes) > 1 or args.rounds > 1
+        for replicas in replica_counts:
             for clients in counts:
                 per_client = max(1, -(-least // clients))
-                figures = asyncio.run(
-                    load(bases[:replicas], clients=clients, runs_per_client=per_client, meter=meter)
-                )
-                results.append(figures)
+                for _ in range(args.rounds):
+                    for mode in modes:
+                        figures = asyncio.run(
+                            load(
+                                bases[:replicas],
+                                clients=clients,
+                                runs_per_client=per_client,
+                                meter=meter,
+                                durability=mode,
+                            )
+                        )
+                        results.append(figures)
+                    if compare:
+                        in_process.append(asyncio.run(in_process_cpu(model_url, 50)))
+        results = merge_rounds(results)
 
-    rows = [["replicas", "clients", "runs", "runs/s", "p50", "p99"]]
+    rows = [["replicas", "clients", "durability", "runs", "runs/s", "p50", "p99"]]
     for f in results:
         rows.append(
             [
                 str(f.replicas),
                 str(f.clients),
+                f.durability,
                 str(f.runs),
                 f"{f.per_second:.1f}",
                 ms(median(f.latencies)),
@@ -258,21 +316,59 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(table(rows))
     top = max(counts)
-    one = next(f for f in results if f.replicas == 1 and f.clients == top)
-    two = next(f for f in results if f.replicas == 2 and f.clients == top)
-    ratio = two.per_second / one.per_second
-    print(
-        f"2 replicas / 1 replica, runs/s at {top} clients: {ratio:.2f}x "
-        f"(target >= {TARGET_RATIO}x: {verdict(ratio >= TARGET_RATIO)})"
-    )
+    if {1, 2} <= set(replica_counts):
+        one = next(f for f in results if f.replicas == 1 and f.clients == top)
+        two = next(f for f in results if f.replicas == 2 and f.clients == top)
+        ratio = two.per_second / one.per_second
+        print(
+            f"2 replicas / 1 replica, runs/s at {top} clients: {ratio:.2f}x "
+            f"(target >= {TARGET_RATIO}x: {verdict(ratio >= TARGET_RATIO)})"
+        )
     if results[0].cpu:
         report_cpu(results)
+    if in_process:
+        report_modes(results, median(in_process))
+
+
+def merge_rounds(results: Sequence[Figures]) -> list[Figures]:
+    """One figure per point and durability: the rounds' runs, times and CPU summed."""
+    merged: dict[tuple[int, int, str], Figures] = {}
+    for f in results:
+        key = (f.replicas, f.clients, f.durability)
+        if key not in merged:
+            merged[key] = Figures(*key, 0, 0.0, [], {})
+        m = merged[key]
+        m.runs += f.runs
+        m.seconds += f.seconds
+        m.latencies += f.latencies
+        for party, used in f.cpu.items():
+            m.cpu[party] = m.cpu.get(party, 0.0) + used
+    return list(merged.values())
+
+
+def report_modes(results: Sequence[Figures], in_process: float) -> None:
+    """Replica CPU per served run of each durability, against an in-process run's CPU."""
+    print(f"in-process run (Runner.run, model over HTTP): {in_process * 1000:.2f} ms CPU per run")
+    rows = [["replicas", "clients", "durability", "replica CPU ms/run", "÷ in process"]]
+    for f in results:
+        replica_cpu = sum(v for k, v in f.cpu.items() if k.startswith("bench-")) / f.runs
+        rows.append(
+            [
+                str(f.replicas),
+                str(f.clients),
+                f.durability,
+                f"{replica_cpu * 1000:.1f}",
+                f"{replica_cpu / in_process:.1f}x",
+            ]
+        )
+    print(table(rows))
 
 
 def report_cpu(results: Sequence[Figures]) -> None:
     """CPU per run of each party, and the cores they kept busy (out of os.cpu_count())."""
     parties = ["replicas", "postgresql", "mock model", "clients"]
-    rows = [["replicas", "clients", *[f"{p} ms/run" for p in parties], "cores busy"]]
+    header = ["replicas", "clients", "durability", *[f"{p} ms/run" for p in parties]]
+    rows = [[*header, "cores busy"]]
     for f in results:
         cpu = dict(f.cpu)
         cpu["replicas"] = sum(v for k, v in f.cpu.items() if k.startswith("bench-"))
@@ -280,6 +376,7 @@ def report_cpu(results: Sequence[Figures]) -> None:
             [
                 str(f.replicas),
                 str(f.clients),
+                f.durability,
                 *[f"{cpu.get(p, 0.0) / f.runs * 1000:.1f}" for p in parties],
                 f"{sum(cpu.get(p, 0.0) for p in parties) / f.seconds:.2f} of {os.cpu_count()}",
             ]

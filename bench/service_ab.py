@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--runs", type=int, default=200, help="runs per side per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--durability", default="steps", help="the runs' durability")
     parser.add_argument("--before-src", type=Path, help="the baseline checkout's src folder")
     parser.add_argument("--before-loop", choices=["asyncio"], help="the baseline's event loop")
     parser.add_argument("--profile", action="store_true", help="profile one replica instead")
@@ -98,7 +99,15 @@ def main(argv: list[str] | None = None) -> None:
 
 def _point(base: str, args: argparse.Namespace, meter: Meter) -> Figures:
     per_client = max(1, -(-args.runs // args.clients))
-    return asyncio.run(load([base], clients=args.clients, runs_per_client=per_client, meter=meter))
+    return asyncio.run(
+        load(
+            [base],
+            clients=args.clients,
+            runs_per_client=per_client,
+            meter=meter,
+            durability=args.durability,
+        )
+    )
 
 
 def report(sides: dict[str, list[Figures]], args: argparse.Namespace) -> None:
@@ -110,7 +119,10 @@ def report(sides: dict[str, list[Figures]], args: argparse.Namespace) -> None:
         )
         if given
     )
-    print(f"served runs, before ({what or 'the same'}) against after, {args.rounds} rounds")
+    print(
+        f"served runs ({args.durability} durability), before ({what or 'the same'}) "
+        f"against after, {args.rounds} rounds"
+    )
     rows = [["side", "runs/s", "p50", "replica CPU/run", "PostgreSQL CPU/run"]]
     summary: dict[str, list[float]] = {}
     for name, points in sides.items():

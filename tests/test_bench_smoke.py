@@ -39,7 +39,10 @@ def load(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
         ("memory_search", ["sqlite keyword", "sqlite hybrid", "search (median)"]),
         ("service", ["replicas", "clients", "runs/s", "p99", "2 replicas / 1 replica"]),
         ("service_ab", ["before", "after", "replica CPU/run", "after / before"]),
-        ("durable", ["durable overhead", "in process (streamed)", "durable, sqlite", "per step"]),
+        (
+            "durable",
+            ["durable overhead", "in process (streamed)", "durable (steps), sqlite", "per step"],
+        ),
         ("chaos", ["kill -9", "misbehaving model", "cut_stream", "RSS", "races", "problems: none"]),
     ],
 )

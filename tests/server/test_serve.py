@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
+import ascent.server
 from ascent.cli import app as cli
 from ascent.durable import RunEvent, RunRecord
 from ascent.server._sse import sse_response
@@ -62,6 +65,57 @@ def test_serve_protocol_flags_apply_to_agents_only(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["serve", f"{ready}:app", "--mcp"])
     assert result.exit_code == 1
     assert "--mcp applies to agents, not to a ready-made app" in " ".join(result.output.split())
+
+
+def _served_with(monkeypatch: pytest.MonkeyPatch, *arguments: str) -> dict[str, Any]:
+    """What ``ascent serve ARGUMENTS`` would hand to uvicorn, without serving."""
+    seen: dict[str, Any] = {}
+
+    def fake_serve(value: Any, **options: Any) -> None:
+        seen.update(options, value=value)
+
+    monkeypatch.setattr(ascent.server, "serve", fake_serve)
+    result = CliRunner().invoke(cli, ["serve", *arguments])
+    assert result.exit_code == 0, result.output
+    return seen
+
+
+def test_serve_reads_its_port_and_app_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PORT", "7860")
+    monkeypatch.setenv("ASCENT_APP", f"{AGENTS_FILE}:create_agents")
+    seen = _served_with(monkeypatch)
+    assert seen["port"] == 7860
+    assert seen["value"].__name__ == "create_agents"
+    # The command line still wins over the environment.
+    assert _served_with(monkeypatch, "--port", "9001")["port"] == 9001
+
+
+def test_serve_defaults_to_port_8000_and_refuses_a_bad_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PORT", raising=False)
+    assert _served_with(monkeypatch, f"{AGENTS_FILE}:create_agents")["port"] == 8000
+    monkeypatch.setenv("PORT", "not-a-port")
+    result = CliRunner().invoke(cli, ["serve", f"{AGENTS_FILE}:create_agents"])
+    assert result.exit_code == 2
+    assert "PORT" in result.output or "--port" in result.output
+
+
+def test_serve_listens_where_port_says(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = {
+        "PORT": str(port),
+        "ASCENT_APP": f"{AGENTS_FILE}:create_agents",
+        "ASCENT_API_KEYS": "",
+        "ASCENT_DATABASE_URL": f"sqlite:///{tmp_path / 'service.db'}",
+        "ASCENT_TRACING": "off",
+    }
+    with ascent_command("serve", host="127.0.0.1", port=port, env=env):
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
 
 
 async def test_an_idle_stream_sends_keep_alive_comments() -> None:

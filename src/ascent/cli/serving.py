@@ -127,6 +127,13 @@ def mcp_command(
         )
 
 
+# Container platforms name the port to listen on in PORT (Hugging Face Spaces, Cloud Run,
+# Heroku-style hosts): one image serves wherever it runs, configured by the environment alone.
+ServePortOption = Annotated[
+    int,
+    typer.Option("--port", "-p", min=0, max=65535, envvar="PORT", help="Port."),
+]
+
 # True when the process is the command's (the console script), not a caller's
 # (a test invoking the CLI): only then does ``serve`` tune the process for serving.
 OWN_PROCESS = False
@@ -137,11 +144,12 @@ def serve_command(
         str,
         typer.Argument(
             metavar="MODULE:APP",
+            envvar="ASCENT_APP",
             help="A FastAPI app, a factory of one, an agent or a list of agents "
             "(package.module:name or path/to/file.py:name; name defaults to 'app').",
         ),
     ],
-    port: PortOption = 8000,
+    port: ServePortOption = 8000,
     host: HostOption = "127.0.0.1",
     insecure: Annotated[
         bool,

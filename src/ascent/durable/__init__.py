@@ -9,16 +9,18 @@ PostgreSQL many replicas share the work.
 """
 
 from ..errors import AgentNotFound, RunConflict, RunNotFound
-from .engine import APP_VERSION_ENV, EXECUTOR_ID_ENV, DurableEngine
+from .engine import APP_VERSION_ENV, DURABILITY_ENV, EXECUTOR_ID_ENV, Durability, DurableEngine
 from .records import MAX_EVENT_SEQ, TERMINAL_STATUSES, RunEvent, RunRecord, RunStatus, Schedule
 from .tools import durable_sleep, idempotency_key
 
 __all__ = [
     "APP_VERSION_ENV",
+    "DURABILITY_ENV",
     "EXECUTOR_ID_ENV",
     "MAX_EVENT_SEQ",
     "TERMINAL_STATUSES",
     "AgentNotFound",
+    "Durability",
     "DurableEngine",
     "RunConflict",
     "RunEvent",

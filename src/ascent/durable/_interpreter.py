@@ -145,6 +145,21 @@ class EventLog:
                 )
             )
 
+    def begin_segment(self, number: int, agent: str) -> None:
+        """``run`` durability: the events from here on follow the run's checkpoint
+        ``number``. A recovered run's log may hold those of the attempt a crash
+        cut: say they are void."""
+        self.step = number
+        if number == self._retried_step:
+            self._retried_step = None
+            self.emit(
+                ResponseDiscardedEvent(
+                    agent=agent,
+                    reason="the run was recovered after an interruption; it runs again "
+                    "from its last checkpoint",
+                )
+            )
+
     async def end_step(self) -> list[PendingEvent]:
         """The step's events (deltas aside), to record with its result."""
         recorded, self._step_events = self._step_events or [], None

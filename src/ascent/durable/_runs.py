@@ -23,13 +23,22 @@ from typing import Any
 from dbos import DBOS
 from pydantic_core import to_jsonable_python
 
-from ..items import RunUsage
+from ..items import RunUsage, input_to_items
 from ..lifecycle import RunHooks
 from ..memory import open_session
 from ..run.config import RunConfig
 from ..run.registry import AgentRegistry
 from ..run.start import new_state, run_agent
 from ..run.state import RunState
+from ._checkpoint import (
+    Checkpoint,
+    CheckpointInterpreter,
+    CheckpointRun,
+    Durability,
+    decisions_in_log,
+    read_checkpoint,
+    wait_for_decisions,
+)
 from ._inputs import input_items
 from ._interpreter import DELTAS, DurableInterpreter, DurableRun, EventLog
 from ._news import RunNews
@@ -117,7 +126,13 @@ class RunWorkflows:
     # ----------------------------------------------------------- the workflows
 
     async def execute(
-        self, run_id: str, agent_name: str, items: list[dict[str, Any]], session_id: str | None
+        self,
+        run_id: str,
+        agent_name: str,
+        items: list[dict[str, Any]],
+        session_id: str | None,
+        *,
+        durability: Durability = "steps",
     ) -> None:
         """The body of a run's workflow."""
         task = asyncio.current_task()
@@ -125,7 +140,7 @@ class RunWorkflows:
         with self._lock:
             self._tasks[run_id] = (asyncio.get_running_loop(), task)
         try:
-            await self._execute(run_id, agent_name, items, session_id)
+            await self._execute(run_id, agent_name, items, session_id, durability)
         finally:
             with self._lock:
                 self._tasks.pop(run_id, None)
@@ -144,7 +159,12 @@ class RunWorkflows:
         await self.execute(run_id, schedule.agent, input_items(schedule.input), schedule.session_id)
 
     async def _execute(
-        self, run_id: str, agent_name: str, items: list[dict[str, Any]], session_id: str | None
+        self,
+        run_id: str,
+        agent_name: str,
+        items: list[dict[str, Any]],
+        session_id: str | None,
+        durability: Durability,
     ) -> None:
         store = self.store
         settings = self.settings
@@ -153,10 +173,16 @@ class RunWorkflows:
             self._fresh.discard(run_id)
         retried: int | None = None
         logged: dict[int, int] = {}
+        checkpoint: Checkpoint | None = None
         if not fresh:  # dequeued, scheduled or recovered: no longer waiting for a replica
-            await asyncio.to_thread(
+            record = await asyncio.to_thread(
                 store.update_run, run_id, status="running", only_status="queued"
             )
+            if durability != "steps":
+                # nothing of it is recorded but its checkpoints and its end
+                if record is None and await asyncio.to_thread(_over, store, run_id):
+                    return
+                checkpoint = await asyncio.to_thread(read_checkpoint, store, run_id)
             # a recovered run: was its log written to in the step it resumes at, and
             # how much of its finished steps' events did the log get?
             retried, logged = await asyncio.to_thread(store.logged_steps, run_id, uncounted=DELTAS)
@@ -171,24 +197,48 @@ class RunWorkflows:
         usage: RunUsage | None = None
         try:
             agent = self.agents.get_agent(agent_name)
-            if session_id:
+            if checkpoint is not None:  # its state, history and all
+                data: dict[str, Any] = {"state": checkpoint.state, "unsaved": checkpoint.unsaved}
+            elif session_id:
                 # runs on one session take turns, in the order they were started
                 await self._wait_for_session(run_id, session_id)
-                # the history read must be replayed as it was: a step
-                data = await DBOS.run_step_async(
-                    {"name": "begin"}, self._begin, run_id, agent_name, items, session_id
-                )
+                if durability != "steps":  # no checkpoint yet: the session is as it was
+                    data = await self._begin(run_id, agent_name, items, session_id)
+                else:  # the history read must be replayed as it was: a step
+                    data = await DBOS.run_step_async(
+                        {"name": "begin"}, self._begin, run_id, agent_name, items, session_id
+                    )
             else:
                 data = await self._begin(run_id, agent_name, items, None)
             state = RunState.model_validate(data["state"])
             usage = state.usage
-            durable = DurableRun(
-                run_id=run_id,
-                events=events,
-                on_pause=functools.partial(self._on_pause, run_id),
-                on_resume=functools.partial(self._on_resume, run_id),
-                decided=functools.partial(self._decided, run_id),
-            )
+            if checkpoint is not None and checkpoint.paused:  # it waits for decisions still
+                decisions = await wait_for_decisions(store, self.news, run_id, state.interruptions)
+                state.approvals.update(decisions)
+            if "unsaved" in data:
+                unsaved = input_to_items(data["unsaved"])
+            else:
+                unsaved = state.input[data["history"] :]
+            interpreter: Any
+            if durability != "steps":
+                run = CheckpointRun(
+                    run_id=run_id,
+                    store=store,
+                    news=self.news,
+                    events=events,
+                    resumed=checkpoint,
+                    every_turn=durability == "turns",
+                )
+                interpreter = functools.partial(CheckpointInterpreter, checkpoints=run)
+            else:
+                durable = DurableRun(
+                    run_id=run_id,
+                    events=events,
+                    on_pause=functools.partial(self._on_pause, run_id),
+                    on_resume=functools.partial(self._on_resume, run_id),
+                    decided=functools.partial(self._decided, run_id),
+                )
+                interpreter = functools.partial(DurableInterpreter, durable=durable)
             config = settings.run_config
             if not config.tracing_disabled:
                 metadata = {"run_id": run_id, **config.trace_metadata}
@@ -204,8 +254,8 @@ class RunWorkflows:
                 session=session,
                 hooks=settings.hooks,
                 emit=events.emit,
-                interpreter=functools.partial(DurableInterpreter, durable=durable),
-                unsaved_input=state.input[data["history"] :],
+                interpreter=interpreter,
+                unsaved_input=unsaved,
             )
         except Exception as exc:
             # No step needed to end a run: a replay finds the record ended and writes nothing.
@@ -307,16 +357,7 @@ class RunWorkflows:
         record = self.store.get_run(run_id)
         if record is None or record.status != "running":
             return None  # still awaiting approval, or over
-        decided: dict[str, Any] | None = None
-        after = 0
-        while events := self.store.read_events(run_id, after=after):
-            for event in events:
-                if event.type == "approval_required":
-                    decided = None
-                elif event.type == "run_resumed":
-                    decided = event.data.get("decisions")
-            after = events[-1].seq
-        return decided
+        return decisions_in_log(self.store, run_id)
 
     def _finish(
         self,
@@ -379,6 +420,12 @@ class RunWorkflows:
             **values,
         )
         self.news.notify(run_id, status=True, record=record)
+
+
+def _over(store: RunStore, run_id: str) -> bool:
+    """Whether the run has ended (its end is its record: a replay writes nothing)."""
+    record = store.get_run(run_id)
+    return record is None or record.done
 
 
 async def _quietly(awaitable: Any) -> None:

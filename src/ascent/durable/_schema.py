@@ -1,7 +1,7 @@
 """The durable engine's tables in the project database, and its hot statements.
 
 Declared on first use and created once per database (``LazyTables``): runs,
-their event logs, replicas' heartbeats and durable timers.
+their event logs, replicas' heartbeats, durable timers and checkpoints.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "CHECKPOINTS_TABLE",
     "EVENTS_TABLE",
     "REPLICAS_TABLE",
     "RUNS_TABLE",
@@ -30,6 +31,7 @@ RUNS_TABLE = "ascent_runs"
 EVENTS_TABLE = "ascent_run_events"
 REPLICAS_TABLE = "ascent_replicas"
 TIMERS_TABLE = "ascent_run_timers"
+CHECKPOINTS_TABLE = "ascent_run_checkpoints"
 ACTIVE_STATUSES = ("queued", "running", "awaiting_approval")
 
 
@@ -39,6 +41,7 @@ class Tables:
     events: Table
     replicas: Table
     timers: Table
+    checkpoints: Table
 
 
 class Statements:
@@ -125,7 +128,15 @@ def _declare() -> Tables:
         Column("key", String(255), primary_key=True),
         Column("wake_at", Double, nullable=False),
     )
-    return Tables(runs, events, replicas, timers)
+    checkpoints = Table(  # the last checkpoint of each run in ``run`` durability
+        CHECKPOINTS_TABLE,
+        metadata,
+        Column("run_id", String(255), primary_key=True),
+        Column("number", Integer, nullable=False),
+        Column("data", Text, nullable=False),
+        Column("created_at", Double, nullable=False),
+    )
+    return Tables(runs, events, replicas, timers, checkpoints)
 
 
 def _create(engine: Engine, tables: Tables) -> None:

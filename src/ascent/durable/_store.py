@@ -19,7 +19,7 @@ the engine calls them in a worker thread. Times are epoch seconds.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -250,10 +250,12 @@ class RunStore:
         once: bool = False,
         only_status: str | None = None,
         after: int | None = None,
+        also: Callable[[Connection], None] | None = None,
         **values: Any,
     ) -> RunRecord | None:
         """Set ``values`` on an active run and append ``events``, in one transaction;
-        returns the run's record as written.
+        returns the run's record as written. ``also`` makes a write of its own in
+        that transaction (a checkpoint), if the run is active.
 
         Returns None (and writes nothing) when the run is already over (or,
         with ``only_status``, not in that status), so a late writer never
@@ -284,6 +286,8 @@ class RunStore:
                     if row is None:
                         return None
                     record = self._record(row)
+                    if also is not None:
+                        also(conn)
                     if events and once:
                         kind, _data, step = events[0]
                         query = {"b_id": run_id, "b_type": kind}

@@ -14,13 +14,16 @@ from typing import Any
 from dbos import DBOS
 
 from ..errors import UserError
+from ._checkpoint import Durability
 from ._runs import RunWorkflows
 from ._store import RunStore
 
 __all__ = [
+    "CHECKPOINTED_RUN_WORKFLOW",
     "RUN_WORKFLOW",
     "SCHEDULED_WORKFLOW",
     "active_store",
+    "checkpointed_run_workflow",
     "run_workflow",
     "scheduled_workflow",
     "set_active",
@@ -28,6 +31,7 @@ __all__ = [
 
 RUN_WORKFLOW = "ascent.durable.run"
 SCHEDULED_WORKFLOW = "ascent.durable.scheduled_run"
+CHECKPOINTED_RUN_WORKFLOW = "ascent.durable.checkpointed_run"
 
 _active: RunWorkflows | None = None
 
@@ -60,6 +64,20 @@ async def run_workflow(
 ) -> None:
     """One durable run, from its input to its final output (or failure)."""
     await _workflows().execute(run_id, agent, input, session_id)
+
+
+@DBOS.workflow(name=CHECKPOINTED_RUN_WORKFLOW)
+async def checkpointed_run_workflow(
+    run_id: str,
+    agent: str,
+    input: list[dict[str, Any]],
+    session_id: str | None,
+    durability: Durability,
+) -> None:
+    """One run in ``run`` or ``turns`` durability: no step per command, a
+    checkpoint where it pauses, hands off and writes its session, and after each
+    turn in ``turns`` (see :mod:`._checkpoint`)."""
+    await _workflows().execute(run_id, agent, input, session_id, durability=durability)
 
 
 @DBOS.workflow(name=SCHEDULED_WORKFLOW)

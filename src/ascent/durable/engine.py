@@ -37,6 +37,7 @@ from ..run.config import DEFAULT_MAX_TURNS, RunConfig
 from ..run.registry import AgentRegistry, Agents
 from ..storage import database_url as default_database_url
 from ..storage import display_url
+from ._checkpoint import DURABILITY_MODES, Durability
 from ._inputs import input_items
 from ._interpreter import APPROVAL_TOPIC
 from ._news import RunNews
@@ -44,17 +45,18 @@ from ._replicas import Replica
 from ._runs import RunSettings, RunWorkflows
 from ._setup import dbos_config, fresh_executor_id, route_dbos_logs
 from ._store import RunPage, RunStore, UsageSum
-from ._workflows import run_workflow, set_active
+from ._workflows import checkpointed_run_workflow, run_workflow, set_active
 from .records import RunEvent, RunRecord, Schedule
 from .schedules import Schedules
 
-__all__ = ["APP_VERSION_ENV", "EXECUTOR_ID_ENV", "DurableEngine"]
+__all__ = ["APP_VERSION_ENV", "DURABILITY_ENV", "EXECUTOR_ID_ENV", "Durability", "DurableEngine"]
 
 logger = logging.getLogger("ascent.durable")
 
 EXECUTOR_ID_ENV = "ASCENT_EXECUTOR_ID"
 RUN_QUEUE = "ascent.durable.runs"
 APP_VERSION_ENV = "ASCENT_APP_VERSION"
+DURABILITY_ENV = "ASCENT_DURABILITY"
 
 
 class DurableEngine:
@@ -73,6 +75,14 @@ class DurableEngine:
     if that replica dies). With ``worker_concurrency``, runs go through one
     queue in the database that every replica serves, each replica running at
     most that many at once; a run waiting for a free replica is ``queued``.
+
+    ``durability`` is how much of a run is recorded, for the runs that do not
+    choose (default: ``ASCENT_DURABILITY``, else ``"steps"``): ``"steps"``
+    records every model call and tool turn, so a crash repeats at most the one
+    in flight; ``"run"`` runs the loop in process and writes a checkpoint only
+    where the run pauses, hands off or writes its session, so a crash repeats
+    what came after the last one; ``"turns"`` checkpoints after each turn too
+    (see ``docs/durable.md``).
 
     ``executor_threads`` bounds the threads that do the blocking work (database
     writes, sync tools). DBOS sets no bound, and under load a replica grew
@@ -97,6 +107,7 @@ class DurableEngine:
         scheduler_poll_interval: float = 10.0,
         worker_concurrency: int | None = None,
         executor_threads: int = 16,
+        durability: Durability | None = None,
     ) -> None:
         self.agents = AgentRegistry(agents)
         self.database_url = database_url or default_database_url()
@@ -123,6 +134,7 @@ class DurableEngine:
         if executor_threads < 1:
             raise UserError("executor_threads must be at least 1")
         self.executor_threads = executor_threads
+        self.durability = _durability(durability or os.environ.get(DURABILITY_ENV) or "steps")
         self.worker_concurrency = worker_concurrency
         self.schedules = Schedules(self.agents)
         self._parts: _Parts | None = None
@@ -237,17 +249,24 @@ class DurableEngine:
         session_id: str | None = None,
         tenant: str | None = None,
         run_id: str | None = None,
+        durability: Durability | None = None,
     ) -> RunRecord:
         """Start a durable run of ``agent`` and return its record at once.
 
         With ``session_id`` the run continues that session's conversation. A
         ``run_id`` makes the start idempotent: starting it again returns the
-        existing run. An unknown agent raises :class:`AgentNotFound`.
+        existing run. ``durability`` overrides the engine's for this run. An
+        unknown agent raises :class:`AgentNotFound`.
         """
         parts = self._started_parts()
         self.agents.get_agent(agent)
+        mode = _durability(durability or self.durability)
         items = input_items(input)
         run_id = run_id or uuid.uuid4().hex
+        workflow: Any = run_workflow
+        args: tuple[Any, ...] = (run_id, agent, items, session_id)
+        if mode != "steps":
+            workflow, args = checkpointed_run_workflow, (*args, mode)
         now = datetime.now(UTC)
         record = RunRecord(
             id=run_id,
@@ -272,12 +291,10 @@ class DurableEngine:
         try:
             with SetWorkflowID(run_id):
                 if self.worker_concurrency is not None:  # whichever replica is free runs it
-                    await DBOS.enqueue_workflow_async(
-                        RUN_QUEUE, run_workflow, run_id, agent, items, session_id
-                    )
+                    await DBOS.enqueue_workflow_async(RUN_QUEUE, workflow, *args)
                 else:
                     parts.workflows.starting_here(run_id, tenant)
-                    await DBOS.start_workflow_async(run_workflow, run_id, agent, items, session_id)
+                    await DBOS.start_workflow_async(workflow, *args)
         except Exception as exc:
             parts.workflows.did_not_start(run_id)
             await asyncio.to_thread(
@@ -452,6 +469,14 @@ class _Parts:
     store: RunStore
     news: RunNews
     workflows: RunWorkflows
+
+
+def _durability(value: str) -> Durability:
+    if value not in DURABILITY_MODES:
+        raise UserError(
+            f"durability is one of {', '.join(map(repr, DURABILITY_MODES))}, not {value!r}"
+        )
+    return value
 
 
 def _decision(value: bool | str) -> ApprovalDecision:

@@ -7,10 +7,11 @@ call they may cancel) and :class:`~.server_tools.ServerConnections` (MCP
 servers). Handoffs are carried out here.
 
 Another interpreter (a durable one) subclasses :class:`Interpreter` and
-overrides only its effects, the three public hooks: :meth:`~Interpreter.execute`
+overrides only its effects, the public hooks: :meth:`~Interpreter.execute`
 (carry out one command), :meth:`~Interpreter.await_approval` (wait for
 decisions, or pause) and :meth:`~Interpreter.save_items` (add a turn's items to
-the session).
+the session); a checkpointing one also notes where the state is whole
+(:meth:`~Interpreter.settled`).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class Interpreter:
         finally:
             await self.servers.release()
 
-    # ------------------------------------------------------------ the three hooks
+    # ------------------------------------------------------------------ the hooks
 
     async def execute(self, command: Command) -> Any:
         """Carry out one command and return its result (a durable interpreter
@@ -117,6 +118,16 @@ class Interpreter:
         if self.session is not None:
             await self.session.add_items(items)
 
+    def settled(self) -> None:
+        """The loop is between turns, its state whole (a checkpointing interpreter
+        notes it here, to save before the next command; nothing to do in process)."""
+
+    def unsaved_items(self) -> list[Item]:
+        """What the session lacks of this run so far: its new input and the items
+        it made since the last :meth:`save_items` (for a checkpoint to carry)."""
+        self._collect_new_items()
+        return list(self._unsaved)
+
     # ------------------------------------------------------------------ the loop
 
     async def _run_loop(self) -> RunState:
@@ -127,6 +138,7 @@ class Interpreter:
             scope.graph,
             output_retries=scope.config.max_output_retries,
             unknown_tool=scope.config.on_unknown_tool,
+            settled=self.settled,
         )
         if state.agent_started:  # a resumed run: its agent is already at work
             scope.start_agent_span(scope.graph[state.current_agent])

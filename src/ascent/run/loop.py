@@ -8,7 +8,7 @@ same generator; streamed and non-streamed runs differ only in the interpreter.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from ..errors import (
@@ -54,6 +54,7 @@ def agent_loop(
     *,
     output_retries: int = DEFAULT_OUTPUT_RETRIES,
     unknown_tool: UnknownToolBehavior = "error_to_model",
+    settled: Callable[[], None] | None = None,
 ) -> Loop:
     """Drive a run from ``state`` to a final output, yielding a command per step.
 
@@ -62,9 +63,13 @@ def agent_loop(
     ``awaiting_approval``). Raises :class:`MaxTurnsExceeded` when turns run out.
     ``unknown_tool="raise"`` makes a call to a tool the agent does not offer
     fail the run with :class:`ModelBehaviorError` instead of answering it with
-    an error.
+    an error. ``settled`` is called where the state is whole, between turns (a
+    state saved there resumes as if never stopped): a checkpointing interpreter
+    may save it then.
     """
     while state.status != "completed":
+        if settled is not None:
+            settled()
         if state.status == "awaiting_approval":
             missing = [r for r in state.interruptions if r.call_id not in state.approvals]
             if missing:

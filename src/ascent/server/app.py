@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 
 from .._private.http_guard import GuardConfig, RequestGuard
 from .._version import __version__
-from ..durable import DurableEngine
+from ..durable import Durability, DurableEngine
 from ..errors import UserError
 from ..models.base import Model
 from ..run.config import RunConfig
@@ -65,6 +65,7 @@ def create_app(
     run_timeout: float | None = None,
     app_version: str | None = None,
     executor_id: str | None = None,
+    durability: Durability | None = None,
     a2a: bool = False,
     mcp: bool = False,
     allowed_hosts: Sequence[str] | str | None = None,
@@ -83,7 +84,8 @@ def create_app(
     body over ``max_input_bytes`` is a 413; one that does not arrive in full
     within ``body_timeout`` seconds a 408. Pass an
     ``engine`` to share one you start and stop yourself; otherwise the app
-    makes one (``model``, ``app_version``, ``executor_id`` go to it, and the time
+    makes one (``model``, ``app_version``, ``executor_id``, ``durability`` (default:
+    ``ASCENT_DURABILITY``, else ``"steps"``) go to it, and the time
     limits: ``model_timeout`` seconds for each attempt of a model call and
     ``run_timeout`` seconds of work for a run; ``None`` reads
     ``ASCENT_MODEL_TIMEOUT`` and ``ASCENT_RUN_TIMEOUT``, else 120 and 1800; ``0``
@@ -126,6 +128,7 @@ def create_app(
             database_url=database_url,
             app_version=app_version,
             executor_id=executor_id,
+            durability=durability,
             model=model,
             run_config=RunConfig(
                 model_timeout=time_limit(

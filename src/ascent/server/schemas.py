@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
-from ..durable import RunRecord
+from ..durable import Durability, RunRecord
 from ..items import Item, Usage
 from ..memory import Memory
 from ..tracing import SpanRecord, TraceRecord
@@ -116,12 +116,15 @@ class RunRequest(_Strict):
     run's events as server-sent events; otherwise ``wait`` holds the request
     until the run finishes or pauses for approval (bounded by the service's wait
     timeout), and ``"wait": false`` answers at once with the queued run.
+    ``durability`` (``"steps"`` or ``"run"``) overrides the service's for this
+    run: what a crash may repeat (see the durable runs' docs).
     """
 
     input: RunInput
     session_id: str | None = Field(default=None, pattern=SESSION_ID_PATTERN)
     stream: bool = False
     wait: bool = True
+    durability: Durability | None = None
 
 
 class ApprovalDecisionIn(_Strict):

@@ -65,6 +65,7 @@ async def start_run(
         session_id=session_id,
         tenant=tenant,
         run_id=None if idempotency_key is None else _run_id_for(tenant, idempotency_key),
+        durability=body.durability,
     )
     state.metrics.runs_started.labels(agent=name).inc()
     if body.stream or _wants_stream(request):

@@ -18,8 +18,8 @@ core 1; it measures the replica's CPU per run at a light load, predicts from it
 the runs per second one replica core carries, then saturates the replica and
 compares. The prediction must be within 20% of what is measured.
 
-    uv run python bench/capacity.py [--steps-replica-ms 19 --steps-db-ms 7.2]
-        [--run-replica-ms 5.2 --run-db-ms 1.5] [--check]
+    uv run python bench/capacity.py [--steps-replica-ms 16.9 --steps-db-ms 6.4]
+        [--run-replica-ms 9.0 --run-db-ms 3.4] [--check]
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def costs_from(args: argparse.Namespace) -> list[Costs]:
             db_cpu_ms=args.run_db_ms,
             round_trips=args.run_round_trips,
             commits=args.run_commits,
-            measured=args.run_measured,
+            measured=not args.run_estimated,
         ),
     ]
 
@@ -224,12 +224,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps-db-ms", type=float, default=6.4)
     parser.add_argument("--steps-round-trips", type=float, default=54.0)
     parser.add_argument("--steps-commits", type=float, default=14.8)
-    # run mode: the issue's target until it is measured (2x an in-process run over HTTP)
-    parser.add_argument("--run-replica-ms", type=float, default=5.2)
-    parser.add_argument("--run-db-ms", type=float, default=1.5)
-    parser.add_argument("--run-round-trips", type=float, default=12.0)
-    parser.add_argument("--run-commits", type=float, default=3.0)
-    parser.add_argument("--run-measured", action="store_true", help="run-mode figures measured")
+    # run mode: measured the same way (service_ab.py --durability run)
+    parser.add_argument("--run-replica-ms", type=float, default=9.0)
+    parser.add_argument("--run-db-ms", type=float, default=3.4)
+    parser.add_argument("--run-round-trips", type=float, default=22.0)
+    parser.add_argument("--run-commits", type=float, default=5.3)
+    parser.add_argument(
+        "--run-estimated", action="store_true", help="the run-mode figures are estimates"
+    )
     parser.add_argument("--utilization", type=float, default=0.7)
     parser.add_argument("--check", action="store_true", help="check the model on this machine")
     parser.add_argument("--clients", type=int, default=50, help="clients that saturate (check)")

@@ -1,0 +1,131 @@
+"""Starting, following and deciding Temporal runs, from any process with a client."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import TypeAdapter
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+
+from .. import errors
+from ..errors import AscentError, RunConflict, UserError
+from ..items import Item
+from ..run.commands import ApprovalDecision
+from ..run.config import DEFAULT_MAX_TURNS, RunConfig
+from ..run.registry import AgentRegistry, Agents
+from ..run.result import RunResult
+from ..run.start import agent_graph, run_result
+from ..run.state import RunState
+from ._messages import (
+    DECIDE_SIGNAL,
+    DEFAULT_CONTINUE_AS_NEW_AFTER,
+    RUN_WORKFLOW,
+    STATUS_QUERY,
+    RunReply,
+    RunRequest,
+    RunStatusReply,
+)
+
+__all__ = ["RunStatusReply", "TemporalRuns"]
+
+_ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Item])
+
+
+class TemporalRuns:
+    """Runs of agents served by workers on ``task_queue``. A run's id is its
+    workflow's id. With ``agents`` (the workers' agents), :meth:`result` returns
+    a :class:`RunResult` whose final output has its agent's output type."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        task_queue: str,
+        agents: Agents | None = None,
+        continue_as_new_after: int = DEFAULT_CONTINUE_AS_NEW_AFTER,
+    ) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.agents = AgentRegistry(agents) if agents is not None else None
+        self.continue_as_new_after = continue_as_new_after
+
+    async def start(
+        self,
+        agent: str,
+        input: str | list[Item] | RunState,
+        *,
+        run_id: str | None = None,
+        max_turns: int = DEFAULT_MAX_TURNS,
+    ) -> str:
+        """Start a run of ``agent`` on ``input`` (or go on with a saved state); its id."""
+        if isinstance(input, RunState):
+            request = RunRequest(agent=agent, state=input.model_dump(mode="json"))
+            run_id = run_id or input.run_id
+        else:
+            data = input if isinstance(input, str) else _ITEMS.dump_python(input, mode="json")
+            request = RunRequest(agent=agent, input=data, max_turns=max_turns)
+        if run_id is None:
+            raise UserError("give the run an id (run_id=...): it is its workflow's id")
+        request.continue_as_new_after = self.continue_as_new_after
+        try:
+            await self.client.start_workflow(
+                RUN_WORKFLOW, request.model_dump(mode="json"), id=run_id, task_queue=self.task_queue
+            )
+        except WorkflowAlreadyStartedError:
+            raise RunConflict(f"a run with id {run_id!r} is already running") from None
+        return run_id
+
+    async def state(self, run_id: str) -> RunState:
+        """The final state of the run, once it has finished (raises what failed it)."""
+        return RunState.model_validate((await self._reply(run_id)).state)
+
+    async def reply(self, run_id: str) -> RunReply:
+        """The finished run's reply: its final state and when it finished."""
+        return await self._reply(run_id)
+
+    async def result(self, run_id: str) -> RunResult:
+        """The finished run as a :class:`RunResult` (needs ``agents``)."""
+        if self.agents is None:
+            raise UserError("TemporalRuns needs the agents (agents=...) to build a RunResult")
+        state = await self.state(run_id)
+        graph = agent_graph(self.agents.get_agent(state.starting_agent), RunConfig())
+        return run_result(state, graph)
+
+    async def decide(self, run_id: str, decisions: Mapping[str, ApprovalDecision]) -> None:
+        """Decide calls the run waits for (by call id)."""
+        await self._handle(run_id).signal(
+            DECIDE_SIGNAL, {k: v.model_dump(mode="json") for k, v in decisions.items()}
+        )
+
+    async def status(self, run_id: str) -> RunStatusReply:
+        """Where the run stands (``waiting`` lists the calls waiting for a decision)."""
+        reply = await self._handle(run_id).query(STATUS_QUERY)
+        return RunStatusReply.model_validate(reply)
+
+    def _handle(self, run_id: str) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(run_id)
+
+    async def _reply(self, run_id: str) -> RunReply:
+        try:
+            data = await self._handle(run_id).result()
+        except WorkflowFailureError as exc:
+            raise _ascent_error(exc) from None
+        return RunReply.model_validate(data)
+
+
+def _ascent_error(exc: WorkflowFailureError) -> AscentError:
+    """The error that failed the run, as the Ascent error it was (by its name)."""
+    cause = exc.cause
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = getattr(cause, "cause", None)
+    if cause is None:
+        return AscentError(f"the run failed: {exc.cause}")
+    kind = getattr(errors, cause.type or "", None)
+    if isinstance(kind, type) and issubclass(kind, AscentError):
+        try:
+            return kind(cause.message)
+        except TypeError:  # an error built from more than a message
+            pass
+    return AscentError(f"{cause.type}: {cause.message}")

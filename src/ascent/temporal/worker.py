@@ -1,0 +1,83 @@
+"""Temporal workers that run Ascent agents, and the replayer that checks their histories."""
+
+from __future__ import annotations
+
+import pkgutil
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Replayer, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from ._activities import RunActivities
+from ._workflow import AgentRunWorkflow
+from .app import TemporalApp, release_app, serve_app
+
+__all__ = ["replaying", "sandbox_runner", "serving"]
+
+_WORKFLOW_MODULE = AgentRunWorkflow.__module__
+
+
+def _ascent_modules() -> list[str]:
+    """Every Ascent module but the workflow's own (and the packages above it)."""
+    import ascent
+
+    from .. import temporal
+
+    names = [f"ascent.{m.name}" for m in pkgutil.iter_modules(ascent.__path__)]
+    names.remove("ascent.temporal")
+    names += [f"ascent.temporal.{m.name}" for m in pkgutil.iter_modules(temporal.__path__)]
+    names.remove(_WORKFLOW_MODULE)
+    return names
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    """Temporal's sandbox, with Ascent passed through.
+
+    The sandbox re-imports a workflow's module for each run and checks what it
+    calls (no clock, no randomness, no I/O). The workflow's module stays in it;
+    the rest of Ascent is passed through, whole: the loop it drives does no
+    I/O by design, and the agents the workflow reads are the worker's own
+    objects, not copies made by a second import.
+    """
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(
+        *_ascent_modules(), "pydantic", "pydantic_core"
+    )
+    return SandboxedWorkflowRunner(restrictions=restrictions)
+
+
+@asynccontextmanager
+async def serving(
+    client: Client, app: TemporalApp | Any, *, task_queue: str, **options: Any
+) -> AsyncIterator[Worker]:
+    """A worker running ``app``'s agents (a :class:`TemporalApp`, or agents) on
+    ``task_queue`` until the block ends. ``options`` go to Temporal's ``Worker``."""
+    app = TemporalApp.of(app)
+    serve_app(task_queue, app)
+    try:
+        worker = Worker(
+            client,
+            task_queue=task_queue,
+            workflows=[AgentRunWorkflow],
+            activities=[RunActivities(app).execute, RunActivities(app).paused],
+            workflow_runner=sandbox_runner(),
+            **options,
+        )
+        async with worker:
+            yield worker
+    finally:
+        release_app(task_queue, app)
+
+
+@contextmanager
+def replaying(app: TemporalApp | Any, *, task_queue: str) -> Iterator[Replayer]:
+    """A :class:`Replayer` of runs of ``app`` recorded on ``task_queue``: replaying a
+    recorded history fails if today's code would have taken other steps."""
+    app = TemporalApp.of(app)
+    serve_app(task_queue, app)
+    try:
+        yield Replayer(workflows=[AgentRunWorkflow], workflow_runner=sandbox_runner())
+    finally:
+        release_app(task_queue, app)

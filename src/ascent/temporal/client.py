@@ -117,7 +117,7 @@ class TemporalRuns:
 
 def _ascent_error(exc: WorkflowFailureError) -> AscentError:
     """The error that failed the run, as the Ascent error it was (by its name)."""
-    cause = exc.cause
+    cause: BaseException | None = exc.cause
     while cause is not None and not isinstance(cause, ApplicationError):
         cause = getattr(cause, "cause", None)
     if cause is None:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from ascent import Agent, function_tool
+from ascent import Agent, FunctionCallOutput, function_tool
+from ascent.models.base import ModelRequest
 from ascent.testing.scripted import ScriptedModel, ToolCall
 
 
@@ -92,6 +93,14 @@ SCENARIOS = [
 ]
 
 
+def _refund_step(request: ModelRequest) -> str | ToolCall:
+    """Decided by what the model is sent, so a restarted worker answers alike."""
+    outputs = [i for i in request.input if isinstance(i, FunctionCallOutput)]
+    if not outputs:
+        return ToolCall("refund", {"order_id": "A-1"})
+    return f"Done: {outputs[-1].output}"
+
+
 def approval_agents() -> list[Agent]:
-    model = ScriptedModel([ToolCall("refund", {"order_id": "A-1"}), "Refunded A-1."])
+    model = ScriptedModel([_refund_step] * 4)
     return [Agent(name="Refunds", instructions="Refund orders.", model=model, tools=[refund])]

@@ -15,7 +15,7 @@ from ._activities import RunActivities
 from ._workflow import AgentRunWorkflow
 from .app import TemporalApp, release_app, serve_app
 
-__all__ = ["replaying", "sandbox_runner", "serving"]
+__all__ = ["replaying", "sandbox_restrictions", "sandbox_runner", "serving"]
 
 _WORKFLOW_MODULE = AgentRunWorkflow.__module__
 
@@ -33,6 +33,13 @@ def _ascent_modules() -> list[str]:
     return names
 
 
+def sandbox_restrictions() -> SandboxRestrictions:
+    """Temporal's default restrictions, with Ascent passed through (see :func:`sandbox_runner`)."""
+    return SandboxRestrictions.default.with_passthrough_modules(
+        *_ascent_modules(), "pydantic", "pydantic_core"
+    )
+
+
 def sandbox_runner() -> SandboxedWorkflowRunner:
     """Temporal's sandbox, with Ascent passed through.
 
@@ -42,10 +49,7 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     I/O by design, and the agents the workflow reads are the worker's own
     objects, not copies made by a second import.
     """
-    restrictions = SandboxRestrictions.default.with_passthrough_modules(
-        *_ascent_modules(), "pydantic", "pydantic_core"
-    )
-    return SandboxedWorkflowRunner(restrictions=restrictions)
+    return SandboxedWorkflowRunner(restrictions=sandbox_restrictions())
 
 
 @asynccontextmanager

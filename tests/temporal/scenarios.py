@@ -50,12 +50,22 @@ class Scenario:
 def _tools() -> list[Agent]:
     model = ScriptedModel(
         [
-            [ToolCall("order_status", {"order_id": "A-1"}), ToolCall("carrier", {"order_id": "A-1"})],
+            [
+                ToolCall("order_status", {"order_id": "A-1"}),
+                ToolCall("carrier", {"order_id": "A-1"}),
+            ],
             ToolCall("order_status", {"order_id": "B-2"}),
             "A-1 ships Monday with Parcel Co; B-2 too.",
         ]
     )
-    return [Agent(name="Support", instructions="Look orders up.", model=model, tools=[order_status, carrier])]
+    return [
+        Agent(
+            name="Support",
+            instructions="Look orders up.",
+            model=model,
+            tools=[order_status, carrier],
+        )
+    ]
 
 
 def _handoff_structured() -> list[Agent]:

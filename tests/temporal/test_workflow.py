@@ -50,15 +50,21 @@ async def test_approval_waits_across_a_worker_restart(
     assert [w["tool_name"] for w in waiting] == ["refund"]
 
     # the first worker is gone; the run waits on the server, and a new worker goes on
-    async with serving(temporal.client, TemporalApp(agents=approval_agents()), task_queue=task_queue):
+    async with serving(
+        temporal.client, TemporalApp(agents=approval_agents()), task_queue=task_queue
+    ):
         await runs.decide("refund-1", {waiting[0]["call_id"]: ApprovalDecision(approved=True)})
         result = await asyncio.wait_for(runs.result("refund-1"), GUARD)
     assert result.final_output == "Done: A-1: refunded"
 
 
-async def test_a_rejection_reaches_the_model(temporal: WorkflowEnvironment, task_queue: str) -> None:
+async def test_a_rejection_reaches_the_model(
+    temporal: WorkflowEnvironment, task_queue: str
+) -> None:
     runs = TemporalRuns(temporal.client, task_queue=task_queue, agents=approval_agents())
-    async with serving(temporal.client, TemporalApp(agents=approval_agents()), task_queue=task_queue):
+    async with serving(
+        temporal.client, TemporalApp(agents=approval_agents()), task_queue=task_queue
+    ):
         await runs.start("Refunds", "Refund A-1", run_id="refund-2")
         waiting = await _waiting(runs, "refund-2")
         decision = ApprovalDecision(approved=False, reason="not this one")
@@ -69,7 +75,9 @@ async def test_a_rejection_reaches_the_model(temporal: WorkflowEnvironment, task
 
 async def test_a_run_waits_for_days(temporal: WorkflowEnvironment, task_queue: str) -> None:
     runs = TemporalRuns(temporal.client, task_queue=task_queue, agents=approval_agents())
-    async with serving(temporal.client, TemporalApp(agents=approval_agents()), task_queue=task_queue):
+    async with serving(
+        temporal.client, TemporalApp(agents=approval_agents()), task_queue=task_queue
+    ):
         await runs.start("Refunds", "Refund A-1", run_id="refund-3")
         waiting = await _waiting(runs, "refund-3")
         paused_at = (await runs.status("refund-3")).paused_at
@@ -97,7 +105,9 @@ async def test_a_long_run_continues_as_new_and_loses_nothing(
         result = await runs.result("long-1")
     assert reply.generation >= 1  # it did continue as new
     assert result.final_output == expected.final_output
-    assert [i.model_dump() for i in result.new_items] == [i.model_dump() for i in expected.new_items]
+    assert [i.model_dump() for i in result.new_items] == [
+        i.model_dump() for i in expected.new_items
+    ]
 
 
 async def _fails(runs: TemporalRuns, run_id: str) -> BaseException:

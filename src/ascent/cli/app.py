@@ -31,6 +31,7 @@ from .console import StreamPrinter, ask_approval, make_console
 from .loading import load_agent
 from .serving import a2a_command, mcp_command, serve_command, ui_command
 from .traces import traces_app
+from .worker import worker_command
 
 __all__ = ["app", "main"]
 
@@ -310,6 +311,7 @@ app.command("a2a")(a2a_command)
 app.command("mcp")(mcp_command)
 app.command("serve")(serve_command)
 app.command("ui")(ui_command)
+app.command("worker")(worker_command)
 
 
 def _model_label(model: str | None, agent: Agent[Any]) -> str:

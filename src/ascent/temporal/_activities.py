@@ -11,7 +11,6 @@ interrupted gets it back instead of carrying the command out again.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -145,5 +144,3 @@ async def _nested_run(
         emit=emit,
         parent_call_id=parent_call_id,
     )
-
-

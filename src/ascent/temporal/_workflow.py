@@ -117,9 +117,7 @@ class AgentRunWorkflow:
         except ActivityError as exc:
             cause = exc.cause
             if isinstance(cause, ApplicationError):
-                raise ApplicationError(
-                    cause.message, type=cause.type, non_retryable=True
-                ) from None
+                raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
             raise
 
     async def _run(self, raw: dict[str, Any]) -> dict[str, Any]:

@@ -50,7 +50,9 @@ class TemporalApp:
         except UserError:
             raise
         except Exception as exc:  # pragma: no cover - AgentRegistry says what it expects
-            raise UserError(f"expected a TemporalApp or agents, got {type(value).__name__}") from exc
+            raise UserError(
+                f"expected a TemporalApp or agents, got {type(value).__name__}"
+            ) from exc
 
 
 # The app each task queue of this process serves. Workflows read it by their task

@@ -76,7 +76,8 @@ class AgentRunWorkflow:
         self._status = "running"
         self._generation = 0
         self._request: RunRequest | None = None
-        self._executed = 0  # activities this generation of the run carried out
+        self._executed = 0  # commands this generation of the run carried out
+        self._activities = 0  # activities this generation scheduled (their ids)
 
     # ----------------------------------------------------------- signals, queries
 
@@ -170,9 +171,15 @@ class AgentRunWorkflow:
             server_tools=state.model_dump(mode="json", include={"server_tools"})["server_tools"],
             command=command.model_dump(mode="json"),
         )
+        # The id names the command, so a replay that would take another step than
+        # the recorded one fails as non-deterministic (every command is one
+        # activity type): replaying a recorded history checks the loop.
+        self._activities += 1
+        agent = getattr(command, "agent", state.current_agent)
         data = await workflow.execute_activity(
             EXECUTE_ACTIVITY,
             request.model_dump(mode="json"),
+            activity_id=f"{self._activities}-{command.kind}-{agent}",
             start_to_close_timeout=options.start_to_close,
             retry_policy=options.retry,
             summary=command.kind,
@@ -185,6 +192,7 @@ class AgentRunWorkflow:
     ) -> dict[str, ApprovalDecision]:
         requests = command.requests
         options = activity_options(command, _NO_GRAPH, app.config, app)
+        self._activities += 1
         await workflow.execute_activity(
             EVENTS_ACTIVITY,
             PauseRequest(
@@ -194,6 +202,7 @@ class AgentRunWorkflow:
             ).model_dump(mode="json"),
             start_to_close_timeout=options.start_to_close,
             retry_policy=options.retry,
+            activity_id=f"{self._activities}-approval_required-{state.current_agent}",
             summary="approval_required",
         )
         self._waiting = list(requests)

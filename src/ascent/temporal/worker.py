@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pkgutil
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -76,12 +77,17 @@ async def serving(
 
 
 @contextmanager
-def replaying(app: TemporalApp | Any, *, task_queue: str) -> Iterator[Replayer]:
-    """A :class:`Replayer` of runs of ``app`` recorded on ``task_queue``: replaying a
-    recorded history fails if today's code would have taken other steps."""
+def replaying(app: TemporalApp | Any) -> Iterator[Replayer]:
+    """A :class:`Replayer` of recorded runs of ``app``: replaying a recorded
+    history fails if today's code would have taken other steps."""
     app = TemporalApp.of(app)
+    build_id = f"ascent-{uuid.uuid4().hex[:12]}"
+    # A replayer runs workflows on a task queue of its own, named by its build id.
+    task_queue = f"replay-{build_id}"
     serve_app(task_queue, app)
     try:
-        yield Replayer(workflows=[AgentRunWorkflow], workflow_runner=sandbox_runner())
+        yield Replayer(
+            workflows=[AgentRunWorkflow], workflow_runner=sandbox_runner(), build_id=build_id
+        )
     finally:
         release_app(task_queue, app)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
@@ -42,6 +40,5 @@ async def test_replay_fails_when_the_run_would_take_other_steps() -> None:
     # The recorded model called order_status and carrier; without those tools the
     # loop answers the calls with errors itself and asks the model again instead.
     changed = Agent(name="Support", instructions="Look orders up.", model=ScriptedModel([]))
-    with replaying([changed]) as replayer:
-        with pytest.raises(NondeterminismError):
-            await replayer.replay_workflow(_fixture("tools"))
+    with replaying([changed]) as replayer, pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(_fixture("tools"))

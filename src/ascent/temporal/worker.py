@@ -6,6 +6,7 @@ import pkgutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
@@ -23,13 +24,10 @@ _WORKFLOW_MODULE = AgentRunWorkflow.__module__
 
 def _ascent_modules() -> list[str]:
     """Every Ascent module but the workflow's own (and the packages above it)."""
-    import ascent
-
-    from .. import temporal
-
-    names = [f"ascent.{m.name}" for m in pkgutil.iter_modules(ascent.__path__)]
+    here = Path(__file__).parent
+    names = [f"ascent.{m.name}" for m in pkgutil.iter_modules([str(here.parent)])]
     names.remove("ascent.temporal")
-    names += [f"ascent.temporal.{m.name}" for m in pkgutil.iter_modules(temporal.__path__)]
+    names += [f"ascent.temporal.{m.name}" for m in pkgutil.iter_modules([str(here)])]
     names.remove(_WORKFLOW_MODULE)
     return names
 

@@ -7,7 +7,14 @@ from typing import Any
 
 from ._private.sdk_names import hint_for
 from ._version import __version__
-from .agent import Agent, AgentTool, StopAtTools, ToolsToFinalOutput
+from .agent import (
+    Agent,
+    AgentTool,
+    FunctionToolResult,
+    OutputType,
+    StopAtTools,
+    ToolsToFinalOutput,
+)
 from .context import RunContext, ToolContext
 from .errors import (
     AgentNotFound,
@@ -80,6 +87,7 @@ __all__ = [
     "FunctionCall",
     "FunctionCallOutput",
     "FunctionTool",
+    "FunctionToolResult",
     "GuardrailOutput",
     "GuardrailTripwireTriggered",
     "Handoff",
@@ -100,6 +108,7 @@ __all__ = [
     "ModelSettings",
     "OutputGuardrail",
     "OutputGuardrailTripwireTriggered",
+    "OutputType",
     "PatternError",
     "ProviderCapabilityError",
     "RunConfig",

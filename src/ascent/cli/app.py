@@ -18,7 +18,7 @@ from rich.text import Text
 
 from .._version import __version__
 from ..agent import Agent
-from ..errors import InputGuardrailTripwireTriggered, UserError
+from ..errors import AscentError, InputGuardrailTripwireTriggered, UserError
 from ..graph_view import to_dot, to_mermaid
 from ..items import Item, Message, RunUsage
 from ..memory import MemoryStore
@@ -26,9 +26,22 @@ from ..models import default_model_name, resolve_model
 from ..run import RunConfig, Runner, RunResult, RunState
 from ..run.config import DEFAULT_MAX_TURNS
 from ..tracing import flush_traces, trace
-from ._common import MaxTurnsOption, ModelOption, TargetArgument, YesOption, friendly_errors
+from ._common import (
+    USAGE_EXIT,
+    ContextOption,
+    FlagsCommand,
+    FlagsGroup,
+    MaxTurnsOption,
+    ModelOption,
+    TargetArgument,
+    YesOption,
+    fail,
+    friendly_errors,
+)
 from .console import StreamPrinter, ask_approval, make_console
+from .context_option import context_from_json
 from .loading import load_agent
+from .mock_server import mock_server_command
 from .serving import a2a_command, mcp_command, serve_command, ui_command
 from .traces import traces_app
 from .worker import worker_command
@@ -41,8 +54,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=FlagsGroup,
 )
-app.add_typer(traces_app, name="traces")
+app.add_typer(traces_app, name="traces", cls=FlagsGroup)
 
 _EXIT_WORDS = frozenset({"exit", "quit", ":q"})
 
@@ -85,6 +99,7 @@ class _Session:
     max_turns: int
     approve_all: bool
     interactive: bool
+    context: Any = None
     usage: RunUsage = field(default_factory=RunUsage)
 
     def turn(self, loop: asyncio.Runner, agent: Agent[Any], input: str | list[Item]) -> RunResult:
@@ -122,14 +137,14 @@ class _Session:
     async def _stream(self, agent: Agent[Any], input: str | list[Item] | RunState) -> RunResult:
         self.printer.last_text = None
         streaming = Runner.run_streamed(
-            agent, input, max_turns=self.max_turns, run_config=self.config
+            agent, input, context=self.context, max_turns=self.max_turns, run_config=self.config
         )
         async for event in streaming.stream_events():
             self.printer.event(event)
         return streaming.result
 
 
-def _session(*, model: str | None, max_turns: int, yes: bool) -> _Session:
+def _session(*, model: str | None, max_turns: int, yes: bool, context: Any = None) -> _Session:
     if model is not None:
         resolve_model(model)  # an unknown provider fails now, before any output
     return _Session(
@@ -138,7 +153,16 @@ def _session(*, model: str | None, max_turns: int, yes: bool) -> _Session:
         max_turns=max_turns,
         approve_all=yes,
         interactive=_stdin_is_terminal(),
+        context=context,
     )
+
+
+def _context(text: str | None, agent: Agent[Any]) -> Any:
+    """``--context`` for ``agent``; a bad one is a usage error (exit 2), like a bad option."""
+    try:
+        return context_from_json(text, agent)
+    except UserError as exc:
+        fail(str(exc), USAGE_EXIT)
 
 
 def _stdin_is_terminal() -> bool:
@@ -174,6 +198,9 @@ def _chat_loop(
         except KeyboardInterrupt:
             session.printer.close()
             break
+        except Exception as exc:  # one turn failed; the conversation (without it) goes on
+            session.printer.error(_describe(exc))
+            continue
         if result is not None:
             history = result.to_input_list()
             agent = result.last_agent
@@ -183,7 +210,7 @@ def _chat_loop(
 # ----------------------------------------------------------------- commands
 
 
-@app.command()
+@app.command(cls=FlagsCommand)
 def run(
     target: TargetArgument,
     input: Annotated[
@@ -192,31 +219,50 @@ def run(
     model: ModelOption = None,
     max_turns: MaxTurnsOption = DEFAULT_MAX_TURNS,
     yes: YesOption = False,
+    context: ContextOption = None,
 ) -> None:
-    """Run an agent once on INPUT and stream what happens."""
+    """Run an agent once on INPUT and stream what happens; the last line is its trace id.
+
+    Loading a file or module runs its top level, as importing it does.
+    """
     with friendly_errors():
         agent = load_agent(target)
+        run_context = _context(context, agent)
         if input == "-":
             input = sys.stdin.read()
         if not input.strip():
             raise UserError("the input is empty")
-        session = _session(model=model, max_turns=max_turns, yes=yes)
-        with asyncio.Runner() as loop:
+        session = _session(model=model, max_turns=max_turns, yes=yes, context=run_context)
+        # One trace named after the agent, approval pauses and all; the loop's
+        # context is copied inside it.
+        with trace(agent.name) as run_trace, asyncio.Runner() as loop:
             session.turn(loop, agent, input)
         session.printer.usage(session.usage)
+        if run_trace.provider.enabled and run_trace.provider.processors:
+            flush_traces()
+            session.printer.note(
+                f"trace {run_trace.trace_id} (ascent traces show "
+                f"{run_trace.trace_id.removeprefix('trace_')[:8]})"
+            )
 
 
-@app.command()
+@app.command(cls=FlagsCommand)
 def chat(
     target: TargetArgument,
     model: ModelOption = None,
     max_turns: MaxTurnsOption = DEFAULT_MAX_TURNS,
     yes: YesOption = False,
+    context: ContextOption = None,
 ) -> None:
-    """Chat with an agent; 'exit', 'quit', Ctrl-D or Ctrl-C ends the chat."""
+    """Chat with an agent; 'exit', 'quit', Ctrl-D or Ctrl-C ends the chat.
+
+    Every turn shares one context (--context). A turn that fails prints one red line and
+    the chat goes on. Loading a file or module runs its top level, as importing it does.
+    """
     with friendly_errors():
         agent = load_agent(target)
-        session = _session(model=model, max_turns=max_turns, yes=yes)
+        run_context = _context(context, agent)
+        session = _session(model=model, max_turns=max_turns, yes=yes, context=run_context)
         printer = session.printer
         printer.note(
             f"Chatting with {agent.name}; model: {_model_label(model, agent)}. "
@@ -228,7 +274,7 @@ def chat(
             printer.usage(session.usage)
 
 
-@app.command()
+@app.command(cls=FlagsCommand)
 def demo(
     model: ModelOption = None,
     max_turns: MaxTurnsOption = DEFAULT_MAX_TURNS,
@@ -294,7 +340,7 @@ def demo(
         printer.note("See it as a diagram: ascent graph ascent.demo:triage")
 
 
-@app.command()
+@app.command(cls=FlagsCommand)
 def graph(
     target: TargetArgument,
     dot: Annotated[
@@ -307,11 +353,12 @@ def graph(
         typer.echo((to_dot if dot else to_mermaid)(agent), nl=False)
 
 
-app.command("a2a")(a2a_command)
-app.command("mcp")(mcp_command)
-app.command("serve")(serve_command)
-app.command("ui")(ui_command)
-app.command("worker")(worker_command)
+app.command("a2a", cls=FlagsCommand)(a2a_command)
+app.command("mcp", cls=FlagsCommand)(mcp_command)
+app.command("serve", cls=FlagsCommand)(serve_command)
+app.command("ui", cls=FlagsCommand)(ui_command)
+app.command("mock-server", cls=FlagsCommand)(mock_server_command)
+app.command("worker", cls=FlagsCommand)(worker_command)
 
 
 def _model_label(model: str | None, agent: Agent[Any]) -> str:
@@ -325,6 +372,14 @@ def _model_label(model: str | None, agent: Agent[Any]) -> str:
             "set OPENAI_API_KEY or pass --model to use a real model)"
         )
     return name
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for a failed turn: Ascent's errors say enough; others need their type too."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, AscentError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def main() -> None:

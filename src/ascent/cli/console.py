@@ -117,6 +117,10 @@ class StreamPrinter:
     def note(self, text: str, *, style: str = "dim") -> None:
         self.line((text, style))
 
+    def error(self, text: str) -> None:
+        """One red line: what went wrong, when the command goes on regardless."""
+        self.line((f"error: {text}", "bold red"))
+
     def usage(self, usage: Usage) -> None:
         self.note(format_usage(usage))
 

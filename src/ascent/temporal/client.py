@@ -6,7 +6,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import TypeAdapter
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleSpec,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
+from temporalio.service import RPCError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from .. import errors
@@ -63,12 +71,11 @@ class TemporalRuns:
         if isinstance(input, RunState):
             request = RunRequest(agent=agent, state=input.model_dump(mode="json"))
             run_id = run_id or input.run_id
+            request.continue_as_new_after = self.continue_as_new_after
         else:
-            data = input if isinstance(input, str) else _ITEMS.dump_python(input, mode="json")
-            request = RunRequest(agent=agent, input=data, max_turns=max_turns)
+            request = self._request(agent, input, max_turns=max_turns)
         if run_id is None:
             raise UserError("give the run an id (run_id=...): it is its workflow's id")
-        request.continue_as_new_after = self.continue_as_new_after
         try:
             await self.client.start_workflow(
                 RUN_WORKFLOW, request.model_dump(mode="json"), id=run_id, task_queue=self.task_queue
@@ -76,6 +83,62 @@ class TemporalRuns:
         except WorkflowAlreadyStartedError:
             raise RunConflict(f"a run with id {run_id!r} is already running") from None
         return run_id
+
+    async def schedule(
+        self,
+        name: str,
+        agent: str,
+        input: str | list[Item],
+        *,
+        cron: str,
+        max_turns: int = DEFAULT_MAX_TURNS,
+    ) -> None:
+        """Run ``agent`` on ``input`` each time ``cron`` fires, as a Temporal schedule
+        named ``name`` (each run's id is ``name`` and the time it fired)."""
+        if self.agents is not None:
+            self.agents.get_agent(agent)
+        try:
+            schedule = self.run_schedule(agent, input, cron=cron, name=name, max_turns=max_turns)
+            await self.client.create_schedule(name, schedule)
+        except RPCError as exc:
+            raise UserError(f"cannot schedule {name!r}: {exc}") from None
+
+    def run_schedule(
+        self,
+        agent: str,
+        input: str | list[Item],
+        *,
+        cron: str,
+        name: str = "",
+        max_turns: int = DEFAULT_MAX_TURNS,
+    ) -> Schedule:
+        """The Temporal schedule that starts runs of ``agent`` on ``input`` at ``cron``."""
+        request = self._request(agent, input, max_turns=max_turns)
+        return Schedule(
+            action=ScheduleActionStartWorkflow(
+                RUN_WORKFLOW,
+                request.model_dump(mode="json"),
+                id=name or f"scheduled-{agent}",
+                task_queue=self.task_queue,
+            ),
+            spec=ScheduleSpec(cron_expressions=[cron]),
+        )
+
+    async def unschedule(self, name: str) -> None:
+        """Delete the schedule ``name`` (the runs it started are kept)."""
+        try:
+            await self.client.get_schedule_handle(name).delete()
+        except RPCError as exc:
+            raise UserError(f"cannot delete schedule {name!r}: {exc}") from None
+
+    def _request(self, agent: str, input: str | list[Item], *, max_turns: int) -> RunRequest:
+        data = input if isinstance(input, str) else _ITEMS.dump_python(input, mode="json")
+        return RunRequest(
+            agent=agent,
+            input=data,
+            max_turns=max_turns,
+            continue_as_new_after=self.continue_as_new_after,
+        )
 
     async def state(self, run_id: str) -> RunState:
         """The final state of the run, once it has finished (raises what failed it)."""

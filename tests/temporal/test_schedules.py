@@ -46,7 +46,7 @@ async def test_scheduling_says_what_the_server_refused(
     temporal: WorkflowEnvironment, task_queue: str
 ) -> None:
     runs = TemporalRuns(temporal.client, task_queue=task_queue)
-    with pytest.raises(UserError, match="cannot schedule 'daily'.*unimplemented"):
+    with pytest.raises(UserError, match=r"cannot schedule 'daily'.*unimplemented"):
         await runs.schedule("daily", "Support", "hello", cron="0 9 * * *")
 
 

@@ -6,9 +6,14 @@ Needs the ``temporal`` extra; other commands start without it.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
-from typing import Annotated
+import sys
+import traceback
+from collections.abc import Coroutine
+from typing import Annotated, Any, NoReturn
 
+import click
 import typer
 
 from ..errors import UserError
@@ -55,7 +60,32 @@ def worker_command(
                 "ascent worker needs Temporal's SDK: pip install 'ascent-agents[temporal]'"
             ) from exc
         app = TemporalApp.of(load_object(target, default="app"))
-        asyncio.run(_work(app, temporal, namespace, task_queue, max_cached_workflows))
+        _exit_after(_work(app, temporal, namespace, task_queue, max_cached_workflows))
+
+
+def _exit_after(work: Coroutine[Any, Any, None]) -> NoReturn:
+    """Run the worker, then leave the process at once with its exit code.
+
+    Temporal's SDK runs a Rust runtime whose threads may still hold Python's
+    thread state while the interpreter finalizes, which aborts the process
+    (SIGABRT) after a clean stop or a failed connection; skipping finalization,
+    once output is flushed, gives the exit code the command meant.
+    """
+    code = 0
+    try:
+        with friendly_errors():
+            asyncio.run(work)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 async def _work(

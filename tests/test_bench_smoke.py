@@ -38,7 +38,16 @@ def load(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
         ("sessions", ["sqlite", "last 20", "flat means"]),
         ("memory_search", ["sqlite keyword", "sqlite hybrid", "search (median)"]),
         ("service", ["replicas", "clients", "runs/s", "p99", "2 replicas / 1 replica"]),
-        ("durable", ["durable overhead", "in process (streamed)", "durable, sqlite", "per step"]),
+        (
+            "durable",
+            [
+                "durable overhead",
+                "in process (streamed)",
+                "durable, sqlite",
+                "per step",
+                "temporal, test server",
+            ],
+        ),
         ("chaos", ["kill -9", "misbehaving model", "cut_stream", "RSS", "races", "problems: none"]),
     ],
 )

@@ -32,5 +32,5 @@ async def slow_lookup(order_id: str) -> str:
 agent = Agent(
     name="Crash", instructions="Look orders up.", model="openai-chat:mock", tools=[slow_lookup]
 )
-# A short limit per attempt: an activity whose worker died is tried again after it.
-app = TemporalApp(agents=[agent], default_timeout=10)
+# Short heartbeats: an activity whose worker died is tried again after 5 s of silence.
+app = TemporalApp(agents=[agent], heartbeat_timeout=5)

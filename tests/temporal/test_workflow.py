@@ -10,7 +10,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from ascent import Agent, Runner
-from ascent.errors import AgentNotFound, ModelBehaviorError, UserError
+from ascent.errors import AgentNotFound, AscentError, ModelBehaviorError, UserError
 from ascent.run import RunConfig, RunState
 from ascent.run.commands import ApprovalDecision
 from ascent.temporal import RUN_WORKFLOW, TemporalApp, TemporalRuns, serving
@@ -71,6 +71,18 @@ async def test_a_rejection_reaches_the_model(
         await runs.decide("refund-2", {waiting[0]["call_id"]: decision})
         result = await asyncio.wait_for(runs.result("refund-2"), GUARD)
     assert "not this one" in str(result.final_output)
+
+
+async def test_a_cancelled_run_ends_as_cancelled(
+    temporal: WorkflowEnvironment, task_queue: str
+) -> None:
+    runs = TemporalRuns(temporal.client, task_queue=task_queue, agents=approval_agents())
+    async with serving(temporal.client, approval_agents(), task_queue=task_queue):
+        await runs.start("Refunds", "Refund A-1", run_id="refund-cancelled")
+        await _waiting(runs, "refund-cancelled")
+        await runs.cancel("refund-cancelled")
+        with pytest.raises(AscentError, match="the run was cancelled"):
+            await asyncio.wait_for(runs.state("refund-cancelled"), GUARD)
 
 
 async def test_a_run_waits_for_days(temporal: WorkflowEnvironment, task_queue: str) -> None:

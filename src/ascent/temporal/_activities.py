@@ -10,6 +10,7 @@ interrupted gets it back instead of carrying the command out again.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -27,7 +28,7 @@ from ..run.config import DEFAULT_MAX_TURNS, RunConfig
 from ..run.events import ApprovalRequiredEvent, ResponseDiscardedEvent, StreamEvent
 from ..run.interpreter import Interpreter
 from ..run.result import RunResult
-from ..run.scope import Emit, RunScope
+from ..run.scope import Emit, RunScope, cancel_and_wait
 from ..run.start import agent_graph, run_agent
 from ..run.state import RunState
 from ._messages import EVENTS_ACTIVITY, EXECUTE_ACTIVITY, CommandRequest, PauseRequest
@@ -57,10 +58,13 @@ class RunActivities:
     @activity.defn(name=EXECUTE_ACTIVITY)
     async def execute(self, request: dict[str, Any]) -> Any:
         """Carry out one command of a run; its result as JSON."""
+        beating = asyncio.create_task(_heartbeat())
         try:
             return await self._execute(CommandRequest.model_validate(request))
         except AscentError as exc:
             raise failure(exc) from exc
+        finally:
+            await cancel_and_wait(beating)
 
     async def _execute(self, request: CommandRequest) -> Any:
         app = self.app
@@ -119,6 +123,19 @@ class RunActivities:
             events.append(run_id, event)
 
         return emit
+
+
+async def _heartbeat() -> None:
+    """Beat while the command runs, so Temporal sees a dead worker within the
+    heartbeat timeout (not the command's whole time limit), and a cancelled run
+    reaches the activity."""
+    timeout = activity.info().heartbeat_timeout
+    if timeout is None:
+        return
+    pause = max(timeout.total_seconds() / 3, 0.1)
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(pause)
 
 
 async def _nested_run(

@@ -28,6 +28,7 @@ _MARGIN = 30.0  # seconds for what surrounds the call itself
 @dataclass(frozen=True, slots=True)
 class ActivityOptions:
     start_to_close: timedelta
+    heartbeat: timedelta
     retry: RetryPolicy
 
 
@@ -53,6 +54,7 @@ def activity_options(
             seconds = max(limit for limit in limits if limit is not None) + _MARGIN
     return ActivityOptions(
         start_to_close=timedelta(seconds=seconds),
+        heartbeat=timedelta(seconds=min(app.heartbeat_timeout, seconds)),
         retry=RetryPolicy(
             initial_interval=timedelta(seconds=1),
             backoff_coefficient=2.0,

@@ -181,6 +181,7 @@ class AgentRunWorkflow:
             request.model_dump(mode="json"),
             activity_id=f"{self._activities}-{command.kind}-{agent}",
             start_to_close_timeout=options.start_to_close,
+            heartbeat_timeout=options.heartbeat,
             retry_policy=options.retry,
             summary=command.kind,
         )

@@ -23,7 +23,9 @@ class TemporalApp:
     Activities are retried ``activity_attempts`` times at most (a provider's
     failure, a crash of the worker); errors Ascent raises on purpose are not
     retried. ``default_timeout`` bounds, in seconds, each attempt of a command
-    whose agent or tools give no time limit of their own.
+    whose agent or tools give no time limit of their own. A command's activity
+    beats while it runs: one that misses ``heartbeat_timeout`` seconds of beats
+    (its worker died) is tried again on another worker.
     """
 
     agents: Agents
@@ -32,13 +34,15 @@ class TemporalApp:
     events: EventLog | None = None
     activity_attempts: int = 5
     default_timeout: float = 600.0
+    heartbeat_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         self.registry = AgentRegistry(self.agents)
         if self.activity_attempts < 1:
             raise UserError("TemporalApp.activity_attempts must be at least 1")
-        if not self.default_timeout > 0:
-            raise UserError("TemporalApp.default_timeout must be a positive number of seconds")
+        for name in ("default_timeout", "heartbeat_timeout"):
+            if not getattr(self, name) > 0:
+                raise UserError(f"TemporalApp.{name} must be a positive number of seconds")
 
     @classmethod
     def of(cls, value: object) -> TemporalApp:

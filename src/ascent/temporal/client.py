@@ -14,7 +14,7 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
 )
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, CancelledError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from .. import errors
@@ -167,6 +167,11 @@ class TemporalRuns:
         reply = await self._handle(run_id).query(STATUS_QUERY)
         return RunStatusReply.model_validate(reply)
 
+    async def cancel(self, run_id: str) -> None:
+        """Cancel the run: the command in flight is cancelled (through its
+        heartbeats), and the run ends as cancelled."""
+        await self._handle(run_id).cancel()
+
     def _handle(self, run_id: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(run_id)
 
@@ -181,6 +186,8 @@ class TemporalRuns:
 def _ascent_error(exc: WorkflowFailureError) -> AscentError:
     """The error that failed the run, as the Ascent error it was (by its name)."""
     cause: BaseException | None = exc.cause
+    if isinstance(cause, CancelledError):
+        return AscentError("the run was cancelled")
     while cause is not None and not isinstance(cause, ApplicationError):
         cause = getattr(cause, "cause", None)
     if cause is None:

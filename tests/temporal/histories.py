@@ -15,9 +15,10 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from ascent import Agent
+from ascent import Agent, InMemorySession
+from ascent.items import input_to_items
 from ascent.run.commands import ApprovalDecision
-from ascent.temporal import TemporalRuns, serving
+from ascent.temporal import TemporalApp, TemporalRuns, serving
 
 from .scenarios import SCENARIOS, approval_agents
 
@@ -29,6 +30,7 @@ RECORDED: dict[str, tuple[Callable[[], list[Agent]], str, str]] = {
     **{s.name: (s.agents, s.start, s.input) for s in SCENARIOS},
     "approval": (approval_agents, "Refunds", "Refund A-1"),
     "continued_as_new": (SCENARIOS[0].agents, SCENARIOS[0].start, SCENARIOS[0].input),
+    "session": (SCENARIOS[0].agents, SCENARIOS[0].start, SCENARIOS[0].input),
 }
 
 
@@ -42,8 +44,12 @@ async def record_one(client: Client, name: str) -> str:
         task_queue=TASK_QUEUE,
         continue_as_new_after=1 if name == "continued_as_new" else 10_000,
     )
-    async with serving(client, agents, task_queue=TASK_QUEUE):
-        await runs.start(start, text, run_id=name)
+    session = InMemorySession()
+    app = TemporalApp(agents=agents, sessions=lambda _: session)
+    async with serving(client, app, task_queue=TASK_QUEUE):
+        await session.add_items(input_to_items("Earlier question"))
+        session_id = "chat" if name == "session" else None
+        await runs.start(start, text, run_id=name, session_id=session_id)
         if name == "approval":
             while (status := await runs.status(name)).status != "awaiting_approval":
                 await asyncio.sleep(0.05)

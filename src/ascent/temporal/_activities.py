@@ -21,8 +21,8 @@ from temporalio.exceptions import ApplicationError
 from ..agent import Agent
 from ..context import RunContext
 from ..errors import AscentError, MCPError, ModelAPIError
-from ..items import Item
-from ..memory.session import Session
+from ..items import Item, input_to_items, items_to_json
+from ..memory.session import IdempotentSession, Session
 from ..run.commands import ApprovalRequest, Command, command_result_adapter
 from ..run.config import DEFAULT_MAX_TURNS, RunConfig
 from ..run.events import ApprovalRequiredEvent, ResponseDiscardedEvent, StreamEvent
@@ -31,7 +31,15 @@ from ..run.result import RunResult
 from ..run.scope import Emit, RunScope, cancel_and_wait
 from ..run.start import agent_graph, run_agent
 from ..run.state import RunState
-from ._messages import EVENTS_ACTIVITY, EXECUTE_ACTIVITY, CommandRequest, PauseRequest
+from ._messages import (
+    EVENTS_ACTIVITY,
+    EXECUTE_ACTIVITY,
+    HISTORY_ACTIVITY,
+    SAVE_ACTIVITY,
+    CommandRequest,
+    PauseRequest,
+    SaveRequest,
+)
 from .app import TemporalApp
 
 __all__ = ["RunActivities", "failure"]
@@ -113,6 +121,30 @@ class RunActivities:
         if emit is not None:
             requests = [ApprovalRequest.model_validate(r) for r in pause.requests]
             emit(ApprovalRequiredEvent(agent=pause.agent, requests=requests))
+
+    @activity.defn(name=HISTORY_ACTIVITY)
+    async def session_history(self, session_id: str) -> list[dict[str, Any]]:
+        """The items of a session, for a run that continues its conversation."""
+        try:
+            items = await self.app.session(session_id).get_items()
+        except AscentError as exc:
+            raise failure(exc) from exc
+        return items_to_json(items)
+
+    @activity.defn(name=SAVE_ACTIVITY)
+    async def save_items(self, request: dict[str, Any]) -> None:
+        """Add a run's items to its session, once (a retried activity writes nothing twice
+        where the session can tell)."""
+        save = SaveRequest.model_validate(request)
+        try:
+            session = self.app.session(save.session_id)
+        except AscentError as exc:
+            raise failure(exc) from exc
+        items = input_to_items(save.items)
+        if isinstance(session, IdempotentSession):
+            await session.add_items_once(items, save.write_id)
+        else:
+            await session.add_items(items)
 
     def _emit(self, run_id: str) -> Emit | None:
         events = self.app.events

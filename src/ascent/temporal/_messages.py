@@ -23,6 +23,8 @@ __all__ = [
 RUN_WORKFLOW = "ascent.run"
 EXECUTE_ACTIVITY = "ascent.execute"
 EVENTS_ACTIVITY = "ascent.events"
+HISTORY_ACTIVITY = "ascent.session_history"
+SAVE_ACTIVITY = "ascent.save_items"
 DECIDE_SIGNAL = "ascent.decide"
 STATUS_QUERY = "ascent.status"
 
@@ -40,6 +42,8 @@ class RunRequest(BaseModel):
     max_turns: int = DEFAULT_MAX_TURNS
     continue_as_new_after: int = DEFAULT_CONTINUE_AS_NEW_AFTER
     generation: int = 0  # how many times this run continued as new
+    session_id: str | None = None  # the session whose conversation the run continues
+    saved_items: int = 0  # with ``state``: how many of its items the session has
 
 
 class RunReply(BaseModel):
@@ -77,3 +81,11 @@ class PauseRequest(BaseModel):
     run_id: str
     agent: str
     requests: list[dict[str, Any]]
+
+
+class SaveRequest(BaseModel):
+    """Items of a run for its session, written at most once by ``write_id``."""
+
+    session_id: str
+    write_id: str
+    items: list[dict[str, Any]]

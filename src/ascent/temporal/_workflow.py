@@ -4,8 +4,8 @@ This module runs inside Temporal's sandbox, re-imported for each run; every
 other Ascent module is passed through (see :func:`~ascent.temporal.worker.sandbox_runner`).
 The workflow calls :func:`~ascent.run.start.run_agent` with an interpreter
 whose three hooks are Temporal's: a command is an activity, a pause for
-approval waits for a signal, and items are not written to a session here (the
-run's state carries them). The loop itself is pure, so the workflow is
+approval waits for a signal, and a run's items reach its session (if it has
+one) in activities of their own. The loop itself is pure, so the workflow is
 deterministic: it reads no clock but Temporal's, and draws no random numbers
 (the run's id is the workflow's).
 
@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from ..errors import AscentError, UserError
-    from ..items import Item
+    from ..items import Item, input_to_items, items_to_json
     from ..run.commands import (
         ApprovalDecision,
         ApprovalRequest,
@@ -45,13 +45,16 @@ with workflow.unsafe.imports_passed_through():
         DECIDE_SIGNAL,
         EVENTS_ACTIVITY,
         EXECUTE_ACTIVITY,
+        HISTORY_ACTIVITY,
         RUN_WORKFLOW,
+        SAVE_ACTIVITY,
         STATUS_QUERY,
         CommandRequest,
         PauseRequest,
         RunReply,
         RunRequest,
         RunStatusReply,
+        SaveRequest,
     )
     from ._policy import activity_options
     from .app import TemporalApp, served_app
@@ -60,9 +63,10 @@ __all__ = ["AgentRunWorkflow"]
 
 
 class _ContinueAsNew(Exception):
-    def __init__(self, state: dict[str, Any]) -> None:
+    def __init__(self, state: dict[str, Any], saved: int) -> None:
         super().__init__("continue as new")
         self.state = state
+        self.saved = saved  # how many of the state's items its session has
 
 
 @workflow.defn(name=RUN_WORKFLOW)
@@ -78,6 +82,7 @@ class AgentRunWorkflow:
         self._request: RunRequest | None = None
         self._executed = 0  # commands this generation of the run carried out
         self._activities = 0  # activities this generation scheduled (their ids)
+        self._saved = 0  # how many of the run's items its session has
 
     # ----------------------------------------------------------- signals, queries
 
@@ -108,7 +113,12 @@ class AgentRunWorkflow:
         except _ContinueAsNew as carried:
             assert self._request is not None
             following = self._request.model_copy(
-                update={"input": None, "state": carried.state, "generation": self._generation + 1}
+                update={
+                    "input": None,
+                    "state": carried.state,
+                    "saved_items": carried.saved,
+                    "generation": self._generation + 1,
+                }
             )
             workflow.continue_as_new(following.model_dump(mode="json"))
         except AscentError as exc:
@@ -133,21 +143,68 @@ class AgentRunWorkflow:
         config = dataclasses.replace(app.config, tracing_disabled=True, run_timeout=None)
         if request.state is not None:
             state = RunState.from_json(json.dumps(request.state))
+            self._saved = request.saved_items
         else:
+            history = await self._session_history(request, app)
             state = new_state(
                 agent,
                 request.input if request.input is not None else "",
+                history=history,
                 run_id=workflow.info().workflow_id,
                 max_turns=request.max_turns,
             )
+            self._saved = len(history)
         interpreter = functools.partial(_WorkflowInterpreter, workflow=self, app=app)
-        result = await run_agent(agent, state, config=config, interpreter=interpreter)
+        result = await run_agent(
+            agent,
+            state,
+            config=config,
+            interpreter=interpreter,
+            unsaved_input=state.items[self._saved :],
+        )
         self._status = result.state.status
         return RunReply(
             state=result.state.model_dump(mode="json"),
             finished_at=workflow.now().isoformat(),
             generation=self._generation,
         ).model_dump(mode="json")
+
+    async def _session_history(self, request: RunRequest, app: TemporalApp) -> list[Item]:
+        if request.session_id is None:
+            return []
+        options = activity_options(_HISTORY, _NO_GRAPH, app.config, app)
+        self._activities += 1
+        data = await workflow.execute_activity(
+            HISTORY_ACTIVITY,
+            request.session_id,
+            activity_id=f"{self._activities}-session_history",
+            start_to_close_timeout=options.start_to_close,
+            retry_policy=options.retry,
+            summary="session_history",
+        )
+        return input_to_items(data)
+
+    async def save_items(self, items: list[Item], state: RunState, app: TemporalApp) -> None:
+        """Add items to the run's session, in an activity that writes them once."""
+        assert self._request is not None
+        session_id = self._request.session_id
+        if session_id is None:
+            return
+        options = activity_options(_HISTORY, _NO_GRAPH, app.config, app)
+        self._activities += 1
+        await workflow.execute_activity(
+            SAVE_ACTIVITY,
+            SaveRequest(
+                session_id=session_id,
+                write_id=f"{state.run_id}:{self._generation}:{self._activities}",
+                items=items_to_json(items),
+            ).model_dump(mode="json"),
+            activity_id=f"{self._activities}-save_items",
+            start_to_close_timeout=options.start_to_close,
+            retry_policy=options.retry,
+            summary="save_items",
+        )
+        self._saved += len(items)
 
     # ------------------------------------------------- what the interpreter asks
 
@@ -158,7 +215,7 @@ class AgentRunWorkflow:
         info = workflow.info()
         long = info.get_current_history_length() >= self._request.continue_as_new_after
         if self._executed and (long or info.is_continue_as_new_suggested()):
-            raise _ContinueAsNew(state.model_dump(mode="json"))
+            raise _ContinueAsNew(state.model_dump(mode="json"), self._saved)
 
     async def execute(self, command: Command, state: RunState, app: TemporalApp, graph: Any) -> Any:
         config = dataclasses.replace(app.config, tracing_disabled=True, run_timeout=None)
@@ -218,6 +275,7 @@ class AgentRunWorkflow:
 
 
 _NO_GRAPH: Any = None  # an approval's activity options need no agent
+_HISTORY: Any = AwaitApproval(requests=[])  # neither does a session's: the default limit
 
 
 class _WorkflowInterpreter(Interpreter):
@@ -237,4 +295,4 @@ class _WorkflowInterpreter(Interpreter):
         return await self.workflow.wait_for_decisions(command, self.state, self.app)
 
     async def save_items(self, items: list[Item]) -> None:
-        """Nothing to write: a Temporal run keeps its items in its state."""
+        await self.workflow.save_items(items, self.state, self.app)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError
 from ..lifecycle import RunHooks
+from ..memory.session import Session
 from ..run.config import RunConfig
 from ..run.registry import AgentRegistry, Agents
 from .events import EventLog
@@ -25,7 +27,9 @@ class TemporalApp:
     retried. ``default_timeout`` bounds, in seconds, each attempt of a command
     whose agent or tools give no time limit of their own. A command's activity
     beats while it runs: one that misses ``heartbeat_timeout`` seconds of beats
-    (its worker died) is tried again on another worker.
+    (its worker died) is tried again on another worker. ``sessions`` opens a
+    session by its id (for example ``ascent.memory.open_session``), for runs
+    started with a ``session_id``.
     """
 
     agents: Agents
@@ -35,6 +39,7 @@ class TemporalApp:
     activity_attempts: int = 5
     default_timeout: float = 600.0
     heartbeat_timeout: float = 30.0
+    sessions: Callable[[str], Session] | None = None
 
     def __post_init__(self) -> None:
         self.registry = AgentRegistry(self.agents)
@@ -43,6 +48,15 @@ class TemporalApp:
         for name in ("default_timeout", "heartbeat_timeout"):
             if not getattr(self, name) > 0:
                 raise UserError(f"TemporalApp.{name} must be a positive number of seconds")
+
+    def session(self, session_id: str) -> Session:
+        """The session ``session_id`` (a :class:`UserError` if the app opens none)."""
+        if self.sessions is None:
+            raise UserError(
+                "this run continues a session, but the worker's TemporalApp opens none: "
+                "give it sessions= (such as ascent.memory.open_session)"
+            )
+        return self.sessions(session_id)
 
     @classmethod
     def of(cls, value: object) -> TemporalApp:

@@ -66,14 +66,23 @@ class TemporalRuns:
         *,
         run_id: str | None = None,
         max_turns: int = DEFAULT_MAX_TURNS,
+        session_id: str | None = None,
     ) -> str:
-        """Start a run of ``agent`` on ``input`` (or go on with a saved state); its id."""
+        """Start a run of ``agent`` on ``input`` (or go on with a saved state); its id.
+
+        With ``session_id`` the run continues that session's conversation and adds
+        its items to it (the workers' app opens sessions: ``TemporalApp.sessions``).
+        """
         if isinstance(input, RunState):
-            request = RunRequest(agent=agent, state=input.model_dump(mode="json"))
+            # a session, if any, is taken to hold the state's items already
+            request = RunRequest(
+                agent=agent, state=input.model_dump(mode="json"), saved_items=len(input.items)
+            )
             run_id = run_id or input.run_id
             request.continue_as_new_after = self.continue_as_new_after
         else:
             request = self._request(agent, input, max_turns=max_turns)
+        request.session_id = session_id
         if run_id is None:
             raise UserError("give the run an id (run_id=...): it is its workflow's id")
         try:

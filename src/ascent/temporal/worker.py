@@ -59,12 +59,18 @@ async def serving(
     ``task_queue`` until the block ends. ``options`` go to Temporal's ``Worker``."""
     app = TemporalApp.of(app)
     serve_app(task_queue, app)
+    activities = RunActivities(app)
     try:
         worker = Worker(
             client,
             task_queue=task_queue,
             workflows=[AgentRunWorkflow],
-            activities=[RunActivities(app).execute, RunActivities(app).paused],
+            activities=[
+                activities.execute,
+                activities.paused,
+                activities.session_history,
+                activities.save_items,
+            ],
             workflow_runner=sandbox_runner(),
             **options,
         )

@@ -14,7 +14,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 
-def test_server_path() -> str:
+def server_binary() -> str:
     found = shutil.which("temporal-test-server", path=sysconfig.get_path("scripts"))
     if found is None:
         raise AssertionError(
@@ -26,9 +26,7 @@ def test_server_path() -> str:
 
 @pytest.fixture
 async def temporal() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=test_server_path()
-    )
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=server_binary())
     try:
         yield env
     finally:

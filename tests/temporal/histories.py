@@ -63,11 +63,9 @@ async def record_one(client: Client, name: str) -> str:
 async def _record_all() -> None:
     from temporalio.testing import WorkflowEnvironment
 
-    from .conftest import test_server_path
+    from .conftest import server_binary
 
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=test_server_path()
-    )
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=server_binary())
     try:
         HISTORIES.mkdir(exist_ok=True)
         for name in RECORDED:

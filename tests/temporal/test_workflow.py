@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from ascent import Agent, Runner
+from ascent import Agent, RunContext, Runner, function_tool
 from ascent.errors import AgentNotFound, AscentError, ModelBehaviorError, UserError
 from ascent.run import RunConfig, RunState
 from ascent.run.commands import ApprovalDecision
@@ -199,3 +199,22 @@ def test_the_workflow_module_stays_in_the_sandbox() -> None:
     assert "ascent.run" in passed
     assert "ascent.temporal._workflow" not in passed
     assert not any(name in passed for name in ("ascent", "ascent.temporal"))
+
+
+async def test_tools_get_the_app_s_context(temporal: WorkflowEnvironment, task_queue: str) -> None:
+    @function_tool
+    def whoami(context: RunContext[dict[str, str]]) -> str:
+        """Who asks."""
+        return context.context["user"]
+
+    agent = Agent(
+        name="Support",
+        model=ScriptedModel([ToolCall("whoami", {}), lambda request: request.input[-1].output]),
+        tools=[whoami],
+    )
+    runs = TemporalRuns(temporal.client, task_queue=task_queue)
+    app = TemporalApp(agents=[agent], context={"user": "u-7"})
+    async with serving(temporal.client, app, task_queue=task_queue):
+        await runs.start("Support", "who am I?", run_id="ctx")
+        state = await asyncio.wait_for(runs.state("ctx"), GUARD)
+    assert state.final_output == "u-7"

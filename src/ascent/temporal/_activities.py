@@ -101,7 +101,7 @@ class RunActivities:
         scope = RunScope(
             graph=graph,
             state=state,
-            context=RunContext(context=None, run_id=state.run_id, usage=state.usage),
+            context=RunContext(context=app.context, run_id=state.run_id, usage=state.usage),
             config=config,
             hooks=app.hooks,
             emit=emit,

@@ -19,8 +19,8 @@ __all__ = ["TemporalApp", "served_app"]
 @dataclass(kw_only=True)
 class TemporalApp:
     """The agents a worker runs (by name), with the :class:`RunConfig` of their
-    runs, the ``hooks`` called in activities and the :class:`EventLog` their
-    events go to.
+    runs, the ``context`` their tools and hooks get (as with ``Runner.run``),
+    the ``hooks`` called in activities and the :class:`EventLog` their events go to.
 
     Activities are retried ``activity_attempts`` times at most (a provider's
     failure, a crash of the worker); errors Ascent raises on purpose are not
@@ -34,6 +34,7 @@ class TemporalApp:
 
     agents: Agents
     config: RunConfig = field(default_factory=RunConfig)
+    context: Any = None
     hooks: RunHooks[Any] | None = None
     events: EventLog | None = None
     activity_attempts: int = 5

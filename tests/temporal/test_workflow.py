@@ -194,6 +194,31 @@ async def test_a_malformed_request_fails_the_run(
     assert "not a run request" in str(error)
 
 
+async def test_a_malformed_state_or_decision_does_not_stick_the_run(
+    temporal: WorkflowEnvironment, task_queue: str
+) -> None:
+    runs = TemporalRuns(temporal.client, task_queue=task_queue, agents=approval_agents())
+    async with serving(temporal.client, approval_agents(), task_queue=task_queue):
+        await temporal.client.start_workflow(
+            RUN_WORKFLOW,
+            {"agent": "Refunds", "state": {"turn": "many"}},
+            id="bad-state",
+            task_queue=task_queue,
+        )
+        error = await _fails(runs, "bad-state")
+        assert isinstance(error, UserError)
+        assert "not a run state" in str(error)
+
+        await runs.start("Refunds", "Refund A-1", run_id="bad-decision")
+        waiting = await _waiting(runs, "bad-decision")
+        handle = temporal.client.get_workflow_handle("bad-decision")
+        await handle.signal("ascent.decide", ["not", "a", "map"])
+        await handle.signal("ascent.decide", {waiting[0]["call_id"]: {"approved": "perhaps"}})
+        await runs.decide("bad-decision", {waiting[0]["call_id"]: ApprovalDecision(approved=True)})
+        state = await asyncio.wait_for(runs.state("bad-decision"), GUARD)
+    assert state.final_output == "Done: A-1: refunded"
+
+
 def test_the_workflow_module_stays_in_the_sandbox() -> None:
     passed = sandbox_restrictions().passthrough_modules
     assert "ascent.run" in passed

@@ -88,7 +88,11 @@ class AgentRunWorkflow:
 
     @workflow.signal(name=DECIDE_SIGNAL)
     def decide(self, decisions: dict[str, Any]) -> None:
-        """Decisions on calls the run waits for (call id -> ApprovalDecision as JSON)."""
+        """Decisions on calls the run waits for (call id -> ApprovalDecision as JSON).
+        A malformed one is ignored: a signal that raised would fail the run's task."""
+        if not isinstance(decisions, dict):
+            workflow.logger.warning("ignored decisions that are not a map of call ids")
+            return
         for call_id, value in decisions.items():
             try:
                 self._decisions[call_id] = ApprovalDecision.model_validate(value)
@@ -142,7 +146,10 @@ class AgentRunWorkflow:
         agent = app.registry.get_agent(request.agent)
         config = dataclasses.replace(app.config, tracing_disabled=True, run_timeout=None)
         if request.state is not None:
-            state = RunState.from_json(json.dumps(request.state))
+            try:
+                state = RunState.from_json(json.dumps(request.state))
+            except ValidationError as exc:
+                raise UserError(f"not a run state: {exc}") from None
             self._saved = request.saved_items
         else:
             history = await self._session_history(request, app)

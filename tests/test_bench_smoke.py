@@ -40,7 +40,13 @@ def load(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
         ("service", ["replicas", "clients", "runs/s", "p99", "2 replicas / 1 replica"]),
         (
             "durable",
-            ["durable overhead", "in process (streamed)", "durable (steps), sqlite", "per step"],
+            [
+                "durable overhead",
+                "in process (streamed)",
+                "durable (steps), sqlite",
+                "per step",
+                "temporal, test server",
+            ],
         ),
         ("chaos", ["kill -9", "misbehaving model", "cut_stream", "RSS", "races", "problems: none"]),
     ],

@@ -44,6 +44,7 @@ from .loading import load_agent
 from .mock_server import mock_server_command
 from .serving import a2a_command, mcp_command, serve_command, ui_command
 from .traces import traces_app
+from .worker import worker_command
 
 __all__ = ["app", "main"]
 
@@ -357,6 +358,7 @@ app.command("mcp", cls=FlagsCommand)(mcp_command)
 app.command("serve", cls=FlagsCommand)(serve_command)
 app.command("ui", cls=FlagsCommand)(ui_command)
 app.command("mock-server", cls=FlagsCommand)(mock_server_command)
+app.command("worker", cls=FlagsCommand)(worker_command)
 
 
 def _model_label(model: str | None, agent: Agent[Any]) -> str:

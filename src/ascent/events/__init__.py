@@ -1,0 +1,1 @@
+"""Events: runs started by messages, lifecycle published as CloudEvents."""

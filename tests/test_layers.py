@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"agent"},
     {"run"},
     {"durable", "patterns", "mcp", "a2a", "memory_agents", "graph_view", "demo", "testing"},
-    {"events"},
+    {"events"},  # beside durable in DESIGN.md; it imports durable's outbox and engine
     {"server"},
     {"cli"},
     {"__init__"},  # the package's face: it imports what it exports, and nothing imports it

@@ -9,7 +9,7 @@ PostgreSQL many replicas share the work.
 """
 
 from ..errors import AgentNotFound, RunConflict, RunNotFound
-from .engine import APP_VERSION_ENV, EXECUTOR_ID_ENV, DurableEngine
+from .engine import APP_VERSION_ENV, EXECUTOR_ID_ENV, DurableEngine, run_id_for_key
 from .records import MAX_EVENT_SEQ, TERMINAL_STATUSES, RunEvent, RunRecord, RunStatus, Schedule
 from .tools import durable_sleep, idempotency_key
 
@@ -28,4 +28,5 @@ __all__ = [
     "Schedule",
     "durable_sleep",
     "idempotency_key",
+    "run_id_for_key",
 ]

@@ -1,0 +1,208 @@
+"""The broker seam over FastStream: RabbitMQ, Kafka, NATS JetStream, Redis Streams.
+
+One adapter for the four, because FastStream gives them one API; what differs
+is how each names a topic and a group:
+
+- RabbitMQ: a durable topic exchange ``ascent``, the topic as routing key; a
+  group is a durable queue bound to it (its consumers share the queue), a
+  consumer without a group an exclusive queue of its own. Unacknowledged
+  messages go back to the queue when their consumer dies.
+- Kafka: the topic; a group is a consumer group (offsets committed after the
+  handler returns).
+- NATS: a JetStream stream per topic; a group is a durable pull consumer its
+  members share.
+- Redis: a stream per topic; a group is a consumer group. A message whose
+  consumer died stays pending: each consumer also claims messages pending
+  longer than ``claim_after`` seconds (XAUTOCLAIM) and handles them again.
+
+Bodies are bytes both ways (no FastStream envelope decoding beyond its own).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import UserError
+from .broker import Handler
+
+__all__ = ["FastStreamBroker"]
+
+
+def _require() -> None:
+    try:
+        import faststream  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - the extra is in the dev group
+        raise UserError(
+            "a broker URL needs FastStream: pip install 'ascent-agents[events]'"
+        ) from exc
+
+
+async def _raw(message: Any) -> bytes:
+    """The decoder every subscriber uses: the body as it came, JSON or not."""
+    body = message.body
+    return body if isinstance(body, bytes) else bytes(body)
+
+
+def _safe(name: str) -> str:
+    """A stream or consumer name from a topic (NATS names allow no dots)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)
+
+
+class FastStreamBroker:
+    """A broker named by URL, through FastStream."""
+
+    def __init__(self, url: str, *, name: str | None = None, claim_after: float = 5.0) -> None:
+        _require()
+        self.url: str | None = url
+        self.kind = url.split("://", 1)[0].lower()
+        self.name = name or uuid.uuid4().hex[:12]
+        self.claim_after = claim_after
+        self._broker: Any = self._make()
+        self._started = False
+        self._streams: dict[str, Any] = {}
+
+    def _make(self) -> Any:
+        kind, url = self.kind, str(self.url)
+        if kind in ("amqp", "amqps"):
+            from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
+
+            self._exchange = RabbitExchange("ascent", type=ExchangeType.TOPIC, durable=True)
+            return RabbitBroker(url)
+        if kind == "kafka":
+            from faststream.kafka import KafkaBroker
+
+            parts = urlsplit(url)
+            return KafkaBroker(parts.netloc.split(","))
+        if kind == "nats":
+            from faststream.nats import NatsBroker
+
+            return NatsBroker(url)
+        from faststream.redis import RedisBroker
+
+        parts = urlsplit(url)
+        scheme = "rediss" if kind == "rediss" else "redis"
+        return RedisBroker(urlunsplit((scheme, *parts[1:])))
+
+    async def start(self) -> None:
+        if not self._started:
+            await self._broker.start()
+            self._started = True
+
+    async def stop(self) -> None:
+        if self._started:
+            self._started = False
+            await self._broker.stop()
+
+    async def publish(self, topic: str, body: bytes) -> None:
+        await self.start()
+        broker = self._broker
+        if self.kind in ("amqp", "amqps"):
+            await broker.publish(body, routing_key=topic, exchange=self._exchange, persist=True)
+        elif self.kind == "kafka":
+            await broker.publish(body, topic)
+        elif self.kind == "nats":
+            stream = await self._nats_stream(topic)
+            await broker.publish(body, topic, stream=stream.name)
+        else:
+            await broker.publish(body, stream=topic)
+
+    async def subscribe(self, topic: str, handler: Handler, *, group: str | None = None) -> None:
+        from faststream import AckPolicy
+
+        async def on_message(body: bytes) -> None:
+            await handler(body)
+
+        options: dict[str, Any] = {"decoder": _raw, "ack_policy": AckPolicy.NACK_ON_ERROR}
+        subscribers = []
+        broker = self._broker
+        if self.kind in ("amqp", "amqps"):
+            from faststream.rabbit import RabbitQueue
+
+            if group is None:
+                queue = RabbitQueue(
+                    f"ascent.tail.{self.name}.{uuid.uuid4().hex[:8]}",
+                    routing_key=topic,
+                    exclusive=True,
+                    auto_delete=True,
+                )
+            else:
+                queue = RabbitQueue(f"{group}:{topic}", routing_key=topic, durable=True)
+            subscribers.append(broker.subscriber(queue, self._exchange, **options))
+        elif self.kind == "kafka":
+            if group is None:
+                subscribers.append(broker.subscriber(topic, **options))
+            else:
+                subscribers.append(
+                    broker.subscriber(
+                        topic, group_id=group, auto_offset_reset="earliest", **options
+                    )
+                )
+        elif self.kind == "nats":
+            from faststream.nats import PullSub
+
+            stream = await self._nats_stream(topic)
+            if group is None:
+                subscribers.append(broker.subscriber(topic, stream=stream, **options))
+            else:
+                subscribers.append(
+                    broker.subscriber(
+                        topic,
+                        stream=stream,
+                        durable=_safe(f"{group}-{topic}"),
+                        pull_sub=PullSub(batch_size=1, timeout=1.0),
+                        **options,
+                    )
+                )
+        else:
+            from faststream.redis import StreamSub
+
+            if group is None:
+                subscribers.append(broker.subscriber(stream=StreamSub(topic), **options))
+            else:
+                consumer = f"{group}.{self.name}"
+                subscribers.append(
+                    broker.subscriber(
+                        stream=StreamSub(topic, group=group, consumer=consumer),
+                        **options,
+                    )
+                )
+                # what a dead consumer of the group left pending comes back here
+                claim = int(self.claim_after * 1000)
+                subscribers.append(
+                    broker.subscriber(
+                        stream=StreamSub(
+                            topic,
+                            group=group,
+                            consumer=consumer,
+                            min_idle_time=claim,
+                            polling_interval=200,
+                        ),
+                        **options,
+                    )
+                )
+        for subscriber in subscribers:
+            subscriber(on_message)
+        if self._started:
+            for subscriber in subscribers:
+                await subscriber.start()
+
+    async def _nats_stream(self, topic: str) -> Any:
+        """The JetStream stream of ``topic``, declared on first use (FastStream itself
+        declares streams only when the broker starts)."""
+        from faststream.nats import JStream
+
+        stream = self._streams.get(topic)
+        if stream is None:
+            stream = JStream(_safe(f"ascent-{topic}"), subjects=[topic])
+            await self.start()
+            context = self._broker.config.connection_state.stream
+            try:
+                await context.add_stream(name=stream.name, subjects=[topic])
+            except Exception as exc:  # declared already (by another replica, say)
+                if "already in use" not in str(exc):
+                    raise
+            self._streams[topic] = stream
+        return stream

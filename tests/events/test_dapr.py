@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,10 +23,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ascent import Agent
+from ascent.durable import DurableEngine, run_id_for_key
 from ascent.errors import UserError
+from ascent.events import (
+    DEAD_LETTER,
+    DEAD_LETTER_TOPIC,
+    RUN_COMPLETED,
+    RUNS_TOPIC,
+    EventService,
+    subscribe,
+)
 from ascent.events.dapr import DaprBroker, sidecar_url
 from ascent.server.routes.dapr import dapr_router
+from ascent.storage import dispose_engines
+from ascent.testing import ScriptedModel
 from ascent.testing.loopback import LoopbackServer
+
+from ..testing.brokers import eventually
 
 TRACEPARENT = "00-113ad9c4e42b27583ae98ba698d54255-e3743e35ff56f219-01"
 
@@ -275,3 +290,67 @@ def test_sidecar_address_comes_from_daprs_variables() -> None:
 def test_a_bad_dapr_url_is_refused(url: str) -> None:
     with pytest.raises(UserError, match="dapr://<pubsub-name>"):
         DaprBroker(url)
+
+
+async def test_the_service_runs_sidecar_events_and_publishes_through_the_sidecar(
+    sidecar: Any, tmp_path: Path
+) -> None:
+    """End to end on the app side: a delivered event starts one run (a redelivery none),
+    its completion goes out through the sidecar, and a poison message is dead-lettered."""
+    engine = DurableEngine(
+        agents=[Agent(name="support", instructions="Be brief.")],
+        database_url=f"sqlite:///{tmp_path / 'dapr.db'}",
+        model=ScriptedModel(["on it"] * 4),
+        poll_interval=0.02,
+        executor_id="dapr-replica",
+    )
+    broker = DaprBroker("dapr://orders-pubsub", sidecar=sidecar.url, api_token="")
+    service = EventService(
+        engine,
+        broker=broker,
+        subscriptions=[subscribe("orders.created", agent="support", tenant="acme")],
+        relay_interval=0.02,
+    )
+    await engine.start()
+    await service.start()
+    try:
+        async with client(app_for(broker)) as http:
+            listed = (await http.get("/dapr/subscribe")).json()
+            assert [entry["topic"] for entry in listed] == ["orders.created"]
+            body = sidecar_delivery("orders.created", event_id="order-1")
+            for _delivery in range(2):  # the sidecar delivers it twice (at least once)
+                response = await http.post(
+                    listed[0]["routes"]["default"], content=body, headers=SIDECAR_HEADERS
+                )
+                assert response.json() == {"status": "SUCCESS"}
+            run_id = run_id_for_key("acme", "order-1")
+            record = await engine.wait_run(run_id, tenant="acme", timeout=30)
+            assert record.status == "completed"
+            assert [r.id for r in await engine.list_runs(tenant="acme")] == [run_id]
+
+            poison = await http.post(
+                "/dapr/events/orders.created", content=b"{not json", headers=SIDECAR_HEADERS
+            )
+            assert poison.json() == {"status": "SUCCESS"}  # dead-lettered, not retried
+
+        def published(topic: str) -> list[dict[str, Any]]:
+            prefix = f"/v1.0/publish/orders-pubsub/{topic}"
+            return [json.loads(b) for path, _, b in sidecar.requests if path == prefix]
+
+        await eventually(
+            lambda: any(
+                e["type"] == RUN_COMPLETED and e.get("runid") == run_id
+                for e in published(RUNS_TOPIC)
+            )
+        )
+        [letter] = published(DEAD_LETTER_TOPIC)
+        assert letter["type"] == DEAD_LETTER
+        assert "malformed JSON" in letter["data"]["reason"]
+        assert all(
+            headers["content-type"] == "application/cloudevents+json"
+            for _, headers, _ in sidecar.requests
+        )
+    finally:
+        await service.stop()
+        await engine.stop()
+        dispose_engines()

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from ..errors import UserError
-
-Handler = Callable[[bytes], Awaitable[None]]
+from .broker import Handler
 
 __all__ = [
     "DAPR_ROUTE_PREFIX",

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from ..errors import UserError
-from .broker import Handler
+
+# broker.Handler, spelled out: broker.py imports this module (connect_broker)
+Handler = Callable[[bytes], Awaitable[None]]
 
 __all__ = [
     "DAPR_ROUTE_PREFIX",
@@ -81,7 +83,7 @@ class DaprBroker:
         parts = urlsplit(url)
         if parts.scheme.lower() != "dapr" or not parts.netloc or parts.path not in ("", "/"):
             raise UserError(f"a Dapr broker URL is dapr://<pubsub-name>, not {url!r}")
-        self.url = url
+        self.url: str | None = url
         self.pubsub = parts.netloc
         self.sidecar = (sidecar or sidecar_url()).rstrip("/")
         self.api_token = api_token if api_token is not None else os.environ.get("DAPR_API_TOKEN")

@@ -20,15 +20,21 @@ Bodies are bytes both ways (no FastStream envelope decoding beyond its own).
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import UserError
-from .broker import Handler
+
+# as broker.Handler (not imported: broker imports this module when a URL is given)
+Handler = Callable[[bytes], Awaitable[None]]
 
 __all__ = ["FastStreamBroker"]
+
+_LOGGER = logging.getLogger("ascent.events.broker")
 
 
 def _require() -> None:
@@ -70,21 +76,21 @@ class FastStreamBroker:
             from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
 
             self._exchange = RabbitExchange("ascent", type=ExchangeType.TOPIC, durable=True)
-            return RabbitBroker(url)
+            return RabbitBroker(url, logger=_LOGGER)
         if kind == "kafka":
             from faststream.kafka import KafkaBroker
 
             parts = urlsplit(url)
-            return KafkaBroker(parts.netloc.split(","))
+            return KafkaBroker(parts.netloc.split(","), logger=_LOGGER)
         if kind == "nats":
             from faststream.nats import NatsBroker
 
-            return NatsBroker(url)
+            return NatsBroker(url, logger=_LOGGER)
         from faststream.redis import RedisBroker
 
         parts = urlsplit(url)
         scheme = "rediss" if kind == "rediss" else "redis"
-        return RedisBroker(urlunsplit((scheme, *parts[1:])))
+        return RedisBroker(urlunsplit((scheme, *parts[1:])), logger=_LOGGER)
 
     async def start(self) -> None:
         if not self._started:
@@ -160,16 +166,19 @@ class FastStreamBroker:
             from faststream.redis import StreamSub
 
             if group is None:
-                subscribers.append(broker.subscriber(stream=StreamSub(topic), **options))
+                # a group of its own, made at subscribe time: XREAD from "$" would
+                # miss what is published before its first read
+                group, claim_pending = f"ascent.tail.{uuid.uuid4().hex[:12]}", False
             else:
-                consumer = f"{group}.{self.name}"
-                subscribers.append(
-                    broker.subscriber(
-                        stream=StreamSub(topic, group=group, consumer=consumer),
-                        **options,
-                    )
+                claim_pending = True
+            consumer = f"{group}.{self.name}"
+            subscribers.append(
+                broker.subscriber(
+                    stream=StreamSub(topic, group=group, consumer=consumer, polling_interval=100),
+                    **options,
                 )
-                # what a dead consumer of the group left pending comes back here
+            )
+            if claim_pending:  # what a dead consumer of the group left comes back here
                 claim = int(self.claim_after * 1000)
                 subscribers.append(
                     broker.subscriber(

@@ -173,6 +173,7 @@ class EventConsumer:
         self.broker = broker
         self.subscriptions = list(subscriptions)
         self.retry_delay = retry_delay
+        self.handled = 0  # messages done with (a run queued, a decision, a dead letter)
         self.dead_lettered = 0
 
     async def start(self) -> None:
@@ -189,6 +190,10 @@ class EventConsumer:
         """Handle one message: returns once it is a durably queued run, a decision
         applied, or a dead letter; raises (so the broker delivers it again) only
         when even the dead letter could not be sent."""
+        await self._handle(subscription, body)
+        self.handled += 1
+
+    async def _handle(self, subscription: Subscription, body: bytes) -> None:
         attempts = 0
         while True:
             attempts += 1

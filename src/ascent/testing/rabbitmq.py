@@ -8,6 +8,10 @@ system node. No plugin is enabled (the management UI costs seconds to boot)::
     with RabbitMQServer() as server:
         broker = RabbitBroker(server.url)   # amqp://guest:guest@127.0.0.1:PORT/
 
+Each test can take a virtual host of its own, made when the node boots (no
+per-test cost): ``server.fresh_url()`` names one no one has used, so queues
+and exchanges left by another test are not there.
+
 Readiness is the AMQP handshake itself: the node answers ``Connection.Start``
 only once it accepts clients. Stopping it stops the VM cleanly, then ends its
 process group and the ``epmd`` it used, and deletes its folder.
@@ -16,6 +20,10 @@ process group and the ``epmd`` it used, and deletes its folder.
 from __future__ import annotations
 
 import atexit
+import base64
+import hashlib
+import itertools
+import json
 import os
 import secrets
 import shutil
@@ -58,7 +66,9 @@ def find_epmd() -> str | None:
 class RabbitMQServer:
     """One RabbitMQ node, started by :meth:`start` (or ``with``) and removed by :meth:`stop`."""
 
-    def __init__(self, *, program: str | None = None, epmd: str | None = None) -> None:
+    def __init__(
+        self, *, program: str | None = None, epmd: str | None = None, vhosts: int = 32
+    ) -> None:
         found = program or find_rabbitmq_server()
         if found is None:
             raise RuntimeError("rabbitmq-server not found (install the rabbitmq-server package)")
@@ -73,6 +83,8 @@ class RabbitMQServer:
         self.dist_port = 0
         self.epmd_port = 0
         self.node_name = f"ascent-{secrets.token_hex(4)}@localhost"
+        self.vhosts = vhosts
+        self._vhost_numbers = itertools.count(1)
         self.root: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._epmd: subprocess.Popen[bytes] | None = None
@@ -82,6 +94,13 @@ class RabbitMQServer:
         if self._process is None:
             raise RuntimeError("the RabbitMQ node is not running")
         return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def fresh_url(self) -> str:
+        """A URL on a virtual host no one has used yet (``/t1``, ``/t2``...)."""
+        number = next(self._vhost_numbers)
+        if number > self.vhosts:
+            raise RuntimeError(f"all {self.vhosts} virtual hosts are taken: pass vhosts=")
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/t{number}"
 
     @property
     def pids(self) -> list[int]:
@@ -139,7 +158,9 @@ class RabbitMQServer:
         (self.root / "enabled_plugins").write_text("[].\n")
         # guest may log in from loopback only, which is where the tests are; the
         # low disk limit keeps a nearly full test machine from blocking publishers.
+        (self.root / "definitions.json").write_text(json.dumps(_definitions(self.vhosts)))
         (self.root / "rabbitmq.conf").write_text(
+            f"load_definitions = {self.root / 'definitions.json'}\n"
             "loopback_users.guest = true\n"
             "disk_free_limit.absolute = 1MB\n"
             "log.console = false\n"
@@ -212,6 +233,29 @@ class RabbitMQServer:
         epmd, self._epmd = self._epmd, None
         if epmd is not None:
             stop_process_group(epmd, grace=5)
+
+
+def _definitions(vhosts: int) -> dict[str, object]:
+    """The node's users, virtual hosts and permissions, loaded at boot. A node that
+    loads definitions makes no default user: guest is defined here."""
+    names = ["/", *(f"t{n}" for n in range(1, vhosts + 1))]
+    salt = secrets.token_bytes(4)
+    digest = hashlib.sha256(salt + b"guest").digest()
+    return {
+        "users": [
+            {
+                "name": "guest",
+                "password_hash": base64.b64encode(salt + digest).decode(),
+                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                "tags": ["administrator"],
+            }
+        ],
+        "vhosts": [{"name": name} for name in names],
+        "permissions": [
+            {"user": "guest", "vhost": name, "configure": ".*", "write": ".*", "read": ".*"}
+            for name in names
+        ],
+    }
 
 
 def _accepts(port: int) -> bool:

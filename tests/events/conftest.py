@@ -1,8 +1,11 @@
-"""Events on a real broker: the in-process one, and Redis Streams on loopback.
+"""Events on a real broker: the in-process one, Redis Streams, RabbitMQ and NATS
+JetStream, each on loopback.
 
 Every broker test runs on each kind (``broker_kind``): a test asks for
 ``make_broker`` and gets a fresh broker of that kind per call (one per replica,
-say), all on one server per test (Redis is flushed first).
+say), all on one server per test. Each test starts clean: Redis is flushed,
+RabbitMQ gives it a virtual host of its own, NATS is a server of its own (it
+starts in milliseconds; its streams would otherwise replay old events).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from ascent import Agent
 from ascent.durable import DurableEngine
 from ascent.events import Broker, CloudEvent, LocalBroker, connect_broker, parse_event
 from ascent.storage import dispose_engines
+from ascent.testing.nats import NATSServer
+from ascent.testing.rabbitmq import RabbitMQServer
 from ascent.testing.redis import RedisServer
 
 from ..sample_tools import lookup, refund
@@ -35,22 +40,31 @@ def sqlite_url(tmp_path: Path) -> Iterator[str]:
     dispose_engines()
 
 
-@pytest.fixture(params=["local", "redis"])
+@pytest.fixture(params=["local", "redis", "rabbitmq", "nats"])
 def broker_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
-def broker_url(broker_kind: str, request: pytest.FixtureRequest) -> str | None:
+def broker_url(broker_kind: str, request: pytest.FixtureRequest) -> Iterator[str | None]:
     if broker_kind == "local":
-        return None
+        yield None
+        return
+    if broker_kind == "rabbitmq":
+        rabbitmq: RabbitMQServer = request.getfixturevalue("rabbitmq_server")
+        yield rabbitmq.fresh_url()
+        return
+    if broker_kind == "nats":
+        nats: NATSServer = request.getfixturevalue("fresh_nats_server")
+        yield nats.url
+        return
     server: RedisServer = request.getfixturevalue("redis_server")
     import redis
 
     client = redis.Redis.from_url(server.url)
     client.flushall()
     client.close()
-    return server.url
+    yield server.url
 
 
 @pytest.fixture

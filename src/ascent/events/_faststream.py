@@ -135,7 +135,10 @@ class FastStreamBroker:
                     auto_delete=True,
                 )
             else:
-                queue = RabbitQueue(f"{group}:{topic}", routing_key=topic, durable=True)
+                # AMQP queue names allow letters, digits and - _ . : only (a group
+                # may be "ascent.*", the subscription of any agent)
+                name = re.sub(r"[^A-Za-z0-9_.:-]", "_", f"{group}:{topic}")
+                queue = RabbitQueue(name, routing_key=topic, durable=True)
             subscribers.append(broker.subscriber(queue, self._exchange, **options))
         elif self.kind == "kafka":
             if group is None:

@@ -2,7 +2,8 @@
 
 One setting chooses the broker, ``ASCENT_BROKER_URL``: ``amqp://`` (RabbitMQ),
 ``kafka://``, ``nats://`` (JetStream) or ``redis://`` (Redis Streams), all
-through FastStream (the ``events`` extra). Without it, :class:`LocalBroker`
+through FastStream (the ``events`` extra), or ``dapr://<pubsub-name>`` (a Dapr
+sidecar's pub/sub, :mod:`ascent.events.dapr`). Without it, :class:`LocalBroker`
 delivers inside the process: the laptop default needs nothing installed, and
 events are still recorded in the outbox.
 
@@ -36,7 +37,7 @@ __all__ = [
 logger = logging.getLogger("ascent.events")
 
 BROKER_URL_ENV = "ASCENT_BROKER_URL"
-BROKER_SCHEMES = ("amqp", "amqps", "kafka", "nats", "redis", "rediss")
+BROKER_SCHEMES = ("amqp", "amqps", "kafka", "nats", "redis", "rediss", "dapr")
 
 Handler = Callable[[bytes], Awaitable[None]]
 
@@ -76,8 +77,12 @@ def connect_broker(url: str | None = None, *, name: str | None = None) -> Broker
     if scheme not in BROKER_SCHEMES:
         raise UserError(
             f"{BROKER_URL_ENV}: unknown broker {scheme!r}; "
-            "expected amqp://, kafka://, nats:// or redis://"
+            "expected amqp://, kafka://, nats://, redis:// or dapr://"
         )
+    if scheme == "dapr":
+        from .dapr import DaprBroker
+
+        return DaprBroker(url)
     from ._faststream import FastStreamBroker
 
     return FastStreamBroker(url, name=name)

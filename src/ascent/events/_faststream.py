@@ -40,6 +40,9 @@ _LOGGER = logging.getLogger("ascent.events.broker")
 # how long a publish waits for the broker's acknowledgement (JetStream's default is
 # half a second: a loaded machine answers later, and the publish is then tried again)
 _PUBLISH_TIMEOUT = 10.0
+# messages a NATS group member fetches per request (one per request caps a consumer
+# at a few hundred a second); those it holds unacknowledged when it dies come back
+_NATS_FETCH = 10
 
 
 def _require() -> None:
@@ -192,7 +195,7 @@ class FastStreamBroker:
                         topic,
                         stream=stream,
                         durable=_safe(f"{group}-{topic}"),
-                        pull_sub=PullSub(batch_size=1, timeout=1.0),
+                        pull_sub=PullSub(batch_size=_NATS_FETCH, timeout=1.0),
                         # a message its consumer died holding comes back after this
                         config=ConsumerConfig(ack_wait=self.claim_after),
                         **options,

@@ -87,6 +87,7 @@ class FastStreamBroker:
         self._broker: Any = self._make()
         self._started = False
         self._streams: dict[str, Any] = {}
+        self._members: dict[tuple[str, str], int] = {}  # (group, topic): members here
 
     def _make(self) -> Any:
         kind, url = self.kind, str(self.url)
@@ -210,7 +211,11 @@ class FastStreamBroker:
                 group, claim_pending = f"ascent.tail.{uuid.uuid4().hex[:12]}", False
             else:
                 claim_pending = True
-            consumer = f"{group}.{self.name}"
+            # each member of a group here a consumer name of its own, the same after
+            # a restart (it claims back what it left pending)
+            member = self._members.get((group, topic), 0)
+            self._members[(group, topic)] = member + 1
+            consumer = f"{group}.{self.name}" + (f".{member}" if member else "")
             subscribers.append(
                 broker.subscriber(
                     stream=StreamSub(topic, group=group, consumer=consumer, polling_interval=100),

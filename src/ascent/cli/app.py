@@ -28,6 +28,7 @@ from ..run.config import DEFAULT_MAX_TURNS
 from ..tracing import flush_traces, trace
 from ._common import MaxTurnsOption, ModelOption, TargetArgument, YesOption, friendly_errors
 from .console import StreamPrinter, ask_approval, make_console
+from .events import events_app
 from .loading import load_agent
 from .serving import a2a_command, mcp_command, serve_command, ui_command
 from .traces import traces_app
@@ -42,6 +43,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(traces_app, name="traces")
+app.add_typer(events_app, name="events")
 
 _EXIT_WORDS = frozenset({"exit", "quit", ":q"})
 

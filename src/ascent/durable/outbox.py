@@ -287,13 +287,14 @@ class Outbox:
             )
 
     def entries(
-        self, *, subject: str | None = None, unpublished: bool = False
+        self, *, subject: str | None = None, unpublished: bool = False, after: int = 0
     ) -> list[OutboxEntry]:
-        """The outbox's events (of one run, or only the unpublished), oldest first."""
+        """The outbox's events after the ``seq`` ``after`` (of one run, or only the
+        unpublished), oldest first."""
         from sqlalchemy import select
 
         table = self.table
-        query = select(table).order_by(table.c.seq)
+        query = select(table).where(table.c.seq > after).order_by(table.c.seq)
         if subject is not None:
             query = query.where(table.c.subject == subject)
         if unpublished:

@@ -1,4 +1,4 @@
-"""kill -9 a replica at the two moments that matter, on Redis Streams: after it
+"""kill -9 a replica at the two moments that matter, on each broker: after it
 received a message and before it acknowledged it, and between a run's change and
 the relay's publication of it."""
 
@@ -23,9 +23,9 @@ from .test_events import order
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def broker_kind() -> str:
-    return "redis"
+@pytest.fixture(params=["redis", "rabbitmq", "nats"])
+def broker_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 class Worker:

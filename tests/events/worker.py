@@ -3,7 +3,7 @@
 ``python -m tests.events.worker DB BROKER MARKS CRASH``: a durable engine on
 ``DB`` (agent ``support``, the offline model, executor id ``events-worker``, so
 a restarted worker resumes its runs at once) with an event service on the
-Redis ``BROKER``: ``orders.created`` starts runs. It creates ``MARKS/ready``
+``BROKER``: ``orders.created`` starts runs. It creates ``MARKS/ready``
 once started and appends each handled message's event id to ``MARKS/handled``.
 ``CRASH`` is where it kills itself with SIGKILL (kill -9): ``after-queue`` once
 a message's run is durably queued, before the message is acknowledged;

@@ -10,7 +10,7 @@ is how each names a topic and a group:
 - Kafka: the topic; a group is a consumer group (offsets committed after the
   handler returns).
 - NATS: a JetStream stream per topic; a group is a durable pull consumer its
-  members share.
+  members share (a message unacknowledged for ``claim_after`` seconds comes back).
 - Redis: a stream per topic; a group is a consumer group. A message whose
   consumer died stays pending: each consumer also claims messages pending
   longer than ``claim_after`` seconds (XAUTOCLAIM) and handles them again.
@@ -150,11 +150,17 @@ class FastStreamBroker:
                     )
                 )
         elif self.kind == "nats":
-            from faststream.nats import PullSub
+            from faststream.nats import ConsumerConfig, PullSub
 
             stream = await self._nats_stream(topic)
-            if group is None:
-                subscribers.append(broker.subscriber(topic, stream=stream, **options))
+            if group is None:  # what comes from now on, not the stream's past
+                from faststream.nats import DeliverPolicy
+
+                subscribers.append(
+                    broker.subscriber(
+                        topic, stream=stream, deliver_policy=DeliverPolicy.NEW, **options
+                    )
+                )
             else:
                 subscribers.append(
                     broker.subscriber(
@@ -162,6 +168,8 @@ class FastStreamBroker:
                         stream=stream,
                         durable=_safe(f"{group}-{topic}"),
                         pull_sub=PullSub(batch_size=1, timeout=1.0),
+                        # a message its consumer died holding comes back after this
+                        config=ConsumerConfig(ack_wait=self.claim_after),
                         **options,
                     )
                 )

@@ -5,7 +5,8 @@ the brokers started on loopback (``ascent.testing``: RabbitMQ, NATS JetStream,
 Redis), PostgreSQL too when its binaries are installed.
 
 1. Intake: ``-n`` CloudEvents published to a subscribed topic as fast as one
-   publisher sends them (batches of 100 in flight), while the replica turns
+   publisher sends them (another process, batches of 100 in flight), while the
+   replica turns
    each into a durable run (the event id its idempotency key; the scripted model
    answering at once, four workers, so runs queue). Events/s = events ÷ the time
    from the first publish until the consumer has handled the last one (a run
@@ -28,6 +29,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -95,28 +98,74 @@ async def intake(database_url: str, broker_url: str, n: int) -> Intake:
         subscriptions=[subscribe(TOPIC, agent="support")],
         name="bench-replica",
     )
-    publisher = connect_broker(broker_url)
     backlog = 0
     async with engine:
         await service.start()
         try:
-            await publisher.start()
             consumer = service.consumer
             assert consumer is not None and service.relay is not None
-            events = [order(i).to_json_bytes() for i in range(n)]
-            start = time.perf_counter()
-            for first in range(0, n, BATCH):
-                await asyncio.gather(*(publisher.publish(TOPIC, e) for e in events[first:][:BATCH]))
-            while consumer.handled < n:
-                backlog = max(backlog, (await asyncio.to_thread(service.relay.outbox.lag))[0])
-                await asyncio.sleep(0.02)
-            seconds = time.perf_counter() - start
+            with publisher_process(broker_url, n) as go:
+                start = time.perf_counter()
+                go()
+                while consumer.handled < n:
+                    backlog = max(backlog, (await asyncio.to_thread(service.relay.outbox.lag))[0])
+                    await asyncio.sleep(0.02)
+                seconds = time.perf_counter() - start
             while (await asyncio.to_thread(service.relay.outbox.lag))[0]:  # let the relay finish
                 await asyncio.sleep(0.05)
         finally:
-            await publisher.stop()
             await service.stop()
     return Intake(events=n, seconds=seconds, lags=relay_lags(database_url), backlog=backlog)
+
+
+# The publisher: another service, in a process of its own (its CPU is not the
+# replica's). Connects, says "ready", publishes argv[2] events when told "go".
+_PUBLISHER = f"""
+import asyncio, sys
+from ascent.events import CloudEvent, connect_broker
+
+async def main(url, n):
+    broker = connect_broker(url)
+    await broker.start()
+    events = [
+        CloudEvent(source="/bench", type="com.example.order.v1", data={{"n": i}}).to_json_bytes()
+        for i in range(n)
+    ]
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for first in range(0, n, {BATCH}):
+        await asyncio.gather(*(broker.publish({TOPIC!r}, e) for e in events[first:first + {BATCH}]))
+    await broker.stop()
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+@contextlib.contextmanager
+def publisher_process(broker_url: str, n: int) -> Iterator[Callable[[], None]]:
+    """A publisher of ``n`` events, connected; call what it yields to start publishing."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _PUBLISHER, broker_url, str(n)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        if process.stdout.readline().strip() != "ready":
+            raise RuntimeError("the publisher did not start")
+
+        def go() -> None:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+
+        yield go
+    finally:
+        process.stdin.close()
+        if process.wait(timeout=60) != 0:
+            raise RuntimeError(f"the publisher failed ({process.returncode})")
+        process.stdout.close()
 
 
 def relay_lags(database_url: str) -> list[float]:

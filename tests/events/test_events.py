@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from ascent.durable import DurableEngine, run_id_for_key
+from ascent.errors import UserError
 from ascent.events import (
     APPROVAL_DECIDED,
     APPROVAL_REQUIRED,
@@ -266,3 +267,42 @@ async def test_two_replicas_share_a_subscription_and_each_message_runs_once(
     assert len(collector.of(RUN_QUEUED)) == 12  # a queue: each run waited for a worker
     for replica in replicas:
         await replica.stop()
+
+
+async def test_a_tool_emits_an_event_of_its_own_once_per_step(
+    make_engine: MakeEngine, make_broker: MakeBroker
+) -> None:
+    from ascent import Agent, function_tool
+    from ascent.durable import emit_event
+    from ascent.events import AGENT_EVENTS_TOPIC
+
+    ids: list[str] = []
+
+    @function_tool
+    async def issue_refund(order_id: str) -> str:
+        """Refund an order."""
+        for _ in range(2):  # a step that runs again emits the same event
+            ids.append(await emit_event("com.example.refund.issued.v1", {"order_id": order_id}))
+        return "refunded"
+
+    agent = Agent(name="support", tools=[issue_refund])
+    model = ScriptedModel([ToolCall("issue_refund", {"order_id": "A-3"}), "Done."])
+    engine = await make_engine(agents=[agent], model=model)
+    collector = await Collector().attach(make_broker(), AGENT_EVENTS_TOPIC, RUNS_TOPIC)
+    service = await served(engine, make_broker())
+    run = await engine.start_run("support", "Refund A-3", tenant="acme")
+    await collector.wait_for(RUN_COMPLETED, run_id=run.id)
+    [emitted] = await collector.wait_for("com.example.refund.issued.v1")
+    await service.settle()
+    assert ids[0] == ids[1] == emitted.id
+    assert emitted.data == {
+        "run_id": run.id,
+        "tenant": "acme",
+        "agent": "support",
+        "data": {"order_id": "A-3"},
+    }
+    assert (emitted.runid, emitted.tenant, emitted.agent) == (run.id, "acme", "support")
+    assert len(collector.of("com.example.refund.issued.v1")) == 1
+    with pytest.raises(UserError, match="emit_event works in a tool of a durable run"):
+        await emit_event("x.v1")
+    await service.stop()

@@ -202,3 +202,14 @@ def test_the_catalogue_names_every_type_the_outbox_writes() -> None:
     for entry in CATALOGUE:
         assert entry.type.startswith("ascent.") and entry.type.rsplit(".", 1)[1] == "v1"
         assert TOPICS.get(entry.type, entry.topic) == entry.topic
+
+
+def test_published_events_are_pruned_after_their_retention(database_url: str) -> None:
+    store, outbox = RunStore(database_url), Outbox(database_url)
+    store.insert_run(record("old"))
+    store.insert_run(record("waiting"))
+    [old, _] = outbox.claim("relay-a")
+    outbox.mark_published([old.seq], "relay-a")
+    assert outbox.prune(older_than=3600) == 0  # published just now: kept
+    assert outbox.prune(older_than=-1) == 1  # past its retention: gone
+    assert [e.subject for e in outbox.entries()] == ["waiting"]  # unpublished: never pruned

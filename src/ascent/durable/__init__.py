@@ -11,7 +11,7 @@ PostgreSQL many replicas share the work.
 from ..errors import AgentNotFound, RunConflict, RunNotFound
 from .engine import APP_VERSION_ENV, EXECUTOR_ID_ENV, DurableEngine, run_id_for_key
 from .records import MAX_EVENT_SEQ, TERMINAL_STATUSES, RunEvent, RunRecord, RunStatus, Schedule
-from .tools import durable_sleep, idempotency_key
+from .tools import durable_sleep, emit_event, idempotency_key
 
 __all__ = [
     "APP_VERSION_ENV",
@@ -27,6 +27,7 @@ __all__ = [
     "RunStatus",
     "Schedule",
     "durable_sleep",
+    "emit_event",
     "idempotency_key",
     "run_id_for_key",
 ]

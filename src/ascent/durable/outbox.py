@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .records import RunRecord
 
 __all__ = [
+    "AGENT_EVENTS_TOPIC",
     "APPROVALS_TOPIC",
     "APPROVAL_DECIDED",
     "APPROVAL_REQUIRED",
@@ -68,6 +69,7 @@ APPROVAL_REQUIRED = "ascent.approval.required.v1"  # HumanReviewRequired
 APPROVAL_DECIDED = "ascent.approval.decided.v1"  # HumanDecisionMade
 
 RUNS_TOPIC = "ascent.runs"
+AGENT_EVENTS_TOPIC = "ascent.agent-events"  # an agent's own events (durable.emit_event)
 APPROVALS_TOPIC = "ascent.approvals"
 DECISIONS_TOPIC = "ascent.decisions"  # where reviewers publish decisions (events in)
 EVENT_SOURCE = "/ascent/runs"
@@ -285,6 +287,15 @@ class Outbox:
                 .where(table.c.seq.in_(list(seqs)), table.c.claimed_by == by)
                 .values(claimed_by=None, claimed_until=None)
             )
+
+    def prune(self, older_than: float) -> int:
+        """Delete events published more than ``older_than`` seconds ago; how many."""
+        table = self.table
+        with write_transaction(self.engine) as conn:
+            result = conn.execute(
+                table.delete().where(table.c.published_at < time.time() - older_than)
+            )
+            return int(result.rowcount)
 
     def entries(
         self, *, subject: str | None = None, unpublished: bool = False, after: int = 0

@@ -7,8 +7,8 @@ is how each names a topic and a group:
   group is a durable queue bound to it (its consumers share the queue), a
   consumer without a group an exclusive queue of its own. Unacknowledged
   messages go back to the queue when their consumer dies.
-- Kafka: the topic; a group is a consumer group (offsets committed after the
-  handler returns).
+- Kafka: the topic; a group is a consumer group ``<group>:<topic>`` (offsets
+  committed after the handler returns).
 - NATS: a JetStream stream per topic; a group is a durable pull consumer its
   members share (a message unacknowledged for ``claim_after`` seconds comes back).
 - Redis: a stream per topic; a group is a consumer group. A message whose
@@ -146,7 +146,11 @@ class FastStreamBroker:
             else:
                 subscribers.append(
                     broker.subscriber(
-                        topic, group_id=group, auto_offset_reset="earliest", **options
+                        topic,
+                        # per topic, as RabbitMQ's queues are: one group, one topic
+                        group_id=f"{group}:{topic}",
+                        auto_offset_reset="earliest",
+                        **options,
                     )
                 )
         elif self.kind == "nats":

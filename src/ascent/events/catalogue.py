@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..durable.outbox import (
+    AGENT_EVENTS_TOPIC,
     APPROVAL_DECIDED,
     APPROVAL_REQUIRED,
     APPROVALS_TOPIC,
@@ -58,7 +59,6 @@ __all__ = [
 
 DEAD_LETTER = "ascent.event.dead_lettered.v1"
 DEAD_LETTER_TOPIC = "ascent.dead-letter"
-AGENT_EVENTS_TOPIC = "ascent.agent-events"
 
 
 class RunData(BaseModel):

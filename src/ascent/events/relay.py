@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 
 from ..durable.outbox import EVENT_SOURCE, Outbox
@@ -22,13 +23,16 @@ __all__ = ["OutboxRelay"]
 
 logger = logging.getLogger("ascent.events")
 
+_PRUNE_EVERY = 60.0
+
 
 class OutboxRelay:
     """Publishes ``database_url``'s outbox to ``broker``.
 
     ``interval`` is how often an idle relay looks for new rows, ``batch`` how
     many it claims at once and ``lease`` how long (seconds) a claim keeps other
-    relays off: longer than publishing a batch takes.
+    relays off: longer than publishing a batch takes. Published events are kept
+    ``retention`` seconds (None: for ever), then deleted.
     """
 
     def __init__(
@@ -41,6 +45,7 @@ class OutboxRelay:
         interval: float = 0.05,
         batch: int = 100,
         lease: float = 30.0,
+        retention: float | None = 24 * 3600.0,
     ) -> None:
         self.database_url = database_url
         self.broker = broker
@@ -49,7 +54,9 @@ class OutboxRelay:
         self.interval = interval
         self.batch = batch
         self.lease = lease
+        self.retention = retention
         self.published = 0
+        self._pruned_at = 0.0
         self._outbox: Outbox | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -97,11 +104,19 @@ class OutboxRelay:
         self.published += len(done)
         return len(done)
 
+    async def _prune(self) -> None:
+        """Now and then (each minute at most), drop what was published long ago."""
+        now = time.monotonic()
+        if self.retention is not None and now - self._pruned_at >= _PRUNE_EVERY:
+            self._pruned_at = now
+            await asyncio.to_thread(self.outbox.prune, self.retention)
+
     async def _run(self) -> None:
         pause = self.interval
         while True:
             try:
                 count = await self.publish_pending()
+                await self._prune()
                 pause = self.interval
             except asyncio.CancelledError:
                 raise

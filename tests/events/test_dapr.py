@@ -32,6 +32,7 @@ from ascent.events import (
     RUN_COMPLETED,
     RUNS_TOPIC,
     EventService,
+    connect_broker,
     subscribe,
 )
 from ascent.events.dapr import DaprBroker, sidecar_url
@@ -417,3 +418,12 @@ async def test_a_served_app_with_a_dapr_broker_answers_its_sidecar(
             )
     finally:
         dispose_engines()
+
+
+def test_a_dapr_url_chooses_the_sidecar(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASCENT_BROKER_URL", "dapr://orders-pubsub")
+    monkeypatch.setenv("DAPR_HTTP_PORT", "3601")
+    monkeypatch.delenv("DAPR_HTTP_ENDPOINT", raising=False)
+    chosen = connect_broker()
+    assert isinstance(chosen, DaprBroker)
+    assert (chosen.pubsub, chosen.sidecar) == ("orders-pubsub", "http://127.0.0.1:3601")

@@ -90,17 +90,21 @@ async def test_a_consumer_killed_before_it_acknowledged_gets_the_message_again_a
     worker: Worker, make_broker: Callable[[], Broker], sqlite_url: str
 ) -> None:
     collector = await Collector().attach(make_broker(), RUNS_TOPIC)
-    first = worker.start(crash="after-queue")
+    first = await asyncio.to_thread(worker.start, "after-queue")
     event = order()
     await publish_event(make_broker(), "orders.created", event)
-    assert first.wait(timeout=DEADLINE) == -9  # killed with the message unacknowledged
+    assert (
+        await asyncio.to_thread(first.wait, DEADLINE) == -9
+    )  # killed with the message unacknowledged
     run_id = run_id_for_key(None, event.id)
     store = RunStore(sqlite_url)
     assert store.get_run(run_id) is not None  # its run was durably queued first
 
-    worker.start()
+    await asyncio.to_thread(worker.start)  # the loop keeps serving the collector
     [done] = await collector.wait_for(RUN_COMPLETED, run_id=run_id)
-    wait_for(lambda: worker.handled() == [event.id])  # the message came back, and only once
+    await asyncio.to_thread(
+        wait_for, lambda: worker.handled() == [event.id]
+    )  # the message came back, and only once
     assert [run.id for run in store.list_runs(tenant=None)] == [run_id]
     assert done.data["run_id"] == run_id
     assert len(collector.of(RUN_COMPLETED)) == 1
@@ -110,17 +114,17 @@ async def test_a_replica_killed_between_a_change_and_its_publication_publishes_i
     worker: Worker, make_broker: Callable[[], Broker], sqlite_url: str
 ) -> None:
     collector = await Collector().attach(make_broker(), RUNS_TOPIC)
-    first = worker.start(crash="before-publish")
+    first = await asyncio.to_thread(worker.start, "before-publish")
     event = order()
     await publish_event(make_broker(), "orders.created", event)
-    assert first.wait(timeout=DEADLINE) == -9
+    assert await asyncio.to_thread(first.wait, DEADLINE) == -9
     run_id = run_id_for_key(None, event.id)
     store = RunStore(sqlite_url)
     record = store.get_run(run_id)
     assert record is not None and record.status == "completed"  # the change committed
     assert collector.of(RUN_COMPLETED) == []  # and its event was not published
 
-    worker.start()
+    await asyncio.to_thread(worker.start)  # the loop keeps serving the collector
     [done] = await collector.wait_for(RUN_COMPLETED, run_id=run_id)
     await asyncio.sleep(1.0)  # a second publication would show by now
     assert [e.id for e in collector.of(RUN_COMPLETED)] == [done.id]

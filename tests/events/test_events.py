@@ -148,20 +148,25 @@ async def test_an_approval_required_event_answered_by_a_decision_event_resumes_t
 
 
 async def test_a_redelivered_event_starts_no_second_run(
-    make_engine: MakeEngine, make_broker: MakeBroker
+    make_engine: MakeEngine, make_broker: MakeBroker, broker_kind: str
 ) -> None:
     engine = await make_engine(model=ScriptedModel(["Noted.", "unused"]))
     collector = await Collector().attach(make_broker(), RUNS_TOPIC)
-    service = await served(
-        engine, make_broker(), subscribe("orders.created", agent="support", tenant="acme")
-    )
+    orders = subscribe("orders.created", agent="support", tenant="acme")
+    service = await served(engine, make_broker(), orders)
     event = order()
     publisher = make_broker()
     await publish_event(publisher, "orders.created", event)
     await collector.wait_for(RUN_COMPLETED)
-    await publish_event(publisher, "orders.created", event)  # the broker delivers it again
     assert service.consumer is not None
     consumer = service.consumer
+    if broker_kind == "nats":
+        # JetStream drops a second publication of one event id by itself (Nats-Msg-Id):
+        # the consumer gets the copy a redelivery would bring
+        await publish_event(publisher, "orders.created", event)
+        await consumer.handle(orders, event.to_json_bytes())
+    else:
+        await publish_event(publisher, "orders.created", event)  # the broker delivers it again
     await until(lambda: consumer.handled == 2)
     await service.settle()
 

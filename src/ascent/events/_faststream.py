@@ -27,6 +27,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from pydantic_core import from_json
+
 from ..errors import UserError
 
 # as broker.Handler (not imported: broker imports this module when a URL is given)
@@ -35,6 +37,9 @@ Handler = Callable[[bytes], Awaitable[None]]
 __all__ = ["FastStreamBroker"]
 
 _LOGGER = logging.getLogger("ascent.events.broker")
+# how long a publish waits for the broker's acknowledgement (JetStream's default is
+# half a second: a loaded machine answers later, and the publish is then tried again)
+_PUBLISH_TIMEOUT = 10.0
 
 
 def _require() -> None:
@@ -50,6 +55,16 @@ async def _raw(message: Any) -> bytes:
     """The decoder every subscriber uses: the body as it came, JSON or not."""
     body = message.body
     return body if isinstance(body, bytes) else bytes(body)
+
+
+def _event_id(body: bytes) -> str | None:
+    """The CloudEvent id of ``body``, if it is one."""
+    try:
+        found = from_json(body)
+    except ValueError:
+        return None
+    event_id = found.get("id") if isinstance(found, dict) else None
+    return event_id if isinstance(event_id, str) else None
 
 
 def _safe(name: str) -> str:
@@ -111,7 +126,13 @@ class FastStreamBroker:
             await broker.publish(body, topic)
         elif self.kind == "nats":
             stream = await self._nats_stream(topic)
-            await broker.publish(body, topic, stream=stream.name)
+            # JetStream drops a message whose id it saw within its duplicate window:
+            # a relay that publishes an event again after a timeout adds no copy
+            event_id = _event_id(body)
+            headers = None if event_id is None else {"Nats-Msg-Id": event_id}
+            await broker.publish(
+                body, topic, stream=stream.name, headers=headers, timeout=_PUBLISH_TIMEOUT
+            )
         else:
             await broker.publish(body, stream=topic)
 

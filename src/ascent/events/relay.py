@@ -60,6 +60,7 @@ class OutboxRelay:
         self._outbox: Outbox | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._passing = asyncio.Lock()  # one pass at a time: a pass re-claims its own rows
 
     @property
     def outbox(self) -> Outbox:
@@ -85,6 +86,10 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """One pass: claim, publish and mark a batch; returns how many were published."""
+        async with self._passing:
+            return await self._pass()
+
+    async def _pass(self) -> int:
         outbox = self.outbox
         entries = await asyncio.to_thread(
             outbox.claim, self.name, limit=self.batch, lease=self.lease

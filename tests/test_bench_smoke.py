@@ -40,6 +40,7 @@ def load(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
         ("service", ["replicas", "clients", "runs/s", "p99", "2 replicas / 1 replica"]),
         ("durable", ["durable overhead", "in process (streamed)", "durable, sqlite", "per step"]),
         ("chaos", ["kill -9", "misbehaving model", "cut_stream", "RSS", "races", "problems: none"]),
+        ("events", ["events/s", "relay lag p50", "backlog", "run completed event", "nats"]),
     ],
 )
 def test_benchmark_prints_figures(

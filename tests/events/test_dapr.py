@@ -32,9 +32,11 @@ from ascent.events import (
     RUN_COMPLETED,
     RUNS_TOPIC,
     EventService,
+    connect_broker,
     subscribe,
 )
 from ascent.events.dapr import DaprBroker, sidecar_url
+from ascent.server import create_app
 from ascent.server.routes.dapr import dapr_router
 from ascent.storage import dispose_engines
 from ascent.testing import ScriptedModel
@@ -354,3 +356,74 @@ async def test_the_service_runs_sidecar_events_and_publishes_through_the_sidecar
         await service.stop()
         await engine.stop()
         dispose_engines()
+
+
+async def test_a_served_app_with_a_dapr_broker_answers_its_sidecar(
+    sidecar: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ASCENT_BROKER_URL=dapr://...``: create_app serves the sidecar's routes; with API
+    keys on they need the app API token, and a delivery runs in the subscription's tenant."""
+    monkeypatch.setenv("ASCENT_BROKER_URL", "dapr://orders-pubsub")
+    monkeypatch.setenv("DAPR_HTTP_PORT", str(sidecar.port))
+    monkeypatch.delenv("DAPR_HTTP_ENDPOINT", raising=False)
+    monkeypatch.delenv("DAPR_API_TOKEN", raising=False)
+    monkeypatch.delenv("APP_API_TOKEN", raising=False)
+
+    def served(**options: Any) -> FastAPI:
+        return create_app(
+            [Agent(name="support", instructions="Be brief.")],
+            database_url=f"sqlite:///{tmp_path / 'served.db'}",
+            model=ScriptedModel(["on it"]),
+            api_keys={"key-acme": "acme"},
+            subscriptions=[subscribe("orders.created", agent="support", tenant="acme")],
+            console=False,
+            **options,
+        )
+
+    locked = served()
+    async with locked.router.lifespan_context(locked), client(locked) as http:
+        refused = await http.get("/dapr/subscribe")
+        assert refused.status_code == 401
+        assert "APP_API_TOKEN" in refused.json()["error"]["message"]
+    dispose_engines()
+
+    monkeypatch.setenv("APP_API_TOKEN", "app-token")
+    app = served()
+    token = {"dapr-api-token": "app-token"}
+    try:
+        async with app.router.lifespan_context(app), client(app) as http:
+            assert (await http.get("/dapr/subscribe")).status_code == 401
+            listed = (await http.get("/dapr/subscribe", headers=token)).json()
+            assert listed == [
+                {
+                    "pubsubname": "orders-pubsub",
+                    "topic": "orders.created",
+                    "routes": {"default": "/dapr/events/orders.created"},
+                }
+            ]
+            response = await http.post(
+                "/dapr/events/orders.created",
+                content=sidecar_delivery("orders.created", event_id="order-7"),
+                headers={**SIDECAR_HEADERS, **token},
+            )
+            assert response.status_code == 200 and response.json() == {"status": "SUCCESS"}
+            run_id = run_id_for_key("acme", "order-7")
+            engine = app.state.ascent.engine
+            record = await engine.wait_run(run_id, tenant="acme", timeout=30)
+            assert record.status == "completed"
+            # the service's own API still wants its bearer keys
+            assert (await http.get(f"/v1/runs/{run_id}", headers=token)).status_code == 401
+            await eventually(
+                lambda: any(p.endswith("/ascent.runs") for p, _, _ in sidecar.requests)
+            )
+    finally:
+        dispose_engines()
+
+
+def test_a_dapr_url_chooses_the_sidecar(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASCENT_BROKER_URL", "dapr://orders-pubsub")
+    monkeypatch.setenv("DAPR_HTTP_PORT", "3601")
+    monkeypatch.delenv("DAPR_HTTP_ENDPOINT", raising=False)
+    chosen = connect_broker()
+    assert isinstance(chosen, DaprBroker)
+    assert (chosen.pubsub, chosen.sidecar) == ("orders-pubsub", "http://127.0.0.1:3601")

@@ -113,6 +113,8 @@ def create_app(
     broker ``ASCENT_BROKER_URL`` names, and ``subscriptions`` (default:
     ``ASCENT_SUBSCRIPTIONS``) starting runs. ``True`` makes one, ``None`` (the
     default) makes one when subscriptions are given or either variable is set.
+    With ``ASCENT_BROKER_URL=dapr://<pubsub>`` the app also answers its Dapr
+    sidecar: ``GET /dapr/subscribe`` and the routes events are delivered to.
     """
     keys = parse_api_keys(api_keys) if api_keys is None or isinstance(api_keys, str) else api_keys
     guard = GuardConfig.from_options(allowed_hosts=allowed_hosts, allowed_origins=allowed_origins)
@@ -191,6 +193,13 @@ def create_app(
         memories_router,
     ):
         app.include_router(router)
+    if service is not None:
+        from ..events.dapr import DaprBroker
+
+        if isinstance(service.broker, DaprBroker):  # the sidecar delivers over HTTP
+            from .routes.dapr import dapr_router
+
+            app.include_router(dapr_router(service.broker))
     if console:
         from ._console import mount_console
 

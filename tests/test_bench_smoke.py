@@ -49,6 +49,7 @@ def load(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
             ],
         ),
         ("chaos", ["kill -9", "misbehaving model", "cut_stream", "RSS", "races", "problems: none"]),
+        ("events", ["events/s", "relay lag p50", "backlog", "run completed event", "nats"]),
     ],
 )
 def test_benchmark_prints_figures(

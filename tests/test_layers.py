@@ -36,6 +36,7 @@ LAYERS: list[set[str]] = [
         "demo",
         "testing",
     },
+    {"events"},  # beside durable in DESIGN.md; it imports durable's outbox and engine
     {"server"},
     {"cli"},
     {"__init__"},  # the package's face: it imports what it exports, and nothing imports it

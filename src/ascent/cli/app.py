@@ -40,6 +40,7 @@ from ._common import (
 )
 from .console import StreamPrinter, ask_approval, make_console
 from .context_option import context_from_json
+from .events import events_app
 from .loading import load_agent
 from .mock_server import mock_server_command
 from .serving import a2a_command, mcp_command, serve_command, ui_command
@@ -57,6 +58,7 @@ app = typer.Typer(
     cls=FlagsGroup,
 )
 app.add_typer(traces_app, name="traces", cls=FlagsGroup)
+app.add_typer(events_app, name="events", cls=FlagsGroup)
 
 _EXIT_WORDS = frozenset({"exit", "quit", ":q"})
 

@@ -19,6 +19,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "CHECKPOINTS_TABLE",
     "EVENTS_TABLE",
+    "OUTBOX_TABLE",
     "REPLICAS_TABLE",
     "RUNS_TABLE",
     "TIMERS_TABLE",
@@ -32,6 +33,7 @@ EVENTS_TABLE = "ascent_run_events"
 REPLICAS_TABLE = "ascent_replicas"
 TIMERS_TABLE = "ascent_run_timers"
 CHECKPOINTS_TABLE = "ascent_run_checkpoints"
+OUTBOX_TABLE = "ascent_outbox"
 ACTIVE_STATUSES = ("queued", "running", "awaiting_approval")
 
 
@@ -42,6 +44,7 @@ class Tables:
     replicas: Table
     timers: Table
     checkpoints: Table
+    outbox: Table
 
 
 class Statements:
@@ -80,7 +83,17 @@ class Statements:
 
 
 def _declare() -> Tables:
-    from sqlalchemy import Column, Double, Index, Integer, MetaData, String, Table, Text
+    from sqlalchemy import (
+        BigInteger,
+        Column,
+        Double,
+        Index,
+        Integer,
+        MetaData,
+        String,
+        Table,
+        Text,
+    )
 
     metadata = MetaData()
     runs = Table(
@@ -136,7 +149,31 @@ def _declare() -> Tables:
         Column("data", Text, nullable=False),
         Column("created_at", Double, nullable=False),
     )
-    return Tables(runs, events, replicas, timers, checkpoints)
+    # lifecycle events, written with the change they report (see durable/outbox.py)
+    outbox = Table(
+        OUTBOX_TABLE,
+        metadata,
+        Column(
+            "seq",
+            BigInteger().with_variant(Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        Column("id", String(255), nullable=False, unique=True),
+        Column("type", String(255), nullable=False),
+        Column("topic", String(255), nullable=False),
+        Column("subject", String(255)),
+        Column("tenant", String(255)),
+        Column("agent", Text),
+        Column("time", Double, nullable=False),
+        Column("data", Text, nullable=False),
+        Column("claimed_by", String(255)),
+        Column("claimed_until", Double),
+        Column("published_at", Double),
+        Index(f"ix_{OUTBOX_TABLE}_unpublished", "published_at", "seq"),
+        Index(f"ix_{OUTBOX_TABLE}_subject", "subject"),
+    )
+    return Tables(runs, events, replicas, timers, checkpoints, outbox)
 
 
 def _create(engine: Engine, tables: Tables) -> None:

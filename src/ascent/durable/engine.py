@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import hashlib
 import logging
 import os
 import uuid
@@ -49,7 +50,14 @@ from ._workflows import checkpointed_run_workflow, run_workflow, set_active
 from .records import RunEvent, RunRecord, Schedule
 from .schedules import Schedules
 
-__all__ = ["APP_VERSION_ENV", "DURABILITY_ENV", "EXECUTOR_ID_ENV", "Durability", "DurableEngine"]
+__all__ = [
+    "APP_VERSION_ENV",
+    "DURABILITY_ENV",
+    "EXECUTOR_ID_ENV",
+    "Durability",
+    "DurableEngine",
+    "run_id_for_key",
+]
 
 logger = logging.getLogger("ascent.durable")
 
@@ -477,6 +485,13 @@ def _durability(value: str) -> Durability:
             f"durability is one of {', '.join(map(repr, DURABILITY_MODES))}, not {value!r}"
         )
     return value
+
+
+def run_id_for_key(tenant: str | None, key: str) -> str:
+    """The run id an idempotency key stands for, per tenant (tenants never collide):
+    the HTTP ``Idempotency-Key`` and an incoming event's id both name a run this way."""
+    digest = hashlib.sha256(f"{tenant or ''}\0{key}".encode()).hexdigest()
+    return f"idem_{digest[:32]}"
 
 
 def _decision(value: bool | str) -> ApprovalDecision:

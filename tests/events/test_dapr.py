@@ -29,6 +29,7 @@ from ascent.errors import UserError
 from ascent.events import (
     DEAD_LETTER,
     DEAD_LETTER_TOPIC,
+    MAX_EVENT_BYTES,
     RUN_COMPLETED,
     RUNS_TOPIC,
     EventService,
@@ -334,6 +335,14 @@ async def test_the_service_runs_sidecar_events_and_publishes_through_the_sidecar
                 "/dapr/events/orders.created", content=b"{not json", headers=SIDECAR_HEADERS
             )
             assert poison.json() == {"status": "SUCCESS"}  # dead-lettered, not retried
+            oversized = json.loads(sidecar_delivery("orders.created", event_id="order-2"))
+            oversized["data"] = {"note": "x" * (MAX_EVENT_BYTES + 1)}  # under the body limit
+            answer = await http.post(
+                "/dapr/events/orders.created",
+                content=json.dumps(oversized).encode(),
+                headers=SIDECAR_HEADERS,
+            )
+            assert answer.json() == {"status": "SUCCESS"}
 
         def published(topic: str) -> list[dict[str, Any]]:
             prefix = f"/v1.0/publish/orders-pubsub/{topic}"
@@ -345,9 +354,11 @@ async def test_the_service_runs_sidecar_events_and_publishes_through_the_sidecar
                 for e in published(RUNS_TOPIC)
             )
         )
-        [letter] = published(DEAD_LETTER_TOPIC)
-        assert letter["type"] == DEAD_LETTER
-        assert "malformed JSON" in letter["data"]["reason"]
+        letters = published(DEAD_LETTER_TOPIC)
+        assert [letter["type"] for letter in letters] == [DEAD_LETTER, DEAD_LETTER]
+        assert letters[0]["data"]["reason"].startswith("malformed JSON")
+        assert letters[1]["data"]["reason"].startswith("oversized:")
+        assert len(await engine.list_runs(tenant="acme")) == 1
         assert all(
             headers["content-type"] == "application/cloudevents+json"
             for _, headers, _ in sidecar.requests

@@ -246,9 +246,11 @@ async def test_two_replicas_share_a_subscription_and_each_message_runs_once(
 ) -> None:
     engine = await make_engine(model=ScriptedModel(["Noted."] * 12), worker_concurrency=4)
     collector = await Collector().attach(make_broker(), RUNS_TOPIC)
-    replicas = [
-        await served(engine, make_broker(), subscribe("orders.created", agent="support"))
-        for _ in range(2)
+    replicas = [  # the second handles two messages at once
+        await served(
+            engine, make_broker(), subscribe("orders.created", agent="support", concurrency=n)
+        )
+        for n in (1, 2)
     ]
     publisher = make_broker()
     sent = [order(f"A-{n}") for n in range(12)]

@@ -40,6 +40,9 @@ _LOGGER = logging.getLogger("ascent.events.broker")
 # how long a publish waits for the broker's acknowledgement (JetStream's default is
 # half a second: a loaded machine answers later, and the publish is then tried again)
 _PUBLISH_TIMEOUT = 10.0
+# messages a NATS group member fetches per request (one per request caps a consumer
+# at a few hundred a second); those it holds unacknowledged when it dies come back
+_NATS_FETCH = 10
 
 
 def _require() -> None:
@@ -84,6 +87,7 @@ class FastStreamBroker:
         self._broker: Any = self._make()
         self._started = False
         self._streams: dict[str, Any] = {}
+        self._members: dict[tuple[str, str], int] = {}  # (group, topic): members here
 
     def _make(self) -> Any:
         kind, url = self.kind, str(self.url)
@@ -192,7 +196,7 @@ class FastStreamBroker:
                         topic,
                         stream=stream,
                         durable=_safe(f"{group}-{topic}"),
-                        pull_sub=PullSub(batch_size=1, timeout=1.0),
+                        pull_sub=PullSub(batch_size=_NATS_FETCH, timeout=1.0),
                         # a message its consumer died holding comes back after this
                         config=ConsumerConfig(ack_wait=self.claim_after),
                         **options,
@@ -207,7 +211,11 @@ class FastStreamBroker:
                 group, claim_pending = f"ascent.tail.{uuid.uuid4().hex[:12]}", False
             else:
                 claim_pending = True
-            consumer = f"{group}.{self.name}"
+            # each member of a group here a consumer name of its own, the same after
+            # a restart (it claims back what it left pending)
+            member = self._members.get((group, topic), 0)
+            self._members[(group, topic)] = member + 1
+            consumer = f"{group}.{self.name}" + (f".{member}" if member else "")
             subscribers.append(
                 broker.subscriber(
                     stream=StreamSub(topic, group=group, consumer=consumer, polling_interval=100),

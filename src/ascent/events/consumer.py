@@ -73,7 +73,9 @@ class Subscription:
     ``ascent.<agent>``) share the topic's messages; ``input`` turns an event
     into the run's input (default: the event as JSON text). A transient failure
     (the database away) is tried ``max_attempts`` times before the message is
-    dead-lettered to ``dead_letter_topic``.
+    dead-lettered to ``dead_letter_topic``. ``concurrency`` is how many messages
+    this replica handles at once: as many members of the group, each taking one
+    message at a time.
     """
 
     topic: str
@@ -84,12 +86,15 @@ class Subscription:
     dead_letter_topic: str = DEAD_LETTER_TOPIC
     max_attempts: int = 5
     max_bytes: int = MAX_EVENT_BYTES
+    concurrency: int = 1
 
     def __post_init__(self) -> None:
         if not self.topic:
             raise UserError("a subscription needs a topic")
         if self.max_attempts < 1:
             raise UserError("max_attempts must be at least 1")
+        if self.concurrency < 1:
+            raise UserError("concurrency must be at least 1")
 
     @property
     def group_name(self) -> str:
@@ -113,6 +118,7 @@ def subscribe(
     group: str | None = None,
     dead_letter_topic: str = DEAD_LETTER_TOPIC,
     max_attempts: int = 5,
+    concurrency: int = 1,
 ) -> Subscription:
     """A subscription of ``agent`` to ``topic``; use it as a decorator on a function
     that makes the run's input from the event, or as it is::
@@ -128,6 +134,7 @@ def subscribe(
         group=group,
         dead_letter_topic=dead_letter_topic,
         max_attempts=max_attempts,
+        concurrency=concurrency,
     )
 
 
@@ -184,7 +191,10 @@ class EventConsumer:
             async def handler(body: bytes, subscription: Subscription = subscription) -> None:
                 await self.handle(subscription, body)
 
-            await self.broker.subscribe(subscription.topic, handler, group=subscription.group_name)
+            for _member in range(subscription.concurrency):
+                await self.broker.subscribe(
+                    subscription.topic, handler, group=subscription.group_name
+                )
 
     async def handle(self, subscription: Subscription, body: bytes) -> None:
         """Handle one message: returns once it is a durably queued run, a decision

@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 
-from ..durable.outbox import EVENT_SOURCE, Outbox
+from ..durable.outbox import EVENT_SOURCE, Outbox, OutboxEntry
 from .broker import Broker
 from .cloudevent import CloudEvent
 
@@ -96,18 +96,27 @@ class OutboxRelay:
         )
         done: list[int] = []
         try:
-            for entry in entries:
-                event = CloudEvent.from_entry(entry, source=self.source)
-                await self.broker.publish(entry.topic, event.to_json_bytes())
-                done.append(entry.seq)
+            for wave in _waves(entries):  # one run's events in order, runs side by side
+                results = await asyncio.gather(
+                    *(self._publish(entry) for entry in wave), return_exceptions=True
+                )
+                done.extend(e.seq for e, r in zip(wave, results, strict=True) if r is None)
+                failed = [r for r in results if isinstance(r, BaseException)]
+                if failed:
+                    raise failed[0]
         finally:
             if done:
                 await asyncio.to_thread(outbox.mark_published, done, self.name)
-            rest = [entry.seq for entry in entries if entry.seq not in set(done)]
+            published = set(done)
+            rest = [entry.seq for entry in entries if entry.seq not in published]
             if rest:  # the broker failed: the next pass (here or elsewhere) tries again
                 await asyncio.to_thread(outbox.release, rest, self.name)
         self.published += len(done)
         return len(done)
+
+    async def _publish(self, entry: OutboxEntry) -> None:
+        event = CloudEvent.from_entry(entry, source=self.source)
+        await self.broker.publish(entry.topic, event.to_json_bytes())
 
     async def _prune(self) -> None:
         """Now and then (each minute at most), drop what was published long ago."""
@@ -134,3 +143,19 @@ class OutboxRelay:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), pause)
+
+
+def _waves(entries: list[OutboxEntry]) -> list[list[OutboxEntry]]:
+    """The batch in waves published one after another, each wave's events at once:
+    a run's events are in successive waves, so they are published in their order,
+    while different runs' events do not wait for each other's acknowledgements."""
+    waves: list[list[OutboxEntry]] = []
+    last: dict[str, int] = {}
+    for entry in entries:
+        key = entry.subject or entry.id
+        number = last.get(key, -1) + 1
+        last[key] = number
+        if number == len(waves):
+            waves.append([])
+        waves[number].append(entry)
+    return waves

@@ -11,7 +11,7 @@ a small HTTP server stands in for the sidecar's publish API.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +154,29 @@ async def test_a_delivered_event_reaches_the_handler_as_sent_and_succeeds(
     assert response.status_code == 200
     assert response.json() == {"status": "SUCCESS"}
     assert got == [body]
+
+
+async def test_one_member_of_each_group_takes_a_delivery(broker: DaprBroker) -> None:
+    """A subscription handling several messages at once is several members of its group:
+    each delivery goes to one of them, and to one member of every other group."""
+    calls: list[str] = []
+
+    def member(name: str) -> Callable[[bytes], Awaitable[None]]:
+        async def handle(body: bytes) -> None:
+            calls.append(name)
+
+        return handle
+
+    for name in ("support-1", "support-2", "support-3"):
+        await broker.subscribe("orders.created", member(name), group="ascent.support")
+    await broker.subscribe("orders.created", member("audit"), group="ascent.audit")
+    await broker.subscribe("orders.created", member("tail"))
+    for _ in range(3):
+        assert await broker.deliver("orders.created", b"{}") == "SUCCESS"
+    assert sorted(calls) == sorted(
+        ["support-1", "support-2", "support-3"] + ["audit"] * 3 + ["tail"] * 3
+    )
+    assert len(broker.subscriptions()) == 1
 
 
 async def test_a_failing_handler_asks_dapr_to_retry(broker: DaprBroker) -> None:

@@ -27,13 +27,18 @@ from ascent import Agent
 from ascent.durable import DurableEngine, run_id_for_key
 from ascent.errors import UserError
 from ascent.events import (
+    APPROVAL_DECIDED,
+    APPROVAL_REQUIRED,
+    APPROVALS_TOPIC,
     DEAD_LETTER,
     DEAD_LETTER_TOPIC,
+    DECISIONS_TOPIC,
     MAX_EVENT_BYTES,
     RUN_COMPLETED,
     RUNS_TOPIC,
     EventService,
     connect_broker,
+    decisions,
     subscribe,
 )
 from ascent.events.dapr import DaprBroker, sidecar_url
@@ -42,7 +47,9 @@ from ascent.server.routes.dapr import dapr_router
 from ascent.storage import dispose_engines
 from ascent.testing import ScriptedModel
 from ascent.testing.loopback import LoopbackServer
+from ascent.testing.scripted import ToolCall
 
+from ..sample_tools import refund
 from ..testing.brokers import eventually
 
 TRACEPARENT = "00-113ad9c4e42b27583ae98ba698d54255-e3743e35ff56f219-01"
@@ -461,3 +468,78 @@ def test_a_dapr_url_chooses_the_sidecar(monkeypatch: pytest.MonkeyPatch) -> None
     chosen = connect_broker()
     assert isinstance(chosen, DaprBroker)
     assert (chosen.pubsub, chosen.sidecar) == ("orders-pubsub", "http://127.0.0.1:3601")
+
+
+async def test_a_decision_delivered_by_the_sidecar_resumes_the_run(
+    sidecar: Any, tmp_path: Path
+) -> None:
+    """HumanReviewRequired goes out through the sidecar; the reviewer's HumanDecisionMade,
+    delivered by the sidecar on ascent.decisions, resumes the run; the same decision
+    again is the approvals endpoint's 409, dead-lettered."""
+    engine = DurableEngine(
+        agents=[Agent(name="support", instructions="Be brief.", tools=[refund])],
+        database_url=f"sqlite:///{tmp_path / 'decide.db'}",
+        model=ScriptedModel([ToolCall("refund", {"order_id": "A-9"}), "Refunded A-9."]),
+        poll_interval=0.02,
+        executor_id="dapr-replica",
+    )
+    broker = DaprBroker("dapr://orders-pubsub", sidecar=sidecar.url, api_token="")
+    service = EventService(
+        engine,
+        broker=broker,
+        subscriptions=[
+            subscribe("tickets.opened", agent="support", tenant="acme"),
+            decisions("acme"),
+        ],
+        relay_interval=0.02,
+    )
+
+    def published(topic: str) -> list[dict[str, Any]]:
+        prefix = f"/v1.0/publish/orders-pubsub/{topic}"
+        return [json.loads(b) for path, _, b in sidecar.requests if path == prefix]
+
+    await engine.start()
+    await service.start()
+    try:
+        async with client(app_for(broker)) as http:
+            topics = {e["topic"] for e in (await http.get("/dapr/subscribe")).json()}
+            assert topics == {"tickets.opened", DECISIONS_TOPIC}
+            opened = await http.post(
+                "/dapr/events/tickets.opened",
+                content=sidecar_delivery("tickets.opened", event_id="ticket-1"),
+                headers=SIDECAR_HEADERS,
+            )
+            assert opened.json() == {"status": "SUCCESS"}
+            await eventually(lambda: bool(published(APPROVALS_TOPIC)))
+            [review] = published(APPROVALS_TOPIC)
+            assert review["type"] == APPROVAL_REQUIRED and review["data"]["tool"] == "refund"
+            run_id = review["data"]["run_id"]
+            decision = json.dumps(
+                {
+                    "specversion": "1.0",
+                    "id": "decision-1",
+                    "source": "/review-queue",
+                    "type": APPROVAL_DECIDED,
+                    "data": {
+                        "run_id": run_id,
+                        "decisions": [{"call_id": review["data"]["call_id"], "approved": True}],
+                    },
+                    "topic": DECISIONS_TOPIC,
+                    "pubsubname": "orders-pubsub",
+                    "traceparent": TRACEPARENT,
+                    "tracestate": "",
+                }
+            ).encode()
+            for _time in range(2):
+                answer = await http.post(
+                    f"/dapr/events/{DECISIONS_TOPIC}", content=decision, headers=SIDECAR_HEADERS
+                )
+                assert answer.json() == {"status": "SUCCESS"}
+            record = await engine.wait_run(run_id, tenant="acme", timeout=30)
+            assert record.status == "completed" and record.output == "Refunded A-9."
+        [letter] = published(DEAD_LETTER_TOPIC)
+        assert letter["data"]["reason"].startswith("conflict (409)")
+    finally:
+        await service.stop()
+        await engine.stop()
+        dispose_engines()

@@ -8,6 +8,7 @@ import pytest
 from ascent.errors import UserError
 from ascent.events import BROKER_URL_ENV, LocalBroker, connect_broker
 from ascent.events._faststream import FastStreamBroker
+from ascent.testing.redis import RedisServer
 
 
 def test_the_url_chooses_the_broker(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,3 +60,24 @@ async def test_the_local_broker_gives_each_group_one_copy_in_turn() -> None:
     await broker.join()
     assert sorted(got) == [("a1", b"1"), ("a2", b"2"), ("solo", b"1"), ("solo", b"2")]
     await broker.stop()
+
+
+async def test_a_redis_tail_leaves_no_consumer_group_behind(redis_server: RedisServer) -> None:
+    import redis.asyncio as aioredis
+
+    broker = connect_broker(redis_server.url)
+
+    async def handler(body: bytes) -> None:
+        return None
+
+    await broker.start()
+    await broker.subscribe("tail.topic", handler)  # a tail: a group of its own
+    await broker.subscribe("tail.topic", handler, group="keepers")  # a group: it stays
+    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        names = {group["name"] for group in await client.xinfo_groups("tail.topic")}
+        assert len(names) == 2 and "keepers" in names
+        await broker.stop()
+        assert [g["name"] for g in await client.xinfo_groups("tail.topic")] == ["keepers"]
+    finally:
+        await client.aclose()

@@ -88,6 +88,7 @@ class FastStreamBroker:
         self._started = False
         self._streams: dict[str, Any] = {}
         self._members: dict[tuple[str, str], int] = {}  # (group, topic): members here
+        self._tails: list[tuple[str, str]] = []  # Redis (topic, group) made for a tail
 
     def _make(self) -> Any:
         kind, url = self.kind, str(self.url)
@@ -120,6 +121,22 @@ class FastStreamBroker:
         if self._started:
             self._started = False
             await self._broker.stop()
+        if self._tails:  # a tail's group is of no use once it stops: leave none behind
+            await self._forget_tails()
+
+    async def _forget_tails(self) -> None:
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(str(self.url))
+        try:
+            for topic, group in self._tails:
+                try:
+                    await client.xgroup_destroy(topic, group)
+                except Exception:  # gone already: nothing to forget
+                    _LOGGER.debug("no group %s on %s to remove", group, topic)
+        finally:
+            self._tails.clear()
+            await client.aclose()
 
     async def publish(self, topic: str, body: bytes) -> None:
         await self.start()
@@ -209,6 +226,7 @@ class FastStreamBroker:
                 # a group of its own, made at subscribe time: XREAD from "$" would
                 # miss what is published before its first read
                 group, claim_pending = f"ascent.tail.{uuid.uuid4().hex[:12]}", False
+                self._tails.append((topic, group))
             else:
                 claim_pending = True
             # each member of a group here a consumer name of its own, the same after

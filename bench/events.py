@@ -19,7 +19,7 @@ Redis), PostgreSQL too when its binaries are installed.
    at a subscriber (p50, p99).
 
     uv run python bench/events.py [-n 2000] [--latency-runs 200]
-        [--brokers rabbitmq,nats,redis] [--no-postgres]
+        [--brokers rabbitmq,nats,redis] [--no-postgres] [--concurrency 1]
 
 Targets: ≥ 500 events/s on SQLite, ≥ 1,000/s on PostgreSQL, on RabbitMQ and on NATS.
 """
@@ -81,8 +81,9 @@ def order(n: int) -> CloudEvent:
     )
 
 
-async def intake(database_url: str, broker_url: str, n: int) -> Intake:
-    """Part 1: publish ``n`` events, time until the replica has queued a run for each."""
+async def intake(database_url: str, broker_url: str, n: int, concurrency: int = 1) -> Intake:
+    """Part 1: publish ``n`` events, time until the replica has queued a run for each
+    (handling ``concurrency`` messages at once)."""
     model = ScriptedModel([lambda _request: "noted"] * (n + 10))
     engine = DurableEngine(
         agents=[Agent(name="support", instructions="Note the order.", model=model)],
@@ -95,7 +96,7 @@ async def intake(database_url: str, broker_url: str, n: int) -> Intake:
     service = EventService(
         engine,
         broker_url=broker_url,
-        subscriptions=[subscribe(TOPIC, agent="support")],
+        subscriptions=[subscribe(TOPIC, agent="support", concurrency=concurrency)],
         name="bench-replica",
     )
     backlog = 0
@@ -282,6 +283,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-runs", type=int, default=200, help="sequential runs timed")
     parser.add_argument("--brokers", default="rabbitmq,nats", help="rabbitmq,nats,redis")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="messages the replica handles at once"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny counts, NATS only (smoke)")
     args = parser.parse_args(argv)
     n, runs = (30, 3) if args.quick else (args.n, args.latency_runs)
@@ -298,12 +302,14 @@ def main(argv: list[str] | None = None) -> None:
             for kind, new_broker in broker_urls.items():
                 key = (db, kind)
                 name = f"{db}_{kind}"
-                intakes[key] = asyncio.run(intake(new_database(f"in_{name}"), new_broker(), n))
+                intakes[key] = asyncio.run(
+                    intake(new_database(f"in_{name}"), new_broker(), n, args.concurrency)
+                )
                 latencies[key] = asyncio.run(
                     latency(new_database(f"lat_{name}"), new_broker(), base_url, runs)
                 )
                 dispose_engines()
-    report(intakes, latencies, n, runs)
+    report(intakes, latencies, n, runs, args.concurrency)
 
 
 def report(
@@ -311,8 +317,12 @@ def report(
     latencies: dict[tuple[str, str], list[float]],
     n: int,
     runs: int,
+    concurrency: int,
 ) -> None:
-    print(f"events in: {n} events published, one replica, runs queued (4 workers)")
+    print(
+        f"events in: {n} events published, one replica handling {concurrency} at once,"
+        " runs queued (4 workers)"
+    )
     rows = [["database", "broker", "events/s", "target", "relay lag p50", "p99", "max", "backlog"]]
     for (db, kind), found in intakes.items():
         lags = found.lags or [0.0]

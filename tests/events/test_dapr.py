@@ -11,7 +11,7 @@ a small HTTP server stands in for the sidecar's publish API.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,18 @@ from ascent import Agent
 from ascent.durable import DurableEngine, run_id_for_key
 from ascent.errors import UserError
 from ascent.events import (
+    APPROVAL_DECIDED,
+    APPROVAL_REQUIRED,
+    APPROVALS_TOPIC,
     DEAD_LETTER,
     DEAD_LETTER_TOPIC,
+    DECISIONS_TOPIC,
+    MAX_EVENT_BYTES,
     RUN_COMPLETED,
     RUNS_TOPIC,
     EventService,
     connect_broker,
+    decisions,
     subscribe,
 )
 from ascent.events.dapr import DaprBroker, sidecar_url
@@ -41,7 +47,9 @@ from ascent.server.routes.dapr import dapr_router
 from ascent.storage import dispose_engines
 from ascent.testing import ScriptedModel
 from ascent.testing.loopback import LoopbackServer
+from ascent.testing.scripted import ToolCall
 
+from ..sample_tools import refund
 from ..testing.brokers import eventually
 
 TRACEPARENT = "00-113ad9c4e42b27583ae98ba698d54255-e3743e35ff56f219-01"
@@ -153,6 +161,29 @@ async def test_a_delivered_event_reaches_the_handler_as_sent_and_succeeds(
     assert response.status_code == 200
     assert response.json() == {"status": "SUCCESS"}
     assert got == [body]
+
+
+async def test_one_member_of_each_group_takes_a_delivery(broker: DaprBroker) -> None:
+    """A subscription handling several messages at once is several members of its group:
+    each delivery goes to one of them, and to one member of every other group."""
+    calls: list[str] = []
+
+    def member(name: str) -> Callable[[bytes], Awaitable[None]]:
+        async def handle(body: bytes) -> None:
+            calls.append(name)
+
+        return handle
+
+    for name in ("support-1", "support-2", "support-3"):
+        await broker.subscribe("orders.created", member(name), group="ascent.support")
+    await broker.subscribe("orders.created", member("audit"), group="ascent.audit")
+    await broker.subscribe("orders.created", member("tail"))
+    for _ in range(3):
+        assert await broker.deliver("orders.created", b"{}") == "SUCCESS"
+    assert sorted(calls) == sorted(
+        ["support-1", "support-2", "support-3"] + ["audit"] * 3 + ["tail"] * 3
+    )
+    assert len(broker.subscriptions()) == 1
 
 
 async def test_a_failing_handler_asks_dapr_to_retry(broker: DaprBroker) -> None:
@@ -334,6 +365,14 @@ async def test_the_service_runs_sidecar_events_and_publishes_through_the_sidecar
                 "/dapr/events/orders.created", content=b"{not json", headers=SIDECAR_HEADERS
             )
             assert poison.json() == {"status": "SUCCESS"}  # dead-lettered, not retried
+            oversized = json.loads(sidecar_delivery("orders.created", event_id="order-2"))
+            oversized["data"] = {"note": "x" * (MAX_EVENT_BYTES + 1)}  # under the body limit
+            answer = await http.post(
+                "/dapr/events/orders.created",
+                content=json.dumps(oversized).encode(),
+                headers=SIDECAR_HEADERS,
+            )
+            assert answer.json() == {"status": "SUCCESS"}
 
         def published(topic: str) -> list[dict[str, Any]]:
             prefix = f"/v1.0/publish/orders-pubsub/{topic}"
@@ -345,9 +384,11 @@ async def test_the_service_runs_sidecar_events_and_publishes_through_the_sidecar
                 for e in published(RUNS_TOPIC)
             )
         )
-        [letter] = published(DEAD_LETTER_TOPIC)
-        assert letter["type"] == DEAD_LETTER
-        assert "malformed JSON" in letter["data"]["reason"]
+        letters = published(DEAD_LETTER_TOPIC)
+        assert [letter["type"] for letter in letters] == [DEAD_LETTER, DEAD_LETTER]
+        assert letters[0]["data"]["reason"].startswith("malformed JSON")
+        assert letters[1]["data"]["reason"].startswith("oversized:")
+        assert len(await engine.list_runs(tenant="acme")) == 1
         assert all(
             headers["content-type"] == "application/cloudevents+json"
             for _, headers, _ in sidecar.requests
@@ -427,3 +468,78 @@ def test_a_dapr_url_chooses_the_sidecar(monkeypatch: pytest.MonkeyPatch) -> None
     chosen = connect_broker()
     assert isinstance(chosen, DaprBroker)
     assert (chosen.pubsub, chosen.sidecar) == ("orders-pubsub", "http://127.0.0.1:3601")
+
+
+async def test_a_decision_delivered_by_the_sidecar_resumes_the_run(
+    sidecar: Any, tmp_path: Path
+) -> None:
+    """HumanReviewRequired goes out through the sidecar; the reviewer's HumanDecisionMade,
+    delivered by the sidecar on ascent.decisions, resumes the run; the same decision
+    again is the approvals endpoint's 409, dead-lettered."""
+    engine = DurableEngine(
+        agents=[Agent(name="support", instructions="Be brief.", tools=[refund])],
+        database_url=f"sqlite:///{tmp_path / 'decide.db'}",
+        model=ScriptedModel([ToolCall("refund", {"order_id": "A-9"}), "Refunded A-9."]),
+        poll_interval=0.02,
+        executor_id="dapr-replica",
+    )
+    broker = DaprBroker("dapr://orders-pubsub", sidecar=sidecar.url, api_token="")
+    service = EventService(
+        engine,
+        broker=broker,
+        subscriptions=[
+            subscribe("tickets.opened", agent="support", tenant="acme"),
+            decisions("acme"),
+        ],
+        relay_interval=0.02,
+    )
+
+    def published(topic: str) -> list[dict[str, Any]]:
+        prefix = f"/v1.0/publish/orders-pubsub/{topic}"
+        return [json.loads(b) for path, _, b in sidecar.requests if path == prefix]
+
+    await engine.start()
+    await service.start()
+    try:
+        async with client(app_for(broker)) as http:
+            topics = {e["topic"] for e in (await http.get("/dapr/subscribe")).json()}
+            assert topics == {"tickets.opened", DECISIONS_TOPIC}
+            opened = await http.post(
+                "/dapr/events/tickets.opened",
+                content=sidecar_delivery("tickets.opened", event_id="ticket-1"),
+                headers=SIDECAR_HEADERS,
+            )
+            assert opened.json() == {"status": "SUCCESS"}
+            await eventually(lambda: bool(published(APPROVALS_TOPIC)))
+            [review] = published(APPROVALS_TOPIC)
+            assert review["type"] == APPROVAL_REQUIRED and review["data"]["tool"] == "refund"
+            run_id = review["data"]["run_id"]
+            decision = json.dumps(
+                {
+                    "specversion": "1.0",
+                    "id": "decision-1",
+                    "source": "/review-queue",
+                    "type": APPROVAL_DECIDED,
+                    "data": {
+                        "run_id": run_id,
+                        "decisions": [{"call_id": review["data"]["call_id"], "approved": True}],
+                    },
+                    "topic": DECISIONS_TOPIC,
+                    "pubsubname": "orders-pubsub",
+                    "traceparent": TRACEPARENT,
+                    "tracestate": "",
+                }
+            ).encode()
+            for _time in range(2):
+                answer = await http.post(
+                    f"/dapr/events/{DECISIONS_TOPIC}", content=decision, headers=SIDECAR_HEADERS
+                )
+                assert answer.json() == {"status": "SUCCESS"}
+            record = await engine.wait_run(run_id, tenant="acme", timeout=30)
+            assert record.status == "completed" and record.output == "Refunded A-9."
+        [letter] = published(DEAD_LETTER_TOPIC)
+        assert letter["data"]["reason"].startswith("conflict (409)")
+    finally:
+        await service.stop()
+        await engine.stop()
+        dispose_engines()

@@ -66,8 +66,9 @@ def test_url_needs_a_running_node() -> None:
         _ = RabbitMQServer().url
 
 
-def test_restart_keeps_durable_queues_and_stop_leaves_nothing() -> None:
-    """One private node (each costs seconds to boot) for the restart and the clean stop."""
+def test_extra_vhosts_restart_and_a_clean_stop() -> None:
+    """One private node (each costs seconds to boot) for a virtual host made on demand,
+    the restart and the clean stop."""
     if find_rabbitmq_server() is None:
         pytest.skip("rabbitmq-server not found")
 
@@ -90,12 +91,16 @@ def test_restart_keeps_durable_queues_and_stop_leaves_nothing() -> None:
             await eventually(lambda: len(got) == 1)
         return got
 
-    with RabbitMQServer() as server:
-        asyncio.run(publish(server.url))
+    with RabbitMQServer(vhosts=1) as server:
+        # the virtual host made at boot, then one made on demand (rabbitmqctl)
+        assert server.fresh_url().endswith("/t1")
+        url = server.fresh_url()
+        assert url.endswith("/t2")
+        asyncio.run(publish(url))
         port = server.port
         server.restart()
         assert server.port == port
-        assert asyncio.run(take(server.url)) == [{"kept": True}]
+        assert asyncio.run(take(url)) == [{"kept": True}]
         root = server.root
         members: set[int] = set()
         for pgid in server.pids:

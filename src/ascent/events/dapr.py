@@ -17,6 +17,7 @@ subscription is a competing-consumer group here, whatever group it names.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
@@ -57,7 +58,17 @@ def sidecar_url(environ: Mapping[str, str] | None = None) -> str:
 
 @dataclass
 class _Topic:
-    handlers: list[Handler] = field(default_factory=list)
+    """A topic's consumers: each group's members (one of them takes a delivery, in
+    turn) and the consumers of no group (each takes every delivery)."""
+
+    groups: dict[str, list[Handler]] = field(default_factory=dict)
+    alone: list[Handler] = field(default_factory=list)
+    turn: itertools.count[int] = field(default_factory=itertools.count)
+
+    def takers(self) -> list[Handler]:
+        """Who handles the next delivery: one member of each group, and every loner."""
+        turn = next(self.turn)
+        return [members[turn % len(members)] for members in self.groups.values()] + self.alone
 
 
 class DaprBroker:
@@ -123,9 +134,15 @@ class DaprBroker:
 
     async def subscribe(self, topic: str, handler: Handler, *, group: str | None = None) -> None:
         """Declare ``topic`` to the sidecar (through :meth:`subscriptions`) and call
-        ``handler`` for each event it delivers there. ``group`` is ignored: the
-        sidecar shares messages among the app id's replicas."""
-        self._topics.setdefault(topic, _Topic()).handlers.append(handler)
+        ``handler`` for each event it delivers there. Across replicas, the sidecar
+        shares a topic's messages among the app id's replicas whatever the group;
+        within this replica, the members of one group share the deliveries (each
+        goes to one of them) and a handler of no group gets every one."""
+        subscribed = self._topics.setdefault(topic, _Topic())
+        if group is None:
+            subscribed.alone.append(handler)
+        else:
+            subscribed.groups.setdefault(group, []).append(handler)
 
     @staticmethod
     def route(topic: str) -> str:
@@ -152,7 +169,7 @@ class DaprBroker:
         if subscribed is None:
             logger.warning("Dapr delivered an event on %r, which this service does not take", topic)
             return "DROP"
-        for handler in list(subscribed.handlers):
+        for handler in subscribed.takers():
             try:
                 await handler(body)
             except Exception:

@@ -8,9 +8,10 @@ system node. No plugin is enabled (the management UI costs seconds to boot)::
     with RabbitMQServer() as server:
         broker = RabbitBroker(server.url)   # amqp://guest:guest@127.0.0.1:PORT/
 
-Each test can take a virtual host of its own, made when the node boots (no
-per-test cost): ``server.fresh_url()`` names one no one has used, so queues
-and exchanges left by another test are not there.
+Each test can take a virtual host of its own: ``server.fresh_url()`` names one
+no one has used, so queues and exchanges left by another test are not there.
+The first ``vhosts`` (32) are made when the node boots, at no cost per test;
+later ones with ``rabbitmqctl``, seconds each.
 
 Readiness is the AMQP handshake itself: the node answers ``Connection.Start``
 only once it accepts clients. Stopping it stops the VM cleanly, then ends its
@@ -96,11 +97,38 @@ class RabbitMQServer:
         return f"amqp://guest:guest@127.0.0.1:{self.port}/"
 
     def fresh_url(self) -> str:
-        """A URL on a virtual host no one has used yet (``/t1``, ``/t2``...)."""
-        number = next(self._vhost_numbers)
-        if number > self.vhosts:
-            raise RuntimeError(f"all {self.vhosts} virtual hosts are taken: pass vhosts=")
-        return f"amqp://guest:guest@127.0.0.1:{self.port}/t{number}"
+        """A URL on a virtual host no one has used yet (``/t1``, ``/t2``...). The first
+        ``vhosts`` were made at boot; each one after costs a ``rabbitmqctl`` call or two
+        (seconds)."""
+        if self._process is None:
+            raise RuntimeError("the RabbitMQ node is not running")
+        name = f"t{next(self._vhost_numbers)}"
+        if int(name[1:]) > self.vhosts:
+            self._ctl("add_vhost", name)
+            self._ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/{name}"
+
+    def _ctl(self, *arguments: str) -> None:
+        """``rabbitmqctl`` against this node (its name, cookie and epmd)."""
+        assert self.root is not None
+        ctl = Path(self.program).with_name("rabbitmqctl")
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.root),
+            "LANG": "C.UTF-8",
+            "ERL_EPMD_PORT": str(self.epmd_port),
+            "RABBITMQ_CONF_ENV_FILE": str(self.root / "rabbitmq-env.conf"),
+        }
+        done = subprocess.run(
+            [str(ctl), "-n", self.node_name, *arguments],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+        )
+        if done.returncode != 0:
+            said = (done.stdout + done.stderr).decode(errors="replace")[-1000:]
+            raise RuntimeError(f"rabbitmqctl {arguments[0]} failed: {said}")
 
     @property
     def pids(self) -> list[int]:

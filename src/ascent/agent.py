@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ._private.naming import slugify
 from ._private.sdk_names import SDK_KEYWORDS, reject_sdk_keywords
@@ -63,6 +63,8 @@ class StopAtTools:
 
 class ToolsToFinalOutput(BaseModel):
     """What a custom tool-use function decides: stop with this output, or go on."""
+
+    model_config = ConfigDict(defer_build=True)
 
     is_final_output: bool
     final_output: Any = None

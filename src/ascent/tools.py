@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from ._private.schema import DocstringStyle, ToolArgumentsError, function_schema
 from ._private.sdk_names import SDK_KEYWORDS, reject_sdk_keywords
@@ -123,6 +123,8 @@ class RemoteToolSpec(BaseModel):
     back into a callable tool. ``name`` is what the model sees (it may carry a
     prefix), ``remote_name`` the tool's name on the server.
     """
+
+    model_config = ConfigDict(defer_build=True)
 
     name: str
     remote_name: str

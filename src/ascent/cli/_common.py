@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.text import Text
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 from ..errors import AscentError
-from .console import make_console
 
 __all__ = [
+    "DEFAULT_MAX_TURNS",
     "ERROR_EXIT",
     "AllowedHostOption",
     "HostOption",
@@ -23,11 +26,15 @@ __all__ = [
     "YesOption",
     "fail",
     "friendly_errors",
+    "make_console",
     "note",
 ]
 
 ERROR_EXIT = 1
 INTERRUPTED_EXIT = 130
+# The runner's default (ascent.run.config.DEFAULT_MAX_TURNS; tests/test_cli.py checks they
+# agree), spelled here so that building the commands and their --help loads no run machinery.
+DEFAULT_MAX_TURNS = 10
 
 ModelOption = Annotated[
     str | None,
@@ -71,6 +78,13 @@ TargetArgument = Annotated[
         help="Where the agent is: package.module:agent, or a file: path/to/file.py:agent.",
     ),
 ]
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console that never hard-wraps: streamed text is cut at arbitrary points."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, soft_wrap=True, highlight=False)
 
 
 def fail(message: str, code: int = ERROR_EXIT) -> NoReturn:

@@ -25,7 +25,7 @@ from ..run.events import (
     TextDeltaEvent,
 )
 
-__all__ = ["StreamPrinter", "ask_approval", "format_call", "format_usage", "make_console"]
+__all__ = ["StreamPrinter", "ask_approval", "format_call", "format_usage"]
 
 _CLIP = 300
 _UNICODE = {
@@ -49,11 +49,6 @@ _ASCII = {
 _YES = frozenset({"y", "yes"})
 
 Streaming = Literal["text", "reasoning"] | None
-
-
-def make_console(*, stderr: bool = False) -> Console:
-    """A console that never hard-wraps: streamed text is cut at arbitrary points."""
-    return Console(stderr=stderr, soft_wrap=True, highlight=False)
 
 
 def _clip(text: str, limit: int = _CLIP) -> str:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -22,8 +22,10 @@ from rich.tree import Tree
 
 from ..errors import AscentError
 from ..storage import database_url, display_url
-from ..tracing.spans import SpanRecord, TraceRecord
-from ..tracing.store import SQLTraceStore, TraceSummary
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) loads when a command reads traces, not for --help
+    from ..tracing.spans import SpanRecord, TraceRecord
+    from ..tracing.store import TraceSummary
 from ._common import fail
 
 __all__ = ["render_trace", "render_traces", "traces_app"]
@@ -77,6 +79,8 @@ def list_traces(
     """
     if context.invoked_subcommand is not None:
         return  # options given here reach the subcommand through context.parent
+    from ..tracing.store import SQLTraceStore
+
     url = database or database_url()
     with _friendly_errors(url):
         summaries = SQLTraceStore(url).list_traces(limit)
@@ -103,6 +107,8 @@ def show_trace(
     database: DatabaseUrlOption = None,
 ) -> None:
     """Print one trace as a tree of spans: timings, tokens, tool arguments and outputs."""
+    from ..tracing.store import SQLTraceStore
+
     parent = context.parent.params if context.parent is not None else {}
     url = database or parent.get("database") or database_url()
     with _friendly_errors(url):

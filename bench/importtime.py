@@ -128,7 +128,9 @@ def main(argv: list[str] | None = None) -> None:
         )
     ascent = best["import ascent"] - base
     print(f"  import ascent, no bytecode: adds {(cold - cold_base) * 1000:.0f} ms (compiling)")
-    print(f"  import ascent adds < {IMPORT_TARGET * 1000:.0f} ms: {verdict(ascent < IMPORT_TARGET)}")
+    print(
+        f"  import ascent adds < {IMPORT_TARGET * 1000:.0f} ms: {verdict(ascent < IMPORT_TARGET)}"
+    )
     help_time = best["ascent --help"]
     print(f"  ascent --help < {HELP_TARGET * 1000:.0f} ms: {verdict(help_time < HELP_TARGET)}")
 

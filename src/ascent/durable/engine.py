@@ -39,6 +39,7 @@ from ..storage import database_url as default_database_url
 from ..storage import display_url
 from ._inputs import input_items
 from ._interpreter import APPROVAL_TOPIC
+from ._listen import NewsListener, listen_url
 from ._news import RunNews
 from ._replicas import Replica
 from ._runs import RunSettings, RunWorkflows
@@ -156,6 +157,7 @@ class DurableEngine:
         news = RunNews(store, poll_interval=self.poll_interval)
         workflows = RunWorkflows(store=store, news=news, agents=self.agents, settings=self.settings)
         set_active(workflows)  # before DBOS launches: it resumes pending runs at once
+        listener: NewsListener | None = None
         try:
             route_dbos_logs()
             self._owns_dbos = True
@@ -176,7 +178,12 @@ class DurableEngine:
                     worker_concurrency=self.worker_concurrency,
                     polling_interval_sec=self.poll_interval,
                 )
-            self._parts = _Parts(store=store, news=news, workflows=workflows)
+            conninfo = listen_url(self.database_url)
+            if conninfo is not None:
+                listener = NewsListener(conninfo, news)
+            self._parts = _Parts(store=store, news=news, workflows=workflows, listener=listener)
+            if listener is not None:  # PostgreSQL: other replicas' news without polling
+                await listener.start()
             self._replica = Replica(
                 store,
                 executor_id=self.executor_id,
@@ -186,6 +193,8 @@ class DurableEngine:
             )
             await self._replica.start()
         except BaseException:
+            if listener is not None:
+                await listener.stop()
             if self._owns_dbos:
                 await self._shut_down(workflows)
             else:
@@ -206,6 +215,8 @@ class DurableEngine:
             await self._replica.stop()
             self._replica = None
         parts, self._parts = self._parts, None
+        if parts is not None and parts.listener is not None:
+            await parts.listener.stop()
         if self._owns_dbos and parts is not None:
             await self._shut_down(parts.workflows)
 
@@ -452,6 +463,7 @@ class _Parts:
     store: RunStore
     news: RunNews
     workflows: RunWorkflows
+    listener: NewsListener | None = None  # on PostgreSQL
 
 
 def _decision(value: bool | str) -> ApprovalDecision:

@@ -11,7 +11,7 @@ first model loads most of pydantic) make figures from a noisy machine comparable
 ``HEAVY`` must not be imported by ``import ascent``: names load their module on first
 use, the command line and the providers load their libraries when they run.
 
-    uv run python bench/importtime.py [--runs 15]
+    uv run python bench/importtime.py [--runs 15] [--baseline OLD/src]
 
 Targets: ``import ascent`` adds under 150 ms; ``ascent --help`` takes under 300 ms.
 """
@@ -43,6 +43,7 @@ _LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 class Case:
     label: str
     argv: list[str]
+    source: str | None = None  # another version's src folder (a baseline), else this one
 
 
 def _env(*, bytecode: bool = True) -> dict[str, str]:
@@ -64,23 +65,36 @@ def _cli() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "ascent.cli"]
 
 
-def wall(argv: list[str], env: dict[str, str]) -> float:
-    """Seconds one process takes from spawn to exit."""
+def wall(case: Case, env: dict[str, str]) -> tuple[float, float]:
+    """Seconds one process takes from spawn to exit, and the CPU seconds it used."""
+    if case.source is not None:
+        env = {**env, "PYTHONPATH": case.source}
     start = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True)
-    return time.perf_counter() - start
+    process = subprocess.Popen(
+        case.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, case.argv)
+    return elapsed, usage.ru_utime + usage.ru_stime
 
 
 def fastest(cases: list[Case], runs: int, *, bytecode: bool = True) -> dict[str, float]:
-    """Each case's fastest of ``runs`` rounds, the cases taking turns within a round."""
+    """Each case's fastest wall time of ``runs`` rounds, the cases taking turns within a
+    round (and its least CPU time, under ``label + " cpu"``)."""
     env = _env(bytecode=bytecode)
     if bytecode:
         for case in cases:  # fills the bytecode cache
-            wall(case.argv, env)
+            wall(case, env)
     best = {case.label: float("inf") for case in cases}
+    best |= {f"{case.label} cpu": float("inf") for case in cases}
     for _ in range(runs):
         for case in cases:
-            best[case.label] = min(best[case.label], wall(case.argv, env))
+            elapsed, cpu = wall(case, env)
+            best[case.label] = min(best[case.label], elapsed)
+            best[f"{case.label} cpu"] = min(best[f"{case.label} cpu"], cpu)
     return best
 
 
@@ -100,31 +114,54 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="one round (smoke test)")
+    parser.add_argument(
+        "--baseline",
+        metavar="SRC",
+        help="another version's src folder (say, an exported commit): its import ascent, "
+        "first line and --help take turns with this version's in the same rounds",
+    )
     args = parser.parse_args(argv)
     runs = 1 if args.quick else args.runs
-    cases = [
-        Case("python -c pass", _python("pass")),
-        Case("import pydantic", _python("import pydantic")),
-        Case("pydantic and one model", _python(PYDANTIC_MODEL)),
+    ours = [
         Case("import ascent", _python("import ascent")),
         Case(FIRST_LINE, _python(FIRST_LINE)),
         Case("ascent --help", [*_cli(), "--help"]),
     ]
+    theirs = [
+        Case(f"{case.label} (baseline)", case.argv, source=str(Path(args.baseline).resolve()))
+        for case in (ours if args.baseline else [])
+    ]
+    cases = [
+        Case("python -c pass", _python("pass")),
+        Case("import pydantic", _python("import pydantic")),
+        Case("pydantic and one model", _python(PYDANTIC_MODEL)),
+        *ours,
+        *theirs,
+    ]
     best = fastest(cases, runs)
-    base = best["python -c pass"]
+    base, base_cpu = best["python -c pass"], best["python -c pass cpu"]
     pydantic = best["import pydantic"] - base
-    cold = fastest(cases[3:4], 1 if args.quick else 3, bytecode=False)["import ascent"]
+    cold = fastest(ours[:1], 1 if args.quick else 3, bytecode=False)["import ascent"]
     cold_base = fastest(cases[:1], 1 if args.quick else 3, bytecode=False)["python -c pass"]
 
-    print(f"start-up, fastest of {runs} rounds of fresh processes taking turns (wall time)")
-    print(f"  {'':<48} {'process':>8} {'added':>8} {'/ pass':>7} {'added / pydantic':>17}")
+    print(f"start-up, fastest of {runs} rounds of fresh processes taking turns")
+    print(
+        f"  {'':<59} {'wall':>8} {'added':>8} {'/ pass':>7} {'/ pydantic':>11} "
+        f"{'CPU':>8} {'/ pass':>7}"
+    )
     for case in cases:
-        total = best[case.label]
+        total, cpu = best[case.label], best[f"{case.label} cpu"]
         extra = total - base
         rel = f"{extra / pydantic:.2f}x" if case.label != "python -c pass" else ""
         print(
-            f"  {case.label:<48} {total * 1000:>5.0f} ms {extra * 1000:>5.0f} ms "
-            f"{total / base:>6.2f}x {rel:>17}"
+            f"  {case.label:<59} {total * 1000:>5.0f} ms {extra * 1000:>5.0f} ms "
+            f"{total / base:>6.2f}x {rel:>11} {cpu * 1000:>5.0f} ms {cpu / base_cpu:>6.2f}x"
+        )
+    for case in theirs:
+        now = case.label.removesuffix(" (baseline)")
+        print(
+            f"  {now}: {best[now] / best[case.label]:.2f}x the baseline's wall time, "
+            f"{best[now + ' cpu'] / best[case.label + ' cpu']:.2f}x its CPU"
         )
     ascent = best["import ascent"] - base
     print(f"  import ascent, no bytecode: adds {(cold - cold_base) * 1000:.0f} ms (compiling)")

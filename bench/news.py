@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
         postgres = stack.enter_context(PostgresServer())
         url = postgres.create_database(f"news_{uuid.uuid4().hex[:8]}")
         os.environ["SERVED_POLL_INTERVAL"] = str(args.poll)  # read by _service_app.py
+        stack.callback(os.environ.pop, "SERVED_POLL_INTERVAL", None)
         base = stack.enter_context(replica(url, "http://127.0.0.1:9/v1", "bench-b", Meter()))
         store = RunStore(url)
         for streams in counts:

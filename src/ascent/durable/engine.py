@@ -68,7 +68,10 @@ class DurableEngine:
     by a live replica once their heartbeat is ``takeover_after`` seconds old.
     ``model`` overrides every agent's model; ``run_config``, ``context``,
     ``hooks`` and ``max_turns`` are as for :meth:`Runner.run`. ``poll_interval`` is how often
-    waits and event streams look at the database for news from other processes.
+    waits and event streams look at the database for news from other processes when
+    they cannot hear it: on SQLite, or on PostgreSQL while the connection that
+    listens for its ``NOTIFY`` is down (while it is up, they look every ten seconds
+    at most, as a safety net).
 
     By default a run executes on the replica that started it (and moves only
     if that replica dies). With ``worker_concurrency``, runs go through one

@@ -47,6 +47,7 @@ def test_first_line_of_a_program_loads_no_client_driver_or_terminal_ui() -> None
     loaded = loaded_after("from ascent import Agent, Runner, function_tool, RunConfig")
     assert not top_level(loaded) & set(LAZY)
     assert "ascent.agent" in loaded  # the names did load their modules
+    assert "ascent.memory.store" not in loaded  # a run that keeps no memories loads none
 
 
 def test_a_name_loads_its_module_on_first_use_and_is_then_a_plain_attribute() -> None:

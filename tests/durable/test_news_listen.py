@@ -168,3 +168,39 @@ async def test_without_a_listener_waits_poll(postgres_url: str) -> None:
     record = await news.wait_run(run_id, tenant=None, timeout=WITHIN)
     assert record.status == "completed"
     timer.join()
+
+
+async def test_without_the_triggers_nobody_listens_and_waits_poll(postgres_url: str) -> None:
+    store = RunStore(postgres_url)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER ascent_run_events_news ON ascent_run_events")
+    news = RunNews(store, poll_interval=0.05)
+    conninfo = listen_url(postgres_url)
+    assert conninfo is not None
+    listener = NewsListener(conninfo, news)
+    await listener.start()
+    try:
+        assert not news.listening  # nothing would be heard: long waits would hang
+        run_id = new_run(store)
+        timer = later(0.2, lambda: store.update_run(run_id, status="completed"))
+        record = await news.wait_run(run_id, tenant=None, timeout=WITHIN)
+        assert record.status == "completed"
+        timer.join()
+    finally:
+        await listener.stop()
+
+
+def test_a_role_that_may_not_install_the_triggers_still_starts(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    RunStore(postgres_url)  # the owner made the tables and their triggers
+    with psycopg.connect(listen_url(postgres_url) or "", autocommit=True) as admin:
+        admin.execute("DROP ROLE IF EXISTS news_guest")
+        admin.execute("CREATE ROLE news_guest LOGIN")
+        admin.execute("GRANT ALL ON ALL TABLES IN SCHEMA public TO news_guest")
+    guest = postgres_url.replace("://postgres@", "://news_guest@", 1)
+    assert guest != postgres_url
+    with caplog.at_level("WARNING", logger="ascent.durable"):
+        store = RunStore(guest)
+    assert "cannot install the triggers" in caplog.text
+    assert store.get_run("nothing") is None  # the store works

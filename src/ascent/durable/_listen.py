@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ._schema import NEWS_CHANNEL
+from ._schema import NEWS_CHANNEL, NEWS_TRIGGERS
 
 if TYPE_CHECKING:
     import psycopg
@@ -51,15 +51,15 @@ class NewsListener:
         self.conninfo = conninfo
         self.news = news
         self._task: asyncio.Task[None] | None = None
-        self._connected = asyncio.Event()
+        self._tried = asyncio.Event()  # the first connection is up, or failed
 
     async def start(self, *, timeout: float = 5.0) -> None:
-        """Start listening; waits up to ``timeout`` for the first connection (the
+        """Start listening; waits up to ``timeout`` for the first try to connect (the
         engine starts either way: until it connects, waits poll)."""
         if self._task is None:
             self._task = asyncio.create_task(self._listen(), name="ascent-run-news")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._connected.wait(), timeout)
+            await asyncio.wait_for(self._tried.wait(), timeout)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -77,9 +77,12 @@ class NewsListener:
             try:
                 conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
                 async with conn:
+                    if not await _announced(conn):
+                        logger.warning("runs' news is not announced here: waits poll")
+                        return
                     await conn.execute(f"LISTEN {NEWS_CHANNEL}")
                     self.news.listening = True
-                    self._connected.set()
+                    self._tried.set()
                     self.news.wake_all()  # news may have come while nobody listened
                     pause = _RETRY_FIRST
                     await self._receive(conn)
@@ -89,14 +92,25 @@ class NewsListener:
                 if self.news.listening:
                     self.news.listening = False
                     self.news.wake_all()  # long waits shorten: they poll until we are back
-                self._connected.clear()
+                self._tried.set()
             await asyncio.sleep(pause)
             pause = min(pause * 2, _RETRY_MOST)
 
-    async def _receive(self, conn: psycopg.AsyncConnection[object]) -> None:
+    async def _receive(self, conn: psycopg.AsyncConnection[Any]) -> None:
         heard = self.news.heard
         while True:
             async for notice in conn.notifies(timeout=_CHECK_AFTER):
                 kind, _, run_id = notice.payload.partition(":")
                 heard(run_id, status=kind == "s")
             await conn.execute("SELECT 1")  # a silent connection may be a dead one
+
+
+async def _announced(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether the database has the triggers that announce runs' news (without them
+    nothing would ever be heard, and waits must poll)."""
+    cursor = await conn.execute(
+        "SELECT count(DISTINCT tgname) FROM pg_trigger WHERE tgname = ANY(%s)",
+        (list(NEWS_TRIGGERS),),
+    )
+    row = await cursor.fetchone()
+    return row is not None and row[0] == len(NEWS_TRIGGERS)

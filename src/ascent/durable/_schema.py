@@ -9,6 +9,7 @@ replica's waits and streams hear of it without polling (see ``_listen.py``).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "EVENTS_TABLE",
     "NEWS_CHANNEL",
+    "NEWS_TRIGGERS",
     "REPLICAS_TABLE",
     "RUNS_TABLE",
     "TIMERS_TABLE",
@@ -181,14 +183,28 @@ END $$;
 """
 
 
+NEWS_TRIGGERS = (f"{EVENTS_TABLE}_news", f"{RUNS_TABLE}_news")
+
+
 def _create_news_triggers(engine: Engine) -> None:
     """Install the triggers that announce runs' news (idempotent; replicas that start
-    together take turns, as two ``CREATE OR REPLACE FUNCTION`` at once can fail)."""
+    together take turns, as two ``CREATE OR REPLACE FUNCTION`` at once can fail).
+
+    A role that may not create them (the tables belong to another) gets a warning,
+    not a failure: without the triggers, replicas poll (see ``_listen.py``)."""
+    from sqlalchemy.exc import DBAPIError
+
     from ..storage import write_transaction
 
-    with write_transaction(engine) as conn:
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('ascent-run-news-ddl'))")
-        conn.exec_driver_sql(_NEWS_DDL)
+    try:
+        with write_transaction(engine) as conn:
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('ascent-run-news-ddl'))")
+            conn.exec_driver_sql(_NEWS_DDL)
+    except DBAPIError as exc:
+        logging.getLogger("ascent.durable").warning(
+            "cannot install the triggers that announce runs' news (%s): replicas poll instead",
+            str(getattr(exc, "orig", None) or exc).strip().splitlines()[0],
+        )
 
 
 schema = LazyTables(_declare, create=_create)

@@ -34,11 +34,14 @@ _CHECK_AFTER = 10.0
 
 def listen_url(database_url: str) -> str | None:
     """The libpq address of ``database_url`` for a listening connection, or None
-    when the database is not PostgreSQL (SQLite: waits poll)."""
+    when the database is not PostgreSQL or psycopg 3 (the ``postgres`` extra) is
+    missing: then waits poll."""
+    import importlib.util
+
     from sqlalchemy.engine import make_url
 
     url = make_url(database_url)
-    if url.get_backend_name() != "postgresql":
+    if url.get_backend_name() != "postgresql" or importlib.util.find_spec("psycopg") is None:
         return None
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 

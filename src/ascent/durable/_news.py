@@ -45,6 +45,7 @@ class RunNews:
         self._lock = threading.Lock()
         self._local: dict[str, _LocalRun] = {}  # runs started here that run here, until they end
         self._waiters: dict[str, set[_Waiter]] = {}  # run id -> this process's waits
+        self._reads: dict[_ReadKey, asyncio.Future[_Log]] = {}  # reads in flight (see _read)
         self.listening = False  # other processes' news comes by NOTIFY (see _listen.py)
 
     # ------------------------------------------------------------ reading runs
@@ -160,9 +161,7 @@ class RunNews:
         while True:
             waiter = self._register(run_id, status_only=False) if follow else None
             try:
-                record, batch = await asyncio.to_thread(
-                    self.store.read_run_and_events, run_id, after=last
-                )
+                record, batch = await self._read(run_id, last)
                 for event in batch:
                     yield event
                     last = event.seq
@@ -239,6 +238,27 @@ class RunNews:
         finally:
             self._unregister(run_id, entry)
 
+    async def _read(self, run_id: str, after: int) -> _Log:
+        """The run's record and its events after ``after``; streams of this process
+        at the same point of the same run share one read (woken by one event, ten
+        streams make one query, not ten). Sharing is safe: a stream registers its
+        waiter before it reads, so what a shared read misses wakes it again."""
+        loop = asyncio.get_running_loop()
+        key = (loop, run_id, after)
+        future = self._reads.get(key)
+        if future is None:
+            future = loop.create_task(
+                asyncio.to_thread(self.store.read_run_and_events, run_id, after=after)
+            )
+            self._reads[key] = future
+            future.add_done_callback(lambda done: self._read_done(key, done))
+        return await asyncio.shield(future)  # one stream's cancellation spares the others
+
+    def _read_done(self, key: _ReadKey, done: asyncio.Future[_Log]) -> None:
+        self._reads.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: its streams may all have gone meanwhile
+
     def _register(self, run_id: str, *, status_only: bool) -> _Waiter:
         entry = _Waiter(asyncio.get_running_loop(), status_only)
         with self._lock:
@@ -252,6 +272,11 @@ class RunNews:
                 waiters.discard(entry)
                 if not waiters:
                     del self._waiters[run_id]
+
+
+# A read of a run's log: (the loop reading, run id, after), and what it returns.
+_ReadKey = tuple[asyncio.AbstractEventLoop, str, int]
+_Log = tuple[RunRecord | None, list[RunEvent]]
 
 
 class _LocalRun:

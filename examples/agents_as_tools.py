@@ -28,10 +28,16 @@ coordinator = Agent(
     ],
 )
 
-result = Runner.run_sync(coordinator, 'Translate into French: "Good morning, friends"')
-for item in result.new_items:
-    if item.type == "function_call":
-        print(f"{result.last_agent.name} asked {item.name}: {item.arguments}")
-    elif item.type == "function_call_output":
-        print(f"it answered: {item.output}")
-print(f"final ({result.last_agent.name}): {result.final_output}")
+
+def main() -> None:
+    result = Runner.run_sync(coordinator, 'Translate into French: "Good morning, friends"')
+    for item in result.new_items:
+        if item.type == "function_call":
+            print(f"{result.last_agent.name} asked {item.name}: {item.arguments}")
+        elif item.type == "function_call_output":
+            print(f"it answered: {item.output}")
+    print(f"final ({result.last_agent.name}): {result.final_output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -34,9 +34,15 @@ agent = Agent[AppState](
     name="Support", instructions="Help the customer with their orders.", tools=[my_orders]
 )
 
-state = AppState(user_id="u-7", orders={"u-7": ["A-1042", "A-1077"], "u-9": ["B-1"]})
-result = Runner.run_sync(agent, "Which orders do I have?", context=state)
-print(result.final_output)
-print(f"audit: {state.audit[0].split(' (')[0]}")
-# The model was never told the user's id:
-print("user id sent to the model:", "u-7" in str(result.to_input_list()))
+
+def main() -> None:
+    state = AppState(user_id="u-7", orders={"u-7": ["A-1042", "A-1077"], "u-9": ["B-1"]})
+    result = Runner.run_sync(agent, "Which orders do I have?", context=state)
+    print(result.final_output)
+    print(f"audit: {state.audit[0].split(' (')[0]}")
+    # The model was never told the user's id:
+    print("user id sent to the model:", "u-7" in str(result.to_input_list()))
+
+
+if __name__ == "__main__":
+    main()

@@ -36,4 +36,5 @@ async def main() -> None:
         print(f"  -> {result.final_output}")
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -47,11 +47,17 @@ agent = Agent(
     tools=[convert_temperature, set_reminder],
 )
 
-# The schema the model sees for the first tool:
-print(convert_temperature.parameters["properties"]["unit"])
 
-for question in ("Convert 20 celsius please", 'Set a reminder in 15 minutes: "call Bob"'):
-    result = Runner.run_sync(agent, question)
-    calls = [item for item in result.new_items if item.type == "function_call"]
-    print(f"{question!r} -> {calls[0].name}{calls[0].arguments}")
-    print(f"  {result.final_output}")
+def main() -> None:
+    # The schema the model sees for the first tool:
+    print(convert_temperature.parameters["properties"]["unit"])
+
+    for question in ("Convert 20 celsius please", 'Set a reminder in 15 minutes: "call Bob"'):
+        result = Runner.run_sync(agent, question)
+        calls = [item for item in result.new_items if item.type == "function_call"]
+        print(f"{question!r} -> {calls[0].name}{calls[0].arguments}")
+        print(f"  {result.final_output}")
+
+
+if __name__ == "__main__":
+    main()

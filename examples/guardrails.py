@@ -46,15 +46,21 @@ agent = Agent(
     output_guardrails=[no_card_numbers],
 )
 
-for message in (
-    "Where is my order A-1042?",
-    "Write a poem about the sea.",
-    "Is 4111 1111 1111 1111 the card on file?",
-):
-    try:
-        result = Runner.run_sync(agent, message)
-        print(f"answered: {result.final_output}")
-    except InputGuardrailTripwireTriggered as error:
-        print(f"refused by {error.result.name}: {error.result.output_info}")
-    except OutputGuardrailTripwireTriggered as error:
-        print(f"answer withheld by {error.result.name}")
+
+def main() -> None:
+    for message in (
+        "Where is my order A-1042?",
+        "Write a poem about the sea.",
+        "Is 4111 1111 1111 1111 the card on file?",
+    ):
+        try:
+            result = Runner.run_sync(agent, message)
+            print(f"answered: {result.final_output}")
+        except InputGuardrailTripwireTriggered as error:
+            print(f"refused by {error.result.name}: {error.result.output_info}")
+        except OutputGuardrailTripwireTriggered as error:
+            print(f"answer withheld by {error.result.name}")
+
+
+if __name__ == "__main__":
+    main()

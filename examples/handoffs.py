@@ -26,7 +26,13 @@ triage = Agent(
     handoffs=[billing, technical],
 )
 
-for message in ("I was charged twice on my invoice.", "The app shows an error at login."):
-    result = Runner.run_sync(triage, message)
-    moves = [item for item in result.new_items if item.type == "function_call"]
-    print(f"{message!r}: Triage -> {result.last_agent.name} (via {moves[0].name})")
+
+def main() -> None:
+    for message in ("I was charged twice on my invoice.", "The app shows an error at login."):
+        result = Runner.run_sync(triage, message)
+        moves = [item for item in result.new_items if item.type == "function_call"]
+        print(f"{message!r}: Triage -> {result.last_agent.name} (via {moves[0].name})")
+
+
+if __name__ == "__main__":
+    main()

@@ -16,8 +16,14 @@ agent = Agent(
     instructions="Greet the user warmly, in one sentence.",
 )
 
-result = Runner.run_sync(agent, "Hello! I am Ada.")
-print(result.final_output)  # offline: "You said: Hello! I am Ada."
 
-# Every result says what it cost and which agent answered.
-print(f"{result.usage.requests} model call, answered by {result.last_agent.name}")
+def main() -> None:
+    result = Runner.run_sync(agent, "Hello! I am Ada.")
+    print(result.final_output)  # offline: "You said: Hello! I am Ada."
+
+    # Every result says what it cost and which agent answered.
+    print(f"{result.usage.requests} model call, answered by {result.last_agent.name}")
+
+
+if __name__ == "__main__":
+    main()

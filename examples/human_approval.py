@@ -46,4 +46,5 @@ async def main() -> None:
     print(f"{small.final_output} (interrupted: {small.is_interrupted})")
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())

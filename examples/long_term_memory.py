@@ -59,4 +59,5 @@ async def main() -> None:
     print("Ben's memories:", await store.search("vegetarian", scope="ben"))
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())

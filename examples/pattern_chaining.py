@@ -67,4 +67,5 @@ async def main() -> None:
             print(f"  stopped after {result.stopped.agent}: {result.stopped.reason}")
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())

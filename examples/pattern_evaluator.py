@@ -55,4 +55,5 @@ async def main() -> None:
     print(f"accepted: {result.accepted}, after {len(result.rounds)} rounds")
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -71,4 +71,5 @@ async def main() -> None:
     print(f"itinerary: {result.final_output}")
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -82,4 +82,5 @@ async def main() -> None:
     print(f"safe to merge: {votes.winner.safe_to_merge} ({votes.agreement:.0%} agreement)")
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())

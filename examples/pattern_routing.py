@@ -52,4 +52,5 @@ async def main() -> None:
         print(f"  -> {result.route} ({result.decision.reason}); {answerer} answers")
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())

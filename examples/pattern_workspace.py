@@ -40,5 +40,6 @@ async def later_session() -> None:
     print(f"budget note by {note.author}: {note.content}")
 
 
-asyncio.run(first_session())
-asyncio.run(later_session())
+if __name__ == "__main__":
+    asyncio.run(first_session())
+    asyncio.run(later_session())

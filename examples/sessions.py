@@ -30,4 +30,5 @@ async def main() -> None:
     print(f"{len(history)} items stored; the first: {history[0].text!r}")
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -33,4 +33,5 @@ async def main() -> None:
     print(f"done: {result.usage.requests} model calls")
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -30,7 +30,14 @@ agent = Agent(
     output_type=Ticket,
 )
 
-result = Runner.run_sync(agent, 'Order A-1042: 2 mugs arrived damaged. "Broken handles" on both.')
-ticket = result.final_output_as(Ticket)  # checked to be a Ticket
-print(repr(ticket))
-print(f"order {ticket.order_id}, {ticket.quantity} item(s), category {ticket.category}")
+
+def main() -> None:
+    message = 'Order A-1042: 2 mugs arrived damaged. "Broken handles" on both.'
+    result = Runner.run_sync(agent, message)
+    ticket = result.final_output_as(Ticket)  # checked to be a Ticket
+    print(repr(ticket))
+    print(f"order {ticket.order_id}, {ticket.quantity} item(s), category {ticket.category}")
+
+
+if __name__ == "__main__":
+    main()

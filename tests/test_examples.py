@@ -203,6 +203,72 @@ def test_an_example_runs_as_a_script_of_its_own(tmp_path: Path) -> None:
     assert done.stdout.splitlines() == EXPECTED["hello_agent"]
 
 
+def test_ascent_run_on_an_example_prints_only_the_runs_output(tmp_path: Path) -> None:
+    """Loading an example for ``ascent run`` does not run the example's own script."""
+    env = {key: value for key, value in os.environ.items() if key not in _UNSET}
+    env.update(NO_COLOR="1", COLUMNS="200", PYTHONIOENCODING="utf-8")
+    env["ASCENT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'ascent.db'}"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ascent.cli",
+            "run",
+            str(EXAMPLES / "hello_agent.py") + ":agent",
+            "Good evening, I am Grace.",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "Greeter: You said: Good evening, I am Grace."
+    assert lines[1].startswith("usage: 1 request,")
+    assert lines[2].startswith("trace trace_")
+    assert len(lines) == 3
+    assert "Ada" not in done.stdout  # the example's own run did not happen
+
+
+_LOADER = """
+import contextlib, io, json, os, runpy, sys, tempfile
+printed = {}
+for path in sys.argv[1:]:
+    out = io.StringIO()
+    with tempfile.TemporaryDirectory() as cwd:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out):
+            runpy.run_path(path, run_name="loaded_by_ascent")
+        os.chdir(os.path.dirname(path))
+    printed[os.path.basename(path)] = out.getvalue()
+print(json.dumps(printed))
+"""
+
+
+def test_loading_an_example_runs_nothing(tmp_path: Path) -> None:
+    """Every example keeps its own run under ``if __name__ == "__main__":``."""
+    env = {key: value for key, value in os.environ.items() if key not in _UNSET}
+    env["ASCENT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'ascent.db'}"
+    paths = sorted(EXAMPLES.glob("*.py"))
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADER, *map(str, paths)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout.splitlines()[-1])
+    assert set(printed) == {path.name for path in paths}
+    assert {name: text for name, text in printed.items() if text} == {}
+
+
 def test_every_example_is_checked_and_listed_in_the_readme() -> None:
     found = {path.stem for path in EXAMPLES.glob("*.py")}
     assert found == set(EXPECTED)

@@ -11,9 +11,11 @@ import pytest
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
+from ascent import Agent, OutputType, Runner
 from ascent._private.output import OutputSchema, OutputValidationError, output_schema_for
 from ascent.errors import UserError
 from ascent.models.base import OutputSpec
+from ascent.testing import ScriptedModel
 
 
 class Mood(enum.Enum):
@@ -103,13 +105,51 @@ def test_typed_dict() -> None:
 
 
 def test_free_form_dict_is_not_strict_and_not_wrapped() -> None:
-    schema = OutputSchema(dict[str, int])
+    schema = OutputSchema(OutputType(dict[str, int], strict=False))
     assert schema.is_wrapped is False
     spec = schema.spec()
     assert spec.strict is False
     assert spec.schema == {"type": "object", "additionalProperties": {"type": "integer"}}
     assert spec.name == "dict_str_int"
     assert schema.validate_json('{"a": 1}') == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    ("output_type", "shown"),
+    [(dict[str, int], "dict[str, int]"), (tuple[int, str], "tuple[int, str]"), (Any, "Any")],
+)
+def test_a_type_without_a_strict_schema_is_refused_unless_asked(
+    output_type: Any, shown: str
+) -> None:
+    with pytest.raises(UserError) as raised:
+        OutputSchema(output_type)
+    message = str(raised.value)
+    assert f"output_type {shown} has no strict JSON schema" in message
+    assert f"OutputType({shown}, strict=False)" in message
+
+
+def test_a_strict_type_can_be_asked_for_non_strict() -> None:
+    schema = OutputSchema(OutputType(Review, strict=False))
+    assert schema.spec().strict is False
+    assert "additionalProperties" not in schema.spec().schema  # left as Pydantic wrote it
+    assert schema.validate_json(REVIEW_JSON) == REVIEW
+    assert OutputSchema(OutputType(Review)).spec().strict is True
+
+
+def test_agent_refuses_a_non_strict_output_type_when_built() -> None:
+    with pytest.raises(UserError, match=r"agent 'Tally': output_type dict\[str, int\]"):
+        Agent(name="Tally", output_type=dict[str, int])
+    agent = Agent(name="Tally", output_type=OutputType(dict[str, int], strict=False))
+    assert agent.output_type.strict is False
+
+
+async def test_a_non_strict_output_type_runs() -> None:
+    model = ScriptedModel(['{"apples": 3}'])
+    agent = Agent(name="Tally", model=model, output_type=OutputType(dict[str, int], strict=False))
+    result = await Runner.run(agent, "count")
+    assert result.final_output == {"apples": 3}
+    output = model.requests[0].output
+    assert output is not None and output.strict is False
 
 
 # ------------------------------------------------------------ wrapped types
@@ -146,7 +186,7 @@ def test_wrapped_schema_content() -> None:
 
 
 def test_wrapped_non_strict_type() -> None:
-    schema = OutputSchema(tuple[int, str])
+    schema = OutputSchema(OutputType(tuple[int, str], strict=False))
     assert schema.is_wrapped is True
     assert schema.spec().strict is False
     assert schema.validate_json('{"response": [1, "a"]}') == (1, "a")
@@ -208,11 +248,15 @@ def test_not_json_at_all() -> None:
             [REVIEW],
             [{"title": "Fine", "stars": 4, "mood": "happy", "written": "2024-05-01", "note": None}],
         ),
-        (dict[str, dt.date], {"d": dt.date(2020, 1, 2)}, {"d": "2020-01-02"}),
+        (
+            OutputType(dict[str, dt.date], strict=False),
+            {"d": dt.date(2020, 1, 2)},
+            {"d": "2020-01-02"},
+        ),
         (int, 3, 3),
         (Literal["a", "b"], "b", "b"),
         (Mood, Mood.SAD, "sad"),
-        (tuple[int, str], (1, "x"), [1, "x"]),
+        (OutputType(tuple[int, str], strict=False), (1, "x"), [1, "x"]),
         (Cat | Dog, Dog(woof=False), {"woof": False}),
     ],
 )
@@ -262,7 +306,7 @@ def test_names_are_valid_response_format_names() -> None:
     assert long_name.startswith("list_AVeryLong")
     assert OutputSchema(int | None).name == "int_or_None"
     assert OutputSchema(Annotated[int, Field(ge=0)]).name == "int"
-    for name in (long_name, OutputSchema(dict[str, list[int]]).name):
+    for name in (long_name, OutputSchema(OutputType(dict[str, list[int]], strict=False)).name):
         assert all(c.isalnum() or c in "_-" for c in name)
 
 

@@ -166,6 +166,39 @@ def test_annotated_field_description_and_constraints() -> None:
     assert p["days"]["minimum"] == 1 and p["days"]["maximum"] == 7
 
 
+def test_annotated_string_describes_the_parameter() -> None:
+    """The SDK's ``Annotated[str, "the city"]`` keeps its description in the schema."""
+
+    @function_tool
+    def forecast(
+        city: Annotated[str, "the city"],
+        days: Annotated[int, Field(description="how many days", ge=1)] = 1,
+        unit: Annotated[str, "not used", Field(description="the unit")] = "C",
+    ) -> str:
+        """Forecast."""
+        return city
+
+    p = forecast.parameters["properties"]
+    assert p["city"]["description"] == "the city"
+    assert p["days"]["description"] == "how many days"
+    assert p["days"]["minimum"] == 1
+    assert p["unit"]["description"] == "the unit"  # an explicit Field wins over a string
+
+
+def test_annotated_description_wins_over_the_docstring() -> None:
+    def f(city: Annotated[str, "from the annotation"], country: str) -> None:
+        """Forecast.
+
+        Args:
+            city: From the docstring.
+            country: The country.
+        """
+
+    p = props(function_schema(f))
+    assert p["city"]["description"] == "from the annotation"
+    assert p["country"]["description"] == "The country."
+
+
 def test_field_as_default_value() -> None:
     def f(limit: int = Field(10, description="At most this many")) -> None: ...
 
@@ -671,3 +704,43 @@ async def test_needs_approval_callable_sees_parsed_arguments() -> None:
     assert seen == [{"amount": 500}, {"amount": 5}, {}]
     assert await refund.requires_approval(ctx, "{}") is True
     assert await refund.requires_approval(RunContext(context=None), "{}") is False
+
+
+async def test_needs_approval_accepts_the_sdk_three_argument_form() -> None:
+    seen: list[str] = []
+
+    def check(context: RunContext[Any], arguments: dict[str, Any], call_id: str) -> bool:
+        seen.append(call_id)
+        return arguments.get("amount", 0) > 100
+
+    @function_tool(needs_approval=check)
+    def pay(amount: int) -> None: ...
+
+    ctx: RunContext[Any] = RunContext(context=None)
+    assert await pay.requires_approval(ctx, '{"amount": 500}', "call_7") is True
+    assert await pay.requires_approval(ctx, '{"amount": 5}', "call_8") is False
+    assert seen == ["call_7", "call_8"]
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        lambda: True,
+        lambda context: True,
+        lambda context, arguments, call_id, extra: True,
+        "yes",
+    ],
+    ids=["none", "one", "four", "not-callable"],
+)
+def test_needs_approval_with_the_wrong_parameters_is_refused_when_built(check: Any) -> None:
+    with pytest.raises(UserError, match=r"\(context, arguments, call_id\)"):
+
+        @function_tool(needs_approval=check)
+        def pay(amount: int) -> None: ...
+
+
+def test_agent_tool_approval_check_is_refused_when_built() -> None:
+    from ascent import Agent
+
+    with pytest.raises(UserError, match="needs_approval takes"):
+        Agent(name="inner").as_tool(needs_approval=lambda: True)  # type: ignore[arg-type]

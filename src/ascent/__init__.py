@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time, see __getattr__
-    from .agent import Agent, AgentTool, StopAtTools, ToolsToFinalOutput
+    from .agent import (
+        Agent,
+        AgentTool,
+        FunctionToolResult,
+        OutputType,
+        StopAtTools,
+        ToolsToFinalOutput,
+    )
     from .context import RunContext, ToolContext
     from .errors import (
         AgentNotFound,
@@ -73,6 +80,8 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, see __geta
 _EXPORTS: dict[str, str] = {
     "Agent": ".agent",
     "AgentTool": ".agent",
+    "FunctionToolResult": ".agent",
+    "OutputType": ".agent",
     "StopAtTools": ".agent",
     "ToolsToFinalOutput": ".agent",
     "RunContext": ".context",
@@ -154,6 +163,7 @@ __all__ = [
     "FunctionCall",
     "FunctionCallOutput",
     "FunctionTool",
+    "FunctionToolResult",
     "GuardrailOutput",
     "GuardrailTripwireTriggered",
     "Handoff",
@@ -174,6 +184,7 @@ __all__ = [
     "ModelSettings",
     "OutputGuardrail",
     "OutputGuardrailTripwireTriggered",
+    "OutputType",
     "PatternError",
     "ProviderCapabilityError",
     "RunConfig",

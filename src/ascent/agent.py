@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ._private.naming import slugify
+from ._private.output import OutputType, output_schema_for
 from ._private.sdk_names import SDK_KEYWORDS, reject_sdk_keywords
 from ._private.strict_schema import StrictSchemaError, ensure_strict_json_schema
 from .context import RunContext, TContext, ToolContext
@@ -42,7 +43,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Agent",
     "AgentTool",
+    "FunctionToolResult",
     "MCPServerLike",
+    "OutputType",
     "StopAtTools",
     "ToolUseBehavior",
     "ToolsToFinalOutput",
@@ -62,7 +65,10 @@ class StopAtTools:
 
 
 class ToolsToFinalOutput(BaseModel):
-    """What a custom tool-use function decides: stop with this output, or go on."""
+    """What a custom tool-use function decides: stop with this output, or go on.
+
+    The output is recorded as JSON data (see :class:`FunctionToolResult`).
+    """
 
     model_config = ConfigDict(defer_build=True)
 
@@ -70,8 +76,34 @@ class ToolsToFinalOutput(BaseModel):
     final_output: Any = None
 
 
+@dataclass(kw_only=True)
+class FunctionToolResult:
+    """One tool call's result, as a custom ``tool_use_behavior`` function sees it.
+
+    ``output`` is the value the tool returned (a model, a dict, a number...),
+    not the text the model reads; ``item`` is the recorded
+    :class:`FunctionCallOutput`, which holds that text. A failed or refused
+    call's ``output`` is its error text. Values do not outlive a pause: after
+    an approval, the calls that ran before it have their values rebuilt from
+    their JSON through the tool's declared return type.
+    """
+
+    tool_name: str
+    output: Any
+    item: FunctionCallOutput
+    tool: FunctionTool | None = None
+
+    @property
+    def call_id(self) -> str:
+        return self.item.call_id
+
+    @property
+    def is_error(self) -> bool:
+        return self.item.is_error
+
+
 ToolUseFunction = Callable[
-    [RunContext[Any], list[FunctionCallOutput]],
+    [RunContext[Any], list[FunctionToolResult]],
     ToolsToFinalOutput | Awaitable[ToolsToFinalOutput],
 ]
 ToolUseBehavior = Literal["run_llm_again", "stop_on_first_tool"] | StopAtTools | ToolUseFunction
@@ -106,9 +138,10 @@ class Agent(Generic[TContext]):
 
     ``instructions`` may be a callable of ``(run_context, agent)`` (sync or
     async) for instructions that depend on the run. ``output_type`` asks the
-    model for structured output, validated before the run returns.
+    model for structured output, validated before the run returns; its schema
+    must be strict unless it says otherwise (``OutputType(T, strict=False)``).
     ``tool_use_behavior`` decides what happens after tools ran: call the model
-    again (the default), stop with the first tool's output, stop at named
+    again (the default), stop with the first tool's value, stop at named
     tools, or a function of the tool results. ``input_guardrails`` run beside
     the first model call when this agent starts a run (before it, for those
     made with ``run_in_parallel=False``); ``output_guardrails``
@@ -145,6 +178,11 @@ class Agent(Generic[TContext]):
                     f"objects, not {_describe(target)}"
                     + (": a tool goes in tools=" if isinstance(target, FunctionTool) else "")
                 )
+        if self.output_type is not None:
+            try:  # a type without a strict schema is refused here, not mid-run
+                output_schema_for(self.output_type)
+            except UserError as exc:
+                raise UserError(f"agent {self.name!r}: {exc}") from None
 
     def clone(self, **changes: Any) -> Agent[TContext]:
         """A copy with some fields changed; lists are copied, not shared."""

@@ -27,7 +27,7 @@ class RunHooks(Generic[TContext]):
     async def on_agent_end(
         self, context: RunContext[TContext], agent: Agent[TContext], output: Any
     ) -> None:
-        """An agent produced the run's final output."""
+        """An agent produced the run's final output (typed: an instance of its ``output_type``)."""
 
     async def on_handoff(
         self, context: RunContext[TContext], from_agent: Agent[TContext], to_agent: Agent[TContext]
@@ -46,7 +46,7 @@ class RunHooks(Generic[TContext]):
     async def on_llm_end(
         self, context: RunContext[TContext], agent: Agent[TContext], response: ModelResponse
     ) -> None:
-        """A model call returned."""
+        """A model call returned; ``context.usage`` counts it already."""
 
     async def on_tool_start(
         self, context: RunContext[TContext], agent: Agent[TContext], call: FunctionCall
@@ -72,7 +72,7 @@ class AgentHooks(Generic[TContext]):
     async def on_end(
         self, context: RunContext[TContext], agent: Agent[TContext], output: Any
     ) -> None:
-        """This agent produced the final output."""
+        """This agent produced the final output (typed: an instance of its ``output_type``)."""
 
     async def on_handoff(
         self, context: RunContext[TContext], agent: Agent[TContext], source: Agent[TContext]
@@ -91,7 +91,7 @@ class AgentHooks(Generic[TContext]):
     async def on_llm_end(
         self, context: RunContext[TContext], agent: Agent[TContext], response: ModelResponse
     ) -> None:
-        """This agent's model call returned."""
+        """This agent's model call returned; ``context.usage`` counts it already."""
 
     async def on_tool_start(
         self, context: RunContext[TContext], agent: Agent[TContext], call: FunctionCall

@@ -14,12 +14,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
-from pydantic import BaseModel, ConfigDict
+import pydantic_core
+from pydantic import BaseModel, ConfigDict, PydanticUserError, TypeAdapter, ValidationError
 
 from ._private.schema import DocstringStyle, ToolArgumentsError, function_schema
 from ._private.sdk_names import SDK_KEYWORDS, reject_sdk_keywords
 from .context import RunContext, ToolContext
-from .errors import ToolTimeoutError
+from .errors import ToolTimeoutError, UserError
 from .guardrails import ToolInputGuardrail, ToolOutputGuardrail
 from .models.base import FunctionToolSpec, HostedToolSpec
 
@@ -37,11 +38,22 @@ __all__ = [
     "WebSearchTool",
     "check_enabled",
     "function_tool",
+    "output_as_data",
     "stringify_output",
 ]
 
-ApprovalCheck = Callable[[RunContext[Any], dict[str, Any]], bool | Awaitable[bool]]
-"""Decides per call whether a tool call needs a human's approval."""
+ApprovalCheck = (
+    Callable[[RunContext[Any], dict[str, Any]], bool | Awaitable[bool]]
+    | Callable[[RunContext[Any], dict[str, Any], str], bool | Awaitable[bool]]
+)
+"""Decides per call whether a tool call needs a human's approval: called with
+the run context and the parsed arguments, and the call id as a third argument
+when it takes one (the OpenAI Agents SDK's form)."""
+
+_APPROVAL_FORMS = (
+    "needs_approval takes True/False or a function of (context, arguments) or "
+    "(context, arguments, call_id), sync or async, returning a bool"
+)
 
 EnabledCheck = Callable[[RunContext[Any], Any], bool | Awaitable[bool]]
 """Decides per model call whether a tool (or handoff) is offered: ``(context, agent)``."""
@@ -68,7 +80,9 @@ class FunctionTool:
     human (always, or when the callable says so for a given call). ``timeout``
     bounds one call in seconds. ``is_enabled`` (a bool, or a callable of the run
     context and the agent, sync or async) decides on each model call whether
-    the model is offered the tool at all.
+    the model is offered the tool at all. ``return_type`` (the function's
+    declared return type, set by ``@function_tool``) rebuilds the tool's value
+    from its JSON form.
     """
 
     name: str
@@ -81,6 +95,16 @@ class FunctionTool:
     input_guardrails: list[ToolInputGuardrail] = field(default_factory=list)
     output_guardrails: list[ToolOutputGuardrail] = field(default_factory=list)
     is_enabled: bool | EnabledCheck = True
+    return_type: Any = None
+    _approval_arity: int = field(default=2, init=False, repr=False, compare=False)
+    _return_adapter: TypeAdapter[Any] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        # Checked here, when the tool is built, not on the first call mid-run.
+        if not isinstance(self.needs_approval, bool):
+            self._approval_arity = _approval_arity(self.name, self.needs_approval)
 
     def spec(self) -> FunctionToolSpec:
         return FunctionToolSpec(
@@ -101,18 +125,67 @@ class FunctionTool:
                 f"tool {self.name!r} timed out after {self.timeout:g}s"
             ) from None
 
-    async def requires_approval(self, context: RunContext[Any], arguments: str) -> bool:
-        check = self.needs_approval
+    def output_from_data(self, data: Any) -> Any:
+        """The tool's value rebuilt from its JSON form through ``return_type``.
+
+        Values are stored as JSON (a run's state, a durable run's record); the
+        declared return type gives a model, a dataclass or a date back. Without
+        one, or when the data does not fit it, the JSON form is the value.
+        """
+        if self.return_type is None:
+            return data
+        try:
+            if self._return_adapter is None:
+                self._return_adapter = TypeAdapter(self.return_type)
+            return self._return_adapter.validate_json(pydantic_core.to_json(data))
+        except (ValidationError, PydanticUserError, TypeError, ValueError):
+            return data
+
+    def output_from_text(self, text: str) -> Any:
+        """The tool's value rebuilt from the text the model read (see :func:`stringify_output`)."""
+        if self.return_type is str:
+            return text
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return text
+        return self.output_from_data(data)
+
+    async def requires_approval(
+        self, context: RunContext[Any], arguments: str, call_id: str = ""
+    ) -> bool:
+        check: Any = self.needs_approval
         if isinstance(check, bool):
             return check
         try:
             parsed = json.loads(arguments or "{}")
         except ValueError:
             parsed = {}
-        decision = check(context, parsed if isinstance(parsed, dict) else {})
+        params = parsed if isinstance(parsed, dict) else {}
+        if self._approval_arity == 3:
+            decision = check(context, params, call_id)
+        else:
+            decision = check(context, params)
         if inspect.isawaitable(decision):
             decision = await decision
         return bool(decision)
+
+
+def _approval_arity(tool: str, check: Any) -> int:
+    """How many arguments the approval callback takes: 2 (ours) or 3 (with the call id)."""
+    if not callable(check):
+        raise UserError(f"tool {tool!r}: {_APPROVAL_FORMS}, not {type(check).__name__}")
+    try:
+        signature = inspect.signature(check)
+    except (TypeError, ValueError):  # some builtins have no signature: assume ours
+        return 2
+    for arity in (3, 2):
+        try:
+            signature.bind(*range(arity))
+        except TypeError:
+            continue
+        return arity
+    raise UserError(f"tool {tool!r}: {_APPROVAL_FORMS}; {check!r} takes {signature}")
 
 
 class RemoteToolSpec(BaseModel):
@@ -186,6 +259,12 @@ def ComputerTool(
 
 
 Tool = FunctionTool | HostedTool
+
+
+def output_as_data(value: Any) -> Any:
+    """A tool's return value as JSON data, to record it (a value JSON cannot
+    express, such as an arbitrary object, is recorded as its ``str``)."""
+    return pydantic_core.to_jsonable_python(value, fallback=str)
 
 
 def stringify_output(value: Any) -> str:
@@ -270,6 +349,7 @@ def function_tool(
             input_guardrails=list(input_guardrails or []),
             output_guardrails=list(output_guardrails or []),
             is_enabled=is_enabled,
+            return_type=schema.return_type,
         )
 
     if func is not None:

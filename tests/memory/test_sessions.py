@@ -339,3 +339,15 @@ async def test_sessions_are_listed_by_prefix_newest_first(
     assert list_sessions(url, prefix="t/nobody/") == ([], None)
     assert list_sessions(url, prefix="t/ac_e/") == ([], None)  # "_" is no wildcard
     assert list_sessions(url, prefix="t/ac%/") == ([], None)
+
+
+def test_open_session_says_where_a_named_session_lives() -> None:
+    """Where the SDK's default session is in memory, ours persists: the first line says so."""
+    from ascent.memory import open_session
+
+    first = (open_session.__doc__ or "").strip().splitlines()[0]
+    assert "on disk" in first and "persistent" in first
+    assert 'url="memory://"' in (open_session.__doc__ or "")
+    docs = Path(__file__).parents[2] / "docs" / "memory.md"
+    sessions = docs.read_text().split("## Sessions", 1)[1].strip()
+    assert sessions.startswith("A session opened by name is persistent")

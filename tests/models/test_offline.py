@@ -10,6 +10,7 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, Field
 
+from ascent import Agent, Runner, function_tool
 from ascent.items import FunctionCall, FunctionCallOutput, Item, Message
 from ascent.models import (
     FunctionToolSpec,
@@ -187,6 +188,105 @@ async def test_after_a_handoff_the_next_agent_does_not_report_it() -> None:
     assert (await call_of(request(items, [refund, BILLING]))).name == "issue_refund"
     # Without tools it answers, and the handoff output is not "found" data.
     assert await text_of(request(items)) == "You said: I need a refund"
+
+
+# ------------------------------------------------------------------ handoffs
+
+
+LOOKUP = spec("lookup_order", "Look up an order by its id.", OrderArgs)
+MOVE_MONEY = spec("move_money", "Move money between the customer's accounts.")
+SAVINGS = spec(
+    "transfer_to_savings_advisor",
+    "Hand off to the Savings Advisor agent to handle the request. Advice on savings plans.",
+)
+
+
+async def test_request_matching_the_agent_better_than_any_tool_hands_off() -> None:
+    # "billing" and "invoice" name the Billing agent; "order" only ties with the tool's name.
+    call = await call_of(
+        request("A billing question about the invoice of my order", [LOOKUP, BILLING])
+    )
+    assert call.name == "transfer_to_billing"
+    # The same tools, a request about the order alone: the tool.
+    assert (
+        await call_of(request("Look up my order A-7", [LOOKUP, BILLING]))
+    ).name == "lookup_order"
+
+
+async def test_a_tie_between_a_tool_and_a_handoff_goes_to_the_tool() -> None:
+    # One word each, from the descriptions: "invoice" (the tool), "invoices" (Billing).
+    printer = spec("print_document", "Print an invoice.")
+    for tools in ([printer, BILLING], [BILLING, printer]):
+        assert (await call_of(request("my invoice", tools))).name == "print_document"
+    # Between handoffs the first listed wins, as between tools.
+    other = spec("transfer_to_accounts", "Hand off to the Accounts agent. Invoices too.")
+    assert (await call_of(request("my invoice", [other, BILLING]))).name == other.name
+
+
+async def test_the_transfer_to_prefix_of_a_handoff_is_not_a_match() -> None:
+    # "transfer" is in every handoff's name; it says nothing about which agent fits.
+    text = "please transfer money to my savings account"
+    assert (await call_of(request(text, [MOVE_MONEY, SAVINGS]))).name == "move_money"
+    advice = "I want advice on a savings plan"
+    assert (await call_of(request(advice, [MOVE_MONEY, SAVINGS]))).name == SAVINGS.name
+
+
+async def test_stemming_meets_inflected_words() -> None:
+    charge = spec("explain_charge", "Explain a charge on the customer's card.")
+    ship = spec("ship_parcel", "Send a parcel to the customer.")
+    tools = [ship, charge]
+    assert (await call_of(request("I was charged twice", tools))).name == "explain_charge"
+    assert (await call_of(request("has it shipped yet?", tools))).name == "ship_parcel"
+
+
+async def test_a_team_hands_off_by_agent_name_and_description() -> None:
+    about = {"history": "history questions", "math": "math questions"}
+    history, maths = (
+        Agent(name=f"{topic} tutor", handoff_description=f"For {what}", model="offline")
+        for topic, what in about.items()
+    )
+    triage = Agent(name="Triage", handoffs=[history, maths], tools=[get_weather], model="offline")
+    routed = await Runner.run(triage, "A history question: who built the pyramids?")
+    assert routed.last_agent is history
+    routed = await Runner.run(triage, "Help with my math homework")
+    assert routed.last_agent is maths
+    stayed = await Runner.run(triage, "What is the weather in Oslo?")
+    assert stayed.last_agent is triage
+    assert stayed.final_output == "Here is what I found: get_weather: cloudy in Oslo"
+
+
+# ----------------------------------------------------------------- approvals
+
+
+@function_tool(needs_approval=True)
+def cancel_order(order_id: str) -> str:
+    """Cancel a customer's order before it ships."""
+    return f"cancelled {order_id}"
+
+
+@function_tool
+def order_status(order_id: str) -> str:
+    """Where an order is now."""
+    return f"{order_id} is packed"
+
+
+@function_tool
+def get_weather(city: str) -> str:
+    """Get the weather for a city."""
+    return f"cloudy in {city.rstrip('?').split()[-1]}"
+
+
+async def test_an_approval_gated_tool_that_matches_is_called_and_the_run_pauses() -> None:
+    shop = Agent(name="Shop", tools=[order_status, cancel_order], model="offline")
+    paused = await Runner.run(shop, "Please cancel order A-77")
+    assert paused.is_interrupted
+    [waiting] = paused.interruptions
+    assert waiting.tool_name == "cancel_order"
+    assert json.loads(waiting.arguments) == {"order_id": "A-77"}
+    # The ungated tool is chosen when the request is about it, and nothing waits.
+    answered = await Runner.run(shop, "What is the status of order A-77?")
+    assert not answered.is_interrupted
+    assert answered.final_output == "Here is what I found: order_status: A-77 is packed"
 
 
 # ---------------------------------------------------------------- tool_choice

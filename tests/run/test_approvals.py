@@ -108,3 +108,47 @@ def test_state_from_a_newer_version_is_refused() -> None:
     data = state.to_json().replace('"version":1', '"version":99')
     with pytest.raises(UserError, match="format version 99"):
         RunState.from_json(data)
+
+
+async def test_state_as_a_dict_survives_json_dump_and_load(tmp_path: Any) -> None:
+    model = ScriptedModel([ToolCall("refund", {"order_id": "D4", "amount": 3})])
+    result = await Runner.run(make_agent(model), "refund D4")
+    data = result.state.to_dict()
+    assert isinstance(data, dict) and data["status"] == "awaiting_approval"
+    path = tmp_path / "state.json"
+    with path.open("w") as file:
+        json.dump(data, file)  # one encoding: a JSON object, not a string
+    with path.open() as file:
+        loaded = json.load(file)
+    assert isinstance(loaded, dict)
+    assert RunState.from_dict(loaded) == result.state
+    state = RunState.from_json(loaded)  # from_json takes the dict form too
+    assert state == result.state
+    state.approve(state.interruptions[0])
+    resumed = await Runner.run(make_agent(ScriptedModel(["Refunded."])), state)
+    assert refunds == [3.0] and resumed.final_output == "Refunded."
+
+
+def test_state_from_dict_refuses_text_and_newer_versions() -> None:
+    state = RunState(starting_agent="a", current_agent="a", input=[])
+    with pytest.raises(UserError, match="from_json"):
+        RunState.from_dict(state.to_json())  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="format version 99"):
+        RunState.from_dict({**state.to_dict(), "version": 99})
+
+
+async def test_an_sdk_style_approval_check_gets_the_call_id() -> None:
+    asked: list[str] = []
+
+    def check(ctx: RunContext[Any], args: dict[str, Any], call_id: str) -> bool:
+        asked.append(call_id)
+        return True
+
+    @function_tool(needs_approval=check)
+    def pay(amount: float) -> str:
+        """Pay."""
+        return f"paid {amount}"
+
+    model = ScriptedModel([ToolCall("pay", {"amount": 10})])
+    result = await Runner.run(Agent(name="p", model=model, tools=[pay]), "pay")
+    assert asked == [result.interruptions[0].call_id] and asked[0]

@@ -16,6 +16,7 @@ from ascent import (
     Agent,
     AgentHooks,
     FunctionCallOutput,
+    FunctionToolResult,
     InMemorySession,
     MaxTurnsExceeded,
     Message,
@@ -363,7 +364,7 @@ async def test_tool_use_behaviors() -> None:
     )
     assert result.final_output == "sunny in Oslo"
 
-    async def decide(ctx: RunContext[Any], outputs: list[FunctionCallOutput]) -> ToolsToFinalOutput:
+    async def decide(ctx: RunContext[Any], outputs: list[FunctionToolResult]) -> ToolsToFinalOutput:
         return ToolsToFinalOutput(is_final_output=True, final_output=f"custom:{outputs[0].output}")
 
     custom = ScriptedModel([ToolCall("add", {"a": 2, "b": 2})])

@@ -7,15 +7,18 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from ascent.cli import app
+from ascent.cli.traces import render_traces, trace_name
 from ascent.tracing.spans import SpanRecord, TraceRecord
 from ascent.tracing.store import SQLTraceStore
 
 from .test_store import SUPPORT_ID, T0, span_record, support_run, trace_record
 
 FAILED_ID = "trace_" + "f" * 32
+PLAIN_ID = "trace_" + "b" * 32
 
 
 @pytest.fixture
@@ -52,12 +55,12 @@ def lines_with(output: str, needle: str) -> list[str]:
 def test_list_shows_recent_traces_newest_first(filled: str) -> None:
     code, out, err = invoke("traces", "--database-url", filled)
     assert code == 0, err
-    for header in ("Time", "ID", "Workflow", "Agents", "Turns", "Tokens", "Duration", "Error"):
+    for header in ("Time", "ID", "Name", "Turns", "Tokens", "Duration", "Error"):
         assert header in out
     (support,) = lines_with(out, "Support flow")
     assert support.startswith(datetime.fromtimestamp(T0).strftime("%m-%d %H:%M:%S"))
     assert " aaaaaaaa " in support  # a short id: 'show' takes it
-    assert "Triage, Billing" in support
+    assert "Support flow (Triage, Billing)" in support  # the trace() name, then its agents
     assert support.split()[-3:] == ["682", "1,500", "ms"]  # tokens, duration; no error
     assert " 3 " in support  # turns
     (failed,) = lines_with(out, "Refund flow")
@@ -65,6 +68,42 @@ def test_list_shows_recent_traces_newest_first(filled: str) -> None:
     assert "ToolGuardrailTripwireTriggered: fraud_check" in failed
     assert out.index("Refund flow") < out.index("Support flow")
     assert "ascent traces show ID" in out
+
+
+def test_a_runs_own_trace_is_named_after_its_agents_and_the_table_fits_80_columns(
+    filled: str,
+) -> None:
+    """A run outside any ``trace()`` has the default workflow name: its agents name it."""
+    long_agents = ["Returns and exchanges specialist", "Warehouse liaison"]
+    run: list[TraceRecord | SpanRecord] = [
+        trace_record(PLAIN_ID, workflow="Agent run", start=T0 + 120, end=T0 + 121),
+        *(
+            span_record(PLAIN_ID, f"p:{n}", "agent", name, start=T0 + 120, end=T0 + 121)
+            for n, name in enumerate(long_agents)
+        ),
+    ]
+    store = SQLTraceStore(filled)
+    store.export(run)
+    summaries = store.list_traces(10)
+    assert [trace_name(s).plain for s in summaries] == [
+        "Returns and exchanges specialist, Warehouse liaison",
+        "Refund flow (Refunds)",
+        "Support flow (Triage, Billing)",
+    ]
+    console = Console(width=80, record=True, highlight=False, color_system=None)
+    console.print(render_traces(summaries))
+    lines = console.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    shown = " ".join(" ".join(line.split()) for line in lines)
+    for word in ("Returns", "exchanges", "specialist", "Warehouse", "liaison", "Refund flow"):
+        assert word in shown, f"{word!r} missing from:\n" + "\n".join(lines)
+    assert "Agent run" not in shown
+    assert "fraud_check" in shown  # the error, wrapped in its column
+    # and through the command, at 80 columns
+    code, out, err = invoke("traces", "--database-url", filled, env={"COLUMNS": "80"})
+    assert code == 0, err
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "Support flow" in out and "Refund flow" in out
 
 
 def test_limit(filled: str) -> None:

@@ -11,6 +11,7 @@ import functools
 import re
 import types
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import pydantic_core
@@ -21,12 +22,28 @@ from ..models.base import OutputSpec
 from .schema import describe_validation_error
 from .strict_schema import StrictSchemaError, ensure_strict_json_schema
 
-__all__ = ["OutputSchema", "OutputValidationError", "output_schema_for"]
+__all__ = ["OutputSchema", "OutputType", "OutputValidationError", "output_schema_for"]
 
 WRAPPER_KEY = "response"
 _NAME_LIMIT = 64  # OpenAI's limit for a response format name
 _FENCED = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
 _MISSING: Any = object()
+
+
+@dataclass(frozen=True)
+class OutputType:
+    """An ``output_type`` with its strictness chosen: ``OutputType(dict[str, int], strict=False)``.
+
+    A bare type must have a strict schema (the provider then constrains the
+    model's output to it); a type that cannot have one (free-form mappings,
+    tuples, ``Any``) is refused unless you opt out here, because a non-strict
+    schema is only a request the model may not follow. The OpenAI Agents SDK
+    spells this ``AgentOutputSchema(MyType, strict_json_schema=False)``.
+    """
+
+    type: Any
+    _: KW_ONLY
+    strict: bool = True
 
 
 class OutputValidationError(ValueError):
@@ -45,6 +62,9 @@ class OutputSchema:
     """
 
     def __init__(self, output_type: Any) -> None:
+        strict = True
+        if isinstance(output_type, OutputType):
+            output_type, strict = output_type.type, output_type.strict
         self.output_type = output_type
         self.is_plain_text: bool = output_type is None or output_type is str
         self.is_wrapped = False
@@ -65,11 +85,20 @@ class OutputSchema:
                 schema = self._wrapper.model_json_schema()
         except PydanticUserError as exc:
             raise UserError(f"output_type {output_type!r} is not supported: {exc}") from exc
+        if not strict:
+            self.json_schema = schema
+            return
         try:
             self.json_schema = ensure_strict_json_schema(schema)
-            self.strict = True
-        except StrictSchemaError:
-            self.json_schema = schema  # e.g. dict[str, int]: valid, just not strict
+        except StrictSchemaError as exc:
+            shown = _type_repr(output_type)
+            raise UserError(
+                f"output_type {shown} has no strict JSON schema ({exc}), so the model's "
+                "output could not be constrained to it. To use it as a non-strict schema, "
+                f"write output_type=OutputType({shown}, strict=False) (from ascent import "
+                "OutputType); or use a type with fixed fields, such as a Pydantic model"
+            ) from None
+        self.strict = True
 
     def __repr__(self) -> str:
         return f"OutputSchema({self.name!r}, strict={self.strict}, wrapped={self.is_wrapped})"
@@ -155,6 +184,13 @@ def output_schema_for(output_type: Any) -> OutputSchema:
     except TypeError:  # e.g. Annotated with unhashable metadata: build it each time
         return OutputSchema(output_type)
     return _cached(output_type)
+
+
+def _type_repr(output_type: Any) -> str:
+    """``dict[str, int]``, ``Weather``: the type as the user wrote it."""
+    if isinstance(output_type, type) and get_origin(output_type) is None:
+        return output_type.__qualname__
+    return repr(output_type).replace("typing.", "")
 
 
 def _is_object_schema(schema: dict[str, Any]) -> bool:

@@ -62,6 +62,7 @@ class FunctionSchema:
     takes_context: bool
     arguments_model: type[BaseModel]
     func: Callable[..., Any]
+    return_type: Any = None  # the declared return annotation; None when there is none
     _positional: tuple[str, ...] = field(repr=False)
     _keyword: tuple[tuple[str, str], ...] = field(repr=False)
     _context_keyword: str | None = field(repr=False)
@@ -174,6 +175,7 @@ def function_schema(
         takes_context=takes_context,
         arguments_model=model,
         func=func,
+        return_type=hints.get("return"),
         _positional=tuple(positional),
         _keyword=tuple(keyword),
         _context_keyword=context_keyword,
@@ -253,16 +255,20 @@ def _is_context_type(annotation: Any) -> bool:
 
 
 def _with_field(annotation: Any, alias: str, doc: str | None) -> Any:
-    """``annotation`` with the alias and docstring description added.
+    """``annotation`` with the alias and a description added.
 
-    Our ``Field`` goes before the user's own ``Annotated`` metadata so that an
-    explicit ``Field(description=...)`` wins over the docstring.
+    What the annotation says wins over the docstring: a plain string in
+    ``Annotated[str, "the city"]`` (the OpenAI Agents SDK's way) replaces the
+    docstring's description, and an explicit ``Field(description=...)`` wins
+    over both, because our ``Field`` goes before the user's own metadata.
     """
-    extra = Field(alias=alias, description=doc) if doc else Field(alias=alias)
+    metadata: list[Any] = []
     if get_origin(annotation) is Annotated:
-        base, *metadata = get_args(annotation)
-        return cast(Any, Annotated)[(base, extra, *metadata)]
-    return Annotated[annotation, extra]
+        annotation, *metadata = get_args(annotation)
+    described = next((item for item in metadata if isinstance(item, str)), None)
+    description = doc if described is None else described
+    extra = Field(alias=alias, description=description) if description else Field(alias=alias)
+    return cast(Any, Annotated)[(annotation, extra, *metadata)]
 
 
 def _is_async_callable(func: Callable[..., Any]) -> bool:

@@ -85,6 +85,12 @@ SDK_NAMES: dict[str, SDKName] = {
         "AgentChangedEvent (from ascent.run.events import AgentChangedEvent)",
         ("ascent.run.events:AgentChangedEvent",),
     ),
+    # structured output
+    "AgentOutputSchema": SDKName(
+        "OutputType (from ascent import OutputType): "
+        "Agent(output_type=OutputType(MyType, strict=False)) for a non-strict schema",
+        ("ascent:OutputType",),
+    ),
     # guardrails
     "GuardrailFunctionOutput": SDKName(
         "GuardrailOutput (from ascent import GuardrailOutput)", ("ascent:GuardrailOutput",)

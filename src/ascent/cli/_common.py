@@ -4,20 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.text import Text
+from typer.core import TyperCommand, TyperGroup
+
+from ..errors import AscentError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-from ..errors import AscentError
-
 __all__ = [
     "DEFAULT_MAX_TURNS",
     "ERROR_EXIT",
+    "USAGE_EXIT",
     "AllowedHostOption",
+    "ContextOption",
+    "FlagsCommand",
+    "FlagsGroup",
     "HostOption",
     "MaxTurnsOption",
     "ModelOption",
@@ -31,6 +36,7 @@ __all__ = [
 ]
 
 ERROR_EXIT = 1
+USAGE_EXIT = 2  # what Click exits with on a bad option: a bad --context is one
 INTERRUPTED_EXIT = 130
 # The runner's default (ascent.run.config.DEFAULT_MAX_TURNS; tests/test_cli.py checks they
 # agree), spelled here so that building the commands and their --help loads no run machinery.
@@ -71,13 +77,48 @@ YesOption = Annotated[
         "when standard input is not a terminal, such calls are declined.",
     ),
 ]
+ContextOption = Annotated[
+    str | None,
+    typer.Option(
+        "--context",
+        metavar="JSON",
+        help="The run's context, as JSON: validated into the agent's context type when it "
+        "declares one (Agent[MyContext], or RunContext[MyContext] on its instructions), "
+        "else given to tools as parsed.",
+    ),
+]
 TargetArgument = Annotated[
     str,
     typer.Argument(
         metavar="MODULE:AGENT",
-        help="Where the agent is: package.module:agent, or a file: path/to/file.py:agent.",
+        help="Where the agent is: package.module:agent, or a file: path/to/file.py:agent. "
+        "Loading a file or module runs its top level, as importing it does: keep a "
+        "script's own run under 'if __name__ == \"__main__\":'.",
     ),
 ]
+
+
+def _hide_flag_types(params: list[Any]) -> list[Any]:
+    """A flag takes no value, so its help shows none: Typer's rich help would print
+    ``<bool>`` beside every flag (``--help`` included) unless the metavar is empty."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class FlagsCommand(TyperCommand):
+    """The class of every ``ascent`` command: flags without a ``<bool>`` placeholder."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _hide_flag_types(super().get_params(ctx))
+
+
+class FlagsGroup(TyperGroup):
+    """The class of ``ascent`` and its command groups, for the same reason."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _hide_flag_types(super().get_params(ctx))
 
 
 def make_console(*, stderr: bool = False) -> Console:

@@ -15,14 +15,15 @@ from typing import Any
 from rich.text import Text
 
 from ..agent import Agent
-from ..errors import InputGuardrailTripwireTriggered
+from ..errors import AscentError, InputGuardrailTripwireTriggered, UserError
 from ..items import Item, Message, RunUsage
 from ..models import default_model_name, resolve_model
 from ..run import RunConfig, Runner, RunResult, RunState
-from ._common import make_console
+from ._common import USAGE_EXIT, fail, make_console
 from .console import StreamPrinter, ask_approval
+from .context_option import context_from_json
 
-__all__ = ["Session", "chat_loop", "model_label", "open_session"]
+__all__ = ["Session", "chat_loop", "describe", "model_label", "open_session", "run_context"]
 
 _EXIT_WORDS = frozenset({"exit", "quit", ":q"})
 
@@ -36,6 +37,7 @@ class Session:
     max_turns: int
     approve_all: bool
     interactive: bool
+    context: Any = None
     usage: RunUsage = field(default_factory=RunUsage)
 
     def turn(self, loop: asyncio.Runner, agent: Agent[Any], input: str | list[Item]) -> RunResult:
@@ -73,14 +75,14 @@ class Session:
     async def _stream(self, agent: Agent[Any], input: str | list[Item] | RunState) -> RunResult:
         self.printer.last_text = None
         streaming = Runner.run_streamed(
-            agent, input, max_turns=self.max_turns, run_config=self.config
+            agent, input, context=self.context, max_turns=self.max_turns, run_config=self.config
         )
         async for event in streaming.stream_events():
             self.printer.event(event)
         return streaming.result
 
 
-def open_session(*, model: str | None, max_turns: int, yes: bool) -> Session:
+def open_session(*, model: str | None, max_turns: int, yes: bool, context: Any = None) -> Session:
     if model is not None:
         resolve_model(model)  # an unknown provider fails now, before any output
     return Session(
@@ -89,7 +91,16 @@ def open_session(*, model: str | None, max_turns: int, yes: bool) -> Session:
         max_turns=max_turns,
         approve_all=yes,
         interactive=_stdin_is_terminal(),
+        context=context,
     )
+
+
+def run_context(text: str | None, agent: Agent[Any]) -> Any:
+    """``--context`` for ``agent``; a bad one is a usage error (exit 2), like a bad option."""
+    try:
+        return context_from_json(text, agent)
+    except UserError as exc:
+        fail(str(exc), USAGE_EXIT)
 
 
 def _stdin_is_terminal() -> bool:
@@ -125,6 +136,9 @@ def chat_loop(
         except KeyboardInterrupt:
             session.printer.close()
             break
+        except Exception as exc:  # one turn failed; the conversation (without it) goes on
+            session.printer.error(describe(exc))
+            continue
         if result is not None:
             history = result.to_input_list()
             agent = result.last_agent
@@ -142,3 +156,11 @@ def model_label(model: str | None, agent: Agent[Any]) -> str:
             "set OPENAI_API_KEY or pass --model to use a real model)"
         )
     return name
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a failed turn: Ascent's errors say enough; others need their type too."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, AscentError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

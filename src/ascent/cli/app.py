@@ -18,6 +18,9 @@ from .._version import __version__
 from ..errors import UserError
 from ._common import (
     DEFAULT_MAX_TURNS,
+    ContextOption,
+    FlagsCommand,
+    FlagsGroup,
     MaxTurnsOption,
     ModelOption,
     TargetArgument,
@@ -25,6 +28,7 @@ from ._common import (
     friendly_errors,
 )
 from .loading import load_agent
+from .mock_server import mock_server_command
 from .serving import a2a_command, mcp_command, serve_command, ui_command
 from .traces import traces_app
 
@@ -36,8 +40,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=FlagsGroup,
 )
-app.add_typer(traces_app, name="traces")
+app.add_typer(traces_app, name="traces", cls=FlagsGroup)
 
 # ---------------------------------------------------------------- options
 
@@ -66,7 +71,7 @@ def _root(
 # ----------------------------------------------------------------- commands
 
 
-@app.command()
+@app.command(cls=FlagsCommand)
 def run(
     target: TargetArgument,
     input: Annotated[
@@ -75,35 +80,55 @@ def run(
     model: ModelOption = None,
     max_turns: MaxTurnsOption = DEFAULT_MAX_TURNS,
     yes: YesOption = False,
+    context: ContextOption = None,
 ) -> None:
-    """Run an agent once on INPUT and stream what happens."""
-    from ._session import open_session
+    """Run an agent once on INPUT and stream what happens; the last line is its trace id.
+
+    Loading a file or module runs its top level, as importing it does.
+    """
+    from ..tracing import flush_traces, trace
+    from ._session import open_session, run_context
 
     with friendly_errors():
         agent = load_agent(target)
+        given = run_context(context, agent)
         if input == "-":
             input = sys.stdin.read()
         if not input.strip():
             raise UserError("the input is empty")
-        session = open_session(model=model, max_turns=max_turns, yes=yes)
-        with asyncio.Runner() as loop:
+        session = open_session(model=model, max_turns=max_turns, yes=yes, context=given)
+        # One trace named after the agent, approval pauses and all; the loop's
+        # context is copied inside it.
+        with trace(agent.name) as run_trace, asyncio.Runner() as loop:
             session.turn(loop, agent, input)
         session.printer.usage(session.usage)
+        if run_trace.provider.enabled and run_trace.provider.processors:
+            flush_traces()
+            session.printer.note(
+                f"trace {run_trace.trace_id} (ascent traces show "
+                f"{run_trace.trace_id.removeprefix('trace_')[:8]})"
+            )
 
 
-@app.command()
+@app.command(cls=FlagsCommand)
 def chat(
     target: TargetArgument,
     model: ModelOption = None,
     max_turns: MaxTurnsOption = DEFAULT_MAX_TURNS,
     yes: YesOption = False,
+    context: ContextOption = None,
 ) -> None:
-    """Chat with an agent; 'exit', 'quit', Ctrl-D or Ctrl-C ends the chat."""
-    from ._session import chat_loop, model_label, open_session
+    """Chat with an agent; 'exit', 'quit', Ctrl-D or Ctrl-C ends the chat.
+
+    Every turn shares one context (--context). A turn that fails prints one red line and
+    the chat goes on. Loading a file or module runs its top level, as importing it does.
+    """
+    from ._session import chat_loop, model_label, open_session, run_context
 
     with friendly_errors():
         agent = load_agent(target)
-        session = open_session(model=model, max_turns=max_turns, yes=yes)
+        given = run_context(context, agent)
+        session = open_session(model=model, max_turns=max_turns, yes=yes, context=given)
         printer = session.printer
         printer.note(
             f"Chatting with {agent.name}; model: {model_label(model, agent)}. "
@@ -115,7 +140,7 @@ def chat(
             printer.usage(session.usage)
 
 
-@app.command()
+@app.command(cls=FlagsCommand)
 def demo(
     model: ModelOption = None,
     max_turns: MaxTurnsOption = DEFAULT_MAX_TURNS,
@@ -185,7 +210,7 @@ def demo(
         printer.note("See it as a diagram: ascent graph ascent.demo:triage")
 
 
-@app.command()
+@app.command(cls=FlagsCommand)
 def graph(
     target: TargetArgument,
     dot: Annotated[
@@ -200,10 +225,11 @@ def graph(
         typer.echo((to_dot if dot else to_mermaid)(agent), nl=False)
 
 
-app.command("a2a")(a2a_command)
-app.command("mcp")(mcp_command)
-app.command("serve")(serve_command)
-app.command("ui")(ui_command)
+app.command("a2a", cls=FlagsCommand)(a2a_command)
+app.command("mcp", cls=FlagsCommand)(mcp_command)
+app.command("serve", cls=FlagsCommand)(serve_command)
+app.command("ui", cls=FlagsCommand)(ui_command)
+app.command("mock-server", cls=FlagsCommand)(mock_server_command)
 
 
 def main() -> None:

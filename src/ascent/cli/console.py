@@ -24,8 +24,9 @@ from ..run.events import (
     StreamEvent,
     TextDeltaEvent,
 )
+from ._common import make_console  # here too: where the terminal's printers are
 
-__all__ = ["StreamPrinter", "ask_approval", "format_call", "format_usage"]
+__all__ = ["StreamPrinter", "ask_approval", "format_call", "format_usage", "make_console"]
 
 _CLIP = 300
 _UNICODE = {
@@ -111,6 +112,10 @@ class StreamPrinter:
 
     def note(self, text: str, *, style: str = "dim") -> None:
         self.line((text, style))
+
+    def error(self, text: str) -> None:
+        """One red line: what went wrong, when the command goes on regardless."""
+        self.line((f"error: {text}", "bold red"))
 
     def usage(self, usage: Usage) -> None:
         self.note(format_usage(usage))

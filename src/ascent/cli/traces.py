@@ -26,9 +26,9 @@ from ..storage import database_url, display_url
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads when a command reads traces, not for --help
     from ..tracing.spans import SpanRecord, TraceRecord
     from ..tracing.store import TraceSummary
-from ._common import fail
+from ._common import FlagsCommand, fail
 
-__all__ = ["render_trace", "render_traces", "traces_app"]
+__all__ = ["render_trace", "render_traces", "trace_name", "traces_app"]
 
 _CLIP = 200
 _ERROR_CLIP = 80
@@ -73,7 +73,7 @@ def list_traces(
     as_json: JsonOption = False,
     database: DatabaseUrlOption = None,
 ) -> None:
-    """List recent traces: time, workflow, agents, turns, tokens, duration, error.
+    """List recent traces: time, id, name (or agents), turns, tokens, duration, error.
 
     'ascent traces show ID' prints one trace's spans (a prefix of the ID will do).
     """
@@ -99,7 +99,7 @@ def list_traces(
         console.print(Text("ascent traces show ID prints a trace's spans.", style="dim"))
 
 
-@traces_app.command("show")
+@traces_app.command("show", cls=FlagsCommand)
 def show_trace(
     context: typer.Context,
     trace_id: Annotated[str, typer.Argument(metavar="ID", help="A trace id, or its prefix.")],
@@ -131,28 +131,41 @@ def show_trace(
 
 
 def render_traces(summaries: list[TraceSummary]) -> Table:
-    """The table ``ascent traces`` prints."""
+    """The table ``ascent traces`` prints; it fits an 80-column terminal.
+
+    Each trace is named after its ``trace()`` name, or, for a run's own trace
+    (whose workflow is the default), after the agents that ran in it.
+    """
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", show_edge=False, padding=(0, 1, 0, 0))
     table.add_column("Time", no_wrap=True)
     table.add_column("ID", no_wrap=True, style="dim")
-    table.add_column("Workflow", min_width=8, ratio=2)
-    table.add_column("Agents", min_width=8, ratio=2)
+    table.add_column("Name", min_width=10, ratio=3, overflow="fold")
     table.add_column("Turns", justify="right", no_wrap=True)
     table.add_column("Tokens", justify="right", no_wrap=True)
     table.add_column("Duration", justify="right", no_wrap=True)
-    table.add_column("Error", min_width=9, ratio=3, style="red")
+    table.add_column("Error", min_width=5, ratio=2, style="red", overflow="fold")
     for summary in summaries:
         table.add_row(
             _time(summary.started_at),
             Text(_short_id(summary.trace_id)),
-            Text(summary.workflow),
-            Text(", ".join(summary.agents)),
+            trace_name(summary),
             str(summary.turns),
             f"{summary.tokens:,}",
             _ms(summary.duration),
             Text(_clip(summary.error, _ERROR_CLIP) if summary.error else ""),
         )
     return table
+
+
+def trace_name(summary: TraceSummary) -> Text:
+    """``Support flow (Triage, Billing)`` for a named trace; ``Triage, Billing`` for a run's own."""
+    agents = ", ".join(summary.agents)
+    if summary.workflow == _default_workflow() and agents:
+        return Text(agents)
+    name = Text(summary.workflow)
+    if agents and agents != summary.workflow:
+        name.append(f" ({agents})", style="dim")
+    return name
 
 
 def render_trace(trace: TraceRecord, spans: list[SpanRecord]) -> Tree:
@@ -279,6 +292,13 @@ def _clip(text: str, limit: int = _CLIP) -> str:
 
 def _console() -> Console:
     return Console(highlight=False)
+
+
+def _default_workflow() -> str:
+    """The name of a run's own trace, named by no one (RunConfig's default)."""
+    from ..run import RunConfig
+
+    return RunConfig.workflow_name
 
 
 def _print_json(data: Any) -> None:

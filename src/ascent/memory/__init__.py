@@ -118,10 +118,13 @@ SUPPORTED_SCHEMES = "sqlite:///, postgresql://, redis://, rediss://, memory://"
 
 
 def open_session(session_id: str, url: str | None = None, *, ttl: float | None = None) -> Session:
-    """The session ``session_id`` in the store ``url`` names.
+    """The session ``session_id``, kept on disk (persistent) unless ``url`` says otherwise.
 
     With no URL, the project database (:func:`ascent.storage.database_url`: a
-    SQLite file under ``.ascent/`` unless ``ASCENT_DATABASE_URL`` says otherwise).
+    SQLite file under ``.ascent/`` unless ``ASCENT_DATABASE_URL`` says otherwise),
+    so the conversation outlives the process. This differs from the OpenAI
+    Agents SDK, whose ``SQLiteSession(id)`` is in memory by default: for a
+    session that lives only in this process, pass ``url="memory://"``.
     ``ttl`` (seconds) expires the session that long after its last write;
     ``memory://`` sessions live only as long as the object and ignore it.
     """

@@ -2,10 +2,13 @@
 
 It lets every example, test and first run work without a key. The agent loop
 cannot tell it from a real model, yet it never pretends to be intelligent: it
-picks the tool whose words overlap the user's message most, fills arguments
-from that message so they validate, and otherwise restates what it was told.
-Ids come from a hash of the request, so the same request always gets the same
-response, byte for byte.
+picks the tool or handoff whose words overlap the user's message most (a tool
+wins a tie), fills arguments from that message so they validate, and otherwise
+restates what it was told; a structured output is filled from what the tools
+returned, then from the message (see ``_offline_fill``). It knows nothing of
+approvals: a gated tool is chosen like any other, so the run pauses as it would
+on a real model. Ids come from a hash of the request, so the same request
+always gets the same response, byte for byte.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..items import FunctionCall, FunctionCallOutput, Item, Message, Usage, items_to_json
+from ._offline_fill import SchemaFiller
 from .base import (
     FunctionToolSpec,
     Model,
@@ -38,31 +42,10 @@ _STOP_TEXT = """a an the and or but of to in on at for with by from into about a
     be been am do does did have has had i me my you your we our us they them their it its
     this that these those what which who how when where why can could would should will
     may might must please want need like just also some any there here then than so if
-    not no yes get use tool function call help hand off agent handle request"""
+    not no yes get use tool function call help hand off handoff agent handle request"""
 _STOP_WORDS = frozenset(_STOP_TEXT.split())
-_YES = frozenset({"yes", "true", "yeah", "yep", "sure", "ok", "okay", "enable", "enabled"})
-_NO = frozenset({"no", "not", "false", "don't", "dont", "never", "disable", "disabled"})
-_ID_PARTS = frozenset({"id", "ids", "number", "num", "no", "code", "ref", "reference", "sku"})
-# A number standing alone: "A-1234" and "#12" are identifiers, not the numbers -1234 and 12.
-_NUMBER = re.compile(r"(?<![\w.#-])-?\d+(?:\.\d+)?(?!\w|\.\d)")
-_TOKEN = re.compile(r"#?[A-Za-z0-9][\w-]*")
-_QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?<!\w)'([^']+)'(?!\w)")
-# String formats a plain sentence would fail: (what to look for, what to use otherwise).
-_FORMATS: dict[str, tuple[str, str]] = {
-    "date": (r"\d{4}-\d{2}-\d{2}", "1970-01-01"),
-    "date-time": (
-        r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:\d{2})?",
-        "1970-01-01T00:00:00Z",
-    ),
-    "email": (r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", "user@example.com"),
-    "uri": (r"https?://[^\s\"'<>]*[^\s\"'<>.,;:!?)]", "https://example.com"),
-    "uuid": (
-        r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}",
-        "00000000-0000-0000-0000-000000000000",
-    ),
-}
-_MAX_DEPTH = 6  # recursive schemas stop growing here: empty arrays, nulls
 _CLIP = 200
+_HANDOFF_PREFIX = "transfer_to_"  # how a handoff is named to the model (see handoffs.py)
 
 
 def create(name: str) -> Model:
@@ -123,7 +106,7 @@ def _read_turn(items: list[Item]) -> _Turn:
         elif isinstance(item, FunctionCallOutput):
             name = item.tool_name or names.get(item.call_id, "tool")
             # A handoff's output only says who took over: nothing to report.
-            if not item.handoff_to and not name.startswith("transfer_to_"):
+            if not item.handoff_to and not name.startswith(_HANDOFF_PREFIX):
                 turn.results.append((name, item.output, item.is_error))
     return turn
 
@@ -179,7 +162,7 @@ def _respond(request: ModelRequest) -> ModelResponse:
     tool = _pick_tool(request, turn)
     item: Item
     if tool is not None:
-        filler = _Filler(turn.user_text, tool.parameters, strict=tool.strict)
+        filler = SchemaFiller(turn.user_text, tool.parameters, strict=tool.strict)
         produced = json.dumps(filler.value(tool.parameters), ensure_ascii=False)
         item = FunctionCall(
             call_id=f"call_{digest}",
@@ -193,6 +176,14 @@ def _respond(request: ModelRequest) -> ModelResponse:
         item = Message.assistant(produced, id=f"msg_{digest}")
     usage = Usage(requests=1, input_tokens=_tokens(fingerprint), output_tokens=_tokens(produced))
     return ModelResponse(output=[item], usage=usage, response_id=f"resp_{digest}")
+
+
+def _parsed(output: str) -> Any:
+    """A tool's output as JSON data when it is JSON (a returned model or dict), else the text."""
+    try:
+        return json.loads(output)
+    except ValueError:
+        return output
 
 
 def _tokens(text: str) -> int:
@@ -211,7 +202,8 @@ def _reply(request: ModelRequest, turn: _Turn) -> str:
     if request.output is not None:
         schema = request.output.schema
         source = "\n".join([*outputs, turn.user_text])
-        filler = _Filler(source, schema, strict=request.output.strict)
+        data = [_parsed(output) for _, output, error in reversed(turn.results) if not error]
+        filler = SchemaFiller(source, schema, strict=request.output.strict, data=data)
         filler.fallback = "; ".join(outputs) or _clip(turn.user_text)
         return json.dumps(filler.value(schema), ensure_ascii=False)
     if turn.results:
@@ -229,14 +221,18 @@ def _reply(request: ModelRequest, turn: _Turn) -> str:
 
 
 def _stem(word: str) -> str:
+    """A crude stemmer: "charged", "charges" and "charge" meet at "charg", "shipped" at "ship"."""
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     for suffix in ("ing", "ed"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
+            word = word[: -len(suffix)]
+            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+                word = word[:-1]  # shipp -> ship
+            return word
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
+        word = word[:-1]
+    return word[:-1] if len(word) > 3 and word.endswith("e") else word
 
 
 def _words(text: str) -> set[str]:
@@ -256,7 +252,7 @@ def _score(user: set[str], tool: FunctionToolSpec) -> int:
         f"{key} {spec.get('description', '')}" if isinstance(spec, dict) else key
         for key, spec in properties.items()
     )
-    named = user & _words(tool.name)
+    named = user & _words(tool.name.removeprefix(_HANDOFF_PREFIX))
     described = user & (_words(tool.description) | _words(about))
     return 2 * len(named) + len(described - named)
 
@@ -274,130 +270,12 @@ def _pick_tool(request: ModelRequest, turn: _Turn) -> FunctionToolSpec | None:
     chosen: FunctionToolSpec | None
     if choice in (None, "auto", "required"):
         user = _words(turn.user_text)
-        scores = [_score(user, tool) for tool in tools]
-        best = max(range(len(tools)), key=scores.__getitem__)  # the first of equals wins
-        chosen = tools[best] if scores[best] > 0 or choice == "required" else None
+        # The best score wins; among equals a tool beats a handoff, then the first listed wins.
+        ranks = [(_score(user, tool), not tool.name.startswith(_HANDOFF_PREFIX)) for tool in tools]
+        best = max(range(len(tools)), key=ranks.__getitem__)
+        chosen = tools[best] if ranks[best][0] > 0 or choice == "required" else None
     else:
         chosen = next((tool for tool in tools if tool.name == choice), None)
     if chosen is None or chosen.name in turn.called:
         return None
     return chosen
-
-
-# ------------------------------------------------------------ schema filling
-
-
-class _Filler:
-    """Builds a value that validates against a JSON schema from the words of one text.
-
-    Numbers, identifiers and quoted phrases are handed out in order, so
-    ``add(a, b)`` on "add 3 and 4" gets 3 and 4.
-    """
-
-    def __init__(self, text: str, root: dict[str, Any], *, strict: bool) -> None:
-        self.text, self.root, self.strict = text, root, strict
-        self.fallback = text
-        self.lower = text.lower()
-        self.numbers = _NUMBER.findall(text)
-        self.ids = [token for token in _TOKEN.findall(text) if any(c.isdigit() for c in token)]
-        self.quotes = [next(group for group in match if group) for match in _QUOTED.findall(text)]
-
-    def _resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
-        """Follow local ``$ref``s (``#/$defs/Name``); sibling keys stay on top."""
-        for _ in range(32):
-            ref = schema.get("$ref")
-            if not isinstance(ref, str) or not ref.startswith("#"):
-                break
-            target: Any = self.root
-            for part in ref.lstrip("#").strip("/").split("/"):
-                target = target.get(part, {}) if part and isinstance(target, dict) else target
-            rest = {key: value for key, value in schema.items() if key != "$ref"}
-            schema = {**target, **rest} if isinstance(target, dict) else rest
-        return schema
-
-    def value(self, schema: dict[str, Any], name: str = "", depth: int = 0) -> Any:
-        schema = self._resolve(schema)
-        if "const" in schema:
-            return schema["const"]
-        if "enum" in schema:
-            return self._enum(schema["enum"])
-        for key in ("anyOf", "oneOf"):
-            if key in schema:
-                options = [self._resolve(option) for option in schema[key]]
-                real = [option for option in options if option.get("type") != "null"]
-                if not real or (depth >= _MAX_DEPTH and len(real) < len(options)):
-                    return None
-                return self.value(real[0], name, depth)
-        if schema.get("allOf"):
-            return self.value(schema["allOf"][0], name, depth)
-        kind = schema.get("type")
-        if isinstance(kind, list):
-            kind = next((k for k in kind if k != "null"), "null")
-        if kind is None:
-            kind = "object" if "properties" in schema else "string"
-        if kind == "object":
-            return self._object(schema, depth)
-        if kind == "array":
-            return self._array(schema, name, depth)
-        if kind in ("integer", "number"):
-            return self._number(schema, integer=kind == "integer")
-        if kind == "boolean":
-            words = set(re.findall(r"[a-z']+", self.lower))
-            return bool(words & _YES) and not words & _NO
-        if kind == "null":
-            return None
-        return self._string(schema, name)
-
-    def _object(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
-        properties: dict[str, Any] = schema.get("properties") or {}
-        required = set(schema.get("required") or ())
-        everything = self.strict and depth < _MAX_DEPTH
-        return {
-            key: self.value(spec, key, depth + 1)
-            for key, spec in properties.items()
-            if everything or key in required
-        }
-
-    def _array(self, schema: dict[str, Any], name: str, depth: int) -> list[Any]:
-        if "prefixItems" in schema:
-            return [self.value(item, name, depth + 1) for item in schema["prefixItems"]]
-        count = max(1 if depth < _MAX_DEPTH else 0, schema.get("minItems", 0))
-        count = min(count, schema.get("maxItems", count))
-        items = schema.get("items")
-        item = items if isinstance(items, dict) else {}
-        return [self.value(item, name, depth + 1) for _ in range(count)]
-
-    def _enum(self, values: list[Any]) -> Any:
-        """The first value named in the text, else the first value."""
-        for value in values:
-            if value is not None and re.search(rf"\b{re.escape(str(value).lower())}\b", self.lower):
-                return value
-        return values[0] if values else None
-
-    def _number(self, schema: dict[str, Any], *, integer: bool) -> int | float:
-        number = float(self.numbers.pop(0)) if self.numbers else 0.0
-        if (low := schema.get("minimum")) is not None:
-            number = max(number, low)
-        if (low := schema.get("exclusiveMinimum")) is not None and number <= low:
-            number = low + 1
-        if (high := schema.get("maximum")) is not None:
-            number = min(number, high)
-        if (high := schema.get("exclusiveMaximum")) is not None and number >= high:
-            number = high - 1
-        return int(number) if integer or float(number).is_integer() else number
-
-    def _string(self, schema: dict[str, Any], name: str) -> str:
-        if schema.get("format") in _FORMATS:
-            pattern, default = _FORMATS[schema["format"]]
-            match = re.search(pattern, self.text)
-            return match.group() if match else default
-        text: str | None = None
-        parts = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower().split("_")
-        if self.ids and _ID_PARTS.intersection(parts):
-            text = self.ids.pop(0)
-        if text is None and self.quotes:
-            text = self.quotes.pop(0)
-        if text is None:
-            text = self.fallback
-        text = text[: schema.get("maxLength", len(text))]
-        return text.ljust(schema.get("minLength", 0), ".")

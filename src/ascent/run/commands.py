@@ -137,7 +137,12 @@ class RunTools(BaseModel):
 
 class ToolsResult(BaseModel):
     """Outputs of the calls that ran, the calls that wait for approval, the
-    tool-use behaviour's verdict, and the usage of agents that ran as tools."""
+    tool-use behaviour's verdict, and the usage of agents that ran as tools.
+
+    ``final_output`` is JSON data (a tool's value as JSON), so the result is
+    recorded and replayed as it is; ``final_output_tool`` names the tool whose
+    value it is, whose return type types it again.
+    """
 
     model_config = ConfigDict(defer_build=True)
 
@@ -145,6 +150,7 @@ class ToolsResult(BaseModel):
     pending: list[ApprovalRequest] = Field(default_factory=list)
     is_final_output: bool = False
     final_output: Any = None
+    final_output_tool: str | None = None
     usage: RunUsage | None = None
 
 

@@ -69,6 +69,18 @@ class AgentNode:
             [*agent.output_guardrails, *run_output_guardrails],
         )
 
+    def final_output(self, data: Any, *, tool: str | None = None) -> Any:
+        """The run's final output, typed, from the JSON data its state keeps.
+
+        Through the agent's ``output_type`` when it has one; else, when a tool's
+        value ended the run (``tool_use_behavior``), through that tool's declared
+        return type; else the data as it is.
+        """
+        if self.output is not None:
+            return self.output.load(data)
+        source = self.function_tools.get(tool) if tool is not None else None
+        return data if source is None else source.output_from_data(data)
+
     def tool_names(self) -> list[str]:
         return [*self.function_tools, *self.handoffs]
 

@@ -271,7 +271,7 @@ def _finish_tools(state: RunState, graph: AgentGraph, unknown_tool: UnknownToolB
         return
 
     if result.is_final_output:
-        yield from _finish(state, node, result.final_output)
+        yield from _finish(state, node, result.final_output, tool=result.final_output_tool)
 
 
 def _list_server_tools(state: RunState, node: AgentNode) -> Step:
@@ -282,13 +282,14 @@ def _list_server_tools(state: RunState, node: AgentNode) -> Step:
         state.server_tools[name] = listed
 
 
-def _finish(state: RunState, node: AgentNode, output: Any) -> Step:
+def _finish(state: RunState, node: AgentNode, output: Any, *, tool: str | None = None) -> Step:
     if node.output_guardrails:
         checked: GuardrailsResult = yield RunGuardrails(
             stage="output", agent=node.agent.name, output=output
         )
         _record_guardrails(state, checked, OutputGuardrailTripwireTriggered)
     state.final_output = output
+    state.final_output_tool = tool
     state.status = "completed"
 
 

@@ -128,7 +128,13 @@ class ModelCalls:
         self._input_seen = len(items) + len(response.output)
         if span is not None:
             finish_model_span(span, response, sensitive=scope.sensitive)
-        await scope.hook("on_llm_end", agent, response)
+        # The loop counts the call when it receives the response; the hooks see it
+        # counted already (as in the OpenAI Agents SDK), on a copy of the usage.
+        counted = scope.state.usage.model_copy(deep=True)
+        counted.record(response.usage, agent=agent.name, model=response.model or "unknown")
+        await scope.hook(
+            "on_llm_end", agent, response, context=dataclasses.replace(context, usage=counted)
+        )
         if scope.streaming:
             for item in response.output:
                 name = _item_name(node, item, command.disabled)

@@ -98,12 +98,21 @@ class RunScope:
                 event.parent_call_id = self.parent_call_id
             self.emit(event)
 
-    async def hook(self, name: str, agent: Agent[Any], *args: Any, agent_hook: str = "") -> None:
-        """Call the run's hook ``name`` and the agent's own (``agent_hook``, else ``name``)."""
+    async def hook(
+        self,
+        name: str,
+        agent: Agent[Any],
+        *args: Any,
+        agent_hook: str = "",
+        context: RunContext[Any] | None = None,
+    ) -> None:
+        """Call the run's hook ``name`` and the agent's own (``agent_hook``, else ``name``),
+        with the run's context unless given another view of it."""
+        context = context or self.context
         if self.hooks is not None:
-            await getattr(self.hooks, name)(self.context, agent, *args)
+            await getattr(self.hooks, name)(context, agent, *args)
         if agent.hooks is not None:
-            await getattr(agent.hooks, agent_hook or name)(self.context, agent, *args)
+            await getattr(agent.hooks, agent_hook or name)(context, agent, *args)
 
     @staticmethod
     def tool_output(

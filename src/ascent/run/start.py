@@ -170,9 +170,7 @@ def run_result(state: RunState, graph: AgentGraph) -> RunResult:
     last = graph[state.current_agent]
     final_output = None
     if state.status == "completed":
-        final_output = state.final_output
-        if last.output is not None:
-            final_output = last.output.load(final_output)
+        final_output = last.final_output(state.final_output, tool=state.final_output_tool)
     return RunResult(
         input=state.input,
         new_items=state.generated,

@@ -52,7 +52,8 @@ class ServerConversation(BaseModel):
 
 
 class RunState(BaseModel):
-    """Where a run stands. Serialize with :meth:`to_json`, restore with :meth:`from_json`.
+    """Where a run stands. Serialize with :meth:`to_json` (text) or :meth:`to_dict`
+    (JSON data), restore with :meth:`from_json` (either) or :meth:`from_dict`.
 
     To answer a pause for approval, call :meth:`approve` or :meth:`reject` for
     each entry of ``interruptions``, then pass the state to ``Runner.run``.
@@ -77,7 +78,8 @@ class RunState(BaseModel):
     used_tools: list[str] = Field(default_factory=list)
     output_retries: int = 0
     guardrail_results: list[GuardrailResult] = Field(default_factory=list)
-    final_output: Any = None
+    final_output: Any = None  # JSON data; typed again by the result
+    final_output_tool: str | None = None  # the tool whose value is the final output
     last_response_id: str | None = None
     # tools and handoffs of the current agent whose is_enabled said no on this turn
     disabled_tools: list[str] = Field(default_factory=list)
@@ -104,11 +106,34 @@ class RunState(BaseModel):
     # ----------------------------------------------------------- serialization
 
     def to_json(self) -> str:
+        """The state as JSON text (for a JSON object, to nest or ``json.dump``, use
+        :meth:`to_dict`)."""
         return self.model_dump_json()
 
+    def to_dict(self) -> dict[str, Any]:
+        """The state as JSON-compatible data: ``json.dump(state.to_dict(), f)``
+        writes it once, where ``json.dump(state.to_json(), f)`` would encode a string."""
+        return self.model_dump(mode="json")
+
     @classmethod
-    def from_json(cls, data: str | bytes) -> RunState:
-        state = cls.model_validate_json(data)
+    def from_json(cls, data: str | bytes | dict[str, Any]) -> RunState:
+        """Restore a state from :meth:`to_json`'s text or :meth:`to_dict`'s data."""
+        if isinstance(data, dict):
+            return cls.from_dict(data)
+        return cls._checked(cls.model_validate_json(data))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunState:
+        """Restore a state from :meth:`to_dict`'s data (as ``json.load`` reads it)."""
+        if not isinstance(data, dict):
+            raise UserError(
+                f"RunState.from_dict takes a dict, not {type(data).__name__}; "
+                "for JSON text use RunState.from_json"
+            )
+        return cls._checked(cls.model_validate(data))
+
+    @classmethod
+    def _checked(cls, state: RunState) -> RunState:
         if state.version > STATE_VERSION:
             raise UserError(
                 f"this run state has format version {state.version}; this Ascent reads "

@@ -11,7 +11,7 @@ import inspect
 import logging
 from typing import Any
 
-from ..agent import Agent, AgentTool, StopAtTools, ToolsToFinalOutput
+from ..agent import AgentTool, FunctionToolResult, StopAtTools, ToolsToFinalOutput
 from ..context import ToolContext
 from ..errors import ToolGuardrailTripwireTriggered, UserError
 from ..guardrails import (
@@ -22,7 +22,7 @@ from ..guardrails import (
     ToolOutputGuardrail,
 )
 from ..items import FunctionCall, FunctionCallOutput
-from ..tools import FunctionTool, ToolArgumentsError, stringify_output
+from ..tools import FunctionTool, ToolArgumentsError, output_as_data, stringify_output
 from ..tracing import Span
 from ..tracing.log_redaction import redact_logs
 from .commands import ApprovalRequest, RunTools, ToolsResult
@@ -50,12 +50,15 @@ class ToolCalls:
         node = self.scope.graph[command.agent]
         await self.servers.bind(node)
         usage_box: list[Any] = []
+        values: dict[str, Any] = {}  # call id -> the value the tool returned
         calls = command.calls
         if len(calls) == 1:
-            outcomes = [await self._run_tool(node, calls[0], command, usage_box)]
+            outcomes = [await self._run_tool(node, calls[0], command, usage_box, values)]
         else:
             outcomes = list(
-                await asyncio.gather(*(self._run_tool(node, c, command, usage_box) for c in calls))
+                await asyncio.gather(
+                    *(self._run_tool(node, c, command, usage_box, values) for c in calls)
+                )
             )
         outputs = [o for o in outcomes if isinstance(o, FunctionCallOutput)]
         pending = [o for o in outcomes if isinstance(o, ApprovalRequest)]
@@ -66,11 +69,17 @@ class ToolCalls:
                 total.merge(extra)
             result.usage = total
         if not pending:
-            await self._apply_tool_use_behavior(node.agent, [*command.completed, *outputs], result)
+            done = [*command.completed, *outputs]
+            await self._apply_tool_use_behavior(node, done, values, result)
         return result
 
     async def _run_tool(
-        self, node: AgentNode, call: FunctionCall, command: RunTools, usage_box: list[Any]
+        self,
+        node: AgentNode,
+        call: FunctionCall,
+        command: RunTools,
+        usage_box: list[Any],
+        values: dict[str, Any],
     ) -> FunctionCallOutput | ApprovalRequest:
         scope = self.scope
         agent = node.agent
@@ -78,7 +87,7 @@ class ToolCalls:
         decision = command.approvals.get(call.call_id)
         if decision is None:
             if tool.needs_approval is not False and await tool.requires_approval(
-                scope.context, call.arguments
+                scope.context, call.arguments, call.call_id
             ):
                 return ApprovalRequest(
                     call_id=call.call_id,
@@ -102,7 +111,7 @@ class ToolCalls:
             attributes["arguments"] = call.arguments
         span = scope.child_span("tool", call.name, attributes)
         try:
-            output = await self._invoke_tool(node, tool, call, usage_box, span)
+            output = await self._invoke_tool(node, tool, call, usage_box, values, span)
         except BaseException as exc:
             if span is not None:
                 span.finish(exc)
@@ -122,6 +131,7 @@ class ToolCalls:
         tool: FunctionTool,
         call: FunctionCall,
         usage_box: list[Any],
+        values: dict[str, Any],
         span: Span | None,
     ) -> FunctionCallOutput:
         scope = self.scope
@@ -141,11 +151,11 @@ class ToolCalls:
             return scope.tool_output(call, agent, refusal, error=True)
         try:
             if isinstance(tool, AgentTool):
-                text, usage = await self._run_agent_tool(tool, call)
+                value, usage = await self._run_agent_tool(tool, call)
                 usage_box.append(usage)
             else:
-                text = stringify_output(await tool.invoke(tool_context, call.arguments))
-            output = scope.tool_output(call, agent, text, error=False)
+                value = await tool.invoke(tool_context, call.arguments)
+            output = scope.tool_output(call, agent, stringify_output(value), error=False)
         except ToolArgumentsError as exc:
             return scope.tool_output(
                 call,
@@ -164,7 +174,10 @@ class ToolCalls:
             )
         check.output = output.output
         refusal = await self._tool_guardrails(tool.output_guardrails, check, "tool_output", span)
-        return output if refusal is None else scope.tool_output(call, agent, refusal, error=True)
+        if refusal is not None:
+            return scope.tool_output(call, agent, refusal, error=True)
+        values[call.call_id] = value
+        return output
 
     async def _tool_guardrails(
         self,
@@ -220,27 +233,58 @@ class ToolCalls:
         return stringify_output(result.final_output), result.usage
 
     async def _apply_tool_use_behavior(
-        self, agent: Agent[Any], outputs: list[FunctionCallOutput], result: ToolsResult
+        self,
+        node: AgentNode,
+        outputs: list[FunctionCallOutput],
+        values: dict[str, Any],
+        result: ToolsResult,
     ) -> None:
-        behavior = agent.tool_use_behavior
+        """Whether the tools' results end the run, and with what (as the SDK's
+        ``tool_use_behavior``): the final output is a tool's value, recorded as
+        JSON data and typed again by the tool's return type."""
+        behavior = node.agent.tool_use_behavior
         if behavior == "run_llm_again" or not outputs:
             return
-        succeeded = [o for o in outputs if not o.is_error]
+        results = [_tool_result(node, output, values) for output in outputs]
+        succeeded = [r for r in results if not r.is_error]
         if behavior == "stop_on_first_tool":
             chosen = succeeded[:1]
         elif isinstance(behavior, StopAtTools):
-            chosen = [o for o in succeeded if o.tool_name in behavior.names][:1]
+            chosen = [r for r in succeeded if r.tool_name in behavior.names][:1]
         elif callable(behavior):
-            decision = behavior(self.scope.context, outputs)
+            decision = behavior(self.scope.context, results)
             if asyncio.iscoroutine(decision):
                 decision = await decision
             if not isinstance(decision, ToolsToFinalOutput):
                 raise UserError("a tool_use_behavior function must return ToolsToFinalOutput")
             result.is_final_output = decision.is_final_output
-            result.final_output = decision.final_output
+            if decision.is_final_output:
+                value = decision.final_output
+                result.final_output = output_as_data(value)
+                # a tool's own value keeps its type through that tool's return type
+                result.final_output_tool = next(
+                    (r.tool_name for r in succeeded if r.output is value), None
+                )
             return
         else:
             raise UserError(f"unknown tool_use_behavior {behavior!r}")
         if chosen:
             result.is_final_output = True
-            result.final_output = chosen[0].output
+            result.final_output = output_as_data(chosen[0].output)
+            result.final_output_tool = chosen[0].tool_name
+
+
+def _tool_result(
+    node: AgentNode, output: FunctionCallOutput, values: dict[str, Any]
+) -> FunctionToolResult:
+    """A call's result with the tool's value: the live one if it ran in this
+    command, else rebuilt from its recorded text (it ran before a pause)."""
+    name = output.tool_name or ""
+    tool = node.function_tools.get(name)
+    if output.call_id in values:
+        value = values[output.call_id]
+    elif output.is_error or tool is None:
+        value = output.output
+    else:
+        value = tool.output_from_text(output.output)
+    return FunctionToolResult(tool_name=name, output=value, item=output, tool=tool)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 from typing import TYPE_CHECKING, Any
 
+from .._private.output import OutputType
 from ..items import Item
 from ..models.base import Model, ModelRequest, ModelResponse, ModelSettings
 from ..tracing import Span
@@ -22,6 +23,8 @@ __all__ = ["agent_span_attributes", "finish_model_span", "model_span_attributes"
 
 def agent_span_attributes(node: AgentNode) -> dict[str, Any]:
     output = node.agent.output_type
+    if isinstance(output, OutputType):
+        output = output.type
     tools = list(node.function_tools)
     if node.hosted_tools:
         tools.extend(t.kind for t in node.hosted_tools)

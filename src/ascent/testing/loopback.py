@@ -16,14 +16,17 @@ __all__ = ["LoopbackServer", "wait_until_serving"]
 
 
 class LoopbackServer:
-    """``app`` on ``127.0.0.1`` at a free port; ``url`` once started.
+    """``app`` on ``127.0.0.1`` at a free port (or at ``port``); ``url`` once started.
 
     Extra keyword options go to ``uvicorn.Config`` (``lifespan``,
     ``timeout_keep_alive``, ``backlog``...).
     """
 
-    def __init__(self, app: Any, *, start_timeout: float = 10.0, **options: Any) -> None:
+    def __init__(
+        self, app: Any, *, port: int = 0, start_timeout: float = 10.0, **options: Any
+    ) -> None:
         self.app = app
+        self.requested_port = port
         self.start_timeout = start_timeout
         self.options = options
         self._server: Any = None
@@ -46,7 +49,7 @@ class LoopbackServer:
         # without it every response waits ~40 ms for a delayed ACK.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", self.requested_port))
         options = {
             "log_config": None,
             "log_level": "critical",

@@ -161,7 +161,7 @@ Responder = Callable[[MockRequest], Step]
 
 
 class MockOpenAIServer:
-    """A scripted OpenAI-compatible server on 127.0.0.1 (random port), in a thread.
+    """A scripted OpenAI-compatible server on 127.0.0.1 (a free port, or ``port``), in a thread.
 
     ``responder`` (if given) decides every answer from the request; otherwise the
     queued steps are served in order, and an exhausted queue answers HTTP 500 with
@@ -175,8 +175,10 @@ class MockOpenAIServer:
         latency: float = 0.0,
         model: str = "mock-model",
         keep_alive: int = 300,
+        port: int = 0,
     ) -> None:
         self.responder = responder
+        self.port = port  # 0: any free port
         self.latency = latency
         # Longer than uvicorn's 5 s default: under heavy load a client's pooled
         # connection can idle past it between two requests of one run.
@@ -239,6 +241,7 @@ class MockOpenAIServer:
                 lifespan="off",
                 timeout_keep_alive=self.keep_alive,
                 backlog=4096,
+                port=self.port,
             ).start()
         return self
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ...agent import Agent
+from ...agent import Agent, OutputType
 from ...tools import HostedTool
 from .._errors import error_responses
 from .._state import State, Tenant
@@ -31,6 +31,8 @@ def describe_agent(agent: Agent[Any]) -> AgentInfo:
         for tool in agent.tools
     ]
     output = agent.output_type
+    if isinstance(output, OutputType):
+        output = output.type
     description = agent.handoff_description
     if description is None and isinstance(agent.instructions, str):
         description = agent.instructions.strip() or None

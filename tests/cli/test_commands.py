@@ -6,113 +6,23 @@ import io
 import os
 import re
 import select
-import shutil
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from rich.console import Console
-from typer.testing import CliRunner
 
 import ascent
-from ascent.cli import app, load_agent
+from ascent.cli import load_agent
 from ascent.cli.console import StreamPrinter, format_call
 from ascent.errors import UserError
 from ascent.items import FunctionCall, FunctionCallOutput, Message
 from ascent.run.events import AgentChangedEvent, ItemEvent, StreamEvent, TextDeltaEvent
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_KEYS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ASCENT_MODEL")
-
-AGENT_FILE = '''
-from ascent import Agent, ModelAPIError, function_tool
-from ascent.testing import ScriptedModel
-
-shipped: list[str] = []
-
-
-@function_tool
-def order_status(order_id: str) -> str:
-    """Look up where an order is, by its id."""
-    return f"{order_id} left the warehouse on Monday"
-
-
-@function_tool(needs_approval=True)
-def cancel_order(order_id: str) -> str:
-    """Cancel an order; a person must approve."""
-    return f"{order_id} is cancelled"
-
-
-agent = Agent(name="Support", tools=[order_status, cancel_order])
-
-# Its own model fails on the first call: only --model can make it answer.
-scripted = Agent(
-    name="Scripted",
-    model=ScriptedModel([ModelAPIError("the scripted model is down")]),
-    tools=[order_status],
-)
-
-
-def make_agent() -> Agent:
-    return Agent(name="Made", tools=[order_status])
-
-
-not_an_agent = "hello"
-'''
-
-
-def clean(text: str) -> str:
-    return _ANSI.sub("", text)
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No key, no base URL: every run uses the offline model. Imports stay contained."""
-    for key in _KEYS:
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    before = set(sys.modules)
-    yield
-    for name in set(sys.modules) - before:
-        if name.startswith(("_ascent_cli_", "shopagents")):
-            del sys.modules[name]
-
-
-@pytest.fixture
-def agent_file(tmp_path: Path) -> Path:
-    path = tmp_path / "support_agent.py"
-    path.write_text(AGENT_FILE)
-    return path
-
-
-def invoke(*args: str, input: str = "") -> tuple[int, str, str]:
-    """Run the CLI in process; standard input is a pipe (not a terminal)."""
-    result = CliRunner().invoke(app, list(args), input=input)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, clean(result.stdout), clean(result.stderr)
-
-
-def offline_env() -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in _KEYS}
-    env.update(NO_COLOR="1", COLUMNS="200")
-    return env
-
-
-def ascent_script() -> str:
-    """The installed console script, next to this interpreter."""
-    found = Path(sys.executable).with_name("ascent")
-    if found.exists():
-        return str(found)
-    which = shutil.which("ascent")
-    assert which, "the ascent console script is not installed"
-    return which
-
+from .helpers import AGENT_FILE, ascent_script, clean, invoke, offline_env
 
 # ------------------------------------------------------------------ basics
 

@@ -11,24 +11,17 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from pydantic_core import from_json
 
-from ..durable.outbox import EVENT_SOURCE, Outbox
-from ..errors import AscentError
-from ..events import (
-    APPROVALS_TOPIC,
-    RUNS_TOPIC,
-    CloudEvent,
-    broker_url,
-    connect_broker,
-    tail,
-)
-from ..storage import database_url
 from ._common import fail
+
+if TYPE_CHECKING:
+    from ..events import CloudEvent
+
+# ``ascent --help`` loads this module: the events machinery (pydantic, SQLAlchemy,
+# FastStream) is imported by the commands when they run, not here.
 
 __all__ = ["events_app"]
 
@@ -50,7 +43,7 @@ BrokerOption = Annotated[
 def tail_command(
     topics: Annotated[
         list[str] | None,
-        typer.Argument(help=f"Topics to follow (default: {RUNS_TOPIC} and {APPROVALS_TOPIC})."),
+        typer.Argument(help="Topics to follow (default: the runs' and the approvals' topics)."),
     ] = None,
     broker: BrokerOption = None,
     database: Annotated[
@@ -69,6 +62,10 @@ def tail_command(
     ] = None,
 ) -> None:
     """Print events as they arrive, one JSON line each."""
+    from ..errors import AscentError
+    from ..events import APPROVALS_TOPIC, RUNS_TOPIC, broker_url
+    from ..storage import database_url
+
     chosen = list(topics or [RUNS_TOPIC, APPROVALS_TOPIC])
     url = broker_url(broker)
     try:
@@ -101,6 +98,12 @@ def publish_command(
     ] = "/ascent/cli",
 ) -> None:
     """Send one event to TOPIC; prints its id."""
+    from pydantic import ValidationError
+    from pydantic_core import from_json
+
+    from ..errors import AscentError
+    from ..events import CloudEvent, broker_url
+
     url = broker_url(broker)
     if url is None:
         fail("no broker to publish to: pass --broker or set ASCENT_BROKER_URL")
@@ -123,6 +126,8 @@ def publish_command(
 
 
 async def _publish(url: str, topic: str, event: CloudEvent) -> None:
+    from ..events import connect_broker
+
     broker = connect_broker(url)
     await broker.start()
     try:
@@ -134,6 +139,8 @@ async def _publish(url: str, topic: str, event: CloudEvent) -> None:
 async def _tail_broker(
     url: str, topics: list[str], *, count: int | None, timeout: float | None
 ) -> None:
+    from ..events import connect_broker, tail
+
     shown = 0
     deadline = None if timeout is None else time.monotonic() + timeout
     async with tail(connect_broker(url), topics) as queue:
@@ -152,6 +159,9 @@ async def _tail_broker(
 
 def _tail_outbox(url: str, topics: list[str], *, count: int | None, timeout: float | None) -> None:
     """Follow the outbox: the events written from now on (published or not)."""
+    from ..durable.outbox import EVENT_SOURCE, Outbox
+    from ..events import CloudEvent
+
     outbox = Outbox(url)
     after = max((entry.seq for entry in outbox.entries()), default=0)
     print("following the outbox of " + url.split("://", 1)[0], file=sys.stderr, flush=True)

@@ -41,6 +41,7 @@ from ..storage import display_url
 from ._checkpoint import DURABILITY_MODES, Durability
 from ._inputs import input_items
 from ._interpreter import APPROVAL_TOPIC
+from ._listen import NewsListener, listen_url
 from ._news import RunNews
 from ._replicas import Replica
 from ._runs import RunSettings, RunWorkflows
@@ -77,7 +78,10 @@ class DurableEngine:
     by a live replica once their heartbeat is ``takeover_after`` seconds old.
     ``model`` overrides every agent's model; ``run_config``, ``context``,
     ``hooks`` and ``max_turns`` are as for :meth:`Runner.run`. ``poll_interval`` is how often
-    waits and event streams look at the database for news from other processes.
+    waits and event streams look at the database for news from other processes when
+    they cannot hear it: on SQLite, or on PostgreSQL while the connection that
+    listens for its ``NOTIFY`` is down (while it is up, they look every ten seconds
+    at most, as a safety net).
 
     By default a run executes on the replica that started it (and moves only
     if that replica dies). With ``worker_concurrency``, runs go through one
@@ -176,6 +180,7 @@ class DurableEngine:
         news = RunNews(store, poll_interval=self.poll_interval)
         workflows = RunWorkflows(store=store, news=news, agents=self.agents, settings=self.settings)
         set_active(workflows)  # before DBOS launches: it resumes pending runs at once
+        listener: NewsListener | None = None
         try:
             route_dbos_logs()
             self._owns_dbos = True
@@ -196,7 +201,12 @@ class DurableEngine:
                     worker_concurrency=self.worker_concurrency,
                     polling_interval_sec=self.poll_interval,
                 )
-            self._parts = _Parts(store=store, news=news, workflows=workflows)
+            conninfo = listen_url(self.database_url)
+            if conninfo is not None:
+                listener = NewsListener(conninfo, news)
+            self._parts = _Parts(store=store, news=news, workflows=workflows, listener=listener)
+            if listener is not None:  # PostgreSQL: other replicas' news without polling
+                await listener.start()
             self._replica = Replica(
                 store,
                 executor_id=self.executor_id,
@@ -206,6 +216,8 @@ class DurableEngine:
             )
             await self._replica.start()
         except BaseException:
+            if listener is not None:
+                await listener.stop()
             if self._owns_dbos:
                 await self._shut_down(workflows)
             else:
@@ -226,6 +238,8 @@ class DurableEngine:
             await self._replica.stop()
             self._replica = None
         parts, self._parts = self._parts, None
+        if parts is not None and parts.listener is not None:
+            await parts.listener.stop()
         if self._owns_dbos and parts is not None:
             await self._shut_down(parts.workflows)
 
@@ -477,6 +491,7 @@ class _Parts:
     store: RunStore
     news: RunNews
     workflows: RunWorkflows
+    listener: NewsListener | None = None  # on PostgreSQL
 
 
 def _durability(value: str) -> Durability:

@@ -32,10 +32,12 @@ from ..agent import Agent
 from ..errors import RunConflict, UserError
 from ..items import Item, RunUsage
 from ..lifecycle import RunHooks
-from ..models.base import Model
+from ..models import resolve_model
+from ..models.base import Model, ModelRequest
 from ..run.commands import ApprovalDecision
 from ..run.config import DEFAULT_MAX_TURNS, RunConfig
 from ..run.registry import AgentRegistry, Agents
+from ..run.start import check_server_state
 from ..storage import database_url as default_database_url
 from ..storage import display_url
 from ._checkpoint import DURABILITY_MODES, Durability
@@ -272,6 +274,8 @@ class DurableEngine:
         tenant: str | None = None,
         run_id: str | None = None,
         durability: Durability | None = None,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
     ) -> RunRecord:
         """Start a durable run of ``agent`` and return its record at once.
 
@@ -279,16 +283,25 @@ class DurableEngine:
         ``run_id`` makes the start idempotent: starting it again returns the
         existing run. ``durability`` overrides the engine's for this run. An
         unknown agent raises :class:`AgentNotFound`.
+
+        ``previous_response_id`` or ``conversation_id`` leave the conversation on
+        the provider's side (the OpenAI Responses API), as for :meth:`Runner.run`:
+        each model call sends only what the provider has not seen. A provider
+        that keeps no conversation raises :class:`ProviderCapabilityError` here,
+        before the run is recorded.
         """
         parts = self._started_parts()
-        self.agents.get_agent(agent)
+        found = self.agents.get_agent(agent)
         mode = _durability(durability or self.durability)
         items = input_items(input)
+        server_state = self._server_state(found, previous_response_id, conversation_id)
         run_id = run_id or uuid.uuid4().hex
         workflow: Any = run_workflow
         args: tuple[Any, ...] = (run_id, agent, items, session_id)
         if mode != "steps":
             workflow, args = checkpointed_run_workflow, (*args, mode)
+        if server_state:  # only then: the arguments of other runs stay as they were
+            args = (*args, server_state)
         now = datetime.now(UTC)
         record = RunRecord(
             id=run_id,
@@ -477,6 +490,28 @@ class DurableEngine:
         await self.schedules.unschedule(name, tenant=tenant)
 
     # ---------------------------------------------------------------- internals
+
+    def _server_state(
+        self, agent: Agent[Any], previous_response_id: str | None, conversation_id: str | None
+    ) -> dict[str, str]:
+        """The run's server-side conversation as workflow arguments, checked now:
+        a mistake is the caller's to hear, not a run that fails later."""
+        if previous_response_id is None and conversation_id is None:
+            return {}
+        check_server_state(previous_response_id, conversation_id)
+        model = resolve_model(self.run_config.model or agent.model)
+        if not getattr(model, "supports_server_state", False):
+            request = ModelRequest(
+                instructions=None,
+                input=[],
+                previous_response_id=previous_response_id,
+                conversation_id=conversation_id,
+            )
+            request.refuse_server_state(model.name)
+        if previous_response_id is not None:
+            return {"previous_response_id": previous_response_id}
+        assert conversation_id is not None
+        return {"conversation_id": conversation_id}
 
     def _started_parts(self) -> _Parts:
         if self._parts is None:

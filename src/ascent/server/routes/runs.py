@@ -65,6 +65,8 @@ async def start_run(
         tenant=tenant,
         run_id=None if idempotency_key is None else run_id_for_key(tenant, idempotency_key),
         durability=body.durability,
+        previous_response_id=body.previous_response_id,
+        conversation_id=body.conversation_id,
     )
     state.metrics.runs_started.labels(agent=name).inc()
     if body.stream or _wants_stream(request):

@@ -2,8 +2,8 @@
 ``conversation_id``), over the wire to the mock OpenAI server, in every durability.
 
 The first model call sends only the run's new input and names the response (or
-conversation) it continues; a provider that keeps no conversation is refused
-when the run is started, before anything is recorded.
+conversation) it continues, after a crash too; a provider that keeps no
+conversation is refused when the run is started, before anything is recorded.
 """
 
 from __future__ import annotations
@@ -23,7 +23,10 @@ from ascent.durable._workflows import checkpointed_run_workflow, run_workflow
 from ascent.errors import ProviderCapabilityError, UserError
 from ascent.memory import open_session
 from ascent.models.openai_responses import OpenAIResponsesModel
-from ascent.testing.mock_openai import MockOpenAIServer
+from ascent.testing.mock_openai import MockOpenAIServer, Reply
+from ascent.testing.mock_openai import ToolCall as MockToolCall
+
+from .conftest import Workers, wait_for
 
 MakeEngine = Callable[..., Any]
 MODES = ("steps", "turns", "run")
@@ -219,3 +222,34 @@ async def test_a_workflow_recorded_with_the_old_arguments_still_runs(
     assert done.output == "Still here."
     (body,) = _bodies(mock_openai)
     assert "previous_response_id" not in body and "conversation" not in body
+
+
+@pytest.mark.parametrize("mode", ["steps", "run"])
+def test_a_run_recovered_after_a_crash_keeps_its_chain(
+    sqlite_url: str, workers: Callable[[str], Workers], mock_openai: MockOpenAIServer, mode: str
+) -> None:
+    """Killed while a tool runs, the run is recovered in another process from its
+    stored workflow arguments: ``steps`` goes on from the recorded model call,
+    ``run`` (no checkpoint yet) starts again from the response it was given."""
+    lookup = Reply(tool_calls=[MockToolCall(name="slow_lookup", arguments={"order_id": "A-1"})])
+    again = [lookup] if mode == "run" else []  # the call a run-mode crash repeats
+    mock_openai.add(lookup, *again, Reply(text="A-1 has shipped."))
+    group = workers(sqlite_url)
+    group.env["ASCENT_DURABILITY"] = mode
+    chain = {"model": "openai:mock", "previous_response_id": "resp_old"}
+    first = group.spawn("replica-1", start="run-c", delay=60, **chain)
+    wait_for(lambda: (group.marks / f"started-{first.pid}").exists(), "the tool to start")
+    group.kill(first)
+
+    record = group.result(group.spawn("replica-1", wait="run-c", **chain))
+
+    assert record.status == "completed", record.error
+    bodies = _bodies(mock_openai)
+    assert bodies[0]["previous_response_id"] == "resp_old" and _types(bodies[0]) == ["message"]
+    if mode == "run":  # the first call was made again, from the same response
+        assert bodies[1]["previous_response_id"] == "resp_old"
+        assert _types(bodies[1]) == ["message"]
+    last = bodies[-1]
+    assert last["previous_response_id"] not in (None, "resp_old")
+    assert _types(last) == ["function_call_output"]
+    assert len(bodies) == (2 if mode == "steps" else 3)

@@ -6,6 +6,7 @@ The model is ``openai-chat:mock`` at ``OPENAI_BASE_URL`` (the local mock server)
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,4 +29,8 @@ def create_app() -> Any:
         tools=[function_tool(name="add")(add_async)],
         model="openai-chat:mock",
     )
-    return make([agent])
+    app = make([agent])
+    poll = os.environ.get("SERVED_POLL_INTERVAL")  # bench/news.py: news comes by NOTIFY
+    if poll:
+        app.state.ascent.engine.poll_interval = float(poll)
+    return app

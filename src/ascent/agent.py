@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ._private.naming import slugify
 from ._private.output import OutputType, output_schema_for
@@ -69,6 +69,8 @@ class ToolsToFinalOutput(BaseModel):
 
     The output is recorded as JSON data (see :class:`FunctionToolResult`).
     """
+
+    model_config = ConfigDict(defer_build=True)
 
     is_final_output: bool
     final_output: Any = None

@@ -6,6 +6,7 @@
     ├── UserError                 the program is set up wrongly (fix the code)
     │   ├── ProviderCapabilityError   e.g. hosted tools on a provider without them
     │   ├── AgentNotFound             no agent of that name is served
+    │   ├── InvalidEvent              a message that cannot become a run (dead-lettered)
     │   └── MemoryNotFoundError       no memory of that id in that scope
     ├── RunNotFound               no such run (or it belongs to another tenant)
     ├── RunConflict               the run is not in a state to take that decision or cancellation
@@ -45,6 +46,7 @@ __all__ = [
     "EmbeddingError",
     "GuardrailTripwireTriggered",
     "InputGuardrailTripwireTriggered",
+    "InvalidEvent",
     "MCPError",
     "MaxTurnsExceeded",
     "MemoryNotFoundError",
@@ -78,6 +80,11 @@ class ProviderCapabilityError(UserError):
 
 class AgentNotFound(UserError):
     """No agent of that name is served (by a durable engine, the service, a registry)."""
+
+
+class InvalidEvent(UserError):
+    """A message that cannot become a run or a decision: not JSON, not a CloudEvent,
+    too large, of an unknown type. The consumer dead-letters it with this reason."""
 
 
 class MemoryNotFoundError(UserError):

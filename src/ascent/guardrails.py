@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from .context import RunContext, ToolContext
 from .items import FunctionCall, Item
@@ -49,12 +49,16 @@ GuardrailStage = Literal["input", "output", "tool_input", "tool_output"]
 class GuardrailOutput(BaseModel):
     """What a guardrail function returns: whether it tripped, and any details."""
 
+    model_config = ConfigDict(defer_build=True)
+
     tripwire_triggered: bool
     output_info: Any = None
 
 
 class GuardrailResult(BaseModel):
     """A guardrail's verdict as recorded in a run (and in a durable run's history)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     name: str
     stage: GuardrailStage
@@ -200,6 +204,8 @@ class ToolGuardrailData:
 
 class ToolGuardrailDecision(BaseModel):
     """Allow the call, reject it with a message the model reads, or raise."""
+
+    model_config = ConfigDict(defer_build=True)
 
     behavior: Literal["allow", "reject", "raise"] = "allow"
     message: str | None = None

@@ -38,7 +38,7 @@ _LOCAL_FIELDS: set[str] = {"agent", "handoff_to", "is_error", "tool_name"}
 
 
 class _Base(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
 
     def wire(self) -> dict[str, Any]:
         """The item as a provider expects it: no local fields, no unset optionals."""
@@ -237,6 +237,8 @@ _COUNTERS = ("requests", "input_tokens", "output_tokens", "cached_input_tokens",
 
 class Usage(BaseModel):
     """Token and request counters of one model call, or a sum of them."""
+
+    model_config = ConfigDict(defer_build=True)
 
     requests: int = 0
     input_tokens: int = 0

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
 import pydantic_core
-from pydantic import BaseModel, PydanticUserError, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, PydanticUserError, TypeAdapter, ValidationError
 
 from ._private.schema import DocstringStyle, ToolArgumentsError, function_schema
 from ._private.sdk_names import SDK_KEYWORDS, reject_sdk_keywords
@@ -196,6 +196,8 @@ class RemoteToolSpec(BaseModel):
     back into a callable tool. ``name`` is what the model sees (it may carry a
     prefix), ``remote_name`` the tool's name on the server.
     """
+
+    model_config = ConfigDict(defer_build=True)
 
     name: str
     remote_name: str

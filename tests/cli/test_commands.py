@@ -48,6 +48,38 @@ def test_real_entry_point_prints_the_version() -> None:
     assert done.returncode == 0 and done.stdout.strip() == f"ascent {ascent.__version__}"
 
 
+def test_help_loads_no_run_machinery() -> None:
+    """Building the commands and printing their help imports no agent, run loop,
+    model, database or pydantic: every command loads what it runs when it runs."""
+    code = (
+        "import sys\n"
+        "from ascent.cli import main\n"
+        "sys.argv = ['ascent', '--help']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = {'pydantic', 'sqlalchemy', 'openai', 'httpx'}\n"
+        "ours = {'ascent.agent', 'ascent.run', 'ascent.models', 'ascent.tracing', 'ascent.items'}\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & heavy)\n"
+        "loaded += sorted(ours & set(sys.modules))\n"
+        "print(loaded, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=offline_env(), timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "MODULE:AGENT" in done.stdout or "Commands" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_command_line_default_max_turns_is_the_runners() -> None:
+    from ascent.cli._common import DEFAULT_MAX_TURNS
+    from ascent.run.config import DEFAULT_MAX_TURNS as RUNNER_DEFAULT
+
+    assert DEFAULT_MAX_TURNS == RUNNER_DEFAULT
+
+
 def test_import_ascent_loads_neither_typer_nor_rich() -> None:
     code = (
         "import sys, ascent, ascent.demo\n"

@@ -10,7 +10,9 @@ written to ``<marks>/result-<pid>.json``. With ``mcp_tools``, the agent also
 uses a stdio MCP server (``tests/mcp/named_server.py``) whose tools are the
 words of that file when the server starts. ``crash_on`` names a DBOS method
 that kills the worker when called (a crash at an exact point), and
-``approval_wait`` shortens each durable wait for approval. A worker creates
+``approval_wait`` shortens each durable wait for approval; ``model`` and
+``previous_response_id`` choose the model (``openai:mock`` for the Responses
+API) and the response a started run continues. A worker creates
 ``<marks>/ready-<pid>`` once its engine has started.
 
 With ``inbox``, the worker also carries out the commands appended to that file
@@ -66,6 +68,8 @@ class Options:
     inbox: Path | None = None  # carry out the commands appended to this file
     crash_on: str | None = None  # a DBOS method that kills this process when it is called
     approval_wait: float | None = None  # how long one durable wait for approval lasts
+    model: str = "openai-chat:mock"  # "openai:mock": the Responses API
+    previous_response_id: str | None = None  # the run started continues this response
 
 
 WORKER_HEADER = "x-worker-pid"
@@ -103,7 +107,7 @@ async def main(options: Options) -> None:
         agents=agents(options.marks, options.delay, options.mcp_tools),
         database_url=options.db,
         executor_id=options.executor,
-        model="openai-chat:mock",
+        model=options.model,
         heartbeat_interval=options.heartbeat,
         takeover_after=options.takeover,
         poll_interval=0.05,
@@ -119,7 +123,12 @@ async def main(options: Options) -> None:
         if options.crash_on:
             _crash_on(options.crash_on)
         if options.start:
-            await engine.start_run("support", options.input, run_id=options.start)
+            await engine.start_run(
+                "support",
+                options.input,
+                run_id=options.start,
+                previous_response_id=options.previous_response_id,
+            )
         if options.approve:
             record = await engine.wait_run(options.approve, timeout=60)
             decisions = {r.call_id: True for r in record.pending_approvals}
@@ -195,7 +204,7 @@ def run(options: Options) -> None:
     os.environ.update(options.env)
     try:
         assert openai_chat is not None
-        resolve_model("openai-chat:mock")  # make the client now, not while heartbeats are due
+        resolve_model(options.model)  # make the client now, not while heartbeats are due
         asyncio.run(main(options))
     except BaseException:
         (options.marks / f"error-{os.getpid()}.txt").write_text(traceback.format_exc())

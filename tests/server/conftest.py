@@ -122,12 +122,13 @@ def sse_events(text: str) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def replicas(url: str, *names: str) -> Iterator[list[str]]:
+def replicas(url: str, *names: str, env: dict[str, str] | None = None) -> Iterator[list[str]]:
     """``ascent serve`` processes on ``url`` (PostgreSQL), one per executor name; their base URLs.
 
-    They serve :mod:`served_agents` with the keys of :data:`KEYS`.
+    They serve :mod:`served_agents` with the keys of :data:`KEYS` (and ``env`` added to
+    their environment).
     """
-    started = [_start_replica(url, name) for name in names]
+    started = [_start_replica(url, name, env or {}) for name in names]
     try:
         for process, base in started:
             wait_until_serving(f"{base}/readyz", process=process, timeout=30)
@@ -143,7 +144,9 @@ def replicas(url: str, *names: str) -> Iterator[list[str]]:
                 process.wait()
 
 
-def _start_replica(url: str, name: str) -> tuple[subprocess.Popen[bytes], str]:
+def _start_replica(
+    url: str, name: str, extra: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -153,6 +156,7 @@ def _start_replica(url: str, name: str) -> tuple[subprocess.Popen[bytes], str]:
         "ASCENT_API_KEYS": ",".join(f"{key}:{tenant}" for key, tenant in KEYS.items()),
         "ASCENT_EXECUTOR_ID": name,
         "ASCENT_TRACING": "off",
+        **extra,
     }
     command = [
         sys.executable,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 from typing import Any
 
 from ascent import Agent, function_tool
@@ -32,6 +33,11 @@ async def inventory(item: str) -> str:
     if gate is not None:
         ARRIVED.setdefault(item, asyncio.Event()).set()
         await asyncio.wait_for(gate.wait(), timeout=20)
+    gates = os.environ.get("SERVED_GATES")  # across processes: a file named after the item
+    if gates and item.startswith("gated-"):
+        async with asyncio.timeout(20):
+            while not (Path(gates) / item).exists():
+                await asyncio.sleep(0.01)
     return f"{item}: 7 in stock"
 
 
@@ -57,8 +63,12 @@ def create_app() -> Any:
     """What a replica process serves (``ascent serve tests/server/served_agents.py:create_app``)."""
     from ascent.server import create_app as make
 
-    return make(
+    app = make(
         create_agents(),
         database_url=os.environ["ASCENT_DATABASE_URL"],
         sse_ping_interval=0.5,
     )
+    poll = os.environ.get("SERVED_POLL_INTERVAL")  # how often waits look at the database
+    if poll:
+        app.state.ascent.engine.poll_interval = float(poll)
+    return app

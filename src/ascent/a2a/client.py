@@ -241,9 +241,9 @@ class _Reply:
             if update.status.HasField("message"):
                 self.status_text = parts_to_text(update.status.message.parts)
         elif kind == "artifact_update":
-            update = event.artifact_update
-            self.task_id, self.context_id = update.task_id, update.context_id
-            return self._artifact(update.artifact, append=update.append)
+            artifact = event.artifact_update
+            self.task_id, self.context_id = artifact.task_id, artifact.context_id
+            return self._artifact(artifact.artifact, append=artifact.append)
         return ""
 
     def _task(self, task: Task) -> None:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.text import Text
 from typer.core import TyperCommand, TyperGroup
 
 from ..errors import AscentError
-from .console import make_console
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
+    "DEFAULT_MAX_TURNS",
     "ERROR_EXIT",
     "USAGE_EXIT",
     "AllowedHostOption",
@@ -28,12 +31,16 @@ __all__ = [
     "YesOption",
     "fail",
     "friendly_errors",
+    "make_console",
     "note",
 ]
 
 ERROR_EXIT = 1
 USAGE_EXIT = 2  # what Click exits with on a bad option: a bad --context is one
 INTERRUPTED_EXIT = 130
+# The runner's default (ascent.run.config.DEFAULT_MAX_TURNS; tests/test_cli.py checks they
+# agree), spelled here so that building the commands and their --help loads no run machinery.
+DEFAULT_MAX_TURNS = 10
 
 ModelOption = Annotated[
     str | None,
@@ -112,6 +119,13 @@ class FlagsGroup(TyperGroup):
 
     def get_params(self, ctx: Any) -> list[Any]:
         return _hide_flag_types(super().get_params(ctx))
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console that never hard-wraps: streamed text is cut at arbitrary points."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, soft_wrap=True, highlight=False)
 
 
 def fail(message: str, code: int = ERROR_EXIT) -> NoReturn:

@@ -10,24 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.text import Text
 
 from .._version import __version__
-from ..agent import Agent
-from ..errors import AscentError, InputGuardrailTripwireTriggered, UserError
-from ..graph_view import to_dot, to_mermaid
-from ..items import Item, Message, RunUsage
-from ..memory import MemoryStore
-from ..models import default_model_name, resolve_model
-from ..run import RunConfig, Runner, RunResult, RunState
-from ..run.config import DEFAULT_MAX_TURNS
-from ..tracing import flush_traces, trace
+from ..errors import UserError
 from ._common import (
-    USAGE_EXIT,
+    DEFAULT_MAX_TURNS,
     ContextOption,
     FlagsCommand,
     FlagsGroup,
@@ -35,15 +25,14 @@ from ._common import (
     ModelOption,
     TargetArgument,
     YesOption,
-    fail,
     friendly_errors,
 )
-from .console import StreamPrinter, ask_approval, make_console
-from .context_option import context_from_json
+from .events import events_app
 from .loading import load_agent
 from .mock_server import mock_server_command
 from .serving import a2a_command, mcp_command, serve_command, ui_command
 from .traces import traces_app
+from .worker import worker_command
 
 __all__ = ["app", "main"]
 
@@ -56,8 +45,7 @@ app = typer.Typer(
     cls=FlagsGroup,
 )
 app.add_typer(traces_app, name="traces", cls=FlagsGroup)
-
-_EXIT_WORDS = frozenset({"exit", "quit", ":q"})
+app.add_typer(events_app, name="events", cls=FlagsGroup)
 
 # ---------------------------------------------------------------- options
 
@@ -83,129 +71,6 @@ def _root(
     """Ascent: build, run and chat with AI agents. Works offline with no key."""
 
 
-# ----------------------------------------------------------- loading agents
-
-
-# ------------------------------------------------------------ running agents
-
-
-@dataclass
-class _Session:
-    """What every run of one command shares: the terminal, the settings, the usage so far."""
-
-    printer: StreamPrinter
-    config: RunConfig
-    max_turns: int
-    approve_all: bool
-    interactive: bool
-    context: Any = None
-    usage: RunUsage = field(default_factory=RunUsage)
-
-    def turn(self, loop: asyncio.Runner, agent: Agent[Any], input: str | list[Item]) -> RunResult:
-        """One run to its end: stream it, and answer approval pauses until it completes."""
-        result = loop.run(self._stream(agent, input))
-        while result.interruptions:
-            state = result.state
-            for request in result.interruptions:
-                if ask_approval(
-                    self.printer,
-                    request,
-                    approve_all=self.approve_all,
-                    interactive=self.interactive,
-                ):
-                    state.approve(request)
-                else:
-                    state.reject(request, reason="declined at the terminal")
-            result = loop.run(self._stream(agent, state))
-        self.printer.close()
-        self.printer.final_output(result.last_agent.name, result.final_output)
-        self.usage.merge(result.usage)
-        return result
-
-    def reply(
-        self, loop: asyncio.Runner, agent: Agent[Any], input: str | list[Item]
-    ) -> RunResult | None:
-        """A conversation's turn: a tripped input guardrail refuses the message (None), and the
-        conversation goes on rather than ending on an error."""
-        try:
-            return self.turn(loop, agent, input)
-        except InputGuardrailTripwireTriggered as exc:
-            self.printer.refused(exc.result.name, exc.result.output_info)
-            return None
-
-    async def _stream(self, agent: Agent[Any], input: str | list[Item] | RunState) -> RunResult:
-        self.printer.last_text = None
-        streaming = Runner.run_streamed(
-            agent, input, context=self.context, max_turns=self.max_turns, run_config=self.config
-        )
-        async for event in streaming.stream_events():
-            self.printer.event(event)
-        return streaming.result
-
-
-def _session(*, model: str | None, max_turns: int, yes: bool, context: Any = None) -> _Session:
-    if model is not None:
-        resolve_model(model)  # an unknown provider fails now, before any output
-    return _Session(
-        printer=StreamPrinter(make_console()),
-        config=RunConfig(model=model),
-        max_turns=max_turns,
-        approve_all=yes,
-        interactive=_stdin_is_terminal(),
-        context=context,
-    )
-
-
-def _context(text: str | None, agent: Agent[Any]) -> Any:
-    """``--context`` for ``agent``; a bad one is a usage error (exit 2), like a bad option."""
-    try:
-        return context_from_json(text, agent)
-    except UserError as exc:
-        fail(str(exc), USAGE_EXIT)
-
-
-def _stdin_is_terminal() -> bool:
-    try:
-        return sys.stdin is not None and sys.stdin.isatty()
-    except (ValueError, OSError):  # closed or detached
-        return False
-
-
-def _chat_loop(
-    session: _Session, loop: asyncio.Runner, agent: Agent[Any], history: list[Item]
-) -> list[Item]:
-    """Read a line, run it with the conversation so far; the last agent answers next.
-
-    Returns the conversation at the end.
-    """
-    console = session.printer.console
-    while True:
-        try:
-            line = console.input("[bold green]you[/]: ")
-        except (EOFError, KeyboardInterrupt):
-            console.print()
-            break
-        if not session.interactive:
-            console.print(Text(line))  # piped input is not echoed by a terminal
-        text = line.strip()
-        if not text:
-            continue
-        if text.lower() in _EXIT_WORDS:
-            break
-        try:
-            result = session.reply(loop, agent, [*history, Message(role="user", content=text)])
-        except KeyboardInterrupt:
-            session.printer.close()
-            break
-        except Exception as exc:  # one turn failed; the conversation (without it) goes on
-            session.printer.error(_describe(exc))
-            continue
-        if result is not None:
-            history = result.to_input_list()
-            agent = result.last_agent
-    return history
-
-
 # ----------------------------------------------------------------- commands
 
 
@@ -224,14 +89,17 @@ def run(
 
     Loading a file or module runs its top level, as importing it does.
     """
+    from ..tracing import flush_traces, trace
+    from ._session import open_session, run_context
+
     with friendly_errors():
         agent = load_agent(target)
-        run_context = _context(context, agent)
+        given = run_context(context, agent)
         if input == "-":
             input = sys.stdin.read()
         if not input.strip():
             raise UserError("the input is empty")
-        session = _session(model=model, max_turns=max_turns, yes=yes, context=run_context)
+        session = open_session(model=model, max_turns=max_turns, yes=yes, context=given)
         # One trace named after the agent, approval pauses and all; the loop's
         # context is copied inside it.
         with trace(agent.name) as run_trace, asyncio.Runner() as loop:
@@ -258,17 +126,19 @@ def chat(
     Every turn shares one context (--context). A turn that fails prints one red line and
     the chat goes on. Loading a file or module runs its top level, as importing it does.
     """
+    from ._session import chat_loop, model_label, open_session, run_context
+
     with friendly_errors():
         agent = load_agent(target)
-        run_context = _context(context, agent)
-        session = _session(model=model, max_turns=max_turns, yes=yes, context=run_context)
+        given = run_context(context, agent)
+        session = open_session(model=model, max_turns=max_turns, yes=yes, context=given)
         printer = session.printer
         printer.note(
-            f"Chatting with {agent.name}; model: {_model_label(model, agent)}. "
+            f"Chatting with {agent.name}; model: {model_label(model, agent)}. "
             "Type 'exit' or press Ctrl-D to leave."
         )
         with asyncio.Runner() as loop:
-            _chat_loop(session, loop, agent, [])
+            chat_loop(session, loop, agent, [])
         if session.usage.requests:
             printer.usage(session.usage)
 
@@ -288,9 +158,13 @@ def demo(
 ) -> None:
     """Play the bundled demo: a support team (triage, billing, technical) helps a customer."""
     from .. import demo as support  # the demo team, loaded only for this command
+    from ..items import Item, Message
+    from ..memory import MemoryStore
+    from ..tracing import flush_traces, trace
+    from ._session import chat_loop, model_label, open_session
 
     with friendly_errors():
-        session = _session(model=model, max_turns=max_turns, yes=yes)
+        session = open_session(model=model, max_turns=max_turns, yes=yes)
         printer = session.printer
         console = printer.console
         customer = support.CUSTOMER
@@ -301,7 +175,7 @@ def demo(
             "Triage hands each customer to Billing (orders, refunds) or Technical (app problems); "
             "refunds wait for your approval; off-topic requests are refused."
         )
-        printer.note(f"model: {_model_label(model, team)}")
+        printer.note(f"model: {model_label(model, team)}")
         history: list[Item] = []
         agent = team
         # One trace for the whole conversation; the loop's context is copied inside it.
@@ -324,7 +198,7 @@ def demo(
                     history, agent = result.to_input_list(), result.last_agent
             console.rule(style="dim")
             if keep_chatting:
-                history = _chat_loop(session, loop, agent, history)
+                history = chat_loop(session, loop, agent, history)
             note = loop.run(support.remember_conversation(memory, history, customer=customer))
         printer.usage(session.usage)
         if note is not None:
@@ -347,6 +221,8 @@ def graph(
     ] = False,
 ) -> None:
     """Print the agent network (agents, tools, handoffs, agents as tools): Mermaid or DOT."""
+    from ..graph_view import to_dot, to_mermaid
+
     with friendly_errors():
         agent = load_agent(target)
         typer.echo((to_dot if dot else to_mermaid)(agent), nl=False)
@@ -357,27 +233,7 @@ app.command("mcp", cls=FlagsCommand)(mcp_command)
 app.command("serve", cls=FlagsCommand)(serve_command)
 app.command("ui", cls=FlagsCommand)(ui_command)
 app.command("mock-server", cls=FlagsCommand)(mock_server_command)
-
-
-def _model_label(model: str | None, agent: Agent[Any]) -> str:
-    name = model or (agent.model if isinstance(agent.model, str) else None)
-    if name is None and agent.model is not None:
-        return str(getattr(agent.model, "name", type(agent.model).__name__))
-    name = name or default_model_name()
-    if name.split(":", 1)[0] == "offline":
-        return (
-            "offline (deterministic and not intelligent: it needs no key and no network; "
-            "set OPENAI_API_KEY or pass --model to use a real model)"
-        )
-    return name
-
-
-def _describe(exc: BaseException) -> str:
-    """One line for a failed turn: Ascent's errors say enough; others need their type too."""
-    text = " ".join(str(exc).split())
-    if isinstance(exc, AscentError):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+app.command("worker", cls=FlagsCommand)(worker_command)
 
 
 def main() -> None:

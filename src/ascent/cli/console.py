@@ -24,6 +24,7 @@ from ..run.events import (
     StreamEvent,
     TextDeltaEvent,
 )
+from ._common import make_console  # here too: where the terminal's printers are
 
 __all__ = ["StreamPrinter", "ask_approval", "format_call", "format_usage", "make_console"]
 
@@ -49,11 +50,6 @@ _ASCII = {
 _YES = frozenset({"y", "yes"})
 
 Streaming = Literal["text", "reasoning"] | None
-
-
-def make_console(*, stderr: bool = False) -> Console:
-    """A console that never hard-wraps: streamed text is cut at arbitrary points."""
-    return Console(stderr=stderr, soft_wrap=True, highlight=False)
 
 
 def _clip(text: str, limit: int = _CLIP) -> str:

@@ -10,11 +10,13 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..agent import Agent
 from ..errors import AscentError, UserError
-from ..tools import FunctionTool
+
+if TYPE_CHECKING:  # loaded with the first agent or tool: ``ascent --help`` needs neither
+    from ..agent import Agent
+    from ..tools import FunctionTool
 
 __all__ = ["load_agent", "load_object", "load_tool"]
 
@@ -25,6 +27,8 @@ def load_agent(target: str) -> Agent[Any]:
     ``AGENT`` defaults to ``agent``; it may be dotted, and it may name a function
     of no arguments that returns an agent.
     """
+    from ..agent import Agent
+
     value = load_object(target, default="agent")
     if callable(value) and not isinstance(value, Agent):
         try:
@@ -47,6 +51,8 @@ def load_object(target: str, *, default: str) -> Any:
     value: Any = module
     for part in attribute.split("."):
         if not hasattr(value, part):
+            from ..agent import Agent
+
             agents = sorted(name for name, obj in vars(module).items() if isinstance(obj, Agent))
             hint = f"; agents there: {', '.join(agents)}" if agents else ""
             raise UserError(f"{source!r} has no attribute {attribute!r}{hint}")
@@ -97,6 +103,8 @@ def _import_file(path: Path) -> Any:
 
 def load_tool(target: str) -> FunctionTool:
     """The function tool named by ``MODULE:TOOL`` (``TOOL`` defaults to ``tool``)."""
+    from ..tools import FunctionTool
+
     value = load_object(target, default="tool")
     if not isinstance(value, FunctionTool):
         raise UserError(f"{target!r} is not a function tool ({type(value).__name__})")

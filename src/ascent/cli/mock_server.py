@@ -19,8 +19,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..errors import UserError
-from ._common import friendly_errors
-from .console import make_console
+from ._common import friendly_errors, make_console
 from .loading import load_object
 
 if TYPE_CHECKING:

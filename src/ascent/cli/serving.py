@@ -11,10 +11,8 @@ from typing import Annotated
 import typer
 
 from ..errors import UserError
-from ..models import resolve_model
-from ..run import RunConfig
-from ..run.config import DEFAULT_MAX_TURNS
 from ._common import (
+    DEFAULT_MAX_TURNS,
     AllowedHostOption,
     HostOption,
     MaxTurnsOption,
@@ -55,6 +53,9 @@ def a2a_command(
 ) -> None:
     """Serve an agent over A2A: its card at /.well-known/agent-card.json, JSON-RPC at /."""
     with friendly_errors():
+        from ..models import resolve_model
+        from ..run import RunConfig
+
         agent = load_agent(target)
         if model is not None:
             resolve_model(model)
@@ -104,6 +105,9 @@ def mcp_command(
 ) -> None:
     """Serve agents (and function tools) as an MCP server, over stdio by default."""
     with friendly_errors():
+        from ..models import resolve_model
+        from ..run import RunConfig
+
         agents = [load_agent(target) for target in targets or []]
         tools = [load_tool(target) for target in tool or []]
         if not agents and not tools:
@@ -189,6 +193,8 @@ def serve_command(
 ) -> None:
     """Serve agents over HTTP: durable runs, SSE streams, API keys per tenant."""
     with friendly_errors():
+        from ..models import resolve_model
+
         value = load_object(target, default="app")
         if model is not None:
             resolve_model(model)
@@ -232,6 +238,7 @@ def ui_command(
     """Serve agents on loopback and open the console, a web UI over the service, at /ui."""
     with friendly_errors():
         from .._private.addresses import is_loopback
+        from ..models import resolve_model
 
         if not is_loopback(host):
             raise UserError(f"ascent ui serves on loopback only; for {host} use 'ascent serve'")

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -21,15 +21,15 @@ from rich.text import Text
 from rich.tree import Tree
 
 from ..errors import AscentError
-from ..run import RunConfig
 from ..storage import database_url, display_url
-from ..tracing.spans import SpanRecord, TraceRecord
-from ..tracing.store import SQLTraceStore, TraceSummary
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) loads when a command reads traces, not for --help
+    from ..tracing.spans import SpanRecord, TraceRecord
+    from ..tracing.store import TraceSummary
 from ._common import FlagsCommand, fail
 
 __all__ = ["render_trace", "render_traces", "trace_name", "traces_app"]
 
-_DEFAULT_WORKFLOW = RunConfig.workflow_name  # a run's own trace, named by no one
 _CLIP = 200
 _ERROR_CLIP = 80
 _ID_PREFIX = "trace_"
@@ -79,6 +79,8 @@ def list_traces(
     """
     if context.invoked_subcommand is not None:
         return  # options given here reach the subcommand through context.parent
+    from ..tracing.store import SQLTraceStore
+
     url = database or database_url()
     with _friendly_errors(url):
         summaries = SQLTraceStore(url).list_traces(limit)
@@ -105,6 +107,8 @@ def show_trace(
     database: DatabaseUrlOption = None,
 ) -> None:
     """Print one trace as a tree of spans: timings, tokens, tool arguments and outputs."""
+    from ..tracing.store import SQLTraceStore
+
     parent = context.parent.params if context.parent is not None else {}
     url = database or parent.get("database") or database_url()
     with _friendly_errors(url):
@@ -156,7 +160,7 @@ def render_traces(summaries: list[TraceSummary]) -> Table:
 def trace_name(summary: TraceSummary) -> Text:
     """``Support flow (Triage, Billing)`` for a named trace; ``Triage, Billing`` for a run's own."""
     agents = ", ".join(summary.agents)
-    if summary.workflow == _DEFAULT_WORKFLOW and agents:
+    if summary.workflow == _default_workflow() and agents:
         return Text(agents)
     name = Text(summary.workflow)
     if agents and agents != summary.workflow:
@@ -288,6 +292,13 @@ def _clip(text: str, limit: int = _CLIP) -> str:
 
 def _console() -> Console:
     return Console(highlight=False)
+
+
+def _default_workflow() -> str:
+    """The name of a run's own trace, named by no one (RunConfig's default)."""
+    from ..run import RunConfig
+
+    return RunConfig.workflow_name
 
 
 def _print_json(data: Any) -> None:

@@ -9,9 +9,16 @@ PostgreSQL many replicas share the work.
 """
 
 from ..errors import AgentNotFound, RunConflict, RunNotFound
-from .engine import APP_VERSION_ENV, DURABILITY_ENV, EXECUTOR_ID_ENV, Durability, DurableEngine
+from .engine import (
+    APP_VERSION_ENV,
+    DURABILITY_ENV,
+    EXECUTOR_ID_ENV,
+    Durability,
+    DurableEngine,
+    run_id_for_key,
+)
 from .records import MAX_EVENT_SEQ, TERMINAL_STATUSES, RunEvent, RunRecord, RunStatus, Schedule
-from .tools import durable_sleep, idempotency_key
+from .tools import durable_sleep, emit_event, idempotency_key
 
 __all__ = [
     "APP_VERSION_ENV",
@@ -29,5 +36,7 @@ __all__ = [
     "RunStatus",
     "Schedule",
     "durable_sleep",
+    "emit_event",
     "idempotency_key",
+    "run_id_for_key",
 ]

@@ -2,9 +2,12 @@
 
 A run that executes in this process tells this process's waiters what it
 writes, at once, and hands them the record it wrote (no read back). News from
-other processes (another replica's run, a cancellation) is found by polling
+other processes (another replica's run, a cancellation) comes by PostgreSQL
+``NOTIFY`` while this process listens (``_listen.py``: :meth:`RunNews.heard`);
+otherwise (SQLite, or the listening connection is down) it is found by polling
 the database, less and less often while nothing happens, so many idle waiters
-cost the database little.
+cost the database little. A wait registers before it reads the database, so
+news that comes during the read is not lost.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ _MAX_POLL_INTERVAL = 1.0
 # read the database only for what other processes do (a cancellation): less often.
 _LOCAL_POLL_INTERVAL = 1.0
 _LOCAL_MAX_POLL_INTERVAL = 10.0
+# While this process hears other processes' news, the database is read only as a
+# safety net (and at once when the listening connection drops or comes back).
+_LISTENING_POLL_INTERVAL = 10.0
 
 
 class RunNews:
@@ -39,6 +45,8 @@ class RunNews:
         self._lock = threading.Lock()
         self._local: dict[str, _LocalRun] = {}  # runs started here that run here, until they end
         self._waiters: dict[str, set[_Waiter]] = {}  # run id -> this process's waits
+        self._reads: dict[_ReadKey, asyncio.Future[_Log]] = {}  # reads in flight (see _read)
+        self.listening = False  # other processes' news comes by NOTIFY (see _listen.py)
 
     # ------------------------------------------------------------ reading runs
 
@@ -81,6 +89,23 @@ class RunNews:
             with contextlib.suppress(RuntimeError):  # RuntimeError: that loop is closed
                 waiter.loop.call_soon_threadsafe(waiter.event.set)
 
+    def heard(self, run_id: str, *, status: bool) -> None:
+        """News of ``run_id`` from the database (any process wrote it): new events, or
+        with ``status`` a new status. The events of a run that runs here woke its
+        streams when they were written; only a change of its status may come from
+        elsewhere (a cancellation, an approval on another replica)."""
+        if status or run_id not in self._local:
+            self.notify(run_id, status=status)
+
+    def wake_all(self) -> None:
+        """Every wait of this process looks at the database now (news may have been
+        missed: the listening connection dropped or came back)."""
+        with self._lock:
+            waiters = [waiter for entries in self._waiters.values() for waiter in entries]
+        for waiter in waiters:
+            with contextlib.suppress(RuntimeError):
+                waiter.loop.call_soon_threadsafe(waiter.event.set)
+
     # ------------------------------------------------------------------ waiting
 
     async def wait_run(
@@ -97,10 +122,14 @@ class RunNews:
         while True:
             left = None if deadline is None else deadline - time.monotonic()
             if local is None:
-                record = await self.get_run(run_id, tenant=tenant)
-                if record.status in STOP_FOLLOWING:
-                    return record
-                if left is not None and left <= 0:
+                local = self._register(run_id, status_only=True)  # before the read
+                try:
+                    record = await self.get_run(run_id, tenant=tenant)
+                except BaseException:
+                    self._unregister(run_id, local)
+                    raise
+                if record.status in STOP_FOLLOWING or (left is not None and left <= 0):
+                    self._unregister(run_id, local)
                     return record
             waiter = await self._wait(
                 run_id,
@@ -130,18 +159,21 @@ class RunNews:
         last = after
         pause = self._first_pause(run_id)
         while True:
-            record, batch = await asyncio.to_thread(
-                self.store.read_run_and_events, run_id, after=last
-            )
-            for event in batch:
-                yield event
-                last = event.seq
-            if batch:
-                continue  # there may be more already: read again before waiting
-            if not follow or record is None or record.status in STOP_FOLLOWING:
-                return
-            waiter = await self._wait(run_id, pause)
-            pause = self._next_pause(run_id, pause, woken=waiter is not None)
+            waiter = self._register(run_id, status_only=False) if follow else None
+            try:
+                record, batch = await self._read(run_id, last)
+                for event in batch:
+                    yield event
+                    last = event.seq
+                if batch:
+                    continue  # there may be more already: read again before waiting
+                if waiter is None or record is None or record.status in STOP_FOLLOWING:
+                    return
+                woken = await self._wait(run_id, pause, waiter=waiter)
+            finally:
+                if waiter is not None:
+                    self._unregister(run_id, waiter)
+            pause = self._next_pause(run_id, pause, woken=woken is not None)
 
     async def wait_for_news(self, run_id: str, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for this process to report a change of the
@@ -153,16 +185,21 @@ class RunNews:
     def _first_pause(self, run_id: str) -> float:
         if run_id in self._local:
             return max(self.poll_interval, _LOCAL_POLL_INTERVAL)
+        if self.listening:
+            return max(self.poll_interval, _LISTENING_POLL_INTERVAL)
         return self.poll_interval
 
     def _next_pause(self, run_id: str, pause: float, *, woken: bool) -> float:
         """How long the next wait for news lasts: this process's own runs wake their
         waiters at once; the database is polled for news from elsewhere, less and
         less often while nothing happens (up to once a second, every ten seconds
-        for the runs of this process)."""
+        for the runs of this process or while other processes' news is heard)."""
         if woken:
             return self._first_pause(run_id)
-        most = _LOCAL_MAX_POLL_INTERVAL if run_id in self._local else _MAX_POLL_INTERVAL
+        if run_id in self._local:
+            most = _LOCAL_MAX_POLL_INTERVAL
+        else:
+            most = _LISTENING_POLL_INTERVAL if self.listening else _MAX_POLL_INTERVAL
         return min(pause * 2, max(self.poll_interval, most))
 
     def _local_news(self, run_id: str, tenant: str | None) -> RunRecord | _Waiter | None:
@@ -192,23 +229,54 @@ class RunNews:
     ) -> _Waiter | None:
         """Wait up to ``timeout`` for news of the run (with ``waiter`` if one is
         registered already): the woken waiter, or None."""
-        entry = waiter
-        if entry is None:
-            entry = _Waiter(asyncio.get_running_loop(), status_only)
-            with self._lock:
-                self._waiters.setdefault(run_id, set()).add(entry)
+        entry = waiter if waiter is not None else self._register(run_id, status_only=status_only)
         try:
             await asyncio.wait_for(entry.event.wait(), timeout)
             return entry
         except TimeoutError:
             return None
         finally:
-            with self._lock:
-                waiters = self._waiters.get(run_id)
-                if waiters is not None:
-                    waiters.discard(entry)
-                    if not waiters:
-                        del self._waiters[run_id]
+            self._unregister(run_id, entry)
+
+    async def _read(self, run_id: str, after: int) -> _Log:
+        """The run's record and its events after ``after``; streams of this process
+        at the same point of the same run share one read (woken by one event, ten
+        streams make one query, not ten). Sharing is safe: a stream registers its
+        waiter before it reads, so what a shared read misses wakes it again."""
+        loop = asyncio.get_running_loop()
+        key = (loop, run_id, after)
+        future = self._reads.get(key)
+        if future is None:
+            future = loop.create_task(
+                asyncio.to_thread(self.store.read_run_and_events, run_id, after=after)
+            )
+            self._reads[key] = future
+            future.add_done_callback(lambda done: self._read_done(key, done))
+        return await asyncio.shield(future)  # one stream's cancellation spares the others
+
+    def _read_done(self, key: _ReadKey, done: asyncio.Future[_Log]) -> None:
+        self._reads.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: its streams may all have gone meanwhile
+
+    def _register(self, run_id: str, *, status_only: bool) -> _Waiter:
+        entry = _Waiter(asyncio.get_running_loop(), status_only)
+        with self._lock:
+            self._waiters.setdefault(run_id, set()).add(entry)
+        return entry
+
+    def _unregister(self, run_id: str, entry: _Waiter) -> None:
+        with self._lock:
+            waiters = self._waiters.get(run_id)
+            if waiters is not None:
+                waiters.discard(entry)
+                if not waiters:
+                    del self._waiters[run_id]
+
+
+# A read of a run's log: (the loop reading, run id, after), and what it returns.
+_ReadKey = tuple[asyncio.AbstractEventLoop, str, int]
+_Log = tuple[RunRecord | None, list[RunEvent]]
 
 
 class _LocalRun:

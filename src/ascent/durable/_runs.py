@@ -133,14 +133,18 @@ class RunWorkflows:
         session_id: str | None,
         *,
         durability: Durability = "steps",
+        server_state: dict[str, str] | None = None,
     ) -> None:
-        """The body of a run's workflow."""
+        """The body of a run's workflow (``server_state``: the ``previous_response_id``
+        or ``conversation_id`` it begins with)."""
         task = asyncio.current_task()
         assert task is not None
         with self._lock:
             self._tasks[run_id] = (asyncio.get_running_loop(), task)
         try:
-            await self._execute(run_id, agent_name, items, session_id, durability)
+            await self._execute(
+                run_id, agent_name, items, session_id, durability, server_state or {}
+            )
         finally:
             with self._lock:
                 self._tasks.pop(run_id, None)
@@ -165,6 +169,7 @@ class RunWorkflows:
         items: list[dict[str, Any]],
         session_id: str | None,
         durability: Durability,
+        server_state: dict[str, str],
     ) -> None:
         store = self.store
         settings = self.settings
@@ -203,13 +208,19 @@ class RunWorkflows:
                 # runs on one session take turns, in the order they were started
                 await self._wait_for_session(run_id, session_id)
                 if durability != "steps":  # no checkpoint yet: the session is as it was
-                    data = await self._begin(run_id, agent_name, items, session_id)
+                    data = await self._begin(run_id, agent_name, items, session_id, server_state)
                 else:  # the history read must be replayed as it was: a step
                     data = await DBOS.run_step_async(
-                        {"name": "begin"}, self._begin, run_id, agent_name, items, session_id
+                        {"name": "begin"},
+                        self._begin,
+                        run_id,
+                        agent_name,
+                        items,
+                        session_id,
+                        server_state,
                     )
             else:
-                data = await self._begin(run_id, agent_name, items, None)
+                data = await self._begin(run_id, agent_name, items, None, server_state)
             state = RunState.model_validate(data["state"])
             usage = state.usage
             if checkpoint is not None and checkpoint.paused:  # it waits for decisions still
@@ -276,14 +287,26 @@ class RunWorkflows:
         )
 
     async def _begin(
-        self, run_id: str, agent: str, items: list[dict[str, Any]], session_id: str | None
+        self,
+        run_id: str,
+        agent: str,
+        items: list[dict[str, Any]],
+        session_id: str | None,
+        server_state: dict[str, str],
     ) -> dict[str, Any]:
         """The run's first state, and how many of its input items are the session's
-        history (the rest is new input, added to the session with the run's items)."""
+        history (the rest is new input, added to the session with the run's items).
+        With ``server_state`` the provider holds that history: only the new input is sent."""
         session = open_session(session_id, self.settings.database_url) if session_id else None
         history = await session.get_items() if session is not None else []
         state = new_state(
-            agent, items, history=history, max_turns=self.settings.max_turns, run_id=run_id
+            agent,
+            items,
+            history=history,
+            max_turns=self.settings.max_turns,
+            run_id=run_id,
+            previous_response_id=server_state.get("previous_response_id"),
+            conversation_id=server_state.get("conversation_id"),
         )
         return {"state": state.model_dump(mode="json"), "history": len(history)}
 

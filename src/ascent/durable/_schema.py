@@ -1,11 +1,16 @@
 """The durable engine's tables in the project database, and its hot statements.
 
 Declared on first use and created once per database (``LazyTables``): runs,
-their event logs, replicas' heartbeats, durable timers and checkpoints.
+their event logs, replicas' heartbeats, durable timers, checkpoints and the
+events outbox. On PostgreSQL, triggers
+announce each new event and each change of a run's status on :data:`NEWS_CHANNEL`
+(``NOTIFY`` in the writing transaction, delivered when it commits), so every
+replica's waits and streams hear of it without polling (see ``_listen.py``).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,6 +24,9 @@ __all__ = [
     "ACTIVE_STATUSES",
     "CHECKPOINTS_TABLE",
     "EVENTS_TABLE",
+    "NEWS_CHANNEL",
+    "NEWS_TRIGGERS",
+    "OUTBOX_TABLE",
     "REPLICAS_TABLE",
     "RUNS_TABLE",
     "TIMERS_TABLE",
@@ -32,7 +40,10 @@ EVENTS_TABLE = "ascent_run_events"
 REPLICAS_TABLE = "ascent_replicas"
 TIMERS_TABLE = "ascent_run_timers"
 CHECKPOINTS_TABLE = "ascent_run_checkpoints"
+OUTBOX_TABLE = "ascent_outbox"
 ACTIVE_STATUSES = ("queued", "running", "awaiting_approval")
+# Payloads: "e:<run id>" (new events of the run), "s:<run id>" (its status changed).
+NEWS_CHANNEL = "ascent_run_news"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +53,7 @@ class Tables:
     replicas: Table
     timers: Table
     checkpoints: Table
+    outbox: Table
 
 
 class Statements:
@@ -80,7 +92,17 @@ class Statements:
 
 
 def _declare() -> Tables:
-    from sqlalchemy import Column, Double, Index, Integer, MetaData, String, Table, Text
+    from sqlalchemy import (
+        BigInteger,
+        Column,
+        Double,
+        Index,
+        Integer,
+        MetaData,
+        String,
+        Table,
+        Text,
+    )
 
     metadata = MetaData()
     runs = Table(
@@ -136,7 +158,31 @@ def _declare() -> Tables:
         Column("data", Text, nullable=False),
         Column("created_at", Double, nullable=False),
     )
-    return Tables(runs, events, replicas, timers, checkpoints)
+    # lifecycle events, written with the change they report (see durable/outbox.py)
+    outbox = Table(
+        OUTBOX_TABLE,
+        metadata,
+        Column(
+            "seq",
+            BigInteger().with_variant(Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        Column("id", String(255), nullable=False, unique=True),
+        Column("type", String(255), nullable=False),
+        Column("topic", String(255), nullable=False),
+        Column("subject", String(255)),
+        Column("tenant", String(255)),
+        Column("agent", Text),
+        Column("time", Double, nullable=False),
+        Column("data", Text, nullable=False),
+        Column("claimed_by", String(255)),
+        Column("claimed_until", Double),
+        Column("published_at", Double),
+        Index(f"ix_{OUTBOX_TABLE}_unpublished", "published_at", "seq"),
+        Index(f"ix_{OUTBOX_TABLE}_subject", "subject"),
+    )
+    return Tables(runs, events, replicas, timers, checkpoints, outbox)
 
 
 def _create(engine: Engine, tables: Tables) -> None:
@@ -145,11 +191,69 @@ def _create(engine: Engine, tables: Tables) -> None:
     for attempt in range(3):
         try:
             tables.runs.metadata.create_all(engine, checkfirst=True)
-            return
+            break
         except DBAPIError:
             # another replica created them at the same moment: look again
             if attempt == 2:
                 raise
+    if engine.dialect.name == "postgresql":
+        _create_news_triggers(engine)
+
+
+# A trigger, not a NOTIFY statement beside each write: no extra round trip, and no
+# writer (today's or a future one) can forget it. NOTIFY folds equal payloads of one
+# transaction into one, so a batch of events is one notification.
+_NEWS_DDL = f"""
+CREATE OR REPLACE FUNCTION {EVENTS_TABLE}_news() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('{NEWS_CHANNEL}', 'e:' || NEW.run_id);
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION {RUNS_TABLE}_news() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('{NEWS_CHANNEL}', 's:' || NEW.id);
+    RETURN NULL;
+END $$;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                   WHERE tgname = '{EVENTS_TABLE}_news'
+                   AND tgrelid = '{EVENTS_TABLE}'::regclass) THEN
+        CREATE TRIGGER {EVENTS_TABLE}_news AFTER INSERT ON {EVENTS_TABLE}
+            FOR EACH ROW EXECUTE FUNCTION {EVENTS_TABLE}_news();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                   WHERE tgname = '{RUNS_TABLE}_news'
+                   AND tgrelid = '{RUNS_TABLE}'::regclass) THEN
+        CREATE TRIGGER {RUNS_TABLE}_news AFTER UPDATE OF status ON {RUNS_TABLE}
+            FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+            EXECUTE FUNCTION {RUNS_TABLE}_news();
+    END IF;
+END $$;
+"""
+
+
+NEWS_TRIGGERS = (f"{EVENTS_TABLE}_news", f"{RUNS_TABLE}_news")
+
+
+def _create_news_triggers(engine: Engine) -> None:
+    """Install the triggers that announce runs' news (idempotent; replicas that start
+    together take turns, as two ``CREATE OR REPLACE FUNCTION`` at once can fail).
+
+    A role that may not create them (the tables belong to another) gets a warning,
+    not a failure: without the triggers, replicas poll (see ``_listen.py``)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from ..storage import write_transaction
+
+    try:
+        with write_transaction(engine) as conn:
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('ascent-run-news-ddl'))")
+            conn.exec_driver_sql(_NEWS_DDL)
+    except DBAPIError as exc:
+        logging.getLogger("ascent.durable").warning(
+            "cannot install the triggers that announce runs' news (%s): replicas poll instead",
+            str(getattr(exc, "orig", None) or exc).strip().splitlines()[0],
+        )
 
 
 schema = LazyTables(_declare, create=_create)

@@ -36,6 +36,7 @@ from ._schema import (
     Statements,
     schema,
 )
+from .outbox import REPORTED_LOG_TYPES, outbox_rows, write_outbox
 from .records import TERMINAL_STATUSES, RunEvent, RunRecord
 
 if TYPE_CHECKING:
@@ -106,8 +107,10 @@ class RunStore:
                         )
                     record.created_at = record.updated_at = datetime.now(UTC)
                 conn.execute(self._sql.insert_run, self._row(record))
-                if events:
-                    self._append(conn, record.id, events, after=0)  # a new run's log is empty
+                change = "queued" if record.status == "queued" else "started"
+                write_outbox(conn, self.tables.outbox, outbox_rows(record, status_change=change))
+                if events:  # a new run's log is empty
+                    self._append(conn, record.id, events, after=0, record=record)
         except IntegrityError:  # the id is taken (its transaction was rolled back)
             return False
         return True
@@ -288,6 +291,9 @@ class RunStore:
                     record = self._record(row)
                     if also is not None:
                         also(conn)
+                    if change := _status_change(values.get("status"), only_status):
+                        rows = outbox_rows(record, status_change=change)
+                        write_outbox(conn, self.tables.outbox, rows)
                     if events and once:
                         kind, _data, step = events[0]
                         query = {"b_id": run_id, "b_type": kind}
@@ -298,7 +304,7 @@ class RunStore:
                         if found.first() is not None:
                             return record
                     if events:
-                        self._append(conn, run_id, events, after=after)
+                        self._append(conn, run_id, events, after=after, record=record)
                 return record
             except IntegrityError:  # another writer took the same seq: again
                 if attempt == _ATTEMPTS[-1]:
@@ -336,7 +342,10 @@ class RunStore:
         events: Sequence[PendingEvent],
         *,
         after: int | None = None,
+        record: RunRecord | None = None,
     ) -> int:
+        """Write ``events`` after ``after`` (None: the log's end, read here), and the
+        outbox rows that report them, in the caller's transaction."""
         if after is None:
             if conn.dialect.name == "postgresql":
                 # writers that read the log's end take turns (SQLite's write lock does this)
@@ -360,6 +369,9 @@ class RunStore:
                 }
             )
         conn.execute(self._sql.insert_events, rows)
+        reported = [(kind, data) for kind, data, _step in events if kind in REPORTED_LOG_TYPES]
+        if reported and (record := record or self._read_run(conn, run_id)) is not None:
+            write_outbox(conn, self.tables.outbox, outbox_rows(record, reported))
         return seq
 
     def read_events(self, run_id: str, *, after: int, limit: int = 1000) -> list[RunEvent]:
@@ -567,6 +579,15 @@ def _add_counts(into: dict[str, int], usage: dict[str, Any]) -> None:
         value = usage.get(name)
         if isinstance(value, int):
             into[name] = into.get(name, 0) + value
+
+
+def _status_change(status: str | None, only_status: str | None) -> str | None:
+    """What an update reports: a run leaving the queue starts, one sent back waits."""
+    if status == "running" and only_status == "queued":
+        return "started"
+    if status == "queued":
+        return "queued"
+    return None
 
 
 def is_terminal(status: str) -> bool:

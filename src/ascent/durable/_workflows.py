@@ -58,12 +58,22 @@ def active_store() -> RunStore:
     return _workflows().store
 
 
+# A workflow's arguments are stored with it and given back when it is recovered:
+# arguments added later take a default, so that runs recorded before still load.
+# ``server_state`` holds the ``previous_response_id`` or ``conversation_id`` a run
+# began with (see :func:`ascent.run.start.new_state`).
+
+
 @DBOS.workflow(name=RUN_WORKFLOW)
 async def run_workflow(
-    run_id: str, agent: str, input: list[dict[str, Any]], session_id: str | None
+    run_id: str,
+    agent: str,
+    input: list[dict[str, Any]],
+    session_id: str | None,
+    server_state: dict[str, str] | None = None,
 ) -> None:
     """One durable run, from its input to its final output (or failure)."""
-    await _workflows().execute(run_id, agent, input, session_id)
+    await _workflows().execute(run_id, agent, input, session_id, server_state=server_state)
 
 
 @DBOS.workflow(name=CHECKPOINTED_RUN_WORKFLOW)
@@ -73,11 +83,14 @@ async def checkpointed_run_workflow(
     input: list[dict[str, Any]],
     session_id: str | None,
     durability: Durability,
+    server_state: dict[str, str] | None = None,
 ) -> None:
     """One run in ``run`` or ``turns`` durability: no step per command, a
     checkpoint where it pauses, hands off and writes its session, and after each
     turn in ``turns`` (see :mod:`._checkpoint`)."""
-    await _workflows().execute(run_id, agent, input, session_id, durability=durability)
+    await _workflows().execute(
+        run_id, agent, input, session_id, durability=durability, server_state=server_state
+    )
 
 
 @DBOS.workflow(name=SCHEDULED_WORKFLOW)

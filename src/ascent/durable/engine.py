@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import hashlib
 import logging
 import os
 import uuid
@@ -31,15 +32,18 @@ from ..agent import Agent
 from ..errors import RunConflict, UserError
 from ..items import Item, RunUsage
 from ..lifecycle import RunHooks
-from ..models.base import Model
+from ..models import resolve_model
+from ..models.base import Model, ModelRequest
 from ..run.commands import ApprovalDecision
 from ..run.config import DEFAULT_MAX_TURNS, RunConfig
 from ..run.registry import AgentRegistry, Agents
+from ..run.start import check_server_state
 from ..storage import database_url as default_database_url
 from ..storage import display_url
 from ._checkpoint import DURABILITY_MODES, Durability
 from ._inputs import input_items
 from ._interpreter import APPROVAL_TOPIC
+from ._listen import NewsListener, listen_url
 from ._news import RunNews
 from ._replicas import Replica
 from ._runs import RunSettings, RunWorkflows
@@ -49,7 +53,14 @@ from ._workflows import checkpointed_run_workflow, run_workflow, set_active
 from .records import RunEvent, RunRecord, Schedule
 from .schedules import Schedules
 
-__all__ = ["APP_VERSION_ENV", "DURABILITY_ENV", "EXECUTOR_ID_ENV", "Durability", "DurableEngine"]
+__all__ = [
+    "APP_VERSION_ENV",
+    "DURABILITY_ENV",
+    "EXECUTOR_ID_ENV",
+    "Durability",
+    "DurableEngine",
+    "run_id_for_key",
+]
 
 logger = logging.getLogger("ascent.durable")
 
@@ -69,7 +80,10 @@ class DurableEngine:
     by a live replica once their heartbeat is ``takeover_after`` seconds old.
     ``model`` overrides every agent's model; ``run_config``, ``context``,
     ``hooks`` and ``max_turns`` are as for :meth:`Runner.run`. ``poll_interval`` is how often
-    waits and event streams look at the database for news from other processes.
+    waits and event streams look at the database for news from other processes when
+    they cannot hear it: on SQLite, or on PostgreSQL while the connection that
+    listens for its ``NOTIFY`` is down (while it is up, they look every ten seconds
+    at most, as a safety net).
 
     By default a run executes on the replica that started it (and moves only
     if that replica dies). With ``worker_concurrency``, runs go through one
@@ -168,6 +182,7 @@ class DurableEngine:
         news = RunNews(store, poll_interval=self.poll_interval)
         workflows = RunWorkflows(store=store, news=news, agents=self.agents, settings=self.settings)
         set_active(workflows)  # before DBOS launches: it resumes pending runs at once
+        listener: NewsListener | None = None
         try:
             route_dbos_logs()
             self._owns_dbos = True
@@ -188,7 +203,12 @@ class DurableEngine:
                     worker_concurrency=self.worker_concurrency,
                     polling_interval_sec=self.poll_interval,
                 )
-            self._parts = _Parts(store=store, news=news, workflows=workflows)
+            conninfo = listen_url(self.database_url)
+            if conninfo is not None:
+                listener = NewsListener(conninfo, news)
+            self._parts = _Parts(store=store, news=news, workflows=workflows, listener=listener)
+            if listener is not None:  # PostgreSQL: other replicas' news without polling
+                await listener.start()
             self._replica = Replica(
                 store,
                 executor_id=self.executor_id,
@@ -198,6 +218,8 @@ class DurableEngine:
             )
             await self._replica.start()
         except BaseException:
+            if listener is not None:
+                await listener.stop()
             if self._owns_dbos:
                 await self._shut_down(workflows)
             else:
@@ -218,6 +240,8 @@ class DurableEngine:
             await self._replica.stop()
             self._replica = None
         parts, self._parts = self._parts, None
+        if parts is not None and parts.listener is not None:
+            await parts.listener.stop()
         if self._owns_dbos and parts is not None:
             await self._shut_down(parts.workflows)
 
@@ -250,6 +274,8 @@ class DurableEngine:
         tenant: str | None = None,
         run_id: str | None = None,
         durability: Durability | None = None,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
     ) -> RunRecord:
         """Start a durable run of ``agent`` and return its record at once.
 
@@ -257,16 +283,25 @@ class DurableEngine:
         ``run_id`` makes the start idempotent: starting it again returns the
         existing run. ``durability`` overrides the engine's for this run. An
         unknown agent raises :class:`AgentNotFound`.
+
+        ``previous_response_id`` or ``conversation_id`` leave the conversation on
+        the provider's side (the OpenAI Responses API), as for :meth:`Runner.run`:
+        each model call sends only what the provider has not seen. A provider
+        that keeps no conversation raises :class:`ProviderCapabilityError` here,
+        before the run is recorded.
         """
         parts = self._started_parts()
-        self.agents.get_agent(agent)
+        found = self.agents.get_agent(agent)
         mode = _durability(durability or self.durability)
         items = input_items(input)
+        server_state = self._server_state(found, previous_response_id, conversation_id)
         run_id = run_id or uuid.uuid4().hex
         workflow: Any = run_workflow
         args: tuple[Any, ...] = (run_id, agent, items, session_id)
         if mode != "steps":
             workflow, args = checkpointed_run_workflow, (*args, mode)
+        if server_state:  # only then: the arguments of other runs stay as they were
+            args = (*args, server_state)
         now = datetime.now(UTC)
         record = RunRecord(
             id=run_id,
@@ -456,6 +491,28 @@ class DurableEngine:
 
     # ---------------------------------------------------------------- internals
 
+    def _server_state(
+        self, agent: Agent[Any], previous_response_id: str | None, conversation_id: str | None
+    ) -> dict[str, str]:
+        """The run's server-side conversation as workflow arguments, checked now:
+        a mistake is the caller's to hear, not a run that fails later."""
+        if previous_response_id is None and conversation_id is None:
+            return {}
+        check_server_state(previous_response_id, conversation_id)
+        model = resolve_model(self.run_config.model or agent.model)
+        if not getattr(model, "supports_server_state", False):
+            request = ModelRequest(
+                instructions=None,
+                input=[],
+                previous_response_id=previous_response_id,
+                conversation_id=conversation_id,
+            )
+            request.refuse_server_state(model.name)
+        if previous_response_id is not None:
+            return {"previous_response_id": previous_response_id}
+        assert conversation_id is not None
+        return {"conversation_id": conversation_id}
+
     def _started_parts(self) -> _Parts:
         if self._parts is None:
             raise UserError("the DurableEngine is not started: call `await engine.start()`")
@@ -469,6 +526,7 @@ class _Parts:
     store: RunStore
     news: RunNews
     workflows: RunWorkflows
+    listener: NewsListener | None = None  # on PostgreSQL
 
 
 def _durability(value: str) -> Durability:
@@ -477,6 +535,13 @@ def _durability(value: str) -> Durability:
             f"durability is one of {', '.join(map(repr, DURABILITY_MODES))}, not {value!r}"
         )
     return value
+
+
+def run_id_for_key(tenant: str | None, key: str) -> str:
+    """The run id an idempotency key stands for, per tenant (tenants never collide):
+    the HTTP ``Idempotency-Key`` and an incoming event's id both name a run this way."""
+    digest = hashlib.sha256(f"{tenant or ''}\0{key}".encode()).hexdigest()
+    return f"idem_{digest[:32]}"
 
 
 def _decision(value: bool | str) -> ApprovalDecision:

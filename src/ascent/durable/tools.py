@@ -10,12 +10,16 @@ harmless, for example as the idempotency key of a payment API.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
+from typing import Any
 
+from ..errors import UserError
 from ._interpreter import current_step
 from ._workflows import active_store
+from .outbox import AGENT_EVENTS_TOPIC, Outbox
 
-__all__ = ["durable_sleep", "idempotency_key"]
+__all__ = ["durable_sleep", "emit_event", "idempotency_key"]
 
 
 def idempotency_key() -> str | None:
@@ -45,3 +49,31 @@ async def durable_sleep(seconds: float, *, key: str | None = None) -> None:
     store = active_store()
     wake_at = await asyncio.to_thread(store.timer, f"{base}:{key or ''}", seconds)
     await asyncio.sleep(max(0.0, wake_at - time.time()))
+
+
+async def emit_event(
+    type: str, data: Any = None, *, topic: str = AGENT_EVENTS_TOPIC, key: str | None = None
+) -> str:
+    """Publish an event of the agent's own from a tool in a durable run (through the
+    outbox, like the run's lifecycle events); returns the event's id.
+
+    The id follows from the run, the step, ``type`` and ``key``, so a step that runs
+    again after a crash emits the same event, and it is published once. Several
+    events of one type in one step need a ``key`` each (a tool call id, say).
+    """
+    scope = current_step()
+    if scope is None:
+        raise UserError("emit_event works in a tool of a durable run")
+    store = active_store()
+    record = await asyncio.to_thread(store.get_run, scope.run_id)
+    body = {
+        "run_id": scope.run_id,
+        "tenant": None if record is None else record.tenant,
+        "agent": None if record is None else record.agent,
+        "data": data,
+    }
+    seed = f"{scope.run_id}\0{scope.step}\0{type}\0{key or ''}"
+    event_id = hashlib.sha256(seed.encode()).hexdigest()[:32]
+    outbox = Outbox(store.url)
+    await asyncio.to_thread(outbox.add, type, body, topic=topic, id=event_id)
+    return event_id

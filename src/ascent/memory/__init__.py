@@ -8,8 +8,8 @@ hold them); :func:`memory_tools` lets a model use it and :func:`with_memory`
 recalls into instructions. :class:`Compactor` replaces a long history's older
 turns by a summary; :class:`CompactingSession` does it on its own. The agents
 that summarise and extract facts live in :mod:`ascent.memory_agents`.
-``RedisSession`` is imported on first use: it needs the optional ``redis``
-package.
+Each name is imported on first use (``RedisSession`` needs the optional
+``redis`` package).
 """
 
 from __future__ import annotations
@@ -18,35 +18,67 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import MemoryNotFoundError, UserError
 from ..storage import database_url, display_url
-from .compaction import (
-    CompactingSession,
-    CompactionResult,
-    Compactor,
-    Summarizer,
-    estimate_tokens,
-    split_for_compaction,
-)
-from .current_run import current_run_input
-from .embedders import (
-    Embedder,
-    EmbeddingError,
-    HashingEmbedder,
-    OpenAIEmbedder,
-    SentenceTransformerEmbedder,
-)
-from .session import IdempotentSession, InMemorySession, Session
-from .sql_session import (
-    SessionSummary,
-    SQLAlchemySession,
-    SQLiteSession,
-    list_sessions,
-    prune_expired,
-)
-from .store import Memory, MemoryStore, fuse_rankings
-from .tools import memory_tools, recall_for_instructions, with_memory
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what type checkers see; at run time, see __getattr__
+    from .compaction import (
+        CompactingSession,
+        CompactionResult,
+        Compactor,
+        Summarizer,
+        estimate_tokens,
+        split_for_compaction,
+    )
+    from .current_run import current_run_input
+    from .embedders import (
+        Embedder,
+        EmbeddingError,
+        HashingEmbedder,
+        OpenAIEmbedder,
+        SentenceTransformerEmbedder,
+    )
     from .redis_session import RedisSession
+    from .session import IdempotentSession, InMemorySession, Session
+    from .sql_session import (
+        SessionSummary,
+        SQLAlchemySession,
+        SQLiteSession,
+        list_sessions,
+        prune_expired,
+    )
+    from .store import Memory, MemoryStore, fuse_rankings
+    from .tools import memory_tools, recall_for_instructions, with_memory
+
+# Each exported name and the module that defines it, imported on first use: a run
+# that keeps no memory (most of them, and ``ascent --help``) loads none of it.
+_EXPORTS: dict[str, str] = {
+    "CompactingSession": ".compaction",
+    "CompactionResult": ".compaction",
+    "Compactor": ".compaction",
+    "Summarizer": ".compaction",
+    "estimate_tokens": ".compaction",
+    "split_for_compaction": ".compaction",
+    "current_run_input": ".current_run",
+    "Embedder": ".embedders",
+    "EmbeddingError": ".embedders",
+    "HashingEmbedder": ".embedders",
+    "OpenAIEmbedder": ".embedders",
+    "SentenceTransformerEmbedder": ".embedders",
+    "IdempotentSession": ".session",
+    "InMemorySession": ".session",
+    "Session": ".session",
+    "SQLAlchemySession": ".sql_session",
+    "SQLiteSession": ".sql_session",
+    "SessionSummary": ".sql_session",
+    "list_sessions": ".sql_session",
+    "prune_expired": ".sql_session",
+    "Memory": ".store",
+    "MemoryStore": ".store",
+    "fuse_rankings": ".store",
+    "memory_tools": ".tools",
+    "recall_for_instructions": ".tools",
+    "with_memory": ".tools",
+    "RedisSession": ".redis_session",  # needs the optional ``redis`` package
+}
 
 __all__ = [
     "CompactingSession",
@@ -100,14 +132,20 @@ def open_session(session_id: str, url: str | None = None, *, ttl: float | None =
     scheme = target.split("://", 1)[0].lower() if "://" in target else ""
     base = scheme.split("+", 1)[0]
     if base == "sqlite":
+        from .sql_session import SQLiteSession
+
         return SQLiteSession(session_id, target, ttl=ttl)
     if base in _SQL_SCHEMES:
+        from .sql_session import SQLAlchemySession
+
         return SQLAlchemySession(session_id, target, ttl=ttl)
     if base in ("redis", "rediss"):
         from .redis_session import RedisSession
 
         return RedisSession(session_id, target, ttl=ttl)
     if base == "memory":
+        from .session import InMemorySession
+
         return InMemorySession(session_id)
     raise UserError(
         f"unknown session URL {display_url(target)!r}: supported schemes are {SUPPORTED_SCHEMES}"
@@ -115,8 +153,15 @@ def open_session(session_id: str, url: str | None = None, *, ttl: float | None =
 
 
 def __getattr__(name: str) -> Any:
-    if name == "RedisSession":
-        from .redis_session import RedisSession
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}", name=name, obj=None)
+    from importlib import import_module
 
-        return RedisSession
-    raise AttributeError(name)
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -24,7 +24,7 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from ..errors import UserError
 from ..items import (
@@ -68,6 +68,8 @@ class CompactableSession(Session, Protocol):
 
 class CompactionResult(BaseModel):
     """What one compaction did, for logs and for the caller's own accounting."""
+
+    model_config = ConfigDict(defer_build=True)
 
     summary: str
     archived: int

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from ..errors import UserError
 from ..items import Item, input_to_items, items_to_json
@@ -451,6 +451,8 @@ def prune_expired(url: str | None = None) -> int:
 
 class SessionSummary(BaseModel):
     """A stored session at a glance: its id, when it was last written, how many items."""
+
+    model_config = ConfigDict(defer_build=True)
 
     session_id: str
     created_at: float

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import MemoryNotFoundError, UserError
 from ..storage import database_url, display_url, write_transaction
@@ -83,6 +83,8 @@ DEFAULT_MAX_TEXT_CHARS = 8_000
 
 class Memory(BaseModel):
     """One remembered fact or note, owned by exactly one scope."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str
     scope: str

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ProviderCapabilityError, UserError
 from ..items import Item, Usage
@@ -256,6 +256,8 @@ class ModelResponse(BaseModel):
     durable run stores it as JSON and replays it instead of calling again.
     ``model`` is filled in by the runner with the provider's model name.
     """
+
+    model_config = ConfigDict(defer_build=True)
 
     output: list[Item]
     usage: Usage = Field(default_factory=Usage)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Discriminator, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, TypeAdapter
 
 from ..guardrails import GuardrailResult
 from ..items import FunctionCall, FunctionCallOutput, Item, RunUsage
@@ -38,6 +38,8 @@ __all__ = [
 class ApprovalRequest(BaseModel):
     """A tool call waiting for a human's decision."""
 
+    model_config = ConfigDict(defer_build=True)
+
     call_id: str
     tool_name: str
     arguments: str
@@ -46,6 +48,8 @@ class ApprovalRequest(BaseModel):
 
 class ApprovalDecision(BaseModel):
     """A human's decision on one tool call; ``reason`` reaches the model on rejection."""
+
+    model_config = ConfigDict(defer_build=True)
 
     approved: bool
     reason: str | None = None
@@ -61,6 +65,8 @@ class CallModel(BaseModel):
     :class:`CheckEnabled`). When the provider keeps the conversation (``previous_response_id`` or
     ``conversation_id``), ``input`` holds only the items it has not seen yet.
     """
+
+    model_config = ConfigDict(defer_build=True)
 
     kind: Literal["call_model"] = "call_model"
     agent: str
@@ -82,6 +88,8 @@ class CheckEnabled(BaseModel):
     so a replay offers the model what the live run offered.
     """
 
+    model_config = ConfigDict(defer_build=True)
+
     kind: Literal["check_enabled"] = "check_enabled"
     agent: str
 
@@ -95,12 +103,16 @@ class ListTools(BaseModel):
     exactly the tools it saw live, whatever the servers offer now.
     """
 
+    model_config = ConfigDict(defer_build=True)
+
     kind: Literal["list_tools"] = "list_tools"
     agent: str
 
 
 class ServerTools(BaseModel):
     """The tools one MCP server offered an agent when the run listed them."""
+
+    model_config = ConfigDict(defer_build=True)
 
     server: str
     tools: list[RemoteToolSpec]
@@ -113,6 +125,8 @@ class RunTools(BaseModel):
     pause; the interpreter uses them with the new ones to apply the agent's
     tool-use behaviour.
     """
+
+    model_config = ConfigDict(defer_build=True)
 
     kind: Literal["run_tools"] = "run_tools"
     agent: str
@@ -130,6 +144,8 @@ class ToolsResult(BaseModel):
     value it is, whose return type types it again.
     """
 
+    model_config = ConfigDict(defer_build=True)
+
     outputs: list[FunctionCallOutput]
     pending: list[ApprovalRequest] = Field(default_factory=list)
     is_final_output: bool = False
@@ -140,6 +156,8 @@ class ToolsResult(BaseModel):
 
 class RunHandoff(BaseModel):
     """Hand control to another agent; the result is a :class:`HandoffResult`."""
+
+    model_config = ConfigDict(defer_build=True)
 
     kind: Literal["handoff"] = "handoff"
     agent: str
@@ -154,6 +172,8 @@ class HandoffResult(BaseModel):
 
     ``input_history`` / ``new_items`` are set when an input filter rewrote them.
     """
+
+    model_config = ConfigDict(defer_build=True)
 
     accepted: bool
     output: FunctionCallOutput
@@ -171,6 +191,8 @@ class RunGuardrails(BaseModel):
     check ``output`` (the final output as JSON data).
     """
 
+    model_config = ConfigDict(defer_build=True)
+
     kind: Literal["guardrails"] = "guardrails"
     stage: Literal["input", "output"]
     agent: str
@@ -184,6 +206,8 @@ class GuardrailsResult(BaseModel):
     """The verdicts, the model's response (unless a tripwire cancelled it), and
     the usage of classifier agents."""
 
+    model_config = ConfigDict(defer_build=True)
+
     results: list[GuardrailResult]
     response: ModelResponse | None = None
     usage: RunUsage | None = None
@@ -195,6 +219,8 @@ class GuardrailsResult(BaseModel):
 
 class AwaitApproval(BaseModel):
     """Wait for decisions on these calls; the result maps call ids to decisions."""
+
+    model_config = ConfigDict(defer_build=True)
 
     kind: Literal["await_approval"] = "await_approval"
     requests: list[ApprovalRequest]

@@ -42,6 +42,7 @@ __all__ = [
     "RunTrace",
     "agent_graph",
     "check_resumable",
+    "check_server_state",
     "new_state",
     "open_trace",
     "run_agent",
@@ -93,11 +94,7 @@ def new_state(
     name = agent if isinstance(agent, str) else agent.name
     server = None
     if previous_response_id is not None or conversation_id is not None:
-        if previous_response_id is not None and conversation_id is not None:
-            raise UserError(
-                "give previous_response_id or conversation_id, not both: a conversation "
-                "already knows its latest response"
-            )
+        check_server_state(previous_response_id, conversation_id)
         server = ServerConversation(conversation_id=conversation_id, sent=len(history))
     return RunState(
         run_id=run_id or uuid.uuid4().hex,
@@ -108,6 +105,16 @@ def new_state(
         last_response_id=previous_response_id,
         server_conversation=server,
     )
+
+
+def check_server_state(previous_response_id: str | None, conversation_id: str | None) -> None:
+    """Raise :class:`UserError` when a new run is given both ids (an interpreter
+    that starts runs elsewhere checks them before it records the run)."""
+    if previous_response_id is not None and conversation_id is not None:
+        raise UserError(
+            "give previous_response_id or conversation_id, not both: a conversation "
+            "already knows its latest response"
+        )
 
 
 def check_resumable(state: RunState, graph: AgentGraph) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UserError
 from ..guardrails import GuardrailResult
@@ -23,6 +23,8 @@ STATE_VERSION = 1
 
 class PendingTools(BaseModel):
     """Tool calls of the last model response that are not finished yet."""
+
+    model_config = ConfigDict(defer_build=True)
 
     calls: list[FunctionCall]
     handoff: FunctionCall | None = None
@@ -43,6 +45,8 @@ class ServerConversation(BaseModel):
     as the previous response (at the start, the one the caller gave).
     """
 
+    model_config = ConfigDict(defer_build=True)
+
     conversation_id: str | None = None
     sent: int = 0
 
@@ -54,6 +58,8 @@ class RunState(BaseModel):
     To answer a pause for approval, call :meth:`approve` or :meth:`reject` for
     each entry of ``interruptions``, then pass the state to ``Runner.run``.
     """
+
+    model_config = ConfigDict(defer_build=True)
 
     version: int = STATE_VERSION
     run_id: str = Field(default_factory=lambda: uuid.uuid4().hex)

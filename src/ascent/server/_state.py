@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..durable import DurableEngine, RunRecord
+from ..events import EventService
 from ..run.registry import AgentRegistry
 from ._errors import ApiError
 from ._metrics import Metrics
@@ -41,6 +42,7 @@ class ServiceState:
     engine: DurableEngine
     metrics: Metrics
     owns_engine: bool
+    events: EventService | None = None
 
     @property
     def agents(self) -> AgentRegistry:

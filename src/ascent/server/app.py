@@ -10,6 +10,7 @@ stay with the durable engine and are resumed, never cut mid-write.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 from fastapi import FastAPI
@@ -19,6 +20,7 @@ from .._private.http_guard import GuardConfig, RequestGuard
 from .._version import __version__
 from ..durable import Durability, DurableEngine
 from ..errors import UserError
+from ..events import BROKER_URL_ENV, SUBSCRIPTIONS_ENV, EventService, Subscription
 from ..models.base import Model
 from ..run.config import RunConfig
 from ..run.registry import Agents
@@ -72,6 +74,8 @@ def create_app(
     allowed_origins: Sequence[str] | None = None,
     title: str = "Ascent service",
     console: bool = True,
+    events: EventService | bool | None = None,
+    subscriptions: Sequence[Subscription] | None = None,
 ) -> FastAPI:
     """The service for ``agents``: REST + SSE over a durable engine.
 
@@ -105,6 +109,14 @@ def create_app(
     a request on a loopback connection must name a loopback host, and others
     may name any. ``allowed_origins`` replaces the default allowed origins
     (those of the allowed hosts); a request's own host is always one.
+
+    ``events`` runs an :class:`~ascent.events.EventService` beside the engine
+    (started after it, stopped before): lifecycle events published to the
+    broker ``ASCENT_BROKER_URL`` names, and ``subscriptions`` (default:
+    ``ASCENT_SUBSCRIPTIONS``) starting runs. ``True`` makes one, ``None`` (the
+    default) makes one when subscriptions are given or either variable is set.
+    With ``ASCENT_BROKER_URL=dapr://<pubsub>`` the app also answers its Dapr
+    sidecar: ``GET /dapr/subscribe`` and the routes events are delivered to.
     """
     keys = parse_api_keys(api_keys) if api_keys is None or isinstance(api_keys, str) else api_keys
     guard = GuardConfig.from_options(allowed_hosts=allowed_hosts, allowed_origins=allowed_origins)
@@ -141,7 +153,10 @@ def create_app(
         raise UserError("give the agents to the engine, not to create_app: the engine runs them")
     if not engine.agents:
         raise UserError("create_app needs at least one agent")
-    state = ServiceState(config=config, engine=engine, metrics=Metrics(), owns_engine=owns_engine)
+    service = _event_service(engine, events, subscriptions)
+    state = ServiceState(
+        config=config, engine=engine, metrics=Metrics(), owns_engine=owns_engine, events=service
+    )
 
     mounted: list[Starlette] = []
 
@@ -151,6 +166,9 @@ def create_app(
             if state.owns_engine:
                 await state.engine.start()
                 stack.push_async_callback(state.engine.stop)
+            if state.events is not None:
+                await state.events.start(state.engine)
+                stack.push_async_callback(state.events.stop)
             state.metrics.attach(get_trace_provider())
             stack.callback(state.metrics.detach)
             for sub_app in mounted:  # mounted apps' lifespans do not run on their own
@@ -178,6 +196,13 @@ def create_app(
         memories_router,
     ):
         app.include_router(router)
+    if service is not None:
+        from ..events.dapr import DaprBroker
+
+        if isinstance(service.broker, DaprBroker):  # the sidecar delivers over HTTP
+            from .routes.dapr import dapr_router
+
+            app.include_router(dapr_router(service.broker))
     if console:
         from ._console import mount_console
 
@@ -193,3 +218,19 @@ def create_app(
         require_mcp()
         mounted.append(mount_mcp(app, state))
     return app
+
+
+def _event_service(
+    engine: DurableEngine,
+    events: EventService | bool | None,
+    subscriptions: Sequence[Subscription] | None,
+) -> EventService | None:
+    if isinstance(events, EventService):
+        if subscriptions is not None:
+            raise UserError("give the subscriptions to the EventService, not to create_app")
+        return events
+    if events is None:
+        events = subscriptions is not None or any(
+            os.environ.get(name) for name in (BROKER_URL_ENV, SUBSCRIPTIONS_ENV)
+        )
+    return EventService(engine, subscriptions=subscriptions) if events else None

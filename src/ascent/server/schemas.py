@@ -116,8 +116,11 @@ class RunRequest(_Strict):
     run's events as server-sent events; otherwise ``wait`` holds the request
     until the run finishes or pauses for approval (bounded by the service's wait
     timeout), and ``"wait": false`` answers at once with the queued run.
-    ``durability`` (``"steps"`` or ``"run"``) overrides the service's for this
-    run: what a crash may repeat (see the durable runs' docs).
+    ``durability`` (``"steps"``, ``"turns"`` or ``"run"``) overrides the service's
+    for this run: what a crash may repeat (see the durable runs' docs).
+    ``previous_response_id`` or ``conversation_id`` (not both) leave the
+    conversation on the model provider's side (the OpenAI Responses API): only
+    the new items are sent; a provider that keeps no conversation answers 400.
     """
 
     input: RunInput
@@ -125,6 +128,16 @@ class RunRequest(_Strict):
     stream: bool = False
     wait: bool = True
     durability: Durability | None = None
+    previous_response_id: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="Continue from this Responses API response: only the new input is sent.",
+    )
+    conversation_id: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="Run in this Responses API conversation: only the new input is sent.",
+    )
 
 
 class ApprovalDecisionIn(_Strict):

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from contextvars import ContextVar, Token
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_jsonable_python
 
 __all__ = [
@@ -56,6 +56,8 @@ def current_span() -> Span | None:
 class TraceRecord(BaseModel):
     """A trace as stored and exported."""
 
+    model_config = ConfigDict(defer_build=True)
+
     trace_id: str
     workflow: str
     group_id: str | None = None
@@ -67,6 +69,8 @@ class TraceRecord(BaseModel):
 
 class SpanRecord(BaseModel):
     """A span as stored and exported. Times are seconds since the epoch."""
+
+    model_config = ConfigDict(defer_build=True)
 
     trace_id: str
     span_id: str

@@ -7,12 +7,11 @@ through any other.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from ...durable import MAX_EVENT_SEQ, RunRecord, RunStatus
+from ...durable import MAX_EVENT_SEQ, RunRecord, RunStatus, run_id_for_key
 from .._errors import error_responses
 from .._paging import Before, Limit, decode_cursor, encode_cursor
 from .._sse import SSE_RESPONSES, sse_response
@@ -64,8 +63,10 @@ async def start_run(
         body.input,
         session_id=session_id,
         tenant=tenant,
-        run_id=None if idempotency_key is None else _run_id_for(tenant, idempotency_key),
+        run_id=None if idempotency_key is None else run_id_for_key(tenant, idempotency_key),
         durability=body.durability,
+        previous_response_id=body.previous_response_id,
+        conversation_id=body.conversation_id,
     )
     state.metrics.runs_started.labels(agent=name).inc()
     if body.stream or _wants_stream(request):
@@ -170,12 +171,6 @@ async def events(
     await state.engine.get_run(run_id, tenant=tenant)  # 404 before the stream starts
     start = after if last_event_id is None else last_event_id
     return _stream(state, run_id, tenant, after=start, follow=follow)
-
-
-def _run_id_for(tenant: str | None, key: str) -> str:
-    """The run id an idempotency key stands for: per tenant, so tenants never collide."""
-    digest = hashlib.sha256(f"{tenant or ''}\0{key}".encode()).hexdigest()
-    return f"idem_{digest[:32]}"
 
 
 def _wants_stream(request: Request) -> bool:

@@ -1,0 +1,351 @@
+"""Events: messages in → runs queued per second, publish → completion latency, relay lag.
+
+One replica (a ``DurableEngine`` and its ``EventService``) per database and broker,
+the brokers started on loopback (``ascent.testing``: RabbitMQ, NATS JetStream,
+Redis), PostgreSQL too when its binaries are installed.
+
+1. Intake: ``-n`` CloudEvents published to a subscribed topic as fast as one
+   publisher sends them (another process, batches of 100 in flight), while the
+   replica turns
+   each into a durable run (the event id its idempotency key; the scripted model
+   answering at once, four workers, so runs queue). Events/s = events ÷ the time
+   from the first publish until the consumer has handled the last one (a run
+   queued for each). The run lifecycle events this writes go through the outbox
+   meanwhile: the relay's lag is each event's publication time minus the time
+   its change committed (p50, p99, max), and the largest backlog seen.
+2. Latency: ``--latency-runs`` events one after another, each a run of the
+   two-step scenario against the mock model (a subprocess, answering at once):
+   from the publish to the arrival of the run's ``ascent.run.completed.v1`` event
+   at a subscriber (p50, p99).
+
+    uv run python bench/events.py [-n 2000] [--latency-runs 200]
+        [--brokers rabbitmq,nats,redis] [--no-postgres] [--concurrency 1]
+
+Targets: ≥ 500 events/s on SQLite, ≥ 1,000/s on PostgreSQL, on RabbitMQ and on NATS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import openai
+from _common import INSTRUCTIONS, add_async, median, mock_server, ms, percentile, table
+from _common import verdict as _verdict
+
+from ascent import Agent, RunConfig, function_tool
+from ascent.durable import DurableEngine, run_id_for_key
+from ascent.events import (
+    RUN_COMPLETED,
+    RUNS_TOPIC,
+    CloudEvent,
+    EventService,
+    connect_broker,
+    parse_event,
+    subscribe,
+)
+from ascent.models.openai_chat import OpenAIChatModel
+from ascent.storage import dispose_engines, get_engine
+from ascent.testing import ScriptedModel
+
+TARGETS = {"sqlite": 500.0, "postgresql": 1000.0}  # events/s
+TOPIC = "bench.orders"
+BATCH = 100
+NO_TRACES = RunConfig(tracing_disabled=True)
+
+
+@dataclass
+class Intake:
+    events: int
+    seconds: float
+    lags: list[float] = field(default_factory=list)
+    backlog: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+def order(n: int) -> CloudEvent:
+    return CloudEvent(
+        id=f"order-{uuid.uuid4().hex}", source="/bench", type="com.example.order.v1", data={"n": n}
+    )
+
+
+async def intake(database_url: str, broker_url: str, n: int, concurrency: int = 1) -> Intake:
+    """Part 1: publish ``n`` events, time until the replica has queued a run for each
+    (handling ``concurrency`` messages at once)."""
+    model = ScriptedModel([lambda _request: "noted"] * (n + 10))
+    engine = DurableEngine(
+        agents=[Agent(name="support", instructions="Note the order.", model=model)],
+        database_url=database_url,
+        run_config=NO_TRACES,
+        executor_id="bench-events",
+        worker_concurrency=4,
+        poll_interval=0.05,
+    )
+    service = EventService(
+        engine,
+        broker_url=broker_url,
+        subscriptions=[subscribe(TOPIC, agent="support", concurrency=concurrency)],
+        name="bench-replica",
+    )
+    backlog = 0
+    async with engine:
+        await service.start()
+        try:
+            consumer = service.consumer
+            assert consumer is not None and service.relay is not None
+            with publisher_process(broker_url, n) as go:
+                start = time.perf_counter()
+                go()
+                while consumer.handled < n:
+                    backlog = max(backlog, (await asyncio.to_thread(service.relay.outbox.lag))[0])
+                    await asyncio.sleep(0.02)
+                seconds = time.perf_counter() - start
+            while (await asyncio.to_thread(service.relay.outbox.lag))[0]:  # let the relay finish
+                await asyncio.sleep(0.05)
+        finally:
+            await service.stop()
+    return Intake(events=n, seconds=seconds, lags=relay_lags(database_url), backlog=backlog)
+
+
+# The publisher: another service, in a process of its own (its CPU is not the
+# replica's). Connects, says "ready", publishes argv[2] events when told "go".
+_PUBLISHER = f"""
+import asyncio, sys
+from ascent.events import CloudEvent, connect_broker
+
+async def main(url, n):
+    broker = connect_broker(url)
+    await broker.start()
+    events = [
+        CloudEvent(source="/bench", type="com.example.order.v1", data={{"n": i}}).to_json_bytes()
+        for i in range(n)
+    ]
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for first in range(0, n, {BATCH}):
+        await asyncio.gather(*(broker.publish({TOPIC!r}, e) for e in events[first:first + {BATCH}]))
+    await broker.stop()
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+@contextlib.contextmanager
+def publisher_process(broker_url: str, n: int) -> Iterator[Callable[[], None]]:
+    """A publisher of ``n`` events, connected; call what it yields to start publishing."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _PUBLISHER, broker_url, str(n)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        if process.stdout.readline().strip() != "ready":
+            raise RuntimeError("the publisher did not start")
+
+        def go() -> None:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+
+        yield go
+    finally:
+        process.stdin.close()
+        if process.wait(timeout=60) != 0:
+            raise RuntimeError(f"the publisher failed ({process.returncode})")
+        process.stdout.close()
+
+
+def relay_lags(database_url: str) -> list[float]:
+    """Each published event's time from its committed change to its publication."""
+    from sqlalchemy import text
+
+    with get_engine(database_url).connect() as conn:
+        rows = conn.execute(
+            text("SELECT published_at - time FROM ascent_outbox WHERE published_at IS NOT NULL")
+        )
+        return [float(row[0]) for row in rows]
+
+
+async def latency(database_url: str, broker_url: str, base_url: str, runs: int) -> list[float]:
+    """Part 2: publish one event at a time; seconds until its run's completion event arrives."""
+    async with openai.AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0) as client:
+        agent = Agent(
+            name="calc",
+            instructions=INSTRUCTIONS,
+            model=OpenAIChatModel(model="mock", client=client),
+            tools=[function_tool(name="add")(add_async)],
+        )
+        engine = DurableEngine(
+            agents=[agent], database_url=database_url, run_config=NO_TRACES, poll_interval=0.05
+        )
+        service = EventService(
+            engine, broker_url=broker_url, subscriptions=[subscribe(TOPIC, agent="calc")]
+        )
+        listener, publisher = connect_broker(broker_url), connect_broker(broker_url)
+        completed: dict[str, asyncio.Future[float]] = {}
+
+        async def on_run_event(body: bytes) -> None:
+            event = parse_event(body)
+            waiting = completed.get(event.runid or "")
+            if event.type == RUN_COMPLETED and waiting is not None and not waiting.done():
+                waiting.set_result(time.perf_counter())
+
+        times: list[float] = []
+        async with engine:
+            await service.start()
+            await listener.start()
+            await listener.subscribe(RUNS_TOPIC, on_run_event)
+            await publisher.start()
+            try:
+                for i in range(runs + 2):  # the first two warm the path up
+                    event = order(i)
+                    run_id = run_id_for_key(None, event.id)
+                    completed[run_id] = asyncio.get_running_loop().create_future()
+                    start = time.perf_counter()
+                    await publisher.publish(TOPIC, event.to_json_bytes())
+                    end = await asyncio.wait_for(completed[run_id], 60)
+                    if i >= 2:
+                        times.append(end - start)
+            finally:
+                await publisher.stop()
+                await listener.stop()
+                await service.stop()
+    return times
+
+
+@contextlib.contextmanager
+def brokers(kinds: list[str]) -> Iterator[dict[str, Callable[[], str]]]:
+    """The brokers asked for whose servers are installed: a fresh URL for each use."""
+    from ascent.testing.nats import NATSServer, find_nats_server
+    from ascent.testing.rabbitmq import RabbitMQServer, find_rabbitmq_server
+    from ascent.testing.redis import RedisServer, find_redis_server
+
+    with contextlib.ExitStack() as stack:
+        made: dict[str, Callable[[], str]] = {}
+        for kind in kinds:
+            if kind == "rabbitmq" and find_rabbitmq_server():
+                made[kind] = stack.enter_context(RabbitMQServer()).fresh_url
+            elif kind == "nats" and find_nats_server():
+                # a server per use: it starts in milliseconds, and old streams would replay
+                made[kind] = lambda: stack.enter_context(NATSServer()).url
+            elif kind == "redis" and find_redis_server():
+                redis = stack.enter_context(RedisServer())
+                made[kind] = lambda redis=redis: fresh_redis(redis.url)
+            else:
+                print(f"{kind}: server not installed, skipped")
+        yield made
+
+
+def fresh_redis(url: str) -> str:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.flushall()
+    client.close()
+    return url
+
+
+@contextlib.contextmanager
+def databases(folder: Path, postgres: bool) -> Iterator[dict[str, Callable[[str], str]]]:
+    """SQLite, and PostgreSQL when installed: a fresh database for each use."""
+    made: dict[str, Callable[[str], str]] = {
+        "sqlite": lambda name: f"sqlite:///{folder / f'{name}.db'}"
+    }
+    with contextlib.ExitStack() as stack:
+        if postgres:
+            from ascent.testing.postgres import PostgresServer, find_postgres_bin
+
+            if find_postgres_bin() is not None:
+                server = stack.enter_context(PostgresServer())
+                made["postgresql"] = server.create_database
+            else:
+                print("postgresql: binaries not installed, skipped")
+        yield made
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=2000, help="events per intake measurement")
+    parser.add_argument("--latency-runs", type=int, default=200, help="sequential runs timed")
+    parser.add_argument("--brokers", default="rabbitmq,nats", help="rabbitmq,nats,redis")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="messages the replica handles at once"
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny counts, NATS only (smoke)")
+    args = parser.parse_args(argv)
+    n, runs = (30, 3) if args.quick else (args.n, args.latency_runs)
+    kinds = ["nats"] if args.quick else [k.strip() for k in args.brokers.split(",") if k.strip()]
+    folder = Path(tempfile.mkdtemp(prefix="ascent-bench-events-"))
+    intakes: dict[tuple[str, str], Intake] = {}
+    latencies: dict[tuple[str, str], list[float]] = {}
+    with (
+        brokers(kinds) as broker_urls,
+        databases(folder, not (args.quick or args.no_postgres)) as database_urls,
+        mock_server() as base_url,
+    ):
+        for db, new_database in database_urls.items():
+            for kind, new_broker in broker_urls.items():
+                key = (db, kind)
+                name = f"{db}_{kind}"
+                intakes[key] = asyncio.run(
+                    intake(new_database(f"in_{name}"), new_broker(), n, args.concurrency)
+                )
+                latencies[key] = asyncio.run(
+                    latency(new_database(f"lat_{name}"), new_broker(), base_url, runs)
+                )
+                dispose_engines()
+    report(intakes, latencies, n, runs, args.concurrency)
+
+
+def report(
+    intakes: dict[tuple[str, str], Intake],
+    latencies: dict[tuple[str, str], list[float]],
+    n: int,
+    runs: int,
+    concurrency: int,
+) -> None:
+    print(
+        f"events in: {n} events published, one replica handling {concurrency} at once,"
+        " runs queued (4 workers)"
+    )
+    rows = [["database", "broker", "events/s", "target", "relay lag p50", "p99", "max", "backlog"]]
+    for (db, kind), found in intakes.items():
+        lags = found.lags or [0.0]
+        target = TARGETS[db]
+        rows.append(
+            [
+                db,
+                kind,
+                f"{found.rate:,.0f}",
+                f"≥ {target:,.0f}: {_verdict(found.rate >= target)}",
+                ms(median(lags)),
+                ms(percentile(lags, 99)),
+                ms(max(lags)),
+                f"{found.backlog} events",
+            ]
+        )
+    print(table(rows))
+    print(f"\npublish → run completed event: {runs} sequential runs, mock model at 0 ms")
+    rows = [["database", "broker", "p50", "p99"]]
+    for (db, kind), times in latencies.items():
+        rows.append([db, kind, ms(median(times)), ms(percentile(times, 99))])
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,279 @@
+"""The broker seam over FastStream: RabbitMQ, Kafka, NATS JetStream, Redis Streams.
+
+One adapter for the four, because FastStream gives them one API; what differs
+is how each names a topic and a group:
+
+- RabbitMQ: a durable topic exchange ``ascent``, the topic as routing key; a
+  group is a durable queue bound to it (its consumers share the queue), a
+  consumer without a group an exclusive queue of its own. Unacknowledged
+  messages go back to the queue when their consumer dies.
+- Kafka: the topic; a group is a consumer group ``<group>:<topic>`` (offsets
+  committed after the handler returns).
+- NATS: a JetStream stream per topic; a group is a durable pull consumer its
+  members share (a message unacknowledged for ``claim_after`` seconds comes back).
+- Redis: a stream per topic; a group is a consumer group. A message whose
+  consumer died stays pending: each consumer also claims messages pending
+  longer than ``claim_after`` seconds (XAUTOCLAIM) and handles them again.
+
+Bodies are bytes both ways (no FastStream envelope decoding beyond its own).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic_core import from_json
+
+from ..errors import UserError
+
+# as broker.Handler (not imported: broker imports this module when a URL is given)
+Handler = Callable[[bytes], Awaitable[None]]
+
+__all__ = ["FastStreamBroker"]
+
+_LOGGER = logging.getLogger("ascent.events.broker")
+# how long a publish waits for the broker's acknowledgement (JetStream's default is
+# half a second: a loaded machine answers later, and the publish is then tried again)
+_PUBLISH_TIMEOUT = 10.0
+# messages a NATS group member fetches per request (one per request caps a consumer
+# at a few hundred a second); those it holds unacknowledged when it dies come back
+_NATS_FETCH = 10
+
+
+def _require() -> None:
+    try:
+        import faststream  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - the extra is in the dev group
+        raise UserError(
+            "a broker URL needs FastStream: pip install 'ascent-agents[events]'"
+        ) from exc
+
+
+async def _raw(message: Any) -> bytes:
+    """The decoder every subscriber uses: the body as it came, JSON or not."""
+    body = message.body
+    return body if isinstance(body, bytes) else bytes(body)
+
+
+def _event_id(body: bytes) -> str | None:
+    """The CloudEvent id of ``body``, if it is one."""
+    try:
+        found = from_json(body)
+    except ValueError:
+        return None
+    event_id = found.get("id") if isinstance(found, dict) else None
+    return event_id if isinstance(event_id, str) else None
+
+
+def _safe(name: str) -> str:
+    """A stream or consumer name from a topic (NATS names allow no dots)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)
+
+
+class FastStreamBroker:
+    """A broker named by URL, through FastStream."""
+
+    def __init__(self, url: str, *, name: str | None = None, claim_after: float = 5.0) -> None:
+        _require()
+        self.url: str | None = url
+        self.kind = url.split("://", 1)[0].lower()
+        self.name = name or uuid.uuid4().hex[:12]
+        self.claim_after = claim_after
+        self._broker: Any = self._make()
+        self._started = False
+        self._streams: dict[str, Any] = {}
+        self._members: dict[tuple[str, str], int] = {}  # (group, topic): members here
+        self._tails: list[tuple[str, str]] = []  # Redis (topic, group) made for a tail
+
+    def _make(self) -> Any:
+        kind, url = self.kind, str(self.url)
+        if kind in ("amqp", "amqps"):
+            from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
+
+            self._exchange = RabbitExchange("ascent", type=ExchangeType.TOPIC, durable=True)
+            return RabbitBroker(url, logger=_LOGGER)
+        if kind == "kafka":
+            from faststream.kafka import KafkaBroker
+
+            parts = urlsplit(url)
+            return KafkaBroker(parts.netloc.split(","), logger=_LOGGER)
+        if kind == "nats":
+            from faststream.nats import NatsBroker
+
+            return NatsBroker(url, logger=_LOGGER)
+        from faststream.redis import RedisBroker
+
+        parts = urlsplit(url)
+        scheme = "rediss" if kind == "rediss" else "redis"
+        return RedisBroker(urlunsplit((scheme, *parts[1:])), logger=_LOGGER)
+
+    async def start(self) -> None:
+        if not self._started:
+            await self._broker.start()
+            self._started = True
+
+    async def stop(self) -> None:
+        if self._started:
+            self._started = False
+            await self._broker.stop()
+        if self._tails:  # a tail's group is of no use once it stops: leave none behind
+            await self._forget_tails()
+
+    async def _forget_tails(self) -> None:
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(str(self.url))
+        try:
+            for topic, group in self._tails:
+                try:
+                    await client.xgroup_destroy(topic, group)
+                except Exception:  # gone already: nothing to forget
+                    _LOGGER.debug("no group %s on %s to remove", group, topic)
+        finally:
+            self._tails.clear()
+            await client.aclose()
+
+    async def publish(self, topic: str, body: bytes) -> None:
+        await self.start()
+        broker = self._broker
+        if self.kind in ("amqp", "amqps"):
+            await broker.publish(body, routing_key=topic, exchange=self._exchange, persist=True)
+        elif self.kind == "kafka":
+            await broker.publish(body, topic)
+        elif self.kind == "nats":
+            stream = await self._nats_stream(topic)
+            # JetStream drops a message whose id it saw within its duplicate window:
+            # a relay that publishes an event again after a timeout adds no copy
+            event_id = _event_id(body)
+            headers = None if event_id is None else {"Nats-Msg-Id": event_id}
+            await broker.publish(
+                body, topic, stream=stream.name, headers=headers, timeout=_PUBLISH_TIMEOUT
+            )
+        else:
+            await broker.publish(body, stream=topic)
+
+    async def subscribe(self, topic: str, handler: Handler, *, group: str | None = None) -> None:
+        from faststream import AckPolicy
+
+        async def on_message(body: bytes) -> None:
+            await handler(body)
+
+        options: dict[str, Any] = {"decoder": _raw, "ack_policy": AckPolicy.NACK_ON_ERROR}
+        subscribers = []
+        broker = self._broker
+        if self.kind in ("amqp", "amqps"):
+            from faststream.rabbit import RabbitQueue
+
+            if group is None:
+                queue = RabbitQueue(
+                    f"ascent.tail.{self.name}.{uuid.uuid4().hex[:8]}",
+                    routing_key=topic,
+                    exclusive=True,
+                    auto_delete=True,
+                )
+            else:
+                # AMQP queue names allow letters, digits and - _ . : only (a group
+                # may be "ascent.*", the subscription of any agent)
+                name = re.sub(r"[^A-Za-z0-9_.:-]", "_", f"{group}:{topic}")
+                queue = RabbitQueue(name, routing_key=topic, durable=True)
+            subscribers.append(broker.subscriber(queue, self._exchange, **options))
+        elif self.kind == "kafka":
+            if group is None:
+                subscribers.append(broker.subscriber(topic, **options))
+            else:
+                subscribers.append(
+                    broker.subscriber(
+                        topic,
+                        # per topic, as RabbitMQ's queues are: one group, one topic
+                        group_id=f"{group}:{topic}",
+                        auto_offset_reset="earliest",
+                        **options,
+                    )
+                )
+        elif self.kind == "nats":
+            from faststream.nats import ConsumerConfig, PullSub
+
+            stream = await self._nats_stream(topic)
+            if group is None:  # what comes from now on, not the stream's past
+                from faststream.nats import DeliverPolicy
+
+                subscribers.append(
+                    broker.subscriber(
+                        topic, stream=stream, deliver_policy=DeliverPolicy.NEW, **options
+                    )
+                )
+            else:
+                subscribers.append(
+                    broker.subscriber(
+                        topic,
+                        stream=stream,
+                        durable=_safe(f"{group}-{topic}"),
+                        pull_sub=PullSub(batch_size=_NATS_FETCH, timeout=1.0),
+                        # a message its consumer died holding comes back after this
+                        config=ConsumerConfig(ack_wait=self.claim_after),
+                        **options,
+                    )
+                )
+        else:
+            from faststream.redis import StreamSub
+
+            if group is None:
+                # a group of its own, made at subscribe time: XREAD from "$" would
+                # miss what is published before its first read
+                group, claim_pending = f"ascent.tail.{uuid.uuid4().hex[:12]}", False
+                self._tails.append((topic, group))
+            else:
+                claim_pending = True
+            # each member of a group here a consumer name of its own, the same after
+            # a restart (it claims back what it left pending)
+            member = self._members.get((group, topic), 0)
+            self._members[(group, topic)] = member + 1
+            consumer = f"{group}.{self.name}" + (f".{member}" if member else "")
+            subscribers.append(
+                broker.subscriber(
+                    stream=StreamSub(topic, group=group, consumer=consumer, polling_interval=100),
+                    **options,
+                )
+            )
+            if claim_pending:  # what a dead consumer of the group left comes back here
+                claim = int(self.claim_after * 1000)
+                subscribers.append(
+                    broker.subscriber(
+                        stream=StreamSub(
+                            topic,
+                            group=group,
+                            consumer=consumer,
+                            min_idle_time=claim,
+                            polling_interval=200,
+                        ),
+                        **options,
+                    )
+                )
+        for subscriber in subscribers:
+            subscriber(on_message)
+        if self._started:
+            for subscriber in subscribers:
+                await subscriber.start()
+
+    async def _nats_stream(self, topic: str) -> Any:
+        """The JetStream stream of ``topic``, declared on first use (FastStream itself
+        declares streams only when the broker starts)."""
+        from faststream.nats import JStream
+
+        stream = self._streams.get(topic)
+        if stream is None:
+            stream = JStream(_safe(f"ascent-{topic}"), subjects=[topic])
+            await self.start()
+            context = self._broker.config.connection_state.stream
+            try:
+                await context.add_stream(name=stream.name, subjects=[topic])
+            except Exception as exc:  # declared already (by another replica, say)
+                if "already in use" not in str(exc):
+                    raise
+            self._streams[topic] = stream
+        return stream

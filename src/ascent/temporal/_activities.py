@@ -1,0 +1,195 @@
+"""The activities of a Temporal run: any loop command, carried out in process.
+
+One activity, :meth:`RunActivities.execute`, takes a command as JSON and hands
+it to the in-process :class:`~ascent.run.interpreter.Interpreter` (its parts:
+model calls, tools, guardrails, handoffs, MCP listings), made for this one
+command over the run's graph and the part of its state those parts read. The
+result goes back as JSON; Temporal records it, so a run that a crash
+interrupted gets it back instead of carrying the command out again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+from pydantic import TypeAdapter
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from ..agent import Agent
+from ..context import RunContext
+from ..errors import AscentError, MCPError, ModelAPIError
+from ..items import Item, input_to_items, items_to_json
+from ..memory.session import IdempotentSession, Session
+from ..run.commands import ApprovalRequest, Command, command_result_adapter
+from ..run.config import DEFAULT_MAX_TURNS, RunConfig
+from ..run.events import ApprovalRequiredEvent, ResponseDiscardedEvent, StreamEvent
+from ..run.interpreter import Interpreter
+from ..run.result import RunResult
+from ..run.scope import Emit, RunScope, cancel_and_wait
+from ..run.start import agent_graph, run_agent
+from ..run.state import RunState
+from ._messages import (
+    EVENTS_ACTIVITY,
+    EXECUTE_ACTIVITY,
+    HISTORY_ACTIVITY,
+    SAVE_ACTIVITY,
+    CommandRequest,
+    PauseRequest,
+    SaveRequest,
+)
+from .app import TemporalApp
+
+__all__ = ["RunActivities", "failure"]
+
+_COMMAND: TypeAdapter[Any] = TypeAdapter(Command)
+# Failures that may pass: Temporal retries the activity. Any other error Ascent
+# raises on purpose fails the run at once.
+_TRANSIENT: tuple[type[AscentError], ...] = (ModelAPIError, MCPError)
+
+
+def failure(exc: AscentError) -> ApplicationError:
+    """``exc`` as Temporal's failure, named by its class so a client can raise it again."""
+    return ApplicationError(
+        str(exc), type=type(exc).__name__, non_retryable=not isinstance(exc, _TRANSIENT)
+    )
+
+
+class RunActivities:
+    """The activities a worker registers for ``app``."""
+
+    def __init__(self, app: TemporalApp) -> None:
+        self.app = app
+
+    @activity.defn(name=EXECUTE_ACTIVITY)
+    async def execute(self, request: dict[str, Any]) -> Any:
+        """Carry out one command of a run; its result as JSON."""
+        beating = asyncio.create_task(_heartbeat())
+        try:
+            return await self._execute(CommandRequest.model_validate(request))
+        except AscentError as exc:
+            raise failure(exc) from exc
+        finally:
+            await cancel_and_wait(beating)
+
+    async def _execute(self, request: CommandRequest) -> Any:
+        app = self.app
+        command = _COMMAND.validate_python(request.command)
+        config = dataclasses.replace(app.config, tracing_disabled=True, run_timeout=None)
+        graph = agent_graph(app.registry.get_agent(request.starting_agent), config)
+        state = RunState.model_validate(
+            {
+                "run_id": request.run_id,
+                "starting_agent": request.starting_agent,
+                "current_agent": request.current_agent,
+                "input": [],
+                "usage": request.usage,
+                "server_tools": request.server_tools,
+            }
+        )
+        emit = self._emit(request.run_id)
+        info = activity.info()
+        if emit is not None and info.attempt > 1:
+            emit(
+                ResponseDiscardedEvent(
+                    agent=getattr(command, "agent", request.current_agent),
+                    reason="the activity was retried; this step runs again",
+                )
+            )
+        scope = RunScope(
+            graph=graph,
+            state=state,
+            context=RunContext(context=app.context, run_id=state.run_id, usage=state.usage),
+            config=config,
+            hooks=app.hooks,
+            emit=emit,
+        )
+        interpreter = Interpreter(scope=scope, session=None, nested_run=_nested_run)
+        try:
+            result = await interpreter.execute(command)
+        finally:
+            await interpreter.servers.release()
+        return command_result_adapter(command.kind).dump_python(result, mode="json")
+
+    @activity.defn(name=EVENTS_ACTIVITY)
+    async def paused(self, request: dict[str, Any]) -> None:
+        """Tell the event log that a run waits for approval."""
+        pause = PauseRequest.model_validate(request)
+        emit = self._emit(pause.run_id)
+        if emit is not None:
+            requests = [ApprovalRequest.model_validate(r) for r in pause.requests]
+            emit(ApprovalRequiredEvent(agent=pause.agent, requests=requests))
+
+    @activity.defn(name=HISTORY_ACTIVITY)
+    async def session_history(self, session_id: str) -> list[dict[str, Any]]:
+        """The items of a session, for a run that continues its conversation."""
+        try:
+            items = await self.app.session(session_id).get_items()
+        except AscentError as exc:
+            raise failure(exc) from exc
+        return items_to_json(items)
+
+    @activity.defn(name=SAVE_ACTIVITY)
+    async def save_items(self, request: dict[str, Any]) -> None:
+        """Add a run's items to its session, once (a retried activity writes nothing twice
+        where the session can tell)."""
+        save = SaveRequest.model_validate(request)
+        try:
+            session = self.app.session(save.session_id)
+        except AscentError as exc:
+            raise failure(exc) from exc
+        items = input_to_items(save.items)
+        if isinstance(session, IdempotentSession):
+            await session.add_items_once(items, save.write_id)
+        else:
+            await session.add_items(items)
+
+    def _emit(self, run_id: str) -> Emit | None:
+        events = self.app.events
+        if events is None:
+            return None
+
+        def emit(event: StreamEvent) -> None:
+            events.append(run_id, event)
+
+        return emit
+
+
+async def _heartbeat() -> None:
+    """Beat while the command runs, so Temporal sees a dead worker within the
+    heartbeat timeout (not the command's whole time limit), and a cancelled run
+    reaches the activity."""
+    timeout = activity.info().heartbeat_timeout
+    if timeout is None:
+        return
+    pause = max(timeout.total_seconds() / 3, 0.1)
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(pause)
+
+
+async def _nested_run(
+    agent: Agent[Any],
+    request: str | list[Item],
+    *,
+    max_turns: int | None,
+    context: Any,
+    config: RunConfig,
+    emit: Emit | None,
+    parent_call_id: str | None,
+    session: Session | None = None,
+) -> RunResult:
+    """A run inside a command (an agent used as a tool, a classifier guardrail):
+    in process, inside the activity, as in any other run."""
+    return await run_agent(
+        agent,
+        request,
+        config=config,
+        context=context,
+        max_turns=max_turns or DEFAULT_MAX_TURNS,
+        session=session,
+        emit=emit,
+        parent_call_id=parent_call_id,
+    )

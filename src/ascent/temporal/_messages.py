@@ -1,0 +1,91 @@
+"""What the workflow, its activities and clients send each other: JSON, by Pydantic.
+
+These shapes are recorded in Temporal's histories, so they are part of the
+stored format: add fields with defaults, never rename one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..run.config import DEFAULT_MAX_TURNS
+
+__all__ = [
+    "RUN_WORKFLOW",
+    "CommandRequest",
+    "RunReply",
+    "RunRequest",
+    "RunStatusReply",
+]
+
+RUN_WORKFLOW = "ascent.run"
+EXECUTE_ACTIVITY = "ascent.execute"
+EVENTS_ACTIVITY = "ascent.events"
+HISTORY_ACTIVITY = "ascent.session_history"
+SAVE_ACTIVITY = "ascent.save_items"
+DECIDE_SIGNAL = "ascent.decide"
+STATUS_QUERY = "ascent.status"
+
+# Histories longer than this continue as new, carrying the run's state.
+DEFAULT_CONTINUE_AS_NEW_AFTER = 10_000
+
+
+class RunRequest(BaseModel):
+    """Start a run of ``agent`` on ``input``, or go on with ``state`` (a run that
+    continued as new, or a saved :class:`~ascent.run.state.RunState` as JSON)."""
+
+    agent: str
+    input: str | list[dict[str, Any]] | None = None
+    state: dict[str, Any] | None = None
+    max_turns: int = DEFAULT_MAX_TURNS
+    continue_as_new_after: int = DEFAULT_CONTINUE_AS_NEW_AFTER
+    generation: int = 0  # how many times this run continued as new
+    session_id: str | None = None  # the session whose conversation the run continues
+    saved_items: int = 0  # with ``state``: how many of its items the session has
+
+
+class RunReply(BaseModel):
+    """A finished run: its final state, and when it finished (workflow time)."""
+
+    state: dict[str, Any]
+    finished_at: str
+    generation: int = 0
+
+
+class RunStatusReply(BaseModel):
+    """Where a run stands, by query: ``waiting`` lists the calls it waits on a decision for."""
+
+    status: str
+    waiting: list[dict[str, Any]] = []
+    paused_at: str | None = None
+    generation: int = 0
+
+
+class CommandRequest(BaseModel):
+    """One command of a run's loop, for the activity that carries it out, with what
+    the in-process interpreter's parts read of the run's state."""
+
+    run_id: str
+    starting_agent: str
+    current_agent: str
+    usage: dict[str, Any]
+    server_tools: dict[str, Any]
+    command: dict[str, Any]
+
+
+class PauseRequest(BaseModel):
+    """A run paused for approval: for the activity that tells the event log."""
+
+    run_id: str
+    agent: str
+    requests: list[dict[str, Any]]
+
+
+class SaveRequest(BaseModel):
+    """Items of a run for its session, written at most once by ``write_id``."""
+
+    session_id: str
+    write_id: str
+    items: list[dict[str, Any]]

@@ -1,0 +1,54 @@
+"""Where the events of Temporal runs go, so streaming clients can follow a run.
+
+The events of a run are made where its commands run: in the activities, on a
+worker. A worker hands each event to the :class:`EventLog` of its
+:class:`~ascent.temporal.TemporalApp` as it happens (deltas included), so a
+client reading that log sees the run move. The workflow itself does no I/O: the
+events it makes (a pause for approval) reach the log through an activity.
+
+An activity that is retried after a crash runs its command again, so its
+events are sent again; a :class:`~ascent.run.events.ResponseDiscardedEvent`
+comes first, saying the earlier attempt's events are void (as in a durable run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Protocol
+
+from ..run.events import StreamEvent
+
+__all__ = ["EventLog", "MemoryEventLog"]
+
+
+class EventLog(Protocol):
+    """Takes the events of runs. ``append`` is called on the worker's event loop
+    for every event, so it must not block: buffer, and write behind."""
+
+    def append(self, run_id: str, event: StreamEvent) -> None: ...
+
+
+class MemoryEventLog:
+    """An :class:`EventLog` in this process's memory, with :meth:`follow` for
+    streaming: for tests, and a worker that serves its own clients."""
+
+    def __init__(self) -> None:
+        self._events: defaultdict[str, list[StreamEvent]] = defaultdict(list)
+        self._moved: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
+
+    def append(self, run_id: str, event: StreamEvent) -> None:
+        self._events[run_id].append(event)
+        moved = self._moved.pop(run_id, None)
+        if moved is not None:
+            moved.set()
+
+    def events(self, run_id: str) -> list[StreamEvent]:
+        """The run's events so far, in order."""
+        return list(self._events.get(run_id, ()))
+
+    async def next_events(self, run_id: str, after: int) -> list[StreamEvent]:
+        """The run's events after the first ``after``, waiting for one if none is there yet."""
+        while len(self._events.get(run_id, ())) <= after:
+            await self._moved[run_id].wait()
+        return self._events[run_id][after:]

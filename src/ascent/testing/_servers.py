@@ -1,0 +1,65 @@
+"""What the loopback broker fixtures share: free ports, a readiness loop, a clean stop.
+
+Each server runs in a process group of its own, so stopping it also ends
+whatever it spawned (the Erlang VM's helpers, a shell wrapper's child).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["free_port", "log_tail", "stop_process_group", "wait_until"]
+
+
+def free_port() -> int:
+    """A TCP port free on ``127.0.0.1`` right now (a race is possible: callers retry)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until(
+    process: subprocess.Popen[bytes], ready: Callable[[], bool], *, timeout: float
+) -> bool:
+    """Poll ``ready`` until it holds; ``False`` once ``process`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        if ready():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def stop_process_group(process: subprocess.Popen[bytes], *, grace: float = 10.0) -> None:
+    """SIGTERM the process (its own clean shutdown), then SIGKILL its whole group.
+
+    The group kill runs even after a clean exit: a wrapper that exits first must
+    not leave a VM or helper behind.
+    """
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    if process.poll() is None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
+
+
+def log_tail(path: Path, size: int = 2000) -> str:
+    """The end of a server's log, for a start failure's message."""
+    try:
+        return path.read_text(errors="replace")[-size:]
+    except OSError:
+        return ""

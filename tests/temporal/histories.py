@@ -1,0 +1,78 @@
+"""Recorded histories of the scenarios, kept in ``histories/`` as fixtures.
+
+A later change to the loop or the workflow that would take other steps on a
+recorded run fails their replay (``test_replay.py``). Record them again, on
+purpose, only when a change is meant to break replay (and say so in the
+release notes): ``uv run python -m tests.temporal.histories``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from temporalio.client import Client
+
+from ascent import Agent, InMemorySession
+from ascent.items import input_to_items
+from ascent.run.commands import ApprovalDecision
+from ascent.temporal import TemporalApp, TemporalRuns, serving
+
+from .scenarios import SCENARIOS, approval_agents
+
+HISTORIES = Path(__file__).parent / "histories"
+TASK_QUEUE = "ascent-replay"
+
+# name -> the agents of its runs, the starting agent and the input
+RECORDED: dict[str, tuple[Callable[[], list[Agent]], str, str]] = {
+    **{s.name: (s.agents, s.start, s.input) for s in SCENARIOS},
+    "approval": (approval_agents, "Refunds", "Refund A-1"),
+    "continued_as_new": (SCENARIOS[0].agents, SCENARIOS[0].start, SCENARIOS[0].input),
+    "session": (SCENARIOS[0].agents, SCENARIOS[0].start, SCENARIOS[0].input),
+}
+
+
+async def record_one(client: Client, name: str) -> str:
+    """Run the scenario ``name`` and return its history as JSON (the last run's,
+    for a run that continued as new)."""
+    make, start, text = RECORDED[name]
+    agents = make()
+    runs = TemporalRuns(
+        client,
+        task_queue=TASK_QUEUE,
+        continue_as_new_after=1 if name == "continued_as_new" else 10_000,
+    )
+    session = InMemorySession()
+    app = TemporalApp(agents=agents, sessions=lambda _: session)
+    async with serving(client, app, task_queue=TASK_QUEUE):
+        await session.add_items(input_to_items("Earlier question"))
+        session_id = "chat" if name == "session" else None
+        await runs.start(start, text, run_id=name, session_id=session_id)
+        if name == "approval":
+            while (status := await runs.status(name)).status != "awaiting_approval":
+                await asyncio.sleep(0.05)
+            call = status.waiting[0]["call_id"]
+            await runs.decide(name, {call: ApprovalDecision(approved=True)})
+        await asyncio.wait_for(runs.state(name), 60)
+    history = await client.get_workflow_handle(name).fetch_history()
+    return json.dumps(json.loads(history.to_json()), indent=1, sort_keys=True) + "\n"
+
+
+async def _record_all() -> None:
+    from temporalio.testing import WorkflowEnvironment
+
+    from .conftest import server_binary
+
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=server_binary())
+    try:
+        HISTORIES.mkdir(exist_ok=True)
+        for name in RECORDED:
+            (HISTORIES / f"{name}.json").write_text(await record_one(env.client, name))
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(_record_all())

@@ -1,0 +1,44 @@
+"""Determinism: recorded histories of every scenario replay on today's code."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+from temporalio.workflow import NondeterminismError
+
+from ascent import Agent
+from ascent.temporal import replaying
+from ascent.testing.scripted import ScriptedModel
+
+from .histories import HISTORIES, RECORDED, record_one
+
+
+def _fixture(name: str) -> WorkflowHistory:
+    return WorkflowHistory.from_json(name, (HISTORIES / f"{name}.json").read_text())
+
+
+def test_every_scenario_has_a_recorded_history() -> None:
+    assert sorted(p.stem for p in HISTORIES.glob("*.json")) == sorted(RECORDED)
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED))
+async def test_a_recorded_history_replays(name: str) -> None:
+    make = RECORDED[name][0]
+    with replaying(make()) as replayer:
+        await replayer.replay_workflow(_fixture(name))
+
+
+@pytest.mark.parametrize("name", ["tools", "approval"])
+async def test_a_history_recorded_now_replays(name: str, temporal: WorkflowEnvironment) -> None:
+    recorded = WorkflowHistory.from_json(name, await record_one(temporal.client, name))
+    with replaying(RECORDED[name][0]()) as replayer:
+        await replayer.replay_workflow(recorded)
+
+
+async def test_replay_fails_when_the_run_would_take_other_steps() -> None:
+    # The recorded model called order_status and carrier; without those tools the
+    # loop answers the calls with errors itself and asks the model again instead.
+    changed = Agent(name="Support", instructions="Look orders up.", model=ScriptedModel([]))
+    with replaying([changed]) as replayer, pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(_fixture("tools"))

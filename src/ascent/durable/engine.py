@@ -33,7 +33,6 @@ from ..errors import RunConflict, UserError
 from ..items import Item, RunUsage
 from ..lifecycle import RunHooks
 from ..models.base import Model
-from ..run.commands import ApprovalDecision
 from ..run.config import DEFAULT_MAX_TURNS, RunConfig
 from ..run.registry import AgentRegistry, Agents
 from ..storage import database_url as default_database_url
@@ -49,6 +48,7 @@ from ._setup import dbos_config, fresh_executor_id, route_dbos_logs
 from ._store import RunPage, RunStore, UsageSum
 from ._workflows import checkpointed_run_workflow, run_workflow, set_active
 from .records import RunEvent, RunRecord, Schedule
+from .runbook import as_decision
 from .schedules import Schedules
 
 __all__ = [
@@ -159,6 +159,15 @@ class DurableEngine:
     @property
     def run_config(self) -> RunConfig:
         return self.settings.run_config
+
+    @property
+    def context(self) -> Any:
+        """The context every run's tools and hooks get."""
+        return self.settings.context
+
+    @property
+    def max_turns(self) -> int:
+        return self.settings.max_turns
 
     async def list_agents(self) -> list[Agent[Any]]:
         return list(self.agents.values())
@@ -385,7 +394,7 @@ class DurableEngine:
         """
         parts = self._started_parts()
         message = {
-            call_id: _decision(value).model_dump(mode="json")
+            call_id: as_decision(value).model_dump(mode="json")
             for call_id, value in decisions.items()
         }
         record = await parts.news.get_run(run_id, tenant=tenant)
@@ -507,13 +516,3 @@ def run_id_for_key(tenant: str | None, key: str) -> str:
     the HTTP ``Idempotency-Key`` and an incoming event's id both name a run this way."""
     digest = hashlib.sha256(f"{tenant or ''}\0{key}".encode()).hexdigest()
     return f"idem_{digest[:32]}"
-
-
-def _decision(value: bool | str) -> ApprovalDecision:
-    if value is True:
-        return ApprovalDecision(approved=True)
-    if value is False:
-        return ApprovalDecision(approved=False)
-    if isinstance(value, str):
-        return ApprovalDecision(approved=False, reason=value)
-    raise UserError(f"a decision is True, False or a reason string, not {value!r}")

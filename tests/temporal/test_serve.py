@@ -12,7 +12,6 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from ascent import Agent, function_tool
 from ascent.errors import UserError
 from ascent.server import create_app
 from ascent.server.engine import engine_from_url
@@ -20,30 +19,9 @@ from ascent.storage import dispose_engines
 from ascent.temporal import DatabaseRunLog, TemporalApp, TemporalEngine, serving
 from ascent.temporal.engine import parse_engine_url
 
+from .served_app import create_agents as _agents
+
 KEYS = {"key-acme": "acme", "key-globex": "globex"}
-
-
-@function_tool
-def order_status(order_id: str) -> str:
-    """Look up where an order is, by its id (such as A-1042)."""
-    return f"order {order_id} shipped Monday"
-
-
-@function_tool(needs_approval=True)
-def refund(order_id: str) -> str:
-    """Refund an order by its id; a person approves each refund."""
-    return f"refunded {order_id}"
-
-
-def _agents() -> list[Agent[None]]:
-    return [
-        Agent(
-            name="Shop",
-            instructions="You help customers of an online shop.",
-            tools=[order_status, refund],
-            model="offline",
-        )
-    ]
 
 
 class Service:

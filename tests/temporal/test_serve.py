@@ -16,7 +16,7 @@ from ascent.errors import UserError
 from ascent.server import create_app
 from ascent.server.engine import engine_from_url
 from ascent.storage import dispose_engines
-from ascent.temporal import DatabaseRunLog, TemporalApp, TemporalEngine, serving
+from ascent.temporal import DatabaseRunLog, TemporalApp, TemporalEngine, TemporalRuns, serving
 from ascent.temporal.engine import parse_engine_url
 
 from .served_app import create_agents as _agents
@@ -257,3 +257,13 @@ def test_create_app_takes_an_engine_url(tmp_path: Path) -> None:
     assert isinstance(engine, TemporalEngine) and app.state.ascent.owns_engine
     with pytest.raises(UserError, match="DBOS"):
         create_app(_agents(), engine="temporal://127.0.0.1:1/default", events=True)
+
+
+async def test_a_worker_without_records_fails_a_served_run_clearly(
+    temporal: WorkflowEnvironment, task_queue: str
+) -> None:
+    runs = TemporalRuns(temporal.client, task_queue=task_queue)
+    async with serving(temporal.client, TemporalApp(agents=_agents()), task_queue=task_queue):
+        await runs.start("Shop", "Where is order A-1?", run_id="unrecorded", record=True)
+        with pytest.raises(UserError, match="keeps no records"):
+            await runs.state("unrecorded")

@@ -130,12 +130,12 @@ class AgentRunWorkflow:
         except AscentError as exc:
             # A clear, final failure: an error raised in the workflow would
             # otherwise fail its task, which Temporal retries without end.
-            await self._record_end("failed", error=f"{type(exc).__name__}: {exc}")
+            await self._record_failure(f"{type(exc).__name__}: {exc}")
             raise failure(exc) from None
         except ActivityError as exc:
             cause = exc.cause
             if isinstance(cause, ApplicationError):
-                await self._record_end("failed", error=f"{cause.type}: {cause.message}")
+                await self._record_failure(f"{cause.type}: {cause.message}")
                 raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
             raise
 
@@ -184,6 +184,17 @@ class AgentRunWorkflow:
             finished_at=workflow.now().isoformat(),
             generation=self._generation,
         ).model_dump(mode="json")
+
+    async def _record_failure(self, error: str) -> None:
+        """Write the run's failure to its record; if that fails too (the worker keeps
+        no records), the run fails with its own error, not this one's."""
+        try:
+            await self._record_end("failed", error=error)
+        except ActivityError:
+            workflow.logger.warning("could not record the failure of run %s", self._run_id())
+
+    def _run_id(self) -> str:
+        return workflow.info().workflow_id
 
     async def _record_end(
         self,

@@ -50,6 +50,14 @@ class RunBook:
         self._news: RunNews | None = None
         self._listener: NewsListener | None = None
 
+    @classmethod
+    def sharing(cls, store: RunStore, news: RunNews) -> RunBook:
+        """A book over an engine's own store and news (started already): the
+        :class:`DurableEngine` decides and cancels through it too."""
+        book = cls(store.url, poll_interval=news.poll_interval, listen=False)
+        book._store, book._news = store, news
+        return book
+
     # ----------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:

@@ -121,3 +121,4 @@ class DatabaseRunLog:
             await book.update(
                 run_id, status="failed", error=error, usage=usage, pending=[], events=[entry]
             )
+        self._locks.pop(run_id, None)  # a long-lived worker keeps nothing of ended runs

@@ -3,7 +3,7 @@
 A later change to the loop or the workflow that would take other steps on a
 recorded run fails their replay (``test_replay.py``). Record them again, on
 purpose, only when a change is meant to break replay (and say so in the
-release notes): ``uv run python -m tests.temporal.histories``.
+release notes): ``uv run python -m tests.temporal.histories [NAME...]``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 
@@ -31,7 +32,22 @@ RECORDED: dict[str, tuple[Callable[[], list[Agent]], str, str]] = {
     "approval": (approval_agents, "Refunds", "Refund A-1"),
     "continued_as_new": (SCENARIOS[0].agents, SCENARIOS[0].start, SCENARIOS[0].input),
     "session": (SCENARIOS[0].agents, SCENARIOS[0].start, SCENARIOS[0].input),
+    # a run a service keeps the record of: its pause and end are reported in activities
+    "served_approval": (approval_agents, "Refunds", "Refund A-1"),
 }
+
+
+class _Records:
+    """Run records nobody reads: what a served run reports, while it is recorded."""
+
+    async def flush(self, run_id: str) -> None:
+        pass
+
+    async def paused(self, run_id: str, agent: str, requests: list[dict[str, Any]]) -> None:
+        pass
+
+    async def ended(self, run_id: str, **end: Any) -> None:
+        pass
 
 
 async def record_one(client: Client, name: str) -> str:
@@ -45,12 +61,13 @@ async def record_one(client: Client, name: str) -> str:
         continue_as_new_after=1 if name == "continued_as_new" else 10_000,
     )
     session = InMemorySession()
-    app = TemporalApp(agents=agents, sessions=lambda _: session)
+    app = TemporalApp(agents=agents, sessions=lambda _: session, records=_Records())
     async with serving(client, app, task_queue=TASK_QUEUE):
         await session.add_items(input_to_items("Earlier question"))
         session_id = "chat" if name == "session" else None
-        await runs.start(start, text, run_id=name, session_id=session_id)
-        if name == "approval":
+        served = name == "served_approval"
+        await runs.start(start, text, run_id=name, session_id=session_id, record=served)
+        if name in ("approval", "served_approval"):
             while (status := await runs.status(name)).status != "awaiting_approval":
                 await asyncio.sleep(0.05)
             call = status.waiting[0]["call_id"]
@@ -60,7 +77,7 @@ async def record_one(client: Client, name: str) -> str:
     return json.dumps(json.loads(history.to_json()), indent=1, sort_keys=True) + "\n"
 
 
-async def _record_all() -> None:
+async def _record(names: list[str]) -> None:
     from temporalio.testing import WorkflowEnvironment
 
     from .conftest import server_binary
@@ -68,11 +85,13 @@ async def _record_all() -> None:
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=server_binary())
     try:
         HISTORIES.mkdir(exist_ok=True)
-        for name in RECORDED:
+        for name in names:
             (HISTORIES / f"{name}.json").write_text(await record_one(env.client, name))
     finally:
         await env.shutdown()
 
 
 if __name__ == "__main__":
-    asyncio.run(_record_all())
+    import sys
+
+    asyncio.run(_record(sys.argv[1:] or list(RECORDED)))

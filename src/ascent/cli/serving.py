@@ -190,6 +190,16 @@ def serve_command(
             "(default: ASCENT_RUN_TIMEOUT, else 1800; 0: never).",
         ),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            metavar="URL",
+            envvar="ASCENT_ENGINE",
+            help="Run on this engine instead of DBOS: temporal://HOST:PORT/namespace "
+            "(?task_queue=Q; workers: ascent worker --temporal ... --database-url ...).",
+        ),
+    ] = None,
 ) -> None:
     """Serve agents over HTTP: durable runs, SSE streams, API keys per tenant."""
     with friendly_errors():
@@ -211,6 +221,7 @@ def serve_command(
             allowed_hosts=allowed_host,
             model_timeout=model_timeout,
             run_timeout=run_timeout,
+            engine=engine,
             note=note,
             own_process=OWN_PROCESS,
         )

@@ -42,6 +42,15 @@ def worker_command(
     namespace: Annotated[
         str, typer.Option("--namespace", help="The Temporal namespace.")
     ] = "default",
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            metavar="URL",
+            help="Write runs' events and records to this database, for a service "
+            "on this Temporal (ascent serve --engine temporal://...).",
+        ),
+    ] = None,
     max_cached_workflows: Annotated[
         int | None,
         typer.Option(
@@ -60,6 +69,12 @@ def worker_command(
                 "ascent worker needs Temporal's SDK: pip install 'ascent-agents[temporal]'"
             ) from exc
         app = TemporalApp.of(load_object(target, default="app"))
+        if database_url is not None:
+            from ..temporal import DatabaseRunLog
+
+            log = DatabaseRunLog(database_url)
+            app.events = app.events or log
+            app.records = app.records or log
         _exit_after(_work(app, temporal, namespace, task_queue, max_cached_workflows))
 
 

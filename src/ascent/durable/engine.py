@@ -34,7 +34,6 @@ from ..items import Item, RunUsage
 from ..lifecycle import RunHooks
 from ..models import resolve_model
 from ..models.base import Model, ModelRequest
-from ..run.commands import ApprovalDecision
 from ..run.config import DEFAULT_MAX_TURNS, RunConfig
 from ..run.registry import AgentRegistry, Agents
 from ..run.start import check_server_state
@@ -51,6 +50,7 @@ from ._setup import dbos_config, fresh_executor_id, route_dbos_logs
 from ._store import RunPage, RunStore, UsageSum
 from ._workflows import checkpointed_run_workflow, run_workflow, set_active
 from .records import RunEvent, RunRecord, Schedule
+from .runbook import RunBook
 from .schedules import Schedules
 
 __all__ = [
@@ -162,6 +162,15 @@ class DurableEngine:
     def run_config(self) -> RunConfig:
         return self.settings.run_config
 
+    @property
+    def context(self) -> Any:
+        """The context every run's tools and hooks get."""
+        return self.settings.context
+
+    @property
+    def max_turns(self) -> int:
+        return self.settings.max_turns
+
     async def list_agents(self) -> list[Agent[Any]]:
         return list(self.agents.values())
 
@@ -206,7 +215,13 @@ class DurableEngine:
             conninfo = listen_url(self.database_url)
             if conninfo is not None:
                 listener = NewsListener(conninfo, news)
-            self._parts = _Parts(store=store, news=news, workflows=workflows, listener=listener)
+            self._parts = _Parts(
+                store=store,
+                news=news,
+                workflows=workflows,
+                book=RunBook.sharing(store, news),
+                listener=listener,
+            )
             if listener is not None:  # PostgreSQL: other replicas' news without polling
                 await listener.start()
             self._replica = Replica(
@@ -397,68 +412,24 @@ class DurableEngine:
         pending), and :class:`UserError` for a decision that is not one.
         """
         parts = self._started_parts()
-        message = {
-            call_id: _decision(value).model_dump(mode="json")
-            for call_id, value in decisions.items()
-        }
-        record = await parts.news.get_run(run_id, tenant=tenant)
-        if record.status != "awaiting_approval":
-            raise RunConflict(f"run {run_id!r} is {record.status}, not awaiting approval")
-        pending = {request.call_id: request for request in record.pending_approvals}
-        unknown = sorted(call_id for call_id in decisions if call_id not in pending)
-        if unknown or not decisions:
-            raise RunConflict(
-                f"run {run_id!r} has no pending approval for call id(s) "
-                f"{', '.join(unknown) or '(none given)'}; pending: {', '.join(pending) or 'none'}"
-            )
-        remaining = [r for call_id, r in pending.items() if call_id not in decisions]
         # One conditional update: of two decisions racing, exactly one wins. It logs the
         # decision too, so a run whose message is lost (this process dies before sending
         # it) finds the decision in its log when its wait times out.
-        updated = await asyncio.to_thread(
-            parts.store.update_run,
-            run_id,
-            status="running",
-            pending=remaining,
-            only_status="awaiting_approval",
-            events=[("run_resumed", {"decisions": message}, None)],
-        )
-        if updated is None:
-            latest = await parts.news.get_run(run_id, tenant=tenant)
-            raise RunConflict(
-                f"run {run_id!r} is {latest.status}, not awaiting approval "
-                "(another decision or a cancellation came first)"
-            )
+        record, taken = await parts.book.decide(run_id, decisions, tenant=tenant)
+        message = {call_id: d.model_dump(mode="json") for call_id, d in taken.items()}
         await DBOS.send_async(run_id, message, APPROVAL_TOPIC)
-        parts.news.notify(run_id, status=True, record=updated)
-        return updated
+        return record
 
     async def cancel_run(self, run_id: str, *, tenant: str | None = None) -> RunRecord:
         """Stop the run at once (a tool in flight is interrupted). Cancelling a
         cancelled run returns it as it is; a run that completed or failed raises
         :class:`RunConflict`."""
         parts = self._started_parts()
-        record = await parts.news.get_run(run_id, tenant=tenant)
-        if record.status == "cancelled":
-            return record
-        updated = None
-        if not record.done:
-            updated = await asyncio.to_thread(
-                parts.store.update_run,
-                run_id,
-                status="cancelled",
-                pending=[],
-                events=[("run_cancelled", {"run_id": run_id}, None)],
-            )
-        if updated is None:  # over already, or it ended meanwhile
-            latest = await parts.news.get_run(run_id, tenant=tenant)
-            if latest.status == "cancelled":
-                return latest
-            raise RunConflict(f"run {run_id!r} cannot be cancelled: it is {latest.status} already")
-        await DBOS.cancel_workflow_async(run_id)
-        parts.workflows.interrupt(run_id)
-        parts.news.notify(run_id, status=True, record=updated)
-        return updated
+        record, cancelled = await parts.book.cancel(run_id, tenant=tenant)
+        if cancelled:
+            await DBOS.cancel_workflow_async(run_id)
+            parts.workflows.interrupt(run_id)
+        return record
 
     # ----------------------------------------------------------------- schedules
 
@@ -526,6 +497,7 @@ class _Parts:
     store: RunStore
     news: RunNews
     workflows: RunWorkflows
+    book: RunBook
     listener: NewsListener | None = None  # on PostgreSQL
 
 
@@ -542,13 +514,3 @@ def run_id_for_key(tenant: str | None, key: str) -> str:
     the HTTP ``Idempotency-Key`` and an incoming event's id both name a run this way."""
     digest = hashlib.sha256(f"{tenant or ''}\0{key}".encode()).hexdigest()
     return f"idem_{digest[:32]}"
-
-
-def _decision(value: bool | str) -> ApprovalDecision:
-    if value is True:
-        return ApprovalDecision(approved=True)
-    if value is False:
-        return ApprovalDecision(approved=False)
-    if isinstance(value, str):
-        return ApprovalDecision(approved=False, reason=value)
-    raise UserError(f"a decision is True, False or a reason string, not {value!r}")

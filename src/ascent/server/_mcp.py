@@ -40,9 +40,9 @@ def mount_mcp(app: FastAPI, state: ServiceState) -> Starlette:
     server = create_mcp_server(
         agents=list(state.agents.values()),
         name="ascent",
-        context=engine.settings.context,
+        context=engine.context,
         run_config=engine.run_config,
-        max_turns=engine.settings.max_turns,
+        max_turns=engine.max_turns,
     )
     inner = mcp_http_app(
         server=server,

@@ -13,12 +13,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..durable import DurableEngine, RunRecord
+from ..durable import RunRecord
 from ..events import EventService
 from ..run.registry import AgentRegistry
 from ._errors import ApiError
 from ._metrics import Metrics
 from .config import ServiceConfig
+from .engine import RunEngine
 
 __all__ = [
     "ServiceState",
@@ -39,7 +40,7 @@ _bearer = HTTPBearer(auto_error=False, description="An API key from ASCENT_API_K
 @dataclass(kw_only=True)
 class ServiceState:
     config: ServiceConfig
-    engine: DurableEngine
+    engine: RunEngine
     metrics: Metrics
     owns_engine: bool
     events: EventService | None = None

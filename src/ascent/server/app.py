@@ -38,6 +38,7 @@ from .config import (
     parse_api_keys,
     time_limit,
 )
+from .engine import RunEngine, engine_from_url
 from .routes import (
     agents_router,
     health_router,
@@ -54,7 +55,7 @@ __all__ = ["create_app"]
 def create_app(
     agents: Agents | None = None,
     *,
-    engine: DurableEngine | None = None,
+    engine: RunEngine | str | None = None,
     database_url: str | None = None,
     traces_url: str | None = None,
     api_keys: Mapping[str, str] | str | None = None,
@@ -87,8 +88,11 @@ def create_app(
     ``ASCENT_API_KEYS``, and an empty mapping turns authentication off. A request
     body over ``max_input_bytes`` is a 413; one that does not arrive in full
     within ``body_timeout`` seconds a 408. Pass an
-    ``engine`` to share one you start and stop yourself; otherwise the app
-    makes one (``model``, ``app_version``, ``executor_id``, ``durability`` (default:
+    ``engine`` to share one you start and stop yourself, or an engine's URL
+    (``temporal://HOST:PORT/namespace``: runs execute on Temporal workers, see
+    ``docs/temporal.md``; ``model``, ``database_url`` and the time limits go to
+    it); otherwise the app makes a :class:`DurableEngine` (``model``,
+    ``app_version``, ``executor_id``, ``durability`` (default:
     ``ASCENT_DURABILITY``, else ``"steps"``) go to it, and the time
     limits: ``model_timeout`` seconds for each attempt of a model call and
     ``run_timeout`` seconds of work for a run; ``None`` reads
@@ -131,8 +135,18 @@ def create_app(
         allowed_hosts=guard.allowed_hosts,
         allowed_origins=guard.allowed_origins,
     )
-    owns_engine = engine is None
-    if engine is None:
+    owns_engine = engine is None or isinstance(engine, str)
+    run_config = RunConfig(
+        model_timeout=time_limit(model_timeout, "ASCENT_MODEL_TIMEOUT", DEFAULT_MODEL_TIMEOUT),
+        run_timeout=time_limit(run_timeout, "ASCENT_RUN_TIMEOUT", DEFAULT_RUN_TIMEOUT),
+    )
+    if isinstance(engine, str):
+        if agents is None:
+            raise UserError("create_app needs agents to serve on an engine given by URL")
+        engine = engine_from_url(
+            engine, agents=agents, database_url=database_url, model=model, run_config=run_config
+        )
+    elif engine is None:
         if agents is None:
             raise UserError("create_app needs agents (or an engine that has them)")
         engine = DurableEngine(
@@ -142,12 +156,7 @@ def create_app(
             executor_id=executor_id,
             durability=durability,
             model=model,
-            run_config=RunConfig(
-                model_timeout=time_limit(
-                    model_timeout, "ASCENT_MODEL_TIMEOUT", DEFAULT_MODEL_TIMEOUT
-                ),
-                run_timeout=time_limit(run_timeout, "ASCENT_RUN_TIMEOUT", DEFAULT_RUN_TIMEOUT),
-            ),
+            run_config=run_config,
         )
     elif agents is not None:
         raise UserError("give the agents to the engine, not to create_app: the engine runs them")
@@ -167,6 +176,7 @@ def create_app(
                 await state.engine.start()
                 stack.push_async_callback(state.engine.stop)
             if state.events is not None:
+                assert isinstance(state.engine, DurableEngine)  # see _event_service
                 await state.events.start(state.engine)
                 stack.push_async_callback(state.events.stop)
             state.metrics.attach(get_trace_provider())
@@ -221,10 +231,14 @@ def create_app(
 
 
 def _event_service(
-    engine: DurableEngine,
+    engine: RunEngine,
     events: EventService | bool | None,
     subscriptions: Sequence[Subscription] | None,
 ) -> EventService | None:
+    if not isinstance(engine, DurableEngine):
+        if isinstance(events, EventService) or events or subscriptions:
+            raise UserError("lifecycle events and subscriptions need the DBOS engine for now")
+        return None
     if isinstance(events, EventService):
         if subscriptions is not None:
             raise UserError("give the subscriptions to the EventService, not to create_app")

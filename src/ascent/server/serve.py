@@ -27,10 +27,12 @@ def resolve_app(
     allowed_hosts: Sequence[str] | None = None,
     model_timeout: float | None = None,
     run_timeout: float | None = None,
+    engine: str | None = None,
 ) -> Any:
     """An ASGI app from what ``MODULE:APP`` names: an app, a factory, an agent or agents.
 
-    Agents get :func:`ascent.server.create_app` (``model`` overrides their
+    Agents get :func:`ascent.server.create_app` (``engine`` is the URL of the
+    engine to run on, DBOS if None; ``model`` overrides their
     models; ``a2a`` and ``mcp`` mount those protocols beside the REST API;
     ``allowed_hosts`` adds hosts requests may name); a callable of no
     arguments is called and its result used. A ready-made app is served as it
@@ -45,6 +47,7 @@ def resolve_app(
         "--allowed-host": allowed_hosts is not None,
         "--model-timeout": model_timeout is not None,
         "--run-timeout": run_timeout is not None,
+        "--engine": engine is not None,
     }
 
     def make(agents: Any) -> Any:
@@ -56,6 +59,7 @@ def resolve_app(
             allowed_hosts=allowed_hosts,
             model_timeout=model_timeout,
             run_timeout=run_timeout,
+            engine=engine,
         )
 
     if _is_agents(value):
@@ -162,6 +166,7 @@ def serve(
     allowed_hosts: Sequence[str] | None = None,
     model_timeout: float | None = None,
     run_timeout: float | None = None,
+    engine: str | None = None,
     note: Callable[[str], None] = print,
     own_process: bool = False,
 ) -> None:
@@ -172,10 +177,11 @@ def serve(
     then; their clients resume elsewhere with ``Last-Event-ID``), and runs the
     app's lifespan, which stops the durable engine: in-flight runs resume on
     the next start or on another replica. ``allowed_hosts`` adds ``Host``
-    names requests may use, and ``model_timeout`` and ``run_timeout`` bound a
-    hung model (see :func:`ascent.server.create_app`). ``own_process`` says the
-    process is the service's alone (the ``ascent serve`` command): its garbage
-    collector is tuned for serving (:func:`tune_gc`).
+    names requests may use, ``model_timeout`` and ``run_timeout`` bound a
+    hung model, and ``engine`` (``temporal://HOST:PORT/namespace``) runs the
+    agents on Temporal (see :func:`ascent.server.create_app`). ``own_process``
+    says the process is the service's alone (the ``ascent serve`` command): its
+    garbage collector is tuned for serving (:func:`tune_gc`).
     """
     import uvicorn
 
@@ -187,6 +193,7 @@ def serve(
         allowed_hosts=allowed_hosts,
         model_timeout=model_timeout,
         run_timeout=run_timeout,
+        engine=engine,
     )
     message = check_binding(asgi, host=host, insecure=insecure)
     if message:

@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from ..agent import Agent
 from ..context import RunContext
-from ..errors import AscentError, MCPError, ModelAPIError
+from ..errors import AscentError, MCPError, ModelAPIError, UserError
 from ..items import Item, input_to_items, items_to_json
 from ..memory.session import IdempotentSession, Session
 from ..run.commands import ApprovalRequest, Command, command_result_adapter
@@ -35,8 +35,10 @@ from ._messages import (
     EVENTS_ACTIVITY,
     EXECUTE_ACTIVITY,
     HISTORY_ACTIVITY,
+    RECORD_ACTIVITY,
     SAVE_ACTIVITY,
     CommandRequest,
+    EndRequest,
     PauseRequest,
     SaveRequest,
 )
@@ -67,12 +69,15 @@ class RunActivities:
     async def execute(self, request: dict[str, Any]) -> Any:
         """Carry out one command of a run; its result as JSON."""
         beating = asyncio.create_task(_heartbeat())
+        command = CommandRequest.model_validate(request)
         try:
-            return await self._execute(CommandRequest.model_validate(request))
+            return await self._execute(command)
         except AscentError as exc:
             raise failure(exc) from exc
         finally:
             await cancel_and_wait(beating)
+            if self.app.records is not None:  # what the command emitted is in the log
+                await self.app.records.flush(command.run_id)
 
     async def _execute(self, request: CommandRequest) -> Any:
         app = self.app
@@ -117,10 +122,30 @@ class RunActivities:
     async def paused(self, request: dict[str, Any]) -> None:
         """Tell the event log that a run waits for approval."""
         pause = PauseRequest.model_validate(request)
+        if self.app.records is not None:  # the log's event and the record's status at once
+            await self.app.records.paused(pause.run_id, pause.agent, pause.requests)
+            return
         emit = self._emit(pause.run_id)
         if emit is not None:
             requests = [ApprovalRequest.model_validate(r) for r in pause.requests]
             emit(ApprovalRequiredEvent(agent=pause.agent, requests=requests))
+
+    @activity.defn(name=RECORD_ACTIVITY)
+    async def ended(self, request: dict[str, Any]) -> None:
+        """Write a run's end to its record (a run a service started and keeps)."""
+        end = EndRequest.model_validate(request)
+        records = self.app.records
+        if records is None:
+            raise failure(
+                UserError(
+                    "this run's record is kept by a service, but the worker's TemporalApp "
+                    "keeps no records: give it records= (a DatabaseRunLog on the "
+                    "service's database), or start the worker with --database-url"
+                )
+            )
+        await records.ended(
+            end.run_id, status=end.status, output=end.output, error=end.error, usage=end.usage
+        )
 
     @activity.defn(name=HISTORY_ACTIVITY)
     async def session_history(self, session_id: str) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ EXECUTE_ACTIVITY = "ascent.execute"
 EVENTS_ACTIVITY = "ascent.events"
 HISTORY_ACTIVITY = "ascent.session_history"
 SAVE_ACTIVITY = "ascent.save_items"
+RECORD_ACTIVITY = "ascent.record"
 DECIDE_SIGNAL = "ascent.decide"
 STATUS_QUERY = "ascent.status"
 
@@ -44,6 +45,7 @@ class RunRequest(BaseModel):
     generation: int = 0  # how many times this run continued as new
     session_id: str | None = None  # the session whose conversation the run continues
     saved_items: int = 0  # with ``state``: how many of its items the session has
+    record: bool = False  # a service keeps the run's record: report its pause and end
 
 
 class RunReply(BaseModel):
@@ -89,3 +91,13 @@ class SaveRequest(BaseModel):
     session_id: str
     write_id: str
     items: list[dict[str, Any]]
+
+
+class EndRequest(BaseModel):
+    """A run's end, for the activity that writes it to the run's record."""
+
+    run_id: str
+    status: str  # completed or failed
+    output: Any = None
+    error: str | None = None
+    usage: dict[str, Any] | None = None

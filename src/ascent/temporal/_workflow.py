@@ -46,10 +46,12 @@ with workflow.unsafe.imports_passed_through():
         EVENTS_ACTIVITY,
         EXECUTE_ACTIVITY,
         HISTORY_ACTIVITY,
+        RECORD_ACTIVITY,
         RUN_WORKFLOW,
         SAVE_ACTIVITY,
         STATUS_QUERY,
         CommandRequest,
+        EndRequest,
         PauseRequest,
         RunReply,
         RunRequest,
@@ -128,10 +130,12 @@ class AgentRunWorkflow:
         except AscentError as exc:
             # A clear, final failure: an error raised in the workflow would
             # otherwise fail its task, which Temporal retries without end.
+            await self._record_failure(f"{type(exc).__name__}: {exc}")
             raise failure(exc) from None
         except ActivityError as exc:
             cause = exc.cause
             if isinstance(cause, ApplicationError):
+                await self._record_failure(f"{cause.type}: {cause.message}")
                 raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
             raise
 
@@ -170,11 +174,57 @@ class AgentRunWorkflow:
             unsaved_input=state.items[self._saved :],
         )
         self._status = result.state.status
+        await self._record_end(
+            "completed",
+            output=result.state.model_dump(mode="json")["final_output"],
+            usage=result.state.usage.model_dump(mode="json"),
+        )
         return RunReply(
             state=result.state.model_dump(mode="json"),
             finished_at=workflow.now().isoformat(),
             generation=self._generation,
         ).model_dump(mode="json")
+
+    async def _record_failure(self, error: str) -> None:
+        """Write the run's failure to its record; if that fails too (the worker keeps
+        no records), the run fails with its own error, not this one's."""
+        try:
+            await self._record_end("failed", error=error)
+        except ActivityError:
+            workflow.logger.warning("could not record the failure of run %s", self._run_id())
+
+    def _run_id(self) -> str:
+        return workflow.info().workflow_id
+
+    async def _record_end(
+        self,
+        status: str,
+        *,
+        output: Any = None,
+        error: str | None = None,
+        usage: dict[str, Any] | None = None,
+    ) -> None:
+        """Write the run's end to the record a service keeps of it (if one does)."""
+        request = self._request
+        if request is None or not request.record:
+            return
+        app = served_app(workflow.info().task_queue)
+        options = activity_options(_HISTORY, _NO_GRAPH, app.config, app)
+        self._activities += 1
+        await workflow.execute_activity(
+            RECORD_ACTIVITY,
+            EndRequest(
+                run_id=workflow.info().workflow_id,
+                status=status,
+                output=output,
+                error=error,
+                usage=usage,
+            ).model_dump(mode="json"),
+            activity_id=f"{self._activities}-record_{status}",
+            start_to_close_timeout=options.start_to_close,
+            retry_policy=options.retry,
+            summary=f"record_{status}",
+        )
 
     async def _session_history(self, request: RunRequest, app: TemporalApp) -> list[Item]:
         if request.session_id is None:

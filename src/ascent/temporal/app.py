@@ -11,7 +11,7 @@ from ..lifecycle import RunHooks
 from ..memory.session import Session
 from ..run.config import RunConfig
 from ..run.registry import AgentRegistry, Agents
-from .events import EventLog
+from .events import EventLog, RunRecords
 
 __all__ = ["TemporalApp", "served_app"]
 
@@ -29,7 +29,9 @@ class TemporalApp:
     beats while it runs: one that misses ``heartbeat_timeout`` seconds of beats
     (its worker died) is tried again on another worker. ``sessions`` opens a
     session by its id (for example ``ascent.memory.open_session``), for runs
-    started with a ``session_id``.
+    started with a ``session_id``. ``records`` keeps the records of runs a service
+    started (see :class:`~ascent.temporal.DatabaseRunLog`, which is both the
+    event log and the records of the project database).
     """
 
     agents: Agents
@@ -41,6 +43,7 @@ class TemporalApp:
     default_timeout: float = 600.0
     heartbeat_timeout: float = 30.0
     sessions: Callable[[str], Session] | None = None
+    records: RunRecords | None = None
 
     def __post_init__(self) -> None:
         self.registry = AgentRegistry(self.agents)

@@ -67,11 +67,14 @@ class TemporalRuns:
         run_id: str | None = None,
         max_turns: int = DEFAULT_MAX_TURNS,
         session_id: str | None = None,
+        record: bool = False,
     ) -> str:
         """Start a run of ``agent`` on ``input`` (or go on with a saved state); its id.
 
         With ``session_id`` the run continues that session's conversation and adds
         its items to it (the workers' app opens sessions: ``TemporalApp.sessions``).
+        With ``record`` the workers report the run's pause and end to their app's
+        ``records`` (a service keeps its record: see :class:`TemporalEngine`).
         """
         if isinstance(input, RunState):
             # a session, if any, is taken to hold the state's items already
@@ -83,6 +86,7 @@ class TemporalRuns:
         else:
             request = self._request(agent, input, max_turns=max_turns)
         request.session_id = session_id
+        request.record = record
         if run_id is None:
             raise UserError("give the run an id (run_id=...): it is its workflow's id")
         try:

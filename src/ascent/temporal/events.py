@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..run.events import StreamEvent
 
-__all__ = ["EventLog", "MemoryEventLog"]
+__all__ = ["EventLog", "MemoryEventLog", "RunRecords"]
 
 
 class EventLog(Protocol):
@@ -27,6 +27,29 @@ class EventLog(Protocol):
     for every event, so it must not block: buffer, and write behind."""
 
     def append(self, run_id: str, event: StreamEvent) -> None: ...
+
+
+class RunRecords(Protocol):
+    """Keeps the records of runs a service started (``ascent serve --engine temporal://``):
+    a worker reports, in activities, when such a run pauses and when it ends, so the
+    service's records and event logs say what they say of a durable run.
+
+    :meth:`flush` writes the events handed to the worker's :class:`EventLog` so far
+    (an activity calls it before it completes, so what it recorded is in the log)."""
+
+    async def flush(self, run_id: str) -> None: ...
+
+    async def paused(self, run_id: str, agent: str, requests: list[dict[str, Any]]) -> None: ...
+
+    async def ended(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        output: Any = None,
+        error: str | None = None,
+        usage: dict[str, Any] | None = None,
+    ) -> None: ...
 
 
 class MemoryEventLog:

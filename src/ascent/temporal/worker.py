@@ -70,6 +70,7 @@ async def serving(
                 activities.paused,
                 activities.session_history,
                 activities.save_items,
+                activities.ended,
             ],
             workflow_runner=sandbox_runner(),
             **options,

@@ -138,7 +138,8 @@ class Interpreter:
             scope.graph,
             output_retries=scope.config.max_output_retries,
             unknown_tool=scope.config.on_unknown_tool,
-            settled=self.settled,
+            # the in-process interpreter notes nothing: no call per turn for it
+            settled=None if type(self).settled is Interpreter.settled else self.settled,
         )
         if state.agent_started:  # a resumed run: its agent is already at work
             scope.start_agent_span(scope.graph[state.current_agent])

@@ -167,9 +167,10 @@ class Interpreter:
         await self._save_unsaved()
         if state.status == "completed":
             node = scope.graph[state.current_agent]
-            # the typed output (an output_type instance), as the run's result has it
-            output = node.final_output(state.final_output, tool=state.final_output_tool)
-            await scope.hook("on_agent_end", node.agent, output, agent_hook="on_end")
+            if scope.has_hooks(node.agent):
+                # the typed output (an output_type instance), as the run's result has it
+                output = node.final_output(state.final_output, tool=state.final_output_tool)
+                await scope.hook("on_agent_end", node.agent, output, agent_hook="on_end")
         return state
 
     async def _execute_in_time(self, command: Command) -> Any:

@@ -72,7 +72,8 @@ class ModelCalls:
             self._announced = agent.name
             if scope.agent_span is None:
                 scope.start_agent_span(node)
-            await scope.hook("on_agent_start", agent, agent_hook="on_start")
+            if scope.has_hooks(agent):
+                await scope.hook("on_agent_start", agent, agent_hook="on_start")
         model = self.model_for(agent)
         config = scope.config
         settings = agent.model_settings.merged(config.model_settings)
@@ -101,7 +102,8 @@ class ModelCalls:
         server_state = command.previous_response_id is not None or command.conversation_id
         if server_state and not getattr(model, "supports_server_state", False):
             request.refuse_server_state(model.name)
-        await scope.hook("on_llm_start", agent, instructions, items)
+        if scope.has_hooks(agent):
+            await scope.hook("on_llm_start", agent, instructions, items)
         # A model span records only the input items new since the previous call,
         # so a trace grows with the conversation, not with its square (with
         # server-side state, the input holds only those already).

@@ -33,6 +33,7 @@ def load(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     [
         ("overhead", ["ascent", "sync tool", "async tool", "median", "p95", "Floor", "dropped"]),
         ("wire", ["ascent chat", "hand-written chat", "ascent responses", "CPU ratio"]),
+        ("baseline", ["overhead.py scenario", "encode floor", "wire.py", "ascent chat"]),
         ("memory", ["sequential runs", "concurrent runs", "per run"]),
         ("importtime", ["import ascent", "pydantic", "heavy modules imported", "ascent --help"]),
         ("news", ["streams on B", "p99", "NOTIFY"]),

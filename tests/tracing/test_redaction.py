@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
+from random import Random
 
 import pytest
 
-from ascent.tracing import SpanRecord, TraceProvider, TraceRecord, add_sensitive_fields
+from ascent.tracing import (
+    SpanRecord,
+    TraceProvider,
+    TraceRecord,
+    add_sensitive_fields,
+    redaction,
+    secret_shapes,
+)
 from ascent.tracing._encoding import encode, record
 from ascent.tracing.redaction import (
     REDACTED,
@@ -18,6 +26,7 @@ from ascent.tracing.redaction import (
     secret_values,
     suspicious,
 )
+from ascent.tracing.secret_shapes import TOKEN_FORMATS
 
 
 def span(**attributes: object) -> SpanRecord:
@@ -183,3 +192,45 @@ def test_a_clean_batch_is_not_rewritten() -> None:
     encoded = encode(spans, [])
     assert [text for _, text, _ in encoded] == [f'{{"n":{n},"t":"é"}}' for n in range(3)]
     assert [error for _, _, error in encoded] == [None] * 3
+
+
+def _one_search_per_marker(data: bytes) -> bool:
+    """What the two-level scan must agree with: each marker looked for on its own."""
+    compact = data.lower().translate(None, b"_. ")
+    plain = [m.lower().encode() for shape in TOKEN_FORMATS for m in shape.markers]
+    plain = [m.translate(None, b"_. ") for m in plain]
+    singular: list[bytes] = []
+    for words, last in redaction._field_rules:  # names added by other tests too
+        for separator in ("", "-"):
+            (singular if last else plain).append(separator.join(words).encode())
+    return any(m in compact for m in plain) or any(
+        compact.count(w) > compact.count(w + b"s") for w in singular
+    )
+
+
+def test_the_two_level_scan_finds_what_one_search_per_marker_finds() -> None:
+    """Every marker, in every case and spelling, at the start, in the middle and at
+    the end of clean data, and clean data itself: the scan says what the plain
+    searches say."""
+    clean = json.dumps(
+        {"usage": {"input_tokens": 3}, "text": "a quick brown fox jumps over the lazy dog"}
+    ).encode()
+    assert not suspicious(clean, [])
+    words = [m for shape in TOKEN_FORMATS for m in shape.markers]
+    words += [name.words for name in secret_shapes.SENSITIVE_NAMES]
+    words += [name.words.replace("_", "-") for name in secret_shapes.SENSITIVE_NAMES]
+    words += [w + "s" for w in words] + ["tokens", "authorizations", "tokensss", "s-k-"]
+    random = Random(7)
+    for word in words:
+        for spelled in (word, word.upper(), word.title(), word.replace("_", ".")):
+            for data in (
+                spelled.encode() + clean,
+                clean[:20] + spelled.encode() + clean[20:],
+                clean + spelled.encode(),
+                bytes(random.choice(b"abcdefghijklmnopqrstuvwxyz_-") for _ in range(40))
+                + spelled.encode(),
+            ):
+                assert suspicious(data, []) == _one_search_per_marker(data), data
+    for _ in range(2000):  # random text from the markers' own letters
+        data = bytes(random.choice(b"aeghijkloprstuvwxyz-_") for _ in range(30))
+        assert suspicious(data, []) == _one_search_per_marker(data), data

@@ -7,7 +7,7 @@ following handoffs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,9 @@ class AgentNode:
     output: OutputSchema | None
     input_guardrails: list[InputGuardrail]
     output_guardrails: list[OutputGuardrail]
+    # whether any tool or handoff may be left out of a model call (``is_enabled``):
+    # known once, not asked on every call
+    has_conditional_tools: bool = False
 
     @classmethod
     def build(
@@ -67,6 +70,7 @@ class AgentNode:
             output,
             [*agent.input_guardrails, *run_input_guardrails],
             [*agent.output_guardrails, *run_output_guardrails],
+            _any_conditional(function_tools.values(), handoffs.values()),
         )
 
     def final_output(self, data: Any, *, tool: str | None = None) -> Any:
@@ -84,13 +88,6 @@ class AgentNode:
     def tool_names(self) -> list[str]:
         return [*self.function_tools, *self.handoffs]
 
-    @property
-    def has_conditional_tools(self) -> bool:
-        """Whether any tool or handoff may be left out of a model call (``is_enabled``)."""
-        return any(t.is_enabled is not True for t in self.function_tools.values()) or any(
-            h.is_enabled is not True for h in self.handoffs.values()
-        )
-
     def add_function_tools(self, tools: Sequence[FunctionTool], *, source: str) -> None:
         """Add tools listed at run time (an MCP server's); names must stay unique."""
         for tool in tools:
@@ -100,6 +97,15 @@ class AgentNode:
                     "of another tool; filter it out or give the server a tool_prefix"
                 )
             self.function_tools[tool.name] = tool
+        self.has_conditional_tools = _any_conditional(
+            self.function_tools.values(), self.handoffs.values()
+        )
+
+
+def _any_conditional(tools: Iterable[FunctionTool], handoffs: Iterable[Handoff]) -> bool:
+    return any(t.is_enabled is not True for t in tools) or any(
+        h.is_enabled is not True for h in handoffs
+    )
 
 
 class AgentGraph:

@@ -138,7 +138,8 @@ class Interpreter:
             scope.graph,
             output_retries=scope.config.max_output_retries,
             unknown_tool=scope.config.on_unknown_tool,
-            settled=self.settled,
+            # the in-process interpreter notes nothing: no call per turn for it
+            settled=None if type(self).settled is Interpreter.settled else self.settled,
         )
         if state.agent_started:  # a resumed run: its agent is already at work
             scope.start_agent_span(scope.graph[state.current_agent])
@@ -166,9 +167,10 @@ class Interpreter:
         await self._save_unsaved()
         if state.status == "completed":
             node = scope.graph[state.current_agent]
-            # the typed output (an output_type instance), as the run's result has it
-            output = node.final_output(state.final_output, tool=state.final_output_tool)
-            await scope.hook("on_agent_end", node.agent, output, agent_hook="on_end")
+            if scope.has_hooks(node.agent):
+                # the typed output (an output_type instance), as the run's result has it
+                output = node.final_output(state.final_output, tool=state.final_output_tool)
+                await scope.hook("on_agent_end", node.agent, output, agent_hook="on_end")
         return state
 
     async def _execute_in_time(self, command: Command) -> Any:

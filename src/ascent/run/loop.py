@@ -95,7 +95,8 @@ def _model_turn(state: RunState, graph: AgentGraph, output_retries: int) -> Step
     disabled: list[str] = []
     if node.has_conditional_tools:
         disabled = yield CheckEnabled(agent=name)
-    state.disabled_tools = disabled
+    if disabled or state.disabled_tools:  # a pydantic assignment costs: only on change
+        state.disabled_tools = disabled
     server = state.server_conversation
     items = state.items
     command = CallModel.model_construct(
@@ -294,7 +295,8 @@ def _finish(state: RunState, node: AgentNode, output: Any, *, tool: str | None =
         )
         _record_guardrails(state, checked, OutputGuardrailTripwireTriggered)
     state.final_output = output
-    state.final_output_tool = tool
+    if tool is not None or state.final_output_tool is not None:
+        state.final_output_tool = tool
     state.status = "completed"
 
 
@@ -311,6 +313,8 @@ def _record_guardrails(
 
 def _offered_tools(state: RunState, node: AgentNode, remote: set[str]) -> list[str]:
     """The tool and handoff names the model was offered on this turn, in order."""
+    if not state.disabled_tools and not remote:  # the usual case, on every tool turn
+        return node.tool_names()
     disabled = set(state.disabled_tools)
     names = [n for n in node.tool_names() if n not in disabled]
     return list(dict.fromkeys([*names, *sorted(remote)]))

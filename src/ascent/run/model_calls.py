@@ -72,7 +72,8 @@ class ModelCalls:
             self._announced = agent.name
             if scope.agent_span is None:
                 scope.start_agent_span(node)
-            await scope.hook("on_agent_start", agent, agent_hook="on_start")
+            if scope.has_hooks(agent):
+                await scope.hook("on_agent_start", agent, agent_hook="on_start")
         model = self.model_for(agent)
         config = scope.config
         settings = agent.model_settings.merged(config.model_settings)
@@ -101,20 +102,23 @@ class ModelCalls:
         server_state = command.previous_response_id is not None or command.conversation_id
         if server_state and not getattr(model, "supports_server_state", False):
             request.refuse_server_state(model.name)
-        await scope.hook("on_llm_start", agent, instructions, items)
+        if scope.has_hooks(agent):
+            await scope.hook("on_llm_start", agent, instructions, items)
         # A model span records only the input items new since the previous call,
         # so a trace grows with the conversation, not with its square (with
         # server-side state, the input holds only those already).
         seen = self._input_seen if self._input_seen <= len(items) else 0
         if server_state:
             seen = 0
-        span = scope.child_span(
-            "model",
-            model.name,
-            model_span_attributes(
-                model, agent, request, new_input=items[seen:], sensitive=scope.sensitive
-            ),
-        )
+        span = None
+        if scope.trace is not None:  # the attributes cost a run that is not traced
+            span = scope.child_span(
+                "model",
+                model.name,
+                model_span_attributes(
+                    model, agent, request, new_input=items[seen:], sensitive=scope.sensitive
+                ),
+            )
         try:
             if scope.streaming:
                 response = await self._stream(model, request, agent.name)
@@ -128,13 +132,15 @@ class ModelCalls:
         self._input_seen = len(items) + len(response.output)
         if span is not None:
             finish_model_span(span, response, sensitive=scope.sensitive)
-        # The loop counts the call when it receives the response; the hooks see it
-        # counted already (as in the OpenAI Agents SDK), on a copy of the usage.
-        counted = scope.state.usage.model_copy(deep=True)
-        counted.record(response.usage, agent=agent.name, model=response.model or "unknown")
-        await scope.hook(
-            "on_llm_end", agent, response, context=dataclasses.replace(context, usage=counted)
-        )
+        if scope.has_hooks(agent):
+            # The loop counts the call when it receives the response; the hooks see it
+            # counted already (as in the OpenAI Agents SDK), on a copy of the usage
+            # (made only when a hook is there to see it).
+            counted = scope.state.usage.model_copy(deep=True)
+            counted.record(response.usage, agent=agent.name, model=response.model or "unknown")
+            await scope.hook(
+                "on_llm_end", agent, response, context=dataclasses.replace(context, usage=counted)
+            )
         if scope.streaming:
             for item in response.output:
                 name = _item_name(node, item, command.disabled)

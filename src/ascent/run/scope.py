@@ -98,6 +98,11 @@ class RunScope:
                 event.parent_call_id = self.parent_call_id
             self.emit(event)
 
+    def has_hooks(self, agent: Agent[Any]) -> bool:
+        """Whether the run or ``agent`` has hooks: work done only for them (a hook's
+        arguments, the call itself) is skipped otherwise."""
+        return self.hooks is not None or agent.hooks is not None
+
     async def hook(
         self,
         name: str,

@@ -96,15 +96,17 @@ def new_state(
     if previous_response_id is not None or conversation_id is not None:
         check_server_state(previous_response_id, conversation_id)
         server = ServerConversation(conversation_id=conversation_id, sent=len(history))
-    return RunState(
+    state = RunState(
         run_id=run_id or uuid.uuid4().hex,
         starting_agent=name,
         current_agent=name,
         input=[*history, *input_to_items(input)],
         max_turns=max_turns,
-        last_response_id=previous_response_id,
-        server_conversation=server,
     )
+    if server is not None:  # set only when used: each field given costs a validation
+        state.last_response_id = previous_response_id
+        state.server_conversation = server
+    return state
 
 
 def check_server_state(previous_response_id: str | None, conversation_id: str | None) -> None:

@@ -105,7 +105,8 @@ class ToolCalls:
             )
             scope.send_tool_output(agent, output)
             return output
-        await scope.hook("on_tool_start", agent, call)
+        if scope.has_hooks(agent):
+            await scope.hook("on_tool_start", agent, call)
         attributes: dict[str, Any] = {"call_id": call.call_id}
         if scope.sensitive:
             attributes["arguments"] = call.arguments
@@ -121,7 +122,8 @@ class ToolCalls:
             if scope.sensitive:
                 span.attributes["output"] = output.output
             span.finish(output.output if output.is_error else None)
-        await scope.hook("on_tool_end", agent, call, output)
+        if scope.has_hooks(agent):
+            await scope.hook("on_tool_end", agent, call, output)
         scope.send_tool_output(agent, output)
         return output
 

@@ -1,4 +1,4 @@
-"""What the loopback broker fixtures share: free ports, a readiness loop, a clean stop.
+"""What the loopback server fixtures share: free ports, retried starts, readiness, a clean stop.
 
 Each server runs in a process group of its own, so stopping it also ends
 whatever it spawned (the Erlang VM's helpers, a shell wrapper's child).
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["free_port", "log_tail", "stop_process_group", "wait_until"]
+__all__ = ["free_port", "log_tail", "retry_start", "stop_process_group", "wait_until"]
 
 
 def free_port() -> int:
@@ -23,6 +23,24 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def retry_start(launch: Callable[[], None], *, attempts: int) -> None:
+    """Call ``launch`` until it starts the server, at most ``attempts`` times.
+
+    A free port may be taken by someone else before the server binds it, so a
+    failed start (a ``RuntimeError``) is tried again on a new port; the last
+    failure is raised once the attempts are spent.
+    """
+    last_error: RuntimeError | None = None
+    for _ in range(attempts):
+        try:
+            launch()
+            return
+        except RuntimeError as exc:
+            last_error = exc
+    assert last_error is not None
+    raise last_error
 
 
 def wait_until(

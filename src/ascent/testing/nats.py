@@ -23,7 +23,13 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from ascent.testing._servers import free_port, log_tail, stop_process_group, wait_until
+from ascent.testing._servers import (
+    free_port,
+    log_tail,
+    retry_start,
+    stop_process_group,
+    wait_until,
+)
 
 __all__ = ["NATSServer", "find_nats_server"]
 
@@ -65,21 +71,13 @@ class NATSServer:
         if self._process is not None:
             return self
         self.root = Path(tempfile.mkdtemp(prefix="ascent-nats-"))
-        last_error: RuntimeError | None = None
         try:
-            for _ in range(_START_ATTEMPTS):  # the free port may be taken before we bind it
-                try:
-                    self._launch(free_port())
-                    atexit.register(self.stop)
-                    return self
-                except RuntimeError as exc:
-                    last_error = exc
+            retry_start(lambda: self._launch(free_port()), attempts=_START_ATTEMPTS)
         except BaseException:
             self.stop()
             raise
-        self.stop()
-        assert last_error is not None
-        raise last_error
+        atexit.register(self.stop)
+        return self
 
     def restart(self) -> None:
         """Stop the server and start it again on the same port and JetStream store."""

@@ -34,7 +34,13 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from ascent.testing._servers import free_port, log_tail, stop_process_group, wait_until
+from ascent.testing._servers import (
+    free_port,
+    log_tail,
+    retry_start,
+    stop_process_group,
+    wait_until,
+)
 
 __all__ = ["RabbitMQServer", "find_rabbitmq_server"]
 
@@ -139,22 +145,14 @@ class RabbitMQServer:
         if self._process is not None:
             return self
         self.root = Path(tempfile.mkdtemp(prefix="ascent-rabbitmq-"))
-        last_error: RuntimeError | None = None
         try:
             self._prepare()
-            for _ in range(_START_ATTEMPTS):  # a free port may be taken before the node binds it
-                try:
-                    self._launch()
-                    atexit.register(self.stop)
-                    return self
-                except RuntimeError as exc:
-                    last_error = exc
+            retry_start(self._launch, attempts=_START_ATTEMPTS)
         except BaseException:
             self.stop()
             raise
-        self.stop()
-        assert last_error is not None
-        raise last_error
+        atexit.register(self.stop)
+        return self
 
     def stop(self) -> None:
         """Stop the node and its ``epmd``, then delete its folder (the data is disposable)."""

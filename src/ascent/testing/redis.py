@@ -12,14 +12,20 @@ Starting it needs no Python client: readiness is checked with a raw ``PING``.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from types import TracebackType
+
+from ascent.testing._servers import (
+    free_port,
+    log_tail,
+    retry_start,
+    stop_process_group,
+    wait_until,
+)
 
 __all__ = ["RedisServer", "find_redis_server"]
 
@@ -54,28 +60,20 @@ class RedisServer:
         if self._process is not None:
             return self
         self.root = Path(tempfile.mkdtemp(prefix="ascent-redis-"))
-        last_error: RuntimeError | None = None
         try:
-            for _ in range(_START_ATTEMPTS):  # the free port may be taken before we bind it
-                try:
-                    self._launch()
-                    atexit.register(self.stop)
-                    return self
-                except RuntimeError as exc:
-                    last_error = exc
+            retry_start(lambda: self._launch(free_port()), attempts=_START_ATTEMPTS)
         except BaseException:
             self.stop()
             raise
-        self.stop()
-        assert last_error is not None
-        raise last_error
+        atexit.register(self.stop)
+        return self
 
     def stop(self) -> None:
         """Stop the server (its data is disposable) and delete its folder."""
         process, self._process = self._process, None
         if process is not None:
             atexit.unregister(self.stop)
-            _terminate(process)
+            stop_process_group(process, grace=5.0)
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
@@ -91,14 +89,13 @@ class RedisServer:
     ) -> None:
         self.stop()
 
-    def _launch(self) -> None:
+    def _launch(self, port: int) -> None:
         assert self.root is not None
-        self.port = _free_port()
         log = self.root / "server.log"
         command = [
             self.program,
             "--port",
-            str(self.port),
+            str(port),
             "--bind",
             "127.0.0.1",
             "--save",
@@ -111,19 +108,18 @@ class RedisServer:
             str(log),
         ]
         process = subprocess.Popen(
-            command, cwd=self.root, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+            command,
+            cwd=self.root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
         )
-        deadline = time.monotonic() + _START_TIMEOUT
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                break
-            if _answers_ping(self.port):
-                self._process = process
-                return
-            time.sleep(0.02)
-        _terminate(process)
-        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-        raise RuntimeError(f"redis-server did not start on port {self.port}\n{tail}")
+        if wait_until(process, lambda: _answers_ping(port), timeout=_START_TIMEOUT):
+            self.port = port
+            self._process = process
+            return
+        stop_process_group(process, grace=5.0)
+        raise RuntimeError(f"redis-server did not start on port {port}\n{log_tail(log)}")
 
 
 def _answers_ping(port: int) -> bool:
@@ -133,20 +129,3 @@ def _answers_ping(port: int) -> bool:
             return connection.recv(64).startswith(b"+PONG")
     except OSError:
         return False
-
-
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=5)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -135,3 +135,23 @@ def wait_for(condition: Callable[[], Any], what: str) -> Any:
 def record_of(url: str, run_id: str) -> RunRecord | None:
     """Read a run's record straight from the database (no engine, no DBOS)."""
     return RunStore(url).get_run(run_id)
+
+
+def finished(url: str, run_id: str) -> Callable[[], RunRecord | None]:
+    """For :func:`wait_for`: the run's record once it is over."""
+
+    def done() -> RunRecord | None:
+        record = record_of(url, run_id)
+        return record if record is not None and record.done else None
+
+    return done
+
+
+def paused(url: str, run_id: str) -> Callable[[], RunRecord | None]:
+    """For :func:`wait_for`: the run's record once it waits for approval."""
+
+    def waiting() -> RunRecord | None:
+        record = record_of(url, run_id)
+        return record if record is not None and record.status == "awaiting_approval" else None
+
+    return waiting

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import openai
@@ -18,6 +17,8 @@ from ascent import Agent, function_tool
 from ascent.durable import DurableEngine
 from ascent.models.openai_responses import OpenAIResponsesModel
 from ascent.testing.mock_openai import MockOpenAIServer
+
+from ..wire import input_types
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 
@@ -43,10 +44,6 @@ async def chained(
             del engine.agents._agents["Chained"]
 
 
-def _types(body: dict[str, Any]) -> list[str]:
-    return [item.get("type", "message") for item in body["input"]]
-
-
 @pytest.mark.parametrize("durability", ["steps", "turns", "run"])
 async def test_a_served_run_continues_a_response_and_sends_only_new_items(
     acme: httpx.AsyncClient, chained: MockOpenAIServer, durability: str
@@ -68,9 +65,9 @@ async def test_a_served_run_continues_a_response_and_sends_only_new_items(
     assert run["output"] == "It shipped."
     first, second = (request.body for request in chained.requests)
     assert first["previous_response_id"] == "resp_old"
-    assert _types(first) == ["message"] and first["input"][0]["content"] == "Where is A1?"
+    assert input_types(first) == ["message"] and first["input"][0]["content"] == "Where is A1?"
     assert second["previous_response_id"] not in (None, "resp_old")
-    assert _types(second) == ["function_call_output"]
+    assert input_types(second) == ["function_call_output"]
 
 
 async def test_a_sessions_second_turn_in_a_conversation_sends_only_its_message(
@@ -86,7 +83,7 @@ async def test_a_sessions_second_turn_in_a_conversation_sends_only_its_message(
 
     second = chained.requests[1].body
     assert second["conversation"] == "conv_9" and "previous_response_id" not in second
-    assert _types(second) == ["message"] and second["input"][0]["content"] == "Check A1"
+    assert input_types(second) == ["message"] and second["input"][0]["content"] == "Check A1"
     items = (await acme.get(f"/v1/sessions/{session}/items")).json()["items"]
     assert len(items) == 4  # the session keeps every item, as without
 

@@ -83,7 +83,9 @@ def mock_openai(_mock_openai_session: MockOpenAIServer) -> Iterator[MockOpenAISe
 @pytest.fixture
 async def openai_client(mock_openai: MockOpenAIServer) -> AsyncIterator[openai.AsyncOpenAI]:
     """An OpenAI client of :func:`mock_openai` (short timeout: the server is local)."""
-    async with openai.AsyncOpenAI(base_url=mock_openai.base_url, api_key="k", timeout=5) as c:
+    async with openai.AsyncOpenAI(
+        base_url=mock_openai.base_url, api_key="test-key", timeout=5
+    ) as c:
         yield c
 
 

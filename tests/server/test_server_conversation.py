@@ -13,20 +13,15 @@ import openai
 import pytest
 import pytest_asyncio
 
-from ascent import Agent, function_tool
+from ascent import Agent
 from ascent.durable import DurableEngine
 from ascent.models.openai_responses import OpenAIResponsesModel
 from ascent.testing.mock_openai import MockOpenAIServer
 
+from ..sample_tools import get_order
 from ..wire import input_types
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
-
-
-@function_tool
-def get_order(order_id: str) -> str:
-    """Look up an order by id."""
-    return f"order {order_id}: shipped"
 
 
 @pytest_asyncio.fixture(loop_scope="package")

@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from ascent.durable import DurableEngine, RunRecord
+from ascent.durable import RunRecord
 from ascent.durable._store import RunStore
 from ascent.storage import dispose_engines
 from ascent.testing.mock_openai import MockOpenAIServer
 from ascent.testing.postgres import PostgresServer
 
+from ..engines import MakeEngine, engine_maker
 from .worker import Options, run
 
 DEADLINE = 60.0
@@ -41,22 +42,10 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
 
 
 @pytest.fixture
-async def make_engine(sqlite_url: str) -> AsyncIterator[Callable[..., Any]]:
+async def make_engine(sqlite_url: str) -> AsyncIterator[MakeEngine]:
     """Starts a DurableEngine on a fresh SQLite file (one at a time), stopped after the test."""
-    started: list[DurableEngine] = []
-
-    async def make(**options: Any) -> DurableEngine:
-        options.setdefault("database_url", sqlite_url)
-        options.setdefault("poll_interval", 0.02)
-        options.setdefault("executor_id", "test-replica")
-        engine = DurableEngine(**options)
-        await engine.start()
-        started.append(engine)
-        return engine
-
-    yield make
-    for engine in started:
-        await engine.stop()
+    async with engine_maker(sqlite_url, executor_id="test-replica") as make:
+        yield make
 
 
 # Children fork from a server that imported the worker (Ascent, DBOS) once: no

@@ -12,10 +12,11 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import IO
 
-__all__ = ["free_port", "log_tail", "retry_start", "stop_process_group", "wait_until"]
+__all__ = ["free_port", "log_tail", "retry_start", "spawn", "stop_process_group", "wait_until"]
 
 
 def free_port() -> int:
@@ -55,6 +56,36 @@ def wait_until(
             return True
         time.sleep(0.05)
     return False
+
+
+def spawn(
+    command: list[str],
+    *,
+    ready: Callable[[], bool],
+    timeout: float,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    output: IO[bytes] | int = subprocess.DEVNULL,
+) -> subprocess.Popen[bytes] | None:
+    """Start ``command`` in a process group of its own and wait until ``ready``.
+
+    The process once it is ready; ``None`` when it exits or times out first, in
+    which case it (and its group) is stopped already. ``output`` takes its stdout
+    and stderr.
+    """
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    if wait_until(process, ready, timeout=timeout):
+        return process
+    stop_process_group(process)
+    return None
 
 
 def stop_process_group(process: subprocess.Popen[bytes], *, grace: float = 10.0) -> None:

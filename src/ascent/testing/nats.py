@@ -27,8 +27,8 @@ from ascent.testing._servers import (
     free_port,
     log_tail,
     retry_start,
+    spawn,
     stop_process_group,
-    wait_until,
 )
 
 __all__ = ["NATSServer", "find_nats_server"]
@@ -123,20 +123,13 @@ class NATSServer:
             "-l",
             str(log),
         ]
-        process = subprocess.Popen(
-            command,
-            cwd=self.root,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+        process = spawn(
+            command, cwd=self.root, ready=lambda: _jetstream_ready(port), timeout=_START_TIMEOUT
         )
-        if wait_until(process, lambda: _jetstream_ready(port), timeout=_START_TIMEOUT):
-            self.port = port
-            self._process = process
-            return
-        stop_process_group(process)
-        raise RuntimeError(f"nats-server did not start on port {port}\n{log_tail(log)}")
+        if process is None:
+            raise RuntimeError(f"nats-server did not start on port {port}\n{log_tail(log)}")
+        self.port = port
+        self._process = process
 
 
 def _jetstream_ready(port: int) -> bool:

@@ -38,8 +38,8 @@ from ascent.testing._servers import (
     free_port,
     log_tail,
     retry_start,
+    spawn,
     stop_process_group,
-    wait_until,
 )
 
 __all__ = ["RabbitMQServer", "find_rabbitmq_server"]
@@ -206,14 +206,9 @@ class RabbitMQServer:
         if fresh:
             self._stop_epmd()
             self.port, self.dist_port, self.epmd_port = free_port(), free_port(), free_port()
-            self._epmd = subprocess.Popen(
-                [self.epmd_program, "-port", str(self.epmd_port), "-address", "127.0.0.1"],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            if not wait_until(self._epmd, lambda: _accepts(self.epmd_port), timeout=10):
+            epmd = [self.epmd_program, "-port", str(self.epmd_port), "-address", "127.0.0.1"]
+            self._epmd = spawn(epmd, ready=lambda: _accepts(self.epmd_port), timeout=10)
+            if self._epmd is None:
                 raise RuntimeError(f"epmd did not start on port {self.epmd_port}")
         root = str(self.root)
         log = self.root / "log" / "node.log"
@@ -237,19 +232,17 @@ class RabbitMQServer:
             "RABBITMQ_CONF_ENV_FILE": f"{root}/rabbitmq-env.conf",  # absent: ignore /etc's
         }
         with (self.root / "startup.log").open("ab") as output:
-            process = subprocess.Popen(
+            process = spawn(
                 [self.program],
                 cwd=self.root,
                 env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                output=output,
+                ready=lambda: _answers_amqp(self.port),
+                timeout=_START_TIMEOUT,
             )
-        if wait_until(process, lambda: _answers_amqp(self.port), timeout=_START_TIMEOUT):
+        if process is not None:
             self._process = process
             return
-        stop_process_group(process)
         if fresh:
             self._stop_epmd()
         tail = log_tail(self.root / "startup.log") + log_tail(log)

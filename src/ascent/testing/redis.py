@@ -23,8 +23,8 @@ from ascent.testing._servers import (
     free_port,
     log_tail,
     retry_start,
+    spawn,
     stop_process_group,
-    wait_until,
 )
 
 __all__ = ["RedisServer", "find_redis_server"]
@@ -107,19 +107,13 @@ class RedisServer:
             "--logfile",
             str(log),
         ]
-        process = subprocess.Popen(
-            command,
-            cwd=self.root,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,
+        process = spawn(
+            command, cwd=self.root, ready=lambda: _answers_ping(port), timeout=_START_TIMEOUT
         )
-        if wait_until(process, lambda: _answers_ping(port), timeout=_START_TIMEOUT):
-            self.port = port
-            self._process = process
-            return
-        stop_process_group(process, grace=5.0)
-        raise RuntimeError(f"redis-server did not start on port {port}\n{log_tail(log)}")
+        if process is None:
+            raise RuntimeError(f"redis-server did not start on port {port}\n{log_tail(log)}")
+        self.port = port
+        self._process = process
 
 
 def _answers_ping(port: int) -> bool:

@@ -6,17 +6,29 @@ whatever it spawned (the Erlang VM's helpers, a shell wrapper's child).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO
+from types import TracebackType
+from typing import IO, Self
 
-__all__ = ["free_port", "log_tail", "retry_start", "spawn", "stop_process_group", "wait_until"]
+__all__ = [
+    "LoopbackServer",
+    "free_port",
+    "log_tail",
+    "retry_start",
+    "spawn",
+    "stop_process_group",
+    "wait_until",
+]
 
 
 def free_port() -> int:
@@ -112,3 +124,66 @@ def log_tail(path: Path, size: int = 2000) -> str:
         return path.read_text(errors="replace")[-size:]
     except OSError:
         return ""
+
+
+class LoopbackServer:
+    """A server process in a temporary folder: :meth:`start` (or ``with``) makes the
+    folder and launches it, retrying on a new port; :meth:`stop` ends its process
+    group and deletes the folder (the data is disposable). A stop is registered
+    with ``atexit`` too, so an interpreter that exits early leaves nothing behind.
+
+    Subclasses say how to launch (:meth:`_launch`, which sets ``_process`` once the
+    server is ready, else raises ``RuntimeError``), and may prepare the folder
+    first (:meth:`_prepare`) and stop helpers after the server (:meth:`_stopped`).
+    """
+
+    folder_prefix = "ascent-server-"
+    start_attempts = 3
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.root: Path | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Self:
+        if self._process is not None:
+            return self
+        self.root = Path(tempfile.mkdtemp(prefix=self.folder_prefix))
+        try:
+            self._prepare()
+            retry_start(self._launch, attempts=self.start_attempts)
+        except BaseException:
+            self.stop()
+            raise
+        atexit.register(self.stop)
+        return self
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            atexit.unregister(self.stop)
+            stop_process_group(process)
+        self._stopped()
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _prepare(self) -> None:
+        """Fill the new folder before the first launch (nothing, by default)."""
+
+    def _launch(self) -> None:
+        raise NotImplementedError
+
+    def _stopped(self) -> None:
+        """Stop what the server needed beside it (nothing, by default)."""

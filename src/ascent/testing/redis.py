@@ -11,26 +11,19 @@ Starting it needs no Python client: readiness is checked with a raw ``PING``.
 
 from __future__ import annotations
 
-import atexit
 import shutil
 import socket
-import subprocess
-import tempfile
-from pathlib import Path
-from types import TracebackType
 
 from ascent.testing._servers import (
+    LoopbackServer,
     free_port,
     log_tail,
-    retry_start,
     spawn,
-    stop_process_group,
 )
 
 __all__ = ["RedisServer", "find_redis_server"]
 
 _START_TIMEOUT = 10.0
-_START_ATTEMPTS = 3
 
 
 def find_redis_server() -> str | None:
@@ -38,17 +31,17 @@ def find_redis_server() -> str | None:
     return shutil.which("redis-server")
 
 
-class RedisServer:
+class RedisServer(LoopbackServer):
     """One Redis server, started by :meth:`start` (or ``with``) and removed by :meth:`stop`."""
+
+    folder_prefix = "ascent-redis-"
 
     def __init__(self, *, program: str | None = None) -> None:
         found = program or find_redis_server()
         if found is None:
             raise RuntimeError("redis-server not found (install the redis-server package)")
+        super().__init__()
         self.program = found
-        self.port = 0
-        self.root: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -56,41 +49,9 @@ class RedisServer:
             raise RuntimeError("the Redis server is not running")
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> RedisServer:
-        if self._process is not None:
-            return self
-        self.root = Path(tempfile.mkdtemp(prefix="ascent-redis-"))
-        try:
-            retry_start(lambda: self._launch(free_port()), attempts=_START_ATTEMPTS)
-        except BaseException:
-            self.stop()
-            raise
-        atexit.register(self.stop)
-        return self
-
-    def stop(self) -> None:
-        """Stop the server (its data is disposable) and delete its folder."""
-        process, self._process = self._process, None
-        if process is not None:
-            atexit.unregister(self.stop)
-            stop_process_group(process, grace=5.0)
-        if self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
-            self.root = None
-
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _launch(self, port: int) -> None:
+    def _launch(self) -> None:
         assert self.root is not None
+        port = free_port()
         log = self.root / "server.log"
         command = [
             self.program,

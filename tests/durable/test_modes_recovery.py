@@ -14,7 +14,7 @@ from ascent.durable import DURABILITY_ENV
 from ascent.durable._store import RunStore
 from ascent.testing.mock_openai import MockOpenAIServer, Reply, ToolCall
 
-from .conftest import Workers, finished, paused, wait_for
+from .conftest import Workers, paused, wait_for
 
 
 def _run_mode(group: Workers) -> Workers:
@@ -107,23 +107,3 @@ def test_a_replica_decides_a_run_that_waits_on_another_on_postgres(
     assert record.status == "completed", record.error
     assert waiting.is_alive()  # the run went on where it waited, on replica-a
     assert [r.headers.get("x-worker-pid") for r in mock_openai.requests] == [str(waiting.pid)] * 2
-
-
-def test_a_replica_takes_over_the_runs_of_a_dead_one_on_postgres(
-    postgres_url: str, workers: Callable[[str], Workers], mock_openai: MockOpenAIServer
-) -> None:
-    mock_openai.add(_lookup(), _lookup(), Reply(text="Order A-1 has shipped."))
-    group = _run_mode(workers(postgres_url))
-    survivor = group.spawn("replica-b")
-    doomed = group.spawn("replica-a", start="run-pg", delay=60)
-    wait_for(lambda: (group.marks / f"started-{doomed.pid}").exists(), "the tool to start")
-    group.kill(doomed)
-
-    record = wait_for(finished(postgres_url, "run-pg"), "replica-b to finish the run")
-    assert record.status == "completed", record.error
-    assert record.output == "Order A-1 has shipped."
-    assert len(mock_openai.requests) == 3  # from its start: no checkpoint before the crash
-    calls = (group.marks / "calls").read_text().split()
-    assert calls == [str(doomed.pid), str(survivor.pid)]
-    store = RunStore(postgres_url)
-    assert store.stale_replicas("nobody", cutoff=float("inf")) == ["replica-b"]

@@ -71,11 +71,21 @@ def test_killed_mid_tool_the_run_resumes_without_repeating_model_calls(
     assert [e.type for e in events].count("run_started") == 1
 
 
+# steps: the finished model call is not made again; run: no checkpoint came before
+# the crash, so the run starts over and makes it again
+@pytest.mark.parametrize(("durability", "model_calls"), [("steps", 2), ("run", 3)])
 def test_a_replica_takes_over_the_runs_of_a_dead_one_on_postgres(
-    postgres_url: str, workers: Callable[[str], Workers], mock_openai: MockOpenAIServer
+    durability: str,
+    model_calls: int,
+    postgres_url: str,
+    workers: Callable[[str], Workers],
+    mock_openai: MockOpenAIServer,
 ) -> None:
-    _script_lookup(mock_openai)
+    lookup = ToolCall(name="slow_lookup", arguments={"order_id": "A-1"})
+    lookups = [Reply(tool_calls=[lookup]) for _ in range(model_calls - 1)]
+    mock_openai.add(*lookups, Reply(text="Order A-1 has shipped."))
     group = workers(postgres_url)
+    group.env[DURABILITY_ENV] = durability
     survivor = group.spawn("replica-b")
     doomed = group.spawn("replica-a", start="run-pg", delay=60)
     wait_for(lambda: (group.marks / f"started-{doomed.pid}").exists(), "the tool to start")
@@ -84,7 +94,7 @@ def test_a_replica_takes_over_the_runs_of_a_dead_one_on_postgres(
     record = wait_for(finished(postgres_url, "run-pg"), "replica-b to finish the run")
     assert record.status == "completed", record.error
     assert record.output == "Order A-1 has shipped."
-    assert len(mock_openai.requests) == 2
+    assert len(mock_openai.requests) == model_calls
     calls = (group.marks / "calls").read_text().split()
     assert calls == [str(doomed.pid), str(survivor.pid)]
     store = RunStore(postgres_url)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import openai
 import pytest
 
 from ascent.testing.mock_openai import MockOpenAIServer
@@ -77,6 +78,15 @@ def mock_openai(_mock_openai_session: MockOpenAIServer) -> Iterator[MockOpenAISe
     _mock_openai_session.reset()
     yield _mock_openai_session
     _mock_openai_session.reset()
+
+
+@pytest.fixture
+async def openai_client(mock_openai: MockOpenAIServer) -> AsyncIterator[openai.AsyncOpenAI]:
+    """An OpenAI client of :func:`mock_openai` (short timeout: the server is local)."""
+    async with openai.AsyncOpenAI(
+        base_url=mock_openai.base_url, api_key="test-key", timeout=5
+    ) as c:
+        yield c
 
 
 @pytest.fixture(autouse=True, scope="session")

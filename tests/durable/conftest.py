@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from ascent.durable import DurableEngine, RunRecord
+from ascent.durable import RunRecord
 from ascent.durable._store import RunStore
 from ascent.storage import dispose_engines
 from ascent.testing.mock_openai import MockOpenAIServer
 from ascent.testing.postgres import PostgresServer
 
+from ..engines import MakeEngine, engine_maker
 from .worker import Options, run
 
 DEADLINE = 60.0
@@ -41,22 +42,10 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
 
 
 @pytest.fixture
-async def make_engine(sqlite_url: str) -> AsyncIterator[Callable[..., Any]]:
+async def make_engine(sqlite_url: str) -> AsyncIterator[MakeEngine]:
     """Starts a DurableEngine on a fresh SQLite file (one at a time), stopped after the test."""
-    started: list[DurableEngine] = []
-
-    async def make(**options: Any) -> DurableEngine:
-        options.setdefault("database_url", sqlite_url)
-        options.setdefault("poll_interval", 0.02)
-        options.setdefault("executor_id", "test-replica")
-        engine = DurableEngine(**options)
-        await engine.start()
-        started.append(engine)
-        return engine
-
-    yield make
-    for engine in started:
-        await engine.stop()
+    async with engine_maker(sqlite_url, executor_id="test-replica") as make:
+        yield make
 
 
 # Children fork from a server that imported the worker (Ascent, DBOS) once: no
@@ -135,3 +124,23 @@ def wait_for(condition: Callable[[], Any], what: str) -> Any:
 def record_of(url: str, run_id: str) -> RunRecord | None:
     """Read a run's record straight from the database (no engine, no DBOS)."""
     return RunStore(url).get_run(run_id)
+
+
+def finished(url: str, run_id: str) -> Callable[[], RunRecord | None]:
+    """For :func:`wait_for`: the run's record once it is over."""
+
+    def done() -> RunRecord | None:
+        record = record_of(url, run_id)
+        return record if record is not None and record.done else None
+
+    return done
+
+
+def paused(url: str, run_id: str) -> Callable[[], RunRecord | None]:
+    """For :func:`wait_for`: the run's record once it waits for approval."""
+
+    def waiting() -> RunRecord | None:
+        record = record_of(url, run_id)
+        return record if record is not None and record.status == "awaiting_approval" else None
+
+    return waiting

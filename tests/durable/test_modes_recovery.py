@@ -10,28 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ascent.durable import RunRecord
+from ascent.durable import DURABILITY_ENV
 from ascent.durable._store import RunStore
 from ascent.testing.mock_openai import MockOpenAIServer, Reply, ToolCall
 
-from .conftest import Workers, record_of, wait_for
+from .conftest import Workers, paused, wait_for
 
 
 def _run_mode(group: Workers) -> Workers:
-    group.env["ASCENT_DURABILITY"] = "run"
+    group.env[DURABILITY_ENV] = "run"
     return group
 
 
 def _lookup() -> Reply:
     return Reply(tool_calls=[ToolCall(name="slow_lookup", arguments={"order_id": "A-1"})])
-
-
-def _done(url: str, run_id: str) -> Callable[[], RunRecord | None]:
-    def done() -> RunRecord | None:
-        record = record_of(url, run_id)
-        return record if record is not None and record.done else None
-
-    return done
 
 
 def _contents(request_body: dict[str, object]) -> list[object]:
@@ -99,34 +91,6 @@ def test_killed_after_a_pause_the_run_resumes_from_the_pause_not_its_start(
     assert types.count("approval_required") == 1 and types.count("run_resumed") == 1
 
 
-def test_an_approval_waits_across_a_crash_and_comes_from_another_process(
-    sqlite_url: str, workers: Callable[[str], Workers], mock_openai: MockOpenAIServer
-) -> None:
-    mock_openai.add(
-        Reply(tool_calls=[ToolCall(name="refund", arguments={"order_id": "A-9"})]),
-        Reply(text="Refunded."),
-    )
-    group = _run_mode(workers(sqlite_url))
-    first = group.spawn("replica-1", start="run-ok", input="Refund A-9")
-
-    def paused() -> RunRecord | None:
-        record = record_of(sqlite_url, "run-ok")
-        return record if record is not None and record.status == "awaiting_approval" else None
-
-    record = wait_for(paused, "the run to ask for approval")
-    assert [r.tool_name for r in record.pending_approvals] == ["refund"]
-    group.kill(first)
-
-    restarted = group.spawn("replica-1", approve="run-ok", wait="run-ok")
-    record = group.result(restarted)
-
-    assert record.status == "completed", record.error
-    assert record.output == "Refunded."
-    assert len(mock_openai.requests) == 2  # nothing before the pause ran again
-    types = [e.type for e in RunStore(sqlite_url).read_events("run-ok", after=0)]
-    assert types.count("approval_required") == 1 and "run_resumed" in types
-
-
 def test_a_replica_decides_a_run_that_waits_on_another_on_postgres(
     postgres_url: str, workers: Callable[[str], Workers], mock_openai: MockOpenAIServer
 ) -> None:
@@ -137,33 +101,9 @@ def test_a_replica_decides_a_run_that_waits_on_another_on_postgres(
     group = _run_mode(workers(postgres_url))
     waiting = group.spawn("replica-a", start="run-x", input="Refund A-9")
 
-    def paused() -> RunRecord | None:
-        record = record_of(postgres_url, "run-x")
-        return record if record is not None and record.status == "awaiting_approval" else None
-
-    wait_for(paused, "the run to ask for approval")
+    wait_for(paused(postgres_url, "run-x"), "the run to ask for approval")
     deciding = group.spawn("replica-b", approve="run-x", wait="run-x")
     record = group.result(deciding)
     assert record.status == "completed", record.error
     assert waiting.is_alive()  # the run went on where it waited, on replica-a
     assert [r.headers.get("x-worker-pid") for r in mock_openai.requests] == [str(waiting.pid)] * 2
-
-
-def test_a_replica_takes_over_the_runs_of_a_dead_one_on_postgres(
-    postgres_url: str, workers: Callable[[str], Workers], mock_openai: MockOpenAIServer
-) -> None:
-    mock_openai.add(_lookup(), _lookup(), Reply(text="Order A-1 has shipped."))
-    group = _run_mode(workers(postgres_url))
-    survivor = group.spawn("replica-b")
-    doomed = group.spawn("replica-a", start="run-pg", delay=60)
-    wait_for(lambda: (group.marks / f"started-{doomed.pid}").exists(), "the tool to start")
-    group.kill(doomed)
-
-    record = wait_for(_done(postgres_url, "run-pg"), "replica-b to finish the run")
-    assert record.status == "completed", record.error
-    assert record.output == "Order A-1 has shipped."
-    assert len(mock_openai.requests) == 3  # from its start: no checkpoint before the crash
-    calls = (group.marks / "calls").read_text().split()
-    assert calls == [str(doomed.pid), str(survivor.pid)]
-    store = RunStore(postgres_url)
-    assert store.stale_replicas("nobody", cutoff=float("inf")) == ["replica-b"]

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ascent.durable import RunRecord
+import pytest
+
+from ascent.durable import DURABILITY_ENV
 from ascent.durable._store import RunStore
 from ascent.testing.mock_openai import Delay, MockOpenAIServer, MockRequest, Reply, ToolCall
 
-from .conftest import Workers, record_of, wait_for
+from .conftest import Workers, finished, paused, record_of, wait_for
 
 
 def _script_lookup(mock: MockOpenAIServer) -> None:
@@ -69,45 +71,52 @@ def test_killed_mid_tool_the_run_resumes_without_repeating_model_calls(
     assert [e.type for e in events].count("run_started") == 1
 
 
+# steps: the finished model call is not made again; run: no checkpoint came before
+# the crash, so the run starts over and makes it again
+@pytest.mark.parametrize(("durability", "model_calls"), [("steps", 2), ("run", 3)])
 def test_a_replica_takes_over_the_runs_of_a_dead_one_on_postgres(
-    postgres_url: str, workers: Callable[[str], Workers], mock_openai: MockOpenAIServer
+    durability: str,
+    model_calls: int,
+    postgres_url: str,
+    workers: Callable[[str], Workers],
+    mock_openai: MockOpenAIServer,
 ) -> None:
-    _script_lookup(mock_openai)
+    lookup = ToolCall(name="slow_lookup", arguments={"order_id": "A-1"})
+    lookups = [Reply(tool_calls=[lookup]) for _ in range(model_calls - 1)]
+    mock_openai.add(*lookups, Reply(text="Order A-1 has shipped."))
     group = workers(postgres_url)
+    group.env[DURABILITY_ENV] = durability
     survivor = group.spawn("replica-b")
     doomed = group.spawn("replica-a", start="run-pg", delay=60)
     wait_for(lambda: (group.marks / f"started-{doomed.pid}").exists(), "the tool to start")
     group.kill(doomed)
 
-    def done() -> RunRecord | None:
-        record = record_of(postgres_url, "run-pg")
-        return record if record is not None and record.done else None
-
-    record = wait_for(done, "replica-b to finish the run")
+    record = wait_for(finished(postgres_url, "run-pg"), "replica-b to finish the run")
     assert record.status == "completed", record.error
     assert record.output == "Order A-1 has shipped."
-    assert len(mock_openai.requests) == 2
+    assert len(mock_openai.requests) == model_calls
     calls = (group.marks / "calls").read_text().split()
     assert calls == [str(doomed.pid), str(survivor.pid)]
     store = RunStore(postgres_url)
     assert store.stale_replicas("nobody", cutoff=float("inf")) == ["replica-b"]  # a was claimed
 
 
+@pytest.mark.parametrize("durability", ["steps", "run"])
 def test_an_approval_waits_across_a_crash_and_comes_from_another_process(
-    sqlite_url: str, workers: Callable[[str], Workers], mock_openai: MockOpenAIServer
+    durability: str,
+    sqlite_url: str,
+    workers: Callable[[str], Workers],
+    mock_openai: MockOpenAIServer,
 ) -> None:
     mock_openai.add(
         Reply(tool_calls=[ToolCall(name="refund", arguments={"order_id": "A-9"})]),
         Reply(text="Refunded."),
     )
     group = workers(sqlite_url)
+    group.env[DURABILITY_ENV] = durability
     first = group.spawn("replica-1", start="run-ok", input="Refund A-9")
 
-    def paused() -> RunRecord | None:
-        record = record_of(sqlite_url, "run-ok")
-        return record if record is not None and record.status == "awaiting_approval" else None
-
-    record = wait_for(paused, "the run to ask for approval")
+    record = wait_for(paused(sqlite_url, "run-ok"), "the run to ask for approval")
     assert [r.tool_name for r in record.pending_approvals] == ["refund"]
     group.kill(first)
 
@@ -118,7 +127,7 @@ def test_an_approval_waits_across_a_crash_and_comes_from_another_process(
 
     assert record.status == "completed", record.error
     assert record.output == "Refunded."
-    assert len(mock_openai.requests) == 2
+    assert len(mock_openai.requests) == 2  # in both durabilities, nothing before the pause again
     assert _tool_output_sent(mock_openai) == "refunded A-9"
     types = [e.type for e in RunStore(sqlite_url).read_events("run-ok", after=0)]
     assert types.count("approval_required") == 1 and "run_resumed" in types

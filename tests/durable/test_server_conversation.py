@@ -9,7 +9,7 @@ conversation is refused when the run is started, before anything is recorded.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ import openai
 import pytest
 from dbos import DBOS, SetWorkflowID
 
-from ascent import Agent, Message, function_tool
+from ascent import Agent, Message
 from ascent.durable import DurableEngine, RunRecord
 from ascent.durable._workflows import checkpointed_run_workflow, run_workflow
 from ascent.errors import ProviderCapabilityError, UserError
@@ -26,37 +26,17 @@ from ascent.models.openai_responses import OpenAIResponsesModel
 from ascent.testing.mock_openai import MockOpenAIServer, Reply
 from ascent.testing.mock_openai import ToolCall as MockToolCall
 
+from ..sample_tools import get_order, refund
+from ..wire import input_types
 from .conftest import Workers, wait_for
 
 MakeEngine = Callable[..., Any]
 MODES = ("steps", "turns", "run")
 
 
-@function_tool
-def get_order(order_id: str) -> str:
-    """Look up an order by id."""
-    return f"order {order_id}: shipped"
-
-
-@function_tool(needs_approval=True)
-def refund(order_id: str) -> str:
-    """Refund an order."""
-    return f"refunded {order_id}"
-
-
-@pytest.fixture
-async def client(mock_openai: MockOpenAIServer) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(base_url=mock_openai.base_url, api_key="k", timeout=5) as c:
-        yield c
-
-
 def _support(client: openai.AsyncOpenAI) -> Agent[Any]:
     model = OpenAIResponsesModel(model="gpt-4.1", client=client)
     return Agent(name="Support", instructions="Help.", model=model, tools=[get_order, refund])
-
-
-def _types(body: dict[str, Any]) -> list[str]:
-    return [item.get("type", "message") for item in body["input"]]
 
 
 def _bodies(mock: MockOpenAIServer) -> list[dict[str, Any]]:
@@ -65,10 +45,13 @@ def _bodies(mock: MockOpenAIServer) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_a_durable_run_sends_only_new_items_and_chains(
-    make_engine: MakeEngine, client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer, mode: str
+    make_engine: MakeEngine,
+    openai_client: openai.AsyncOpenAI,
+    mock_openai: MockOpenAIServer,
+    mode: str,
 ) -> None:
     mock_openai.add_tool_calls(("get_order", {"order_id": "A1"})).add_text("It shipped.")
-    engine: DurableEngine = await make_engine(agents=[_support(client)], durability=mode)
+    engine: DurableEngine = await make_engine(agents=[_support(openai_client)], durability=mode)
 
     started = await engine.start_run("Support", "Where is A1?", previous_response_id="resp_old")
     record = await engine.wait_run(started.id)
@@ -78,12 +61,12 @@ async def test_a_durable_run_sends_only_new_items_and_chains(
     first, second = _bodies(mock_openai)
     assert first["previous_response_id"] == "resp_old"
     assert first["store"] is True and "conversation" not in first
-    assert _types(first) == ["message"]
+    assert input_types(first) == ["message"]
     assert first["input"][0]["content"] == "Where is A1?"
     # the second call names the first response and sends only the tool's output
     assert second["previous_response_id"].startswith("resp_")
     assert second["previous_response_id"] != "resp_old"
-    assert _types(second) == ["function_call_output"]
+    assert input_types(second) == ["function_call_output"]
     events = [event.type async for event in engine.events(record.id, follow=False)]
     assert events.count("item") >= 3  # the run's items are all there, as without
 
@@ -91,7 +74,7 @@ async def test_a_durable_run_sends_only_new_items_and_chains(
 @pytest.mark.parametrize("mode", ["steps", "run"])
 async def test_a_sessions_history_stays_on_the_server_and_the_session_gets_every_item(
     make_engine: MakeEngine,
-    client: openai.AsyncOpenAI,
+    openai_client: openai.AsyncOpenAI,
     mock_openai: MockOpenAIServer,
     sqlite_url: str,
     mode: str,
@@ -100,7 +83,7 @@ async def test_a_sessions_history_stays_on_the_server_and_the_session_gets_every
     session = open_session(session_id, sqlite_url)
     await session.add_items([Message(role="user", content="Hi"), Message.assistant("Hello!")])
     mock_openai.add_text("Sure.")
-    engine: DurableEngine = await make_engine(agents=[_support(client)], durability=mode)
+    engine: DurableEngine = await make_engine(agents=[_support(openai_client)], durability=mode)
 
     started = await engine.start_run(
         "Support", "Check A1", session_id=session_id, conversation_id="conv_123"
@@ -111,17 +94,20 @@ async def test_a_sessions_history_stays_on_the_server_and_the_session_gets_every
     (body,) = _bodies(mock_openai)
     assert body["conversation"] == "conv_123"
     assert "previous_response_id" not in body
-    assert _types(body) == ["message"] and body["input"][0]["content"] == "Check A1"
+    assert input_types(body) == ["message"] and body["input"][0]["content"] == "Check A1"
     items = await open_session(session_id, sqlite_url).get_items()
     assert [getattr(item, "text", None) for item in items] == ["Hi", "Hello!", "Check A1", "Sure."]
 
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_a_run_paused_for_approval_resumes_the_chain(
-    make_engine: MakeEngine, client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer, mode: str
+    make_engine: MakeEngine,
+    openai_client: openai.AsyncOpenAI,
+    mock_openai: MockOpenAIServer,
+    mode: str,
 ) -> None:
     mock_openai.add_tool_calls(("refund", {"order_id": "A1"})).add_text("Refunded.")
-    engine: DurableEngine = await make_engine(agents=[_support(client)], durability=mode)
+    engine: DurableEngine = await make_engine(agents=[_support(openai_client)], durability=mode)
 
     started = await engine.start_run("Support", "Refund A1", previous_response_id="resp_start")
     paused = await engine.wait_run(started.id)
@@ -135,7 +121,7 @@ async def test_a_run_paused_for_approval_resumes_the_chain(
     assert first["previous_response_id"] == "resp_start"
     # the call after the pause continues from the paused call's response
     assert resumed["previous_response_id"] not in (None, "resp_start")
-    assert _types(resumed) == ["function_call_output"]
+    assert input_types(resumed) == ["function_call_output"]
 
 
 @pytest.mark.parametrize("mode", ["steps", "run"])
@@ -155,9 +141,9 @@ async def test_a_model_without_server_state_is_refused_at_start(
 
 
 async def test_the_engines_model_is_the_one_checked(
-    make_engine: MakeEngine, client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    make_engine: MakeEngine, openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
-    engine: DurableEngine = await make_engine(agents=[_support(client)], model="offline")
+    engine: DurableEngine = await make_engine(agents=[_support(openai_client)], model="offline")
 
     with pytest.raises(ProviderCapabilityError, match="offline"):
         await engine.start_run("Support", "Hi", previous_response_id="resp_1")
@@ -165,9 +151,9 @@ async def test_the_engines_model_is_the_one_checked(
 
 
 async def test_both_ids_at_once_are_refused(
-    make_engine: MakeEngine, client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    make_engine: MakeEngine, openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
-    engine: DurableEngine = await make_engine(agents=[_support(client)])
+    engine: DurableEngine = await make_engine(agents=[_support(openai_client)])
 
     with pytest.raises(UserError, match="not both"):
         await engine.start_run(
@@ -177,10 +163,10 @@ async def test_both_ids_at_once_are_refused(
 
 
 async def test_other_runs_keep_the_workflow_arguments_they_had(
-    make_engine: MakeEngine, client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    make_engine: MakeEngine, openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
     mock_openai.add_text("One.").add_text("Two.")
-    engine: DurableEngine = await make_engine(agents=[_support(client)])
+    engine: DurableEngine = await make_engine(agents=[_support(openai_client)])
 
     plain = await engine.wait_run((await engine.start_run("Support", "Hi")).id)
     chained = await engine.wait_run(
@@ -197,12 +183,15 @@ async def test_other_runs_keep_the_workflow_arguments_they_had(
 
 @pytest.mark.parametrize("mode", ["steps", "run"])
 async def test_a_workflow_recorded_with_the_old_arguments_still_runs(
-    make_engine: MakeEngine, client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer, mode: str
+    make_engine: MakeEngine,
+    openai_client: openai.AsyncOpenAI,
+    mock_openai: MockOpenAIServer,
+    mode: str,
 ) -> None:
     """A run recorded before the workflows took ``server_state``: its stored
     arguments are the ones it is recovered with, and they must still load."""
     mock_openai.add_text("Still here.")
-    engine: DurableEngine = await make_engine(agents=[_support(client)])
+    engine: DurableEngine = await make_engine(agents=[_support(openai_client)])
     run_id = uuid.uuid4().hex
     now = datetime.now(UTC)
     record = RunRecord(id=run_id, agent="Support", status="running", created_at=now, updated_at=now)
@@ -245,11 +234,11 @@ def test_a_run_recovered_after_a_crash_keeps_its_chain(
 
     assert record.status == "completed", record.error
     bodies = _bodies(mock_openai)
-    assert bodies[0]["previous_response_id"] == "resp_old" and _types(bodies[0]) == ["message"]
+    assert bodies[0]["previous_response_id"] == "resp_old" and input_types(bodies[0]) == ["message"]
     if mode == "run":  # the first call was made again, from the same response
         assert bodies[1]["previous_response_id"] == "resp_old"
-        assert _types(bodies[1]) == ["message"]
+        assert input_types(bodies[1]) == ["message"]
     last = bodies[-1]
     assert last["previous_response_id"] not in (None, "resp_old")
-    assert _types(last) == ["function_call_output"]
+    assert input_types(last) == ["function_call_output"]
     assert len(bodies) == (2 if mode == "steps" else 3)

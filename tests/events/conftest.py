@@ -25,6 +25,7 @@ from ascent.testing.nats import NATSServer
 from ascent.testing.rabbitmq import RabbitMQServer
 from ascent.testing.redis import RedisServer
 
+from ..engines import MakeEngine, engine_maker
 from ..sample_tools import lookup, refund
 
 DEADLINE = 30.0
@@ -88,22 +89,14 @@ async def make_broker(broker_url: str | None) -> AsyncIterator[Callable[[], Brok
 
 
 @pytest.fixture
-async def make_engine(sqlite_url: str) -> AsyncIterator[Callable[..., Any]]:
-    started: list[DurableEngine] = []
+async def make_engine(sqlite_url: str) -> AsyncIterator[MakeEngine]:
+    async with engine_maker(sqlite_url, executor_id="events-replica") as make:
 
-    async def make(**options: Any) -> DurableEngine:
-        options.setdefault("database_url", sqlite_url)
-        options.setdefault("poll_interval", 0.02)
-        options.setdefault("executor_id", "events-replica")
-        options.setdefault("agents", [support()])
-        engine = DurableEngine(**options)
-        await engine.start()
-        started.append(engine)
-        return engine
+        async def make_serving_support(**options: Any) -> DurableEngine:
+            options.setdefault("agents", [support()])
+            return await make(**options)
 
-    yield make
-    for engine in started:
-        await engine.stop()
+        yield make_serving_support
 
 
 class Collector:

@@ -38,13 +38,6 @@ def retry(sleeps: list[float]) -> RetryPolicy:
 
 
 @pytest.fixture
-async def openai_client(mock_openai: MockOpenAIServer) -> AsyncIterator[openai.AsyncOpenAI]:
-    client = openai.AsyncOpenAI(base_url=mock_openai.base_url, api_key="test-key", timeout=5)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
 async def slow_client(mock_openai: MockOpenAIServer) -> AsyncIterator[openai.AsyncOpenAI]:
     """A client that gives up after 0.2 s, for timeout tests."""
     client = openai.AsyncOpenAI(base_url=mock_openai.base_url, api_key="test-key", timeout=0.2)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 
 import openai
 import pytest
@@ -49,12 +48,6 @@ class Summary(BaseModel):
     status: str
 
 
-@pytest.fixture
-async def client(mock_openai: MockOpenAIServer) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(base_url=mock_openai.base_url, api_key="k", timeout=5) as c:
-        yield c
-
-
 async def _no_sleep(seconds: float) -> None:
     return None
 
@@ -70,7 +63,7 @@ def _models(client: openai.AsyncOpenAI) -> dict[str, object]:
 @pytest.mark.parametrize("api", ["chat", "responses"])
 @pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
 async def test_tool_run_over_the_wire(
-    api: str, streamed: bool, client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    api: str, streamed: bool, openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
     mock_openai.add(
         Reply(tool_calls=[ToolCall(name="get_order", arguments={"order_id": "A-7"})]),
@@ -78,7 +71,7 @@ async def test_tool_run_over_the_wire(
     )
     agent = Agent(
         name="support",
-        model=_models(client)[api],  # type: ignore[arg-type]
+        model=_models(openai_client)[api],  # type: ignore[arg-type]
         instructions="Be brief.",
         tools=[get_order],
         output_type=Summary,
@@ -112,14 +105,14 @@ async def test_tool_run_over_the_wire(
 
 
 async def test_a_failing_provider_is_retried_then_reported(
-    client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
     mock_openai.add(
         HTTPError(status=429, message="slow down", retry_after=0.01),
         HTTPError(status=500, message="boom"),
         Reply(text="finally"),
     )
-    agent = Agent(name="a", model=_models(client)["chat"])  # type: ignore[arg-type]
+    agent = Agent(name="a", model=_models(openai_client)["chat"])  # type: ignore[arg-type]
     assert (await Runner.run(agent, "x")).final_output == "finally"
 
     mock_openai.add(*[HTTPError(status=503, message="down for maintenance")] * 4)
@@ -155,7 +148,7 @@ def test_run_sync_repeatedly_with_a_named_model(
 
 @pytest.mark.parametrize("api", ["chat", "responses"])
 async def test_a_stream_cut_mid_answer_is_asked_again_and_the_run_completes(
-    api: str, client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    api: str, openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
     # cut once a few words are out (the Responses API opens with non-text events)
     after = 3 if api == "chat" else 7
@@ -163,7 +156,7 @@ async def test_a_stream_cut_mid_answer_is_asked_again_and_the_run_completes(
         BrokenStream(reply=Reply(text="Your order is on its way and"), after=after),
         Reply(text="Your order A-7 has shipped."),
     )
-    agent = Agent(name="support", model=_models(client)[api])  # type: ignore[arg-type]
+    agent = Agent(name="support", model=_models(openai_client)[api])  # type: ignore[arg-type]
     streaming = Runner.run_streamed(agent, "Where is A-7?")
     kinds = [event.type async for event in streaming.stream_events()]
 
@@ -175,10 +168,10 @@ async def test_a_stream_cut_mid_answer_is_asked_again_and_the_run_completes(
 
 
 async def test_a_model_that_never_answers_fails_the_run_at_its_deadline(
-    client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
     mock_openai.add(*[Delay(seconds=5.0) for _ in range(4)])
-    agent = Agent(name="support", model=_models(client)["chat"])  # type: ignore[arg-type]
+    agent = Agent(name="support", model=_models(openai_client)["chat"])  # type: ignore[arg-type]
     started = time.monotonic()
     with pytest.raises(RunTimeoutError, match=r"more than 0\.5s"):
         await Runner.run(agent, "Hello?", run_config=RunConfig(run_timeout=0.5))
@@ -186,10 +179,10 @@ async def test_a_model_that_never_answers_fails_the_run_at_its_deadline(
 
 
 async def test_a_per_call_timeout_from_the_run_config_bounds_each_attempt(
-    client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
     mock_openai.add(Delay(seconds=3.0), Reply(text="made it"))
-    agent = Agent(name="support", model=_models(client)["chat"])  # type: ignore[arg-type]
+    agent = Agent(name="support", model=_models(openai_client)["chat"])  # type: ignore[arg-type]
     result = await Runner.run(agent, "Hello?", run_config=RunConfig(model_timeout=0.3))
     assert result.final_output == "made it"
     assert len(mock_openai.requests) == 2  # the first attempt timed out and was retried

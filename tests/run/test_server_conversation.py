@@ -8,13 +8,12 @@ it), while the run's result holds every item, as without them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
 import pytest
 
-from ascent import Agent, FunctionCallOutput, Message, Runner, function_tool, handoff
+from ascent import Agent, FunctionCallOutput, Message, Runner, handoff
 from ascent.errors import ProviderCapabilityError, UserError
 from ascent.memory.session import InMemorySession
 from ascent.models import ModelSettings
@@ -24,23 +23,8 @@ from ascent.run.commands import CallModel
 from ascent.run.state import RunState
 from ascent.testing.mock_openai import MockOpenAIServer
 
-
-@function_tool
-def get_order(order_id: str) -> str:
-    """Look up an order by id."""
-    return f"order {order_id}: shipped"
-
-
-@function_tool(needs_approval=True)
-def refund(order_id: str) -> str:
-    """Refund an order."""
-    return f"refunded {order_id}"
-
-
-@pytest.fixture
-async def client(mock_openai: MockOpenAIServer) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(base_url=mock_openai.base_url, api_key="k", timeout=5) as c:
-        yield c
+from ..sample_tools import get_order, refund
+from ..wire import input_types
 
 
 def _agent(client: openai.AsyncOpenAI, **kwargs: Any) -> Agent:
@@ -48,16 +32,12 @@ def _agent(client: openai.AsyncOpenAI, **kwargs: Any) -> Agent:
     return Agent(name="Support", instructions="Help.", model=model, tools=[get_order], **kwargs)
 
 
-def _types(body: dict[str, Any]) -> list[str]:
-    return [item.get("type", "message") for item in body["input"]]
-
-
 @pytest.mark.parametrize("stream", [False, True])
 async def test_previous_response_id_sends_only_new_items_and_chains(
-    client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer, stream: bool
+    openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer, stream: bool
 ) -> None:
     mock_openai.add_tool_calls(("get_order", {"order_id": "A1"})).add_text("It shipped.")
-    agent = _agent(client)
+    agent = _agent(openai_client)
 
     if stream:
         streamed = Runner.run_streamed(agent, "Where is A1?", previous_response_id="resp_old")
@@ -71,12 +51,12 @@ async def test_previous_response_id_sends_only_new_items_and_chains(
     assert first["previous_response_id"] == "resp_old"
     assert first["store"] is True
     assert "conversation" not in first
-    assert _types(first) == ["message"]
+    assert input_types(first) == ["message"]
     assert first["input"][0]["content"] == "Where is A1?"
     # the second call names the first response and sends only the tool's output
     assert second["previous_response_id"] != "resp_old"
     assert second["previous_response_id"].startswith("resp_")
-    assert _types(second) == ["function_call_output"]
+    assert input_types(second) == ["function_call_output"]
     # the result keeps every item, as without server-side state
     assert result.final_output == "It shipped."
     assert [type(item).__name__ for item in result.new_items] == [
@@ -91,13 +71,13 @@ async def test_previous_response_id_sends_only_new_items_and_chains(
 
 
 async def test_each_call_chains_to_the_response_before_it(
-    client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
     mock_openai.add_tool_calls(("get_order", {"order_id": "A1"}))
     mock_openai.add_tool_calls(("get_order", {"order_id": "B2"}))
     mock_openai.add_text("Both shipped.")
 
-    result = await Runner.run(_agent(client), "A1 and B2?", previous_response_id="resp_0")
+    result = await Runner.run(_agent(openai_client), "A1 and B2?", previous_response_id="resp_0")
 
     chain = [request.body["previous_response_id"] for request in mock_openai.requests]
     assert chain[0] == "resp_0"
@@ -107,17 +87,17 @@ async def test_each_call_chains_to_the_response_before_it(
 
 
 async def test_conversation_id_is_sent_on_every_call_without_chaining(
-    client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
     mock_openai.add_tool_calls(("get_order", {"order_id": "A1"})).add_text("It shipped.")
 
-    result = await Runner.run(_agent(client), "Where is A1?", conversation_id="conv_123")
+    result = await Runner.run(_agent(openai_client), "Where is A1?", conversation_id="conv_123")
 
     for request in mock_openai.requests:
         assert request.body["conversation"] == "conv_123"
         assert "previous_response_id" not in request.body
         assert request.body["store"] is True
-    assert [_types(r.body) for r in mock_openai.requests] == [
+    assert [input_types(r.body) for r in mock_openai.requests] == [
         ["message"],
         ["function_call_output"],
     ]
@@ -139,40 +119,40 @@ def test_run_sync_takes_them_too(
 
 
 async def test_without_server_state_the_whole_conversation_is_sent(
-    client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
     mock_openai.add_tool_calls(("get_order", {"order_id": "A1"})).add_text("It shipped.")
 
-    result = await Runner.run(_agent(client), "Where is A1?")
+    result = await Runner.run(_agent(openai_client), "Where is A1?")
 
     second = mock_openai.requests[1].body
     assert "previous_response_id" not in second and second["store"] is False
-    assert _types(second) == ["message", "function_call", "function_call_output"]
+    assert input_types(second) == ["message", "function_call", "function_call_output"]
     assert result.state.server_conversation is None
     assert result.last_response_id is not None
 
 
 async def test_a_sessions_history_stays_on_the_server(
-    client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
     session = InMemorySession("s1")
     await session.add_items([Message(role="user", content="Hi"), Message.assistant("Hello!")])
     mock_openai.add_text("Sure.")
 
     result = await Runner.run(
-        _agent(client), "Check A1", session=session, previous_response_id="resp_prev"
+        _agent(openai_client), "Check A1", session=session, previous_response_id="resp_prev"
     )
 
-    assert _types(mock_openai.requests[0].body) == ["message"]
+    assert input_types(mock_openai.requests[0].body) == ["message"]
     assert mock_openai.requests[0].body["input"][0]["content"] == "Check A1"
     assert len(result.to_input_list()) == 4
     assert len(await session.get_items()) == 4
 
 
 async def test_a_paused_run_resumes_the_chain_from_its_saved_state(
-    client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
-    model = OpenAIResponsesModel(model="gpt-4.1", client=client)
+    model = OpenAIResponsesModel(model="gpt-4.1", client=openai_client)
     agent = Agent(name="Support", model=model, tools=[refund])
     mock_openai.add_tool_calls(("refund", {"order_id": "A1"})).add_text("Refunded.")
 
@@ -189,15 +169,15 @@ async def test_a_paused_run_resumes_the_chain_from_its_saved_state(
 
     resumed = mock_openai.requests[1].body
     assert resumed["previous_response_id"] == paused_id
-    assert _types(resumed) == ["function_call_output"]
+    assert input_types(resumed) == ["function_call_output"]
     assert result.final_output == "Refunded."
     assert isinstance(result.new_items[-2], FunctionCallOutput)
 
 
 async def test_a_resumed_state_takes_no_new_server_state(
-    client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
-    model = OpenAIResponsesModel(model="gpt-4.1", client=client)
+    model = OpenAIResponsesModel(model="gpt-4.1", client=openai_client)
     agent = Agent(name="Support", model=model, tools=[refund])
     mock_openai.add_tool_calls(("refund", {"order_id": "A1"}))
     paused = await Runner.run(agent, "Refund A1")
@@ -207,19 +187,19 @@ async def test_a_resumed_state_takes_no_new_server_state(
 
 
 async def test_both_ids_at_once_are_refused(
-    client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
     with pytest.raises(UserError, match="not both"):
         await Runner.run(
-            _agent(client), "Hi", previous_response_id="resp_1", conversation_id="conv_1"
+            _agent(openai_client), "Hi", previous_response_id="resp_1", conversation_id="conv_1"
         )
     assert mock_openai.requests == []
 
 
 async def test_store_false_cannot_chain(
-    client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
-    agent = _agent(client, model_settings=ModelSettings(store=False))
+    agent = _agent(openai_client, model_settings=ModelSettings(store=False))
 
     with pytest.raises(UserError, match="store=False"):
         await Runner.run(agent, "Hi", previous_response_id="resp_1")
@@ -228,9 +208,11 @@ async def test_store_false_cannot_chain(
 
 @pytest.mark.parametrize("model", ["chat", "offline"])
 async def test_providers_without_server_state_refuse_it_before_any_request(
-    client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer, model: str
+    openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer, model: str
 ) -> None:
-    chosen = OpenAIChatModel(model="gpt-4.1", client=client) if model == "chat" else "offline"
+    chosen = (
+        OpenAIChatModel(model="gpt-4.1", client=openai_client) if model == "chat" else "offline"
+    )
     agent = Agent(name="Support", model=chosen)
 
     with pytest.raises(ProviderCapabilityError, match="previous_response_id is not supported"):
@@ -247,26 +229,26 @@ def _triage(client: openai.AsyncOpenAI, input_filter: Any) -> Agent:
 
 
 async def test_a_handoff_that_filters_the_conversation_is_refused(
-    client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
     mock_openai.add_tool_calls(("transfer_to_billing", {}))
-    forget = _triage(client, lambda data: dataclasses.replace(data, input_history=()))
+    forget = _triage(openai_client, lambda data: dataclasses.replace(data, input_history=()))
 
     with pytest.raises(UserError, match="cannot forget"):
         await Runner.run(forget, "Bill me", previous_response_id="resp_1")
 
 
 async def test_a_handoff_whose_filter_keeps_everything_goes_on(
-    client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
+    openai_client: openai.AsyncOpenAI, mock_openai: MockOpenAIServer
 ) -> None:
     mock_openai.add_tool_calls(("transfer_to_billing", {})).add_text("Billing here.")
 
     result = await Runner.run(
-        _triage(client, lambda data: data), "Bill me", previous_response_id="resp_1"
+        _triage(openai_client, lambda data: data), "Bill me", previous_response_id="resp_1"
     )
 
     assert result.last_agent.name == "Billing"
-    assert _types(mock_openai.requests[1].body) == ["function_call_output"]
+    assert input_types(mock_openai.requests[1].body) == ["function_call_output"]
 
 
 def test_the_model_call_command_round_trips_through_json() -> None:

@@ -121,6 +121,33 @@ def sse_events(text: str) -> list[dict[str, Any]]:
     return events
 
 
+def refund_across(
+    client: httpx.Client, a: str, b: str, body: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Start the Shop refund on replica ``a``; read, stream and approve it on ``b``,
+    then follow the rest of its stream on ``a``. The run as started and as decided."""
+    run: dict[str, Any] = client.post(f"{a}/v1/agents/Shop/runs", json=body).json()
+    assert run["status"] == "awaiting_approval"
+    assert client.get(f"{b}/v1/runs/{run['id']}").json() == run
+    paused = sse_events(client.get(f"{b}/v1/runs/{run['id']}/events").text)
+    assert paused[-2]["event"] == "approval_required"
+    last = int(str(paused[-2]["id"]))
+
+    call_id = run["pending_approvals"][0]["call_id"]
+    decided: dict[str, Any] = client.post(
+        f"{b}/v1/runs/{run['id']}/approvals",
+        json={"decisions": [{"call_id": call_id, "approved": True}]},
+    ).json()
+    assert decided["status"] == "completed"
+    assert decided["output"] == "Here is what I found: refund: refunded A-1042"
+    rest = sse_events(
+        client.get(f"{a}/v1/runs/{run['id']}/events", headers={"Last-Event-ID": str(last)}).text
+    )
+    assert [int(str(e["id"])) for e in rest[:-1]] == list(range(last + 1, len(rest) + last))
+    assert rest[-2]["event"] == "run_completed"
+    return run, decided
+
+
 @contextmanager
 def replicas(url: str, *names: str, env: dict[str, str] | None = None) -> Iterator[list[str]]:
     """``ascent serve`` processes on ``url`` (PostgreSQL), one per executor name; their base URLs.

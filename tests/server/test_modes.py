@@ -15,8 +15,8 @@ import pytest
 
 from ascent.testing.postgres import PostgresServer
 
+from .conftest import refund_across, sse_events
 from .conftest import replicas as serving_replicas
-from .conftest import sse_events
 
 ASYNC = pytest.mark.asyncio(loop_scope="package")
 HEADERS = {"Authorization": "Bearer key-acme"}
@@ -90,24 +90,4 @@ def test_a_run_mode_run_paused_on_one_replica_is_approved_and_streamed_on_the_ot
 ) -> None:
     a, b = replicas
     with httpx.Client(headers=HEADERS, timeout=30) as client:
-        run = client.post(
-            f"{a}/v1/agents/Shop/runs", json={"input": "Refund order A-1042", "durability": "run"}
-        ).json()
-        assert run["status"] == "awaiting_approval"
-        assert client.get(f"{b}/v1/runs/{run['id']}").json() == run
-        paused = sse_events(client.get(f"{b}/v1/runs/{run['id']}/events").text)
-        assert paused[-2]["event"] == "approval_required"
-        last = int(str(paused[-2]["id"]))
-
-        call_id = run["pending_approvals"][0]["call_id"]
-        decided = client.post(
-            f"{b}/v1/runs/{run['id']}/approvals",
-            json={"decisions": [{"call_id": call_id, "approved": True}]},
-        ).json()
-        assert decided["status"] == "completed"
-        assert decided["output"] == "Here is what I found: refund: refunded A-1042"
-        rest = sse_events(
-            client.get(f"{a}/v1/runs/{run['id']}/events", headers={"Last-Event-ID": str(last)}).text
-        )
-        assert [int(str(e["id"])) for e in rest[:-1]] == list(range(last + 1, len(rest) + last))
-        assert rest[-2]["event"] == "run_completed"
+        refund_across(client, a, b, {"input": "Refund order A-1042", "durability": "run"})

@@ -7,25 +7,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import openai
 import pytest
 import pytest_asyncio
 
-from ascent import Agent, function_tool
+from ascent import Agent
 from ascent.durable import DurableEngine
 from ascent.models.openai_responses import OpenAIResponsesModel
 from ascent.testing.mock_openai import MockOpenAIServer
 
+from ..sample_tools import get_order
+from ..wire import input_types
+
 pytestmark = pytest.mark.asyncio(loop_scope="package")
-
-
-@function_tool
-def get_order(order_id: str) -> str:
-    """Look up an order by id."""
-    return f"order {order_id}: shipped"
 
 
 @pytest_asyncio.fixture(loop_scope="package")
@@ -41,10 +37,6 @@ async def chained(
             yield mock_openai
         finally:
             del engine.agents._agents["Chained"]
-
-
-def _types(body: dict[str, Any]) -> list[str]:
-    return [item.get("type", "message") for item in body["input"]]
 
 
 @pytest.mark.parametrize("durability", ["steps", "turns", "run"])
@@ -68,9 +60,9 @@ async def test_a_served_run_continues_a_response_and_sends_only_new_items(
     assert run["output"] == "It shipped."
     first, second = (request.body for request in chained.requests)
     assert first["previous_response_id"] == "resp_old"
-    assert _types(first) == ["message"] and first["input"][0]["content"] == "Where is A1?"
+    assert input_types(first) == ["message"] and first["input"][0]["content"] == "Where is A1?"
     assert second["previous_response_id"] not in (None, "resp_old")
-    assert _types(second) == ["function_call_output"]
+    assert input_types(second) == ["function_call_output"]
 
 
 async def test_a_sessions_second_turn_in_a_conversation_sends_only_its_message(
@@ -86,7 +78,7 @@ async def test_a_sessions_second_turn_in_a_conversation_sends_only_its_message(
 
     second = chained.requests[1].body
     assert second["conversation"] == "conv_9" and "previous_response_id" not in second
-    assert _types(second) == ["message"] and second["input"][0]["content"] == "Check A1"
+    assert input_types(second) == ["message"] and second["input"][0]["content"] == "Check A1"
     items = (await acme.get(f"/v1/sessions/{session}/items")).json()["items"]
     assert len(items) == 4  # the session keeps every item, as without
 

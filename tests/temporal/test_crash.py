@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,48 +15,23 @@ from temporalio.testing import WorkflowEnvironment
 from ascent.temporal import TemporalRuns
 from ascent.testing.mock_openai import MockOpenAIServer
 
-ROOT = Path(__file__).resolve().parents[2]
+from .processes import worker_process
+
 GUARD = 120.0
 
 
 @contextmanager
 def worker(target: str, task_queue: str, marks: Path, mock: MockOpenAIServer) -> Iterator[int]:
-    """``ascent worker`` in a process of its own; yields its process id."""
+    """The crash app's worker, calling ``mock`` and leaving its marks in ``marks``."""
     env = {
-        **os.environ,
         "OPENAI_BASE_URL": mock.base_url,
         "OPENAI_API_KEY": "test",
         "ASCENT_TEST_MARKS": str(marks),
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ascent.cli",
-            "worker",
-            "--temporal",
-            target,
-            "--task-queue",
-            task_queue,
-            "--max-cached-workflows",
-            "0",
-            "tests.temporal.crash_app:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield process.pid
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    options = ("--max-cached-workflows", "0")
+    app = "tests.temporal.crash_app:app"
+    with worker_process(target, task_queue, app, *options, env=env) as pid:
+        yield pid
 
 
 async def _appears(pattern: str, marks: Path) -> Path:

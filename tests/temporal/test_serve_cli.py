@@ -4,10 +4,6 @@ service's database."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,39 +19,15 @@ from ascent.server import create_app
 from ascent.storage import dispose_engines
 from ascent.temporal import TemporalEngine
 
-ROOT = Path(__file__).resolve().parents[2]
+from .processes import worker_process
 
 
 @contextmanager
-def worker(target: str, task_queue: str, database_url: str) -> Iterator[None]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ascent.cli",
-            "worker",
-            "--temporal",
-            target,
-            "--task-queue",
-            task_queue,
-            "--database-url",
-            database_url,
-            "tests.temporal.served_app:agents",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def worker(target: str, task_queue: str, database_url: str) -> Iterator[int]:
+    """A worker of the served app that writes its runs' records to ``database_url``."""
+    options = ("--database-url", database_url)
+    with worker_process(target, task_queue, "tests.temporal.served_app:agents", *options) as pid:
+        yield pid
 
 
 async def test_a_worker_process_runs_the_service_s_runs(

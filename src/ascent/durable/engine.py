@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import hashlib
 import logging
 import os
@@ -153,6 +152,7 @@ class DurableEngine:
         self.schedules = Schedules(self.agents)
         self._parts: _Parts | None = None
         self._store: RunStore | None = None
+        self._book: RunBook | None = None  # the last start's, kept: the tables stay readable
         self._replica: Replica | None = None
         self._owns_dbos = False  # this engine made the process's DBOS (and must destroy it)
 
@@ -189,6 +189,7 @@ class DurableEngine:
             self._store = await asyncio.to_thread(RunStore, self.database_url)
         store = self._store
         news = RunNews(store, poll_interval=self.poll_interval)
+        book = self._book = RunBook.sharing(store, news)
         workflows = RunWorkflows(store=store, news=news, agents=self.agents, settings=self.settings)
         set_active(workflows)  # before DBOS launches: it resumes pending runs at once
         listener: NewsListener | None = None
@@ -219,7 +220,7 @@ class DurableEngine:
                 store=store,
                 news=news,
                 workflows=workflows,
-                book=RunBook.sharing(store, news),
+                book=book,
                 listener=listener,
             )
             if listener is not None:  # PostgreSQL: other replicas' news without polling
@@ -358,31 +359,29 @@ class DurableEngine:
 
     async def get_run(self, run_id: str, *, tenant: str | None = None) -> RunRecord:
         """The run's record; :class:`RunNotFound` if there is none for ``tenant``."""
-        return await self._started_parts().news.get_run(run_id, tenant=tenant)
+        return await self._started_parts().book.get_run(run_id, tenant=tenant)
 
     async def list_runs(
         self, *, tenant: str | None = None, schedule: str | None = None, limit: int = 50
     ) -> list[RunRecord]:
         """The latest runs of ``tenant`` (of one schedule, if given), newest first."""
-        return await asyncio.to_thread(
-            self.store.list_runs, tenant=tenant, schedule=schedule, limit=limit
-        )
+        return await self._records().list_runs(tenant=tenant, schedule=schedule, limit=limit)
 
     async def page_runs(self, *, tenant: str | None = None, **filters: Any) -> RunPage:
         """A page of ``tenant``'s runs, newest first, and the ``before`` of the next page
         (None after the last); ``filters`` as for :meth:`RunStore.page_runs`."""
-        return await asyncio.to_thread(functools.partial(self.store.page_runs, **filters), tenant)
+        return await self._records().page_runs(tenant=tenant, **filters)
 
     async def usage(self, *, tenant: str | None = None, since: float | None = None) -> UsageSum:
         """The summed usage of ``tenant``'s runs created since ``since``, and their count."""
-        return await asyncio.to_thread(self.store.sum_usage, tenant, since)
+        return await self._records().usage(tenant=tenant, since=since)
 
     async def wait_run(
         self, run_id: str, *, tenant: str | None = None, timeout: float | None = None
     ) -> RunRecord:
         """Wait until the run is over or waits for approval; after ``timeout``
         seconds, return the record as it is."""
-        return await self._started_parts().news.wait_run(run_id, tenant=tenant, timeout=timeout)
+        return await self._started_parts().book.wait_run(run_id, tenant=tenant, timeout=timeout)
 
     def events(
         self,
@@ -394,8 +393,8 @@ class DurableEngine:
     ) -> AsyncIterator[RunEvent]:
         """The run's events with ``seq > after``; with ``follow``, then the new ones
         as they come, until the run is over or waits for approval."""
-        news = self._started_parts().news
-        return news.follow(run_id, after=after, tenant=tenant, follow=follow)
+        book = self._started_parts().book
+        return book.events(run_id, after=after, tenant=tenant, follow=follow)
 
     async def decide(
         self,
@@ -483,6 +482,13 @@ class DurableEngine:
             return {"previous_response_id": previous_response_id}
         assert conversation_id is not None
         return {"conversation_id": conversation_id}
+
+    def _records(self) -> RunBook:
+        """The book over the run tables, for listings: readable after :meth:`stop`
+        too, as :attr:`store` is."""
+        if self._book is None:
+            raise UserError("the DurableEngine is not started: call `await engine.start()`")
+        return self._book
 
     def _started_parts(self) -> _Parts:
         if self._parts is None:

@@ -105,14 +105,18 @@ class RunBook:
     async def list_runs(
         self, *, tenant: str | None = None, schedule: str | None = None, limit: int = 50
     ) -> list[RunRecord]:
+        """The latest runs of ``tenant`` (of one schedule, if given), newest first."""
         return await asyncio.to_thread(
             self.store.list_runs, tenant=tenant, schedule=schedule, limit=limit
         )
 
     async def page_runs(self, *, tenant: str | None = None, **filters: Any) -> RunPage:
+        """A page of ``tenant``'s runs, newest first, and the ``before`` of the next page
+        (None after the last); ``filters`` as for :meth:`RunStore.page_runs`."""
         return await asyncio.to_thread(functools.partial(self.store.page_runs, **filters), tenant)
 
     async def usage(self, *, tenant: str | None = None, since: float | None = None) -> UsageSum:
+        """The summed usage of ``tenant``'s runs created since ``since``, and their count."""
         return await asyncio.to_thread(self.store.sum_usage, tenant, since)
 
     async def wait_run(

@@ -96,7 +96,7 @@ class DatabaseRunLog:
         updated = await book.update(
             run_id, status="awaiting_approval", pending=requests, events=[entry]
         )
-        if updated is None and await asyncio.to_thread(book.store.get_run, run_id) is None:
+        if updated is None and await book.find(run_id) is None:
             await book.append(run_id, [entry])  # a run no service keeps: its log only
 
     async def ended(

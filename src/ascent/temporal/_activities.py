@@ -18,18 +18,15 @@ from pydantic import TypeAdapter
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from ..agent import Agent
 from ..context import RunContext
 from ..errors import AscentError, MCPError, ModelAPIError, UserError
-from ..items import Item, input_to_items, items_to_json
-from ..memory.session import IdempotentSession, Session
+from ..items import input_to_items, items_to_json
+from ..memory.session import IdempotentSession
 from ..run.commands import ApprovalRequest, Command, command_result_adapter
-from ..run.config import DEFAULT_MAX_TURNS, RunConfig
 from ..run.events import ApprovalRequiredEvent, ResponseDiscardedEvent, StreamEvent
 from ..run.interpreter import Interpreter
-from ..run.result import RunResult
 from ..run.scope import Emit, RunScope, cancel_and_wait
-from ..run.start import agent_graph, run_agent
+from ..run.start import agent_graph, nested_run
 from ..run.state import RunState
 from ._messages import (
     EVENTS_ACTIVITY,
@@ -111,7 +108,7 @@ class RunActivities:
             hooks=app.hooks,
             emit=emit,
         )
-        interpreter = Interpreter(scope=scope, session=None, nested_run=_nested_run)
+        interpreter = Interpreter(scope=scope, session=None, nested_run=nested_run)
         try:
             result = await interpreter.execute(command)
         finally:
@@ -193,28 +190,3 @@ async def _heartbeat() -> None:
     while True:
         activity.heartbeat()
         await asyncio.sleep(pause)
-
-
-async def _nested_run(
-    agent: Agent[Any],
-    request: str | list[Item],
-    *,
-    max_turns: int | None,
-    context: Any,
-    config: RunConfig,
-    emit: Emit | None,
-    parent_call_id: str | None,
-    session: Session | None = None,
-) -> RunResult:
-    """A run inside a command (an agent used as a tool, a classifier guardrail):
-    in process, inside the activity, as in any other run."""
-    return await run_agent(
-        agent,
-        request,
-        config=config,
-        context=context,
-        max_turns=max_turns or DEFAULT_MAX_TURNS,
-        session=session,
-        emit=emit,
-        parent_call_id=parent_call_id,
-    )

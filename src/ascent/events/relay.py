@@ -160,8 +160,8 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), pause)
             if count > 1 and self._wake.is_set():
-                # several at once: busy. Let a burst of commits gather into one pass (each pass takes
-                # the database's write lock the writers want too), idle: at once
+                # several at once: busy. A burst of commits gathers into one pass (each
+                # pass takes the write lock the writers want too); idle: at once
                 await asyncio.sleep(self.gather)
 
 

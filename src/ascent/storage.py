@@ -10,6 +10,7 @@ and code that never stores anything never pays for it.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ __all__ = [
     "DATABASE_URL_ENV",
     "IDLE_PING_SECONDS",
     "LazyTables",
+    "after_commit",
     "configure_sqlite",
     "database_url",
     "display_url",
@@ -212,9 +214,26 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         try:
             yield conn
         except BaseException:
+            conn.info.pop(_AFTER_COMMIT, None)
             conn.rollback()
             raise
+        callbacks = conn.info.pop(_AFTER_COMMIT, ())
         conn.commit()
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # the data is committed: a listener's failure is its own
+            logging.getLogger("ascent.storage").exception("an after-commit callback failed")
+
+
+_AFTER_COMMIT = "ascent.after_commit"
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
+    """Call ``callback`` once the :func:`write_transaction` holding ``conn`` commits
+    (in the writing thread; not at all if it rolls back): how a write tells
+    in-process listeners that what it wrote is there to be read."""
+    conn.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 class LazyTables(Generic[T]):

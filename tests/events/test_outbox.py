@@ -215,3 +215,42 @@ def test_published_events_are_pruned_after_their_retention(database_url: str) ->
     assert outbox.prune(older_than=3600) == 0  # published just now: kept
     assert outbox.prune(older_than=-1) == 1  # past its retention: gone
     assert [e.subject for e in outbox.entries()] == ["waiting"]  # unpublished: never pruned
+
+
+async def test_a_commit_in_this_process_wakes_the_relay_and_a_rollback_does_not(
+    database_url: str,
+) -> None:
+    """The relay looks for rows only once an hour here: what it publishes, it heard of."""
+    import asyncio
+
+    broker = LocalBroker()
+    seen: asyncio.Queue[CloudEvent] = asyncio.Queue()
+
+    async def take(body: bytes) -> None:
+        seen.put_nowait(parse_event(body))
+
+    await broker.subscribe("ascent.runs", take)
+    relay = OutboxRelay(database_url, broker, name="relay-w", interval=3600.0)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.1)  # its first look, at start, found nothing
+        store = RunStore(database_url)
+        assert await asyncio.to_thread(store.insert_run, record("w1"))
+        first = await asyncio.wait_for(seen.get(), 30)
+        assert (first.subject, first.type) == ("w1", RUN_STARTED)
+        # a write that rolls back wakes nobody (and has nothing to publish)
+        woken: list[int] = []
+        stop = relay.outbox.on_write(lambda: woken.append(1))
+        assert not await asyncio.to_thread(store.insert_run, record("w1"))
+        assert woken == []
+        await asyncio.to_thread(store.insert_run, record("w2"))
+        assert woken == [1]
+        stop()
+        second = await asyncio.wait_for(seen.get(), 30)
+        assert second.subject == "w2"
+    finally:
+        await relay.stop()
+    # a stopped relay listens no more
+    await asyncio.to_thread(RunStore(database_url).insert_run, record("w3"))
+    await broker.join()
+    assert seen.empty()

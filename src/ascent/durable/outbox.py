@@ -22,13 +22,13 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from pydantic_core import from_json, to_json
 
-from ..storage import write_transaction
+from ..storage import after_commit, write_transaction
 from ._schema import schema
 
 if TYPE_CHECKING:
@@ -190,10 +190,26 @@ def _review(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# what to call when a transaction that wrote outbox rows commits, per database engine
+_listeners: dict[Engine, list[Callable[[], None]]] = {}
+
+
+def _notify(engine: Engine) -> Callable[[], None]:
+    def notify() -> None:
+        for listener in list(_listeners.get(engine, ())):
+            listener()
+
+    return notify
+
+
 def write_outbox(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` in the caller's transaction (the one writing the change)."""
+    """Insert ``rows`` in the caller's transaction (the one writing the change); once
+    it commits, this process's relays on the database hear of it (they publish at
+    once rather than at their next look)."""
     if rows:
         conn.execute(table.insert(), list(rows))
+        if _listeners.get(conn.engine):
+            after_commit(conn, _notify(conn.engine))
 
 
 class Outbox:
@@ -203,6 +219,20 @@ class Outbox:
         self.url = url
         self.table = schema().outbox
         self.engine: Engine = schema.engine(url)
+
+    def on_write(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` (in the writing thread) each time a transaction of this
+        process commits outbox rows on this database; returns what stops it."""
+        _listeners.setdefault(self.engine, []).append(listener)
+
+        def stop() -> None:
+            found = _listeners.get(self.engine, [])
+            if listener in found:
+                found.remove(listener)
+            if not found:
+                _listeners.pop(self.engine, None)
+
+        return stop
 
     def add(self, entry_type: str, data: dict[str, Any], *, topic: str, id: str) -> bool:
         """Add an event of the application's own (not a run's change); False if an
@@ -221,7 +251,7 @@ class Outbox:
         }
         try:
             with write_transaction(self.engine) as conn:
-                conn.execute(self.table.insert(), [row])
+                write_outbox(conn, self.table, [row])
         except IntegrityError:
             return False
         return True

@@ -42,7 +42,7 @@ _LOGGER = logging.getLogger("ascent.events.broker")
 _PUBLISH_TIMEOUT = 10.0
 # messages a NATS group member fetches per request (one per request caps a consumer
 # at a few hundred a second); those it holds unacknowledged when it dies come back
-_NATS_FETCH = 10
+_NATS_FETCH = 100
 
 
 def _require() -> None:

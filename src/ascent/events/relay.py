@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 
 from ..durable.outbox import EVENT_SOURCE, Outbox, OutboxEntry
 from .broker import Broker
@@ -29,7 +30,9 @@ _PRUNE_EVERY = 60.0
 class OutboxRelay:
     """Publishes ``database_url``'s outbox to ``broker``.
 
-    ``interval`` is how often an idle relay looks for new rows, ``batch`` how
+    ``interval`` is how often an idle relay looks for new rows (written by other
+    processes: a commit in this one wakes it at once; after a pass that found several
+    (a busy database), it waits ``gather`` seconds for more first), ``batch`` how
     many it claims at once and ``lease`` how long (seconds) a claim keeps other
     relays off: longer than publishing a batch takes. Published events are kept
     ``retention`` seconds (None: for ever), then deleted.
@@ -43,6 +46,7 @@ class OutboxRelay:
         name: str | None = None,
         source: str = EVENT_SOURCE,
         interval: float = 0.05,
+        gather: float = 0.01,
         batch: int = 100,
         lease: float = 30.0,
         retention: float | None = 24 * 3600.0,
@@ -52,6 +56,7 @@ class OutboxRelay:
         self.name = name or f"relay-{uuid.uuid4().hex[:12]}"
         self.source = source
         self.interval = interval
+        self.gather = gather
         self.batch = batch
         self.lease = lease
         self.retention = retention
@@ -59,6 +64,7 @@ class OutboxRelay:
         self._pruned_at = 0.0
         self._outbox: Outbox | None = None
         self._task: asyncio.Task[None] | None = None
+        self._unhear: Callable[[], None] | None = None
         self._wake = asyncio.Event()
         self._passing = asyncio.Lock()  # one pass at a time: a pass re-claims its own rows
 
@@ -70,10 +76,20 @@ class OutboxRelay:
 
     async def start(self) -> None:
         if self._task is None:
-            await asyncio.to_thread(lambda: self.outbox)
+            outbox = await asyncio.to_thread(lambda: self.outbox)
+            loop = asyncio.get_running_loop()
+
+            def committed() -> None:  # in the writing thread
+                with contextlib.suppress(RuntimeError):  # the loop is closed
+                    loop.call_soon_threadsafe(self._wake.set)
+
+            self._unhear = outbox.on_write(committed)
             self._task = asyncio.create_task(self._run(), name=f"ascent-relay-{self.name}")
 
     async def stop(self) -> None:
+        if self._unhear is not None:
+            self._unhear()
+            self._unhear = None
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -128,6 +144,7 @@ class OutboxRelay:
     async def _run(self) -> None:
         pause = self.interval
         while True:
+            self._wake.clear()  # before the pass: a commit during it brings the next at once
             try:
                 count = await self.publish_pending()
                 await self._prune()
@@ -140,9 +157,12 @@ class OutboxRelay:
                 pause = min(max(pause * 2, self.interval), 5.0)
             if count >= self.batch:
                 continue  # more are waiting
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), pause)
+            if count > 1 and self._wake.is_set():
+                # several at once: busy. A burst of commits gathers into one pass (each
+                # pass takes the write lock the writers want too); idle: at once
+                await asyncio.sleep(self.gather)
 
 
 def _waves(entries: list[OutboxEntry]) -> list[list[OutboxEntry]]:

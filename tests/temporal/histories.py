@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from ascent import Agent, InMemorySession
@@ -21,7 +23,7 @@ from ascent.items import input_to_items
 from ascent.run.commands import ApprovalDecision
 from ascent.temporal import TemporalApp, TemporalRuns, serving
 
-from .scenarios import SCENARIOS, approval_agents
+from .scenarios import SCENARIOS, approval_agents, sleep_agents
 
 HISTORIES = Path(__file__).parent / "histories"
 TASK_QUEUE = "ascent-replay"
@@ -34,6 +36,8 @@ RECORDED: dict[str, tuple[Callable[[], list[Agent]], str, str]] = {
     "session": (SCENARIOS[0].agents, SCENARIOS[0].start, SCENARIOS[0].input),
     # a run a service keeps the record of: its pause and end are reported in activities
     "served_approval": (approval_agents, "Refunds", "Refund A-1"),
+    # a tool's durable_sleep: a workflow timer, then the tool step again
+    "durable_sleep": (sleep_agents, "Orders", "Tell me when A-1 arrives"),
 }
 
 
@@ -50,9 +54,24 @@ class _Records:
         pass
 
 
-async def record_one(client: Client, name: str) -> str:
+async def timer_started(client: Client, run_id: str) -> None:
+    """Wait until the run has started a timer (a tool's durable_sleep)."""
+    handle = client.get_workflow_handle(run_id)
+    async with asyncio.timeout(60):
+        while True:
+            history = await handle.fetch_history()
+            if any(e.event_type == EventType.EVENT_TYPE_TIMER_STARTED for e in history.events):
+                return
+            await asyncio.sleep(0.05)
+
+
+async def record_one(
+    client: Client, name: str, *, skip: Callable[[timedelta], Awaitable[None]] | None = None
+) -> str:
     """Run the scenario ``name`` and return its history as JSON (the last run's,
-    for a run that continued as new)."""
+    for a run that continued as new). ``skip`` moves the test server's clock on
+    (``WorkflowEnvironment.sleep``): waiting for a result alone does not carry a
+    run past a timer of days there, the wait ends first."""
     make, start, text = RECORDED[name]
     agents = make()
     runs = TemporalRuns(
@@ -72,6 +91,10 @@ async def record_one(client: Client, name: str) -> str:
                 await asyncio.sleep(0.05)
             call = status.waiting[0]["call_id"]
             await runs.decide(name, {call: ApprovalDecision(approved=True)})
+        if name == "durable_sleep":
+            assert skip is not None, "the durable_sleep scenario needs skip="
+            await timer_started(client, name)
+            await skip(timedelta(days=3))
         await asyncio.wait_for(runs.state(name), 60)
     history = await client.get_workflow_handle(name).fetch_history()
     return json.dumps(json.loads(history.to_json()), indent=1, sort_keys=True) + "\n"
@@ -86,7 +109,9 @@ async def _record(names: list[str]) -> None:
     try:
         HISTORIES.mkdir(exist_ok=True)
         for name in names:
-            (HISTORIES / f"{name}.json").write_text(await record_one(env.client, name))
+            (HISTORIES / f"{name}.json").write_text(
+                await record_one(env.client, name, skip=env.sleep)
+            )
     finally:
         await env.shutdown()
 

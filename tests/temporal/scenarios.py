@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from ascent import Agent, FunctionCallOutput, function_tool
+from ascent.durable import durable_sleep
 from ascent.models.base import ModelRequest
 from ascent.testing.scripted import ScriptedModel, ToolCall
 
@@ -114,3 +115,36 @@ def _refund_step(request: ModelRequest) -> str | ToolCall:
 def approval_agents() -> list[Agent]:
     model = ScriptedModel([_refund_step] * 4)
     return [Agent(name="Refunds", instructions="Refund orders.", model=model, tools=[refund])]
+
+
+SLEEPS: list[str] = []  # what wait_for_delivery did, across the workers of one process
+THREE_DAYS = 3 * 24 * 3600
+
+
+@function_tool
+async def wait_for_delivery(order_id: str) -> str:
+    """Wait, durably, the three days an order takes to arrive."""
+    SLEEPS.append("began")
+    await durable_sleep(THREE_DAYS)
+    SLEEPS.append("woke")
+    return f"{order_id}: delivered"
+
+
+def _delivery_step(request: ModelRequest) -> str | ToolCall:
+    """Decided by what the model is sent, so a restarted worker answers alike."""
+    outputs = [i for i in request.input if isinstance(i, FunctionCallOutput)]
+    if not outputs:
+        return ToolCall("wait_for_delivery", {"order_id": "A-1"})
+    return f"Arrived: {outputs[-1].output}"
+
+
+def sleep_agents() -> list[Agent]:
+    model = ScriptedModel([_delivery_step] * 4)
+    return [
+        Agent(
+            name="Orders",
+            instructions="Tell when orders arrive.",
+            model=model,
+            tools=[wait_for_delivery],
+        )
+    ]

@@ -29,9 +29,11 @@ async def test_a_recorded_history_replays(name: str) -> None:
         await replayer.replay_workflow(_fixture(name))
 
 
-@pytest.mark.parametrize("name", ["tools", "approval", "served_approval"])
+@pytest.mark.parametrize("name", ["tools", "approval", "served_approval", "durable_sleep"])
 async def test_a_history_recorded_now_replays(name: str, temporal: WorkflowEnvironment) -> None:
-    recorded = WorkflowHistory.from_json(name, await record_one(temporal.client, name))
+    recorded = WorkflowHistory.from_json(
+        name, await record_one(temporal.client, name, skip=temporal.sleep)
+    )
     with replaying(RECORDED[name][0]()) as replayer:
         await replayer.replay_workflow(recorded)
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from ..errors import UserError
@@ -19,7 +22,25 @@ from ._interpreter import current_step
 from ._workflows import active_store
 from .outbox import AGENT_EVENTS_TOPIC, Outbox
 
-__all__ = ["durable_sleep", "emit_event", "idempotency_key"]
+__all__ = ["SleepHook", "durable_sleep", "emit_event", "idempotency_key", "sleeping_with"]
+
+SleepHook = Callable[[float, str], Awaitable[None]]
+"""How another engine carries out :func:`durable_sleep`: called with the seconds
+and the sleep's key (``""`` by default)."""
+
+_sleep_hook: ContextVar[SleepHook | None] = ContextVar("ascent_sleep_hook", default=None)
+
+
+@contextmanager
+def sleeping_with(hook: SleepHook) -> Iterator[None]:
+    """Within the block, :func:`durable_sleep` calls ``hook`` instead: the seam an
+    engine that is not DBOS (Temporal, whose workflow keeps the sleep as a timer)
+    plugs its own durable sleep into."""
+    token = _sleep_hook.set(hook)
+    try:
+        yield
+    finally:
+        _sleep_hook.reset(token)
 
 
 def idempotency_key() -> str | None:
@@ -40,8 +61,13 @@ async def durable_sleep(seconds: float, *, key: str | None = None) -> None:
     In a durable run the wake-up time is stored on the first call; a retried
     step sleeps only until that time. ``key`` tells apart several sleeps in one
     step (default: the step's :func:`idempotency_key`). Outside a durable run it
-    is ``asyncio.sleep``.
+    is ``asyncio.sleep``. On Temporal the run's workflow sleeps instead, on a
+    durable timer (see :func:`sleeping_with`).
     """
+    hook = _sleep_hook.get()
+    if hook is not None:
+        await hook(seconds, key or "")
+        return
     base = idempotency_key()
     if base is None:
         await asyncio.sleep(seconds)

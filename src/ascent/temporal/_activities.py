@@ -19,6 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from ..context import RunContext
+from ..durable.tools import sleeping_with
 from ..errors import AscentError, MCPError, ModelAPIError, UserError
 from ..items import input_to_items, items_to_json
 from ..memory.session import IdempotentSession
@@ -38,6 +39,7 @@ from ._messages import (
     EndRequest,
     PauseRequest,
     SaveRequest,
+    SleepReply,
 )
 from .app import TemporalApp
 
@@ -68,7 +70,7 @@ class RunActivities:
         beating = asyncio.create_task(_heartbeat())
         command = CommandRequest.model_validate(request)
         try:
-            return await self._execute(command)
+            return await _Sleeps(command).run(self._execute(command))
         except AscentError as exc:
             raise failure(exc) from exc
         finally:
@@ -177,6 +179,49 @@ class RunActivities:
             events.append(run_id, event)
 
         return emit
+
+
+class _Sleeps:
+    """``durable_sleep`` in a step's tools, as a workflow timer: the first sleep that
+    has not reached its wake time stops the step, and the activity answers with a
+    :class:`SleepReply`. Wake times count from the workflow's time (``now``), so a
+    step the workflow runs again after its timer finds them passed."""
+
+    def __init__(self, request: CommandRequest) -> None:
+        self.request = request
+        self.wakes = dict(request.wakes)
+        self.until: float | None = None
+        self.task: asyncio.Task[Any] | None = None
+
+    async def run(self, step: Any) -> Any:
+        self.task = asyncio.ensure_future(self._step(step))
+        try:
+            return await self.task
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if self.until is None or (me is not None and me.cancelling()):
+                raise  # the activity itself was cancelled
+            return SleepReply(ascent_sleep_until=self.until, wakes=self.wakes).model_dump(
+                mode="json"
+            )
+
+    async def _step(self, step: Any) -> Any:
+        with sleeping_with(self.sleep):
+            return await step
+
+    async def sleep(self, seconds: float, key: str) -> None:
+        now = self.request.now
+        if now is None:  # a request from a workflow that knew no sleeps
+            await asyncio.sleep(seconds)
+            return
+        wake_at = self.wakes.setdefault(key, now + seconds)
+        if wake_at <= now:
+            return
+        if self.until is None or wake_at < self.until:
+            self.until = wake_at
+        assert self.task is not None
+        self.task.cancel()  # the workflow sleeps; this step runs again after
+        await asyncio.Event().wait()
 
 
 async def _heartbeat() -> None:

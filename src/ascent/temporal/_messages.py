@@ -75,6 +75,25 @@ class CommandRequest(BaseModel):
     usage: dict[str, Any]
     server_tools: dict[str, Any]
     command: dict[str, Any]
+    # For durable_sleep in a tool: the workflow's time when it scheduled the
+    # activity, and the wake times (by sleep key) of sleeps the step began earlier.
+    now: float | None = None
+    wakes: dict[str, float] = {}
+
+
+class SleepReply(BaseModel):
+    """An activity's answer that is not a result: a tool of the step asked to sleep
+    until ``until`` (workflow time, seconds since the epoch). The workflow sleeps on
+    a timer, then runs the step again with ``wakes``, so the sleep returns at once."""
+
+    ascent_sleep_until: float
+    wakes: dict[str, float]
+
+    @classmethod
+    def found_in(cls, data: Any) -> SleepReply | None:
+        if isinstance(data, dict) and "ascent_sleep_until" in data:
+            return cls.model_validate(data)
+        return None
 
 
 class PauseRequest(BaseModel):

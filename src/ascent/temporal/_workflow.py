@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         RunRequest,
         RunStatusReply,
         SaveRequest,
+        SleepReply,
     )
     from ._policy import activity_options
     from .app import TemporalApp, served_app
@@ -277,28 +278,45 @@ class AgentRunWorkflow:
     async def execute(self, command: Command, state: RunState, app: TemporalApp, graph: Any) -> Any:
         config = dataclasses.replace(app.config, tracing_disabled=True, run_timeout=None)
         options = activity_options(command, graph, config, app)
-        request = CommandRequest(
-            run_id=state.run_id,
-            starting_agent=state.starting_agent,
-            current_agent=state.current_agent,
-            usage=state.usage.model_dump(mode="json"),
-            server_tools=state.model_dump(mode="json", include={"server_tools"})["server_tools"],
-            command=command.model_dump(mode="json"),
-        )
-        # The id names the command, so a replay that would take another step than
-        # the recorded one fails as non-deterministic (every command is one
-        # activity type): replaying a recorded history checks the loop.
-        self._activities += 1
         agent = getattr(command, "agent", state.current_agent)
-        data = await workflow.execute_activity(
-            EXECUTE_ACTIVITY,
-            request.model_dump(mode="json"),
-            activity_id=f"{self._activities}-{command.kind}-{agent}",
-            start_to_close_timeout=options.start_to_close,
-            heartbeat_timeout=options.heartbeat,
-            retry_policy=options.retry,
-            summary=command.kind,
-        )
+        wakes: dict[str, float] = {}
+        while True:
+            request = CommandRequest(
+                run_id=state.run_id,
+                starting_agent=state.starting_agent,
+                current_agent=state.current_agent,
+                usage=state.usage.model_dump(mode="json"),
+                server_tools=state.model_dump(mode="json", include={"server_tools"})[
+                    "server_tools"
+                ],
+                command=command.model_dump(mode="json"),
+                now=workflow.now().timestamp(),
+                wakes=wakes,
+            )
+            # The id names the command, so a replay that would take another step than
+            # the recorded one fails as non-deterministic (every command is one
+            # activity type): replaying a recorded history checks the loop.
+            self._activities += 1
+            data = await workflow.execute_activity(
+                EXECUTE_ACTIVITY,
+                request.model_dump(mode="json"),
+                activity_id=f"{self._activities}-{command.kind}-{agent}",
+                start_to_close_timeout=options.start_to_close,
+                heartbeat_timeout=options.heartbeat,
+                retry_policy=options.retry,
+                summary=command.kind,
+            )
+            sleep = SleepReply.found_in(data)
+            if sleep is None:
+                break
+            # A tool's durable_sleep: a timer in the history (a worker that dies
+            # meanwhile does not start it over), then the step again, whose sleeps
+            # have passed their wake times.
+            wakes = sleep.wakes
+            await workflow.sleep(
+                max(0.0, sleep.ascent_sleep_until - workflow.now().timestamp()),
+                summary=f"durable_sleep-{agent}",
+            )
         self._executed += 1
         return command_result_adapter(command.kind).validate_python(data)
 

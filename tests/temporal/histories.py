@@ -54,13 +54,14 @@ class _Records:
         pass
 
 
-async def timer_started(client: Client, run_id: str) -> None:
-    """Wait until the run has started a timer (a tool's durable_sleep)."""
+async def timer_started(client: Client, run_id: str, *, count: int = 1) -> None:
+    """Wait until the run has started ``count`` timers (a tool's durable_sleep)."""
     handle = client.get_workflow_handle(run_id)
     async with asyncio.timeout(60):
         while True:
             history = await handle.fetch_history()
-            if any(e.event_type == EventType.EVENT_TYPE_TIMER_STARTED for e in history.events):
+            kinds = [e.event_type for e in history.events]
+            if kinds.count(EventType.EVENT_TYPE_TIMER_STARTED) >= count:
                 return
             await asyncio.sleep(0.05)
 

@@ -6,10 +6,15 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
+from ascent import Agent, function_tool
+from ascent.durable import durable_sleep
+from ascent.errors import AscentError
 from ascent.temporal import TemporalApp, TemporalRuns, serving
+from ascent.testing.scripted import ScriptedModel, ToolCall
 
 from .histories import timer_started
 from .scenarios import SLEEPS, THREE_DAYS, sleep_agents
@@ -100,3 +105,55 @@ async def test_a_worker_restart_does_not_start_the_sleep_over(
     # one timer for the whole sleep: the new worker did not begin another
     assert len(_of(events, EventType.EVENT_TYPE_TIMER_STARTED)) == 1
     assert reply.state["final_output"] == "Arrived: A-1: delivered"
+
+
+async def test_a_sleeping_run_can_be_cancelled(
+    temporal: WorkflowEnvironment, task_queue: str
+) -> None:
+    SLEEPS.clear()
+    runs = TemporalRuns(temporal.client, task_queue=task_queue, agents=sleep_agents())
+    async with serving(temporal.client, TemporalApp(agents=sleep_agents()), task_queue=task_queue):
+        await runs.start("Orders", "Tell me when A-1 arrives", run_id="sleep-3")
+        await timer_started(temporal.client, "sleep-3")
+        await runs.cancel("sleep-3")
+        with pytest.raises(AscentError, match="the run was cancelled"):
+            await asyncio.wait_for(runs.state("sleep-3"), GUARD)
+    assert SLEEPS == ["began"]  # the tool never woke
+
+
+@function_tool
+async def two_waits() -> str:
+    """Wait a day for the truck, then two days for the ship."""
+    SLEEPS.append("truck")
+    await durable_sleep(24 * 3600, key="truck")
+    SLEEPS.append("ship")
+    await durable_sleep(2 * 24 * 3600, key="ship")
+    SLEEPS.append("done")
+    return "arrived"
+
+
+async def test_sleeps_with_their_own_keys_take_a_timer_each(
+    temporal: WorkflowEnvironment, task_queue: str
+) -> None:
+    SLEEPS.clear()
+    model = ScriptedModel([ToolCall("two_waits", {}), "It arrived."])
+    agent = Agent(name="Freight", instructions="Wait.", model=model, tools=[two_waits])
+    runs = TemporalRuns(temporal.client, task_queue=task_queue, agents=[agent])
+    async with serving(temporal.client, [agent], task_queue=task_queue):
+        await runs.start("Freight", "Wait for it", run_id="sleep-4")
+        await timer_started(temporal.client, "sleep-4")
+        await temporal.sleep(timedelta(days=1))
+        await timer_started(temporal.client, "sleep-4", count=2)
+        await temporal.sleep(timedelta(days=2))
+        state = await asyncio.wait_for(runs.state("sleep-4"), GUARD)
+    assert state.final_output == "It arrived."
+    # each run of the step passes the sleeps whose wake times have come
+    assert SLEEPS == ["truck", "truck", "ship", "truck", "ship", "done"]
+    events = await _events(temporal, "sleep-4")
+    timers = _of(events, EventType.EVENT_TYPE_TIMER_STARTED)
+    durations = [
+        t.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta() for t in timers
+    ]
+    assert len(durations) == 2
+    assert timedelta(hours=23) < durations[0] <= timedelta(days=1)
+    assert timedelta(days=1, hours=23) < durations[1] <= timedelta(days=2)

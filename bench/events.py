@@ -86,6 +86,9 @@ def order(n: int) -> CloudEvent:
     )
 
 
+INTAKE_TIMEOUT = 300.0  # a stalled consumer fails the benchmark instead of hanging it
+
+
 async def intake(database_url: str, broker_url: str, n: int, concurrency: int = 1) -> Intake:
     """Part 1: publish ``n`` events, time until the replica has queued a run for each
     (handling ``concurrency`` messages at once)."""
@@ -113,12 +116,20 @@ async def intake(database_url: str, broker_url: str, n: int, concurrency: int = 
             with publisher_process(broker_url, n) as go:
                 start, cpu_start = time.perf_counter(), time.process_time()
                 go()
+                deadline = time.monotonic() + INTAKE_TIMEOUT
                 while consumer.handled < n:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"the replica handled {consumer.handled} of {n} events "
+                            f"in {INTAKE_TIMEOUT:.0f} s"
+                        )
                     backlog = max(backlog, (await asyncio.to_thread(service.relay.outbox.lag))[0])
                     await asyncio.sleep(0.02)
                 seconds = time.perf_counter() - start
                 cpu = time.process_time() - cpu_start
             while (await asyncio.to_thread(service.relay.outbox.lag))[0]:  # let the relay finish
+                if time.monotonic() > deadline + INTAKE_TIMEOUT:
+                    raise RuntimeError("the relay did not publish every event")
                 await asyncio.sleep(0.05)
         finally:
             await service.stop()

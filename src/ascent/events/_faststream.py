@@ -41,8 +41,11 @@ _LOGGER = logging.getLogger("ascent.events.broker")
 # half a second: a loaded machine answers later, and the publish is then tried again)
 _PUBLISH_TIMEOUT = 10.0
 # messages a NATS group member fetches per request (one per request caps a consumer
-# at a few hundred a second); those it holds unacknowledged when it dies come back
-_NATS_FETCH = 100
+# at a few hundred a second); those it holds unacknowledged when it dies come back.
+# 100 was faster in the benchmark, but a benchmark's consumer then once stopped
+# counting handled messages (its runs all queued and completed); 10 until that is
+# understood.
+_NATS_FETCH = 10
 
 
 def _require() -> None:

@@ -32,7 +32,7 @@ from ..memory.session import IdempotentSession
 from ..run.commands import ApprovalDecision, ApprovalRequest, AwaitApproval, Command
 from ..run.events import ApprovalRequiredEvent
 from ..run.interpreter import Interpreter
-from ._interpreter import EventLog, StepScope, _step_scope
+from ._interpreter import EventLog, StepScope, step_scope
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -171,7 +171,7 @@ class CheckpointInterpreter(Interpreter):
             due, self._due = self._due, None
             await self._checkpoint(due, unsaved=self.unsaved_items())
         self._commands += 1
-        with _step_scope(StepScope(self.checkpoints.run_id, self._commands)):
+        with step_scope(StepScope(self.checkpoints.run_id, self._commands)):
             return await Interpreter.execute(self, command)
 
     async def await_approval(self, command: AwaitApproval) -> dict[str, ApprovalDecision] | None:

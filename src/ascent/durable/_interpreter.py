@@ -44,6 +44,7 @@ __all__ = [
     "EventLog",
     "StepScope",
     "current_step",
+    "step_scope",
 ]
 
 logger = logging.getLogger("ascent.durable")
@@ -81,7 +82,7 @@ def current_step() -> StepScope | None:
 
 
 @contextlib.contextmanager
-def _step_scope(scope: StepScope) -> Iterator[None]:
+def step_scope(scope: StepScope) -> Iterator[None]:
     token = _current_step.set(scope)
     try:
         yield
@@ -261,7 +262,7 @@ class DurableInterpreter(Interpreter):
             number = DBOS.step_id or 0
             events.begin_step(number, agent)
             try:
-                with _step_scope(StepScope(self.durable.run_id, number)):
+                with step_scope(StepScope(self.durable.run_id, number)):
                     result = await Interpreter.execute(self, command)
             finally:
                 recorded = await events.end_step()

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -126,7 +127,7 @@ def log_tail(path: Path, size: int = 2000) -> str:
         return ""
 
 
-class LoopbackServer:
+class LoopbackServer(ABC):
     """A server process in a temporary folder: :meth:`start` (or ``with``) makes the
     folder and launches it, retrying on a new port; :meth:`stop` ends its process
     group and deletes the folder (the data is disposable). A stop is registered
@@ -181,9 +182,12 @@ class LoopbackServer:
 
     def _prepare(self) -> None:
         """Fill the new folder before the first launch (nothing, by default)."""
+        return
 
+    @abstractmethod
     def _launch(self) -> None:
-        raise NotImplementedError
+        """Start the server on this attempt's port and wait until it answers."""
 
     def _stopped(self) -> None:
         """Stop what the server needed beside it (nothing, by default)."""
+        return

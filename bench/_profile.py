@@ -47,6 +47,9 @@ def layer_of(module: str) -> str:
     return "other"
 
 
+ROUND_TRIP = "(round trip)"
+
+
 def install() -> None:
     """Profile between SIGUSR1 and SIGUSR2; write the summary to ``$ASCENT_BENCH_PROFILE``."""
     target = os.environ.get("ASCENT_BENCH_PROFILE")
@@ -63,14 +66,37 @@ def install() -> None:
             key = " ".join(text.split())[:110]
             statements[key] = statements.get(key, 0) + 1
 
+    # Round trips: a statement, BEGIN, COMMIT or ROLLBACK each wait for the server's
+    # answer, but those sent in psycopg's pipeline mode wait once together, at the end
+    # (its COMMIT); a BEGIN goes with the transaction's first statement.
+    def pipelined(conn: Any) -> bool:
+        raw = getattr(conn.connection, "driver_connection", None)
+        status = getattr(getattr(raw, "info", None), "pipeline_status", 0)
+        return bool(status)
+
+    def on_begin(conn: Any) -> None:
+        count("BEGIN")
+        conn.info["bench.begun"] = True
+
     def on_execute(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
         count(f"[{threading.current_thread().name.split('_')[0]}] {statement}")
+        in_pipeline = pipelined(conn)
+        if conn.info.pop("bench.begun", False) and not in_pipeline:
+            count(ROUND_TRIP)
+        if not in_pipeline:
+            count(ROUND_TRIP)
+
+    def on_end(conn: Any, what: str) -> None:
+        count(what)
+        if conn.info.pop("bench.begun", False):
+            return  # a transaction without a statement sends nothing
+        count(ROUND_TRIP)
 
     if os.environ.get("ASCENT_BENCH_PROFILE_SQL") == "1":  # listeners cost CPU: only then
         event.listen(Engine, "before_cursor_execute", on_execute)
-        event.listen(Engine, "commit", lambda conn: count("COMMIT"))
-        event.listen(Engine, "rollback", lambda conn: count("ROLLBACK"))
-        event.listen(Engine, "begin", lambda conn: count("BEGIN"))
+        event.listen(Engine, "commit", lambda conn: on_end(conn, "COMMIT"))
+        event.listen(Engine, "rollback", lambda conn: on_end(conn, "ROLLBACK"))
+        event.listen(Engine, "begin", on_begin)
 
     def start(*_: Any) -> None:
         nonlocal counting

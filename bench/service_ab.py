@@ -34,6 +34,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from _common import median, mock_server, table
+from _profile import ROUND_TRIP
 from service import MODEL_LATENCY, Figures, Meter, load, replica
 
 from ascent.testing.postgres import PostgresServer
@@ -64,20 +65,25 @@ def main(argv: list[str] | None = None) -> None:
             mock_server(latency=MODEL_LATENCY, started=lambda pid: meter.add("mock model", pid))
         )
         pids: dict[str, int] = {}
-        if args.profile or args.statements:
-            out = Path(tempfile.mkdtemp(prefix="ascent-profile-")) / "profile.json"
-            env = {"ASCENT_BENCH_PROFILE": str(out)}
-            if args.statements:
-                env["ASCENT_BENCH_PROFILE_SQL"] = "1"
-            base = stack.enter_context(
-                replica(database_url, model_url, "after", meter, extra_env=env, pids=pids)
-            )
-            profile(base, pids["after"], out, args, meter)
-            return
         before_env = {}
         if args.before_src is not None:
             path = [str(args.before_src.resolve()), os.environ.get("PYTHONPATH", "")]
             before_env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
+        if args.profile or args.statements:
+            # with --statements --before-src: the baseline's counts first, then this checkout's
+            sides = [("before", before_env)] if args.statements and before_env else []
+            for name, side_env in [*sides, ("after", {})]:
+                out = Path(tempfile.mkdtemp(prefix="ascent-profile-")) / "profile.json"
+                env = {**side_env, "ASCENT_BENCH_PROFILE": str(out)}
+                if args.statements:
+                    env["ASCENT_BENCH_PROFILE_SQL"] = "1"
+                with replica(
+                    database_url, model_url, name, meter, extra_env=env, pids=pids
+                ) as base:
+                    if sides:
+                        print(f"-- {name}")
+                    profile(base, pids[name], out, args, meter)
+            return
         uvicorn_args = ["--loop", "asyncio", "--http", "h11"] if args.before_loop else []
         before = stack.enter_context(
             replica(
@@ -160,11 +166,17 @@ def profile(base: str, pid: int, out: Path, args: argparse.Namespace, meter: Met
     data = json.loads(out.read_text())
     runs = figures.runs
     if "statements" in data:
+        counted = data["statements"]
+        trips = counted.pop(ROUND_TRIP, 0) / runs
         rows = [["per run", "statement (thread)"]]
-        for text, n in sorted(data["statements"].items(), key=lambda kv: -kv[1]):
+        for text, n in sorted(counted.items(), key=lambda kv: -kv[1]):
             rows.append([f"{n / runs:.2f}", text])
-        total = sum(data["statements"].values()) / runs
-        print(f"SQL statements per run on one replica ({args.clients} clients): {total:.1f}")
+        total = sum(n for text, n in counted.items() if "]" in text) / runs
+        txns = sum(n for text, n in counted.items() if text in ("COMMIT", "ROLLBACK")) / runs
+        print(
+            f"per run on one replica ({args.durability}, {args.clients} clients): "
+            f"{total:.1f} SQL statements, {txns:.1f} transactions, {trips:.1f} round trips"
+        )
         print(table(rows))
         return
     total = sum(data["layers"].values())

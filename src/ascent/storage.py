@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -35,6 +35,7 @@ __all__ = [
     "get_engine",
     "normalize_url",
     "ping_when_idle",
+    "pipeline",
     "sqlite_path",
     "write_transaction",
 ]
@@ -202,23 +203,32 @@ def configure_sqlite(dbapi_connection: Any, _record: Any = None, *, busy_ms: int
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
+def write_transaction(engine: Engine, *, pipelined: bool = False) -> Iterator[Connection]:
     """A transaction that holds the database's write lock on SQLite from its first statement.
 
     pysqlite would otherwise start a deferred transaction, and two writers that
     both read before writing would deadlock, then fail on the lock upgrade.
+    ``pipelined`` sends the whole transaction in one round trip on PostgreSQL
+    (see :func:`pipeline`): only for writes that read nothing back.
     """
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+        piped = ExitStack()
+        conn.info[_PIPELINE] = piped
         try:
+            if pipelined:
+                pipeline(conn)
             yield conn
+            callbacks = conn.info.pop(_AFTER_COMMIT, ())
+            conn.commit()
+            piped.close()  # the pipeline's end: the commit's answer
         except BaseException:
             conn.info.pop(_AFTER_COMMIT, None)
-            conn.rollback()
+            _roll_back(conn, piped)
             raise
-        callbacks = conn.info.pop(_AFTER_COMMIT, ())
-        conn.commit()
+        finally:
+            conn.info.pop(_PIPELINE, None)
     for callback in callbacks:
         try:
             callback()
@@ -226,6 +236,50 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             logging.getLogger("ascent.storage").exception("an after-commit callback failed")
 
 
+def pipeline(conn: Connection) -> None:
+    """Send the rest of this :func:`write_transaction` (its statements and its
+    commit) without waiting for each answer: psycopg's pipeline mode on PostgreSQL,
+    where it makes the rest one round trip instead of one per statement. Nothing
+    elsewhere. The statements after it must not read their results (a ``RETURNING``
+    or ``SELECT`` whose rows are used goes before it); an error surfaces at the
+    commit, where the transaction is rolled back as usual."""
+    piped = conn.info.get(_PIPELINE)
+    if piped is None or conn.info.get(_PIPELINED) or not _pipelines(conn):
+        return
+    raw: Any = conn.connection.driver_connection
+    piped.enter_context(raw.pipeline())
+    conn.info[_PIPELINED] = True
+    piped.callback(conn.info.pop, _PIPELINED, None)
+
+
+def _pipelines(conn: Connection) -> bool:
+    if conn.dialect.driver != "psycopg":
+        return False
+    global _PIPELINE_SUPPORTED
+    if _PIPELINE_SUPPORTED is None:
+        import psycopg
+
+        _PIPELINE_SUPPORTED = psycopg.Pipeline.is_supported()
+    return _PIPELINE_SUPPORTED
+
+
+def _roll_back(conn: Connection, piped: ExitStack) -> None:
+    """Roll back a failed write; after a pipeline, on the driver's connection too
+    (SQLAlchemy counts a failed commit as the transaction's end, psycopg does not)."""
+    was_piped = bool(conn.info.get(_PIPELINED))
+    with suppress(Exception):  # the pipeline's error is the one already raised
+        piped.close()
+    conn.rollback()
+    if was_piped and not conn.invalidated:
+        try:
+            conn.connection.driver_connection.rollback()  # type: ignore[union-attr]
+        except Exception:  # a broken connection: the pool discards it
+            conn.invalidate()
+
+
+_PIPELINE = "ascent.pipeline"
+_PIPELINED = "ascent.pipelined"
+_PIPELINE_SUPPORTED: bool | None = None
 _AFTER_COMMIT = "ascent.after_commit"
 
 

@@ -27,7 +27,7 @@ from pydantic_core import from_json, to_json
 from sqlalchemy.exc import IntegrityError
 
 from ..items import RunUsage, Usage
-from ..storage import write_transaction
+from ..storage import pipeline, write_transaction
 from ._schema import (
     EVENTS_TABLE,
     REPLICAS_TABLE,
@@ -36,7 +36,7 @@ from ._schema import (
     Statements,
     schema,
 )
-from .outbox import REPORTED_LOG_TYPES, outbox_rows, write_outbox
+from .outbox import outbox_rows, reports, write_outbox
 from .records import TERMINAL_STATUSES, RunEvent, RunRecord
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class RunStore:
         before it on its session (to take its turn after them) misses none.
         """
         try:
-            with write_transaction(self.engine) as conn:
+            with write_transaction(self.engine, pipelined=True) as conn:  # reads nothing
                 if record.session_id is not None:
                     if conn.dialect.name == "postgresql":  # SQLite's write lock is enough
                         conn.exec_driver_sql(
@@ -289,6 +289,8 @@ class RunStore:
                     if row is None:
                         return None
                     record = self._record(row)
+                    if not (events and once) and (after is not None or not events):
+                        pipeline(conn)  # the rest reads nothing back: one round trip
                     if also is not None:
                         also(conn)
                     if change := _status_change(values.get("status"), only_status):
@@ -325,9 +327,13 @@ class RunStore:
         """
         if not events:
             return after
+        # knowing where the log ends and with no record to read for the outbox, the
+        # write reads nothing back: BEGIN, INSERT and COMMIT go in one round trip
+        reads = any(reports(kind, data) for kind, data, _step in events)
         for attempt in _ATTEMPTS:
             try:
-                with write_transaction(self.engine) as conn:
+                pipelined = after is not None and not reads
+                with write_transaction(self.engine, pipelined=pipelined) as conn:
                     return self._append(conn, run_id, events, after=after)
             except IntegrityError:
                 if attempt == _ATTEMPTS[-1]:
@@ -369,7 +375,7 @@ class RunStore:
                 }
             )
         conn.execute(self._sql.insert_events, rows)
-        reported = [(kind, data) for kind, data, _step in events if kind in REPORTED_LOG_TYPES]
+        reported = [(kind, data) for kind, data, _step in events if reports(kind, data)]
         if reported and (record := record or self._read_run(conn, run_id)) is not None:
             write_outbox(conn, self.tables.outbox, outbox_rows(record, reported))
         return seq

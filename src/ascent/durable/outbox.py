@@ -55,6 +55,7 @@ __all__ = [
     "Outbox",
     "OutboxEntry",
     "outbox_rows",
+    "reports",
 ]
 
 # The catalogue's names (documented in docs/events.md). A type's version is its last
@@ -176,6 +177,17 @@ def outbox_rows(
     return rows
 
 
+def reports(kind: str, data: dict[str, Any] | str) -> bool:
+    """Whether the event-log entry ``(kind, data)`` has outbox rows to go with it
+    (a run's first ``agent_changed`` is no handoff: its writer reads no record)."""
+    if kind not in _FROM_LOG:
+        return False
+    if kind == "agent_changed":
+        found = from_json(data) if isinstance(data, str) else data
+        return found.get("previous") is not None
+    return True
+
+
 def _review(request: dict[str, Any]) -> dict[str, Any]:
     """A HumanReviewRequired body: one per tool call waiting, arguments parsed if JSON."""
     arguments: Any = request.get("arguments")
@@ -207,7 +219,8 @@ def write_outbox(conn: Connection, table: Table, rows: Sequence[dict[str, Any]])
     it commits, this process's relays on the database hear of it (they publish at
     once rather than at their next look)."""
     if rows:
-        conn.execute(table.insert(), list(rows))
+        # inline: no sequence value read back (the write may be pipelined, see pipeline)
+        conn.execute(table.insert().inline(), list(rows))
         if _listeners.get(conn.engine):
             after_commit(conn, _notify(conn.engine))
 

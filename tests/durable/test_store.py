@@ -20,7 +20,8 @@ def url(request: pytest.FixtureRequest) -> str:
 def test_exactly_one_replica_claims_a_dead_one(url: str) -> None:
     store = RunStore(url)
     assert store.heartbeat("dead", "v1", starting=True)
-    assert store.heartbeat("alive-1", "v1") and store.heartbeat("alive-2", "v1")
+    assert store.heartbeat("alive-1", "v1", starting=True)
+    assert store.heartbeat("alive-2", "v1", starting=True)
     future = time.time() + 60
     assert sorted(store.stale_replicas("alive-1", future)) == ["alive-2", "dead"]
     assert store.stale_replicas("alive-1", time.time() - 60) == []  # all beat just now
@@ -37,6 +38,9 @@ def test_exactly_one_replica_claims_a_dead_one(url: str) -> None:
     assert "dead" in store.stale_replicas("alive-1", future)
     store.remove_replica("dead")
     assert "dead" not in store.stale_replicas("alive-1", future)
+    # a takeover finished (the row removed): the replica that comes back is told too
+    assert not store.heartbeat("dead", "v1")
+    assert store.heartbeat("dead", "v1")
 
 
 def test_concurrent_appends_keep_a_run_log_gapless(url: str) -> None:

@@ -2,13 +2,17 @@
 
 Each engine writes a heartbeat row every ``heartbeat_interval`` seconds. When a
 row is older than ``takeover_after``, a live replica claims it in one
-conditional update (so exactly one replica wins) and asks DBOS to recover the
-dead executor's pending workflows. DBOS puts them back on its queue, and the
-queue's atomic dequeue hands each to exactly one replica; a stale replica that
-wakes up later loses ownership at its next step (DBOS fences it), so a run is
-never executed by two replicas at once. A claim that is never finished (its
-claimant was killed while recovering the runs) is claimed again once it is
-``takeover_after`` old.
+conditional update (so exactly one replica wins), asks DBOS to recover the
+dead executor's pending workflows, and moves the dead one's leased runs (runs
+without a workflow, see ``_leases.py``) to itself and resumes them. DBOS puts
+the workflows back on its queue, and the queue's atomic dequeue hands each to
+exactly one replica; a stale replica that wakes up later loses ownership at its
+next step (DBOS fences it), so a run is never executed by two replicas at once.
+A stale replica learns at its next heartbeat that it was taken over, and stops
+its leased runs (their writes after that find nothing to fence them but the
+run's record: an ended run is not written again). A claim that is never
+finished (its claimant was killed while recovering the runs) is claimed again
+once it is ``takeover_after`` old.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from dbos import DBOS
 
@@ -38,8 +43,12 @@ class Replica:
         app_version: str,
         heartbeat_interval: float,
         takeover_after: float,
+        adopt: Callable[[str], Awaitable[int]] | None = None,
+        lost: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
+        self.adopt = adopt  # takes a dead replica's leased runs: how many
+        self.lost = lost  # this replica was taken over while it lived
         self.executor_id = executor_id
         self.app_version = app_version
         self.heartbeat_interval = heartbeat_interval
@@ -74,6 +83,8 @@ class Replica:
                         "its runs now belong to another replica",
                         self.executor_id,
                     )
+                    if self.lost is not None:
+                        self.lost()
                 await self.take_over()
             except Exception:
                 logger.exception("durable engine heartbeat failed")
@@ -94,6 +105,7 @@ class Replica:
                 continue  # another replica was first
             try:
                 handles = await asyncio.to_thread(DBOS._recover_pending_workflows, [dead])
+                leased = await self.adopt(dead) if self.adopt is not None else 0
             except BaseException:
                 await asyncio.to_thread(self.store.release_replica, dead)  # let a replica retry
                 raise
@@ -101,7 +113,7 @@ class Replica:
             logger.info(
                 "replica %s took over %d pending run(s) of replica %s",
                 self.executor_id,
-                len(handles),
+                len(handles) + leased,
                 dead,
             )
             claimed.append(dead)

@@ -11,14 +11,15 @@ process, so the engine can stop or cancel them.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import functools
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbos import DBOS
 from pydantic_core import to_jsonable_python
@@ -41,9 +42,13 @@ from ._checkpoint import (
 )
 from ._inputs import input_items
 from ._interpreter import DELTAS, DurableInterpreter, DurableRun, EventLog
+from ._leases import Lease, adopt_leases, lease_remover, owned_leases, release_lease
 from ._news import RunNews
 from ._store import PendingEvent, RunStore
 from .records import RunRecord, Schedule
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 __all__ = ["RunSettings", "RunWorkflows"]
 
@@ -79,6 +84,7 @@ class RunWorkflows:
         self._tasks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = {}
         self._finishing: set[str] = set()
         self._fresh: set[str] = set()  # runs started here whose workflow has not begun
+        self._leased: set[str] = set()  # runs executing here without a workflow (_leases.py)
 
     # ------------------------------------------------------- runs of this process
 
@@ -108,6 +114,49 @@ class RunWorkflows:
             loop, task = entry
             loop.call_soon_threadsafe(task.cancel)
 
+    # ------------------------------------------------ runs without a workflow
+
+    def launch(self, run_id: str, lease: Lease) -> None:
+        """Execute a leased run here, as a task of this event loop (see :mod:`._leases`):
+        a new one (after :meth:`starting_here`) or one resumed."""
+        with self._lock:
+            if run_id in self._tasks or run_id in self._leased:
+                return  # it executes here already
+            self._leased.add(run_id)
+        coroutine = self.execute(
+            run_id,
+            lease.agent,
+            lease.input,
+            lease.session_id,
+            durability=lease.durability,
+            server_state=lease.server_state,
+            leased=True,
+        )
+        # a context of its own, as a workflow has: nothing of the caller's request
+        task = asyncio.get_running_loop().create_task(coroutine, context=contextvars.Context())
+        with self._lock:  # stop() finds it even before it runs
+            self._tasks.setdefault(run_id, (asyncio.get_running_loop(), task))
+
+    async def resume_owned(self, executor_id: str) -> int:
+        """Resume the leased runs ``executor_id`` (this replica) owns and does not run."""
+        owned = await asyncio.to_thread(owned_leases, self.store, executor_id)
+        for run_id, lease in owned:
+            self.launch(run_id, lease)
+        return len(owned)
+
+    async def adopt(self, dead: str, executor_id: str) -> int:
+        """Take the leased runs of the replica ``dead`` (claimed by this one) and resume them."""
+        await asyncio.to_thread(adopt_leases, self.store, dead, executor_id)
+        return await self.resume_owned(executor_id)
+
+    def drop_leased(self) -> None:
+        """This replica was taken over while it lived (it missed its heartbeats): its
+        leased runs belong to another now, which resumes them. Stop them here."""
+        with self._lock:
+            dropped = [self._tasks[run][1] for run in self._leased if run in self._tasks]
+        for task in dropped:
+            task.get_loop().call_soon_threadsafe(task.cancel)
+
     async def stop(self) -> None:
         """Stop the runs executing on this event loop: those whose end is written
         may record it; the others stay pending, for this replica or another."""
@@ -134,21 +183,23 @@ class RunWorkflows:
         *,
         durability: Durability = "steps",
         server_state: dict[str, str] | None = None,
+        leased: bool = False,
     ) -> None:
         """The body of a run's workflow (``server_state``: the ``previous_response_id``
-        or ``conversation_id`` it begins with)."""
+        or ``conversation_id`` it begins with), or of a ``leased`` run's task."""
         task = asyncio.current_task()
         assert task is not None
         with self._lock:
             self._tasks[run_id] = (asyncio.get_running_loop(), task)
         try:
             await self._execute(
-                run_id, agent_name, items, session_id, durability, server_state or {}
+                run_id, agent_name, items, session_id, durability, server_state or {}, leased
             )
         finally:
             with self._lock:
                 self._tasks.pop(run_id, None)
                 self._finishing.discard(run_id)
+                self._leased.discard(run_id)
             self.news.untrack(run_id)
             # its waiters poll slowly while it runs here: tell them (a cancellation by
             # another process, say, ends it without a record written here)
@@ -170,6 +221,7 @@ class RunWorkflows:
         session_id: str | None,
         durability: Durability,
         server_state: dict[str, str],
+        leased: bool,
     ) -> None:
         store = self.store
         settings = self.settings
@@ -186,6 +238,8 @@ class RunWorkflows:
             if durability != "steps":
                 # nothing of it is recorded but its checkpoints and its end
                 if record is None and await asyncio.to_thread(_over, store, run_id):
+                    if leased:
+                        await asyncio.to_thread(release_lease, store, run_id)
                     return
                 checkpoint = await asyncio.to_thread(read_checkpoint, store, run_id)
             # a recovered run: was its log written to in the step it resumes at, and
@@ -268,13 +322,18 @@ class RunWorkflows:
                 interpreter=interpreter,
                 unsaved_input=unsaved,
             )
+        except asyncio.CancelledError:
+            if leased:
+                # stopped (or cancelled here): what it streamed since its last checkpoint
+                # goes to the log, for its recovery to void, as it did inside a workflow
+                await _quietly(events.flush())
+            raise
         except Exception as exc:
             # No step needed to end a run: a replay finds the record ended and writes nothing.
             await _quietly(events.flush())
             error = f"{type(exc).__name__}: {exc}"
-            await asyncio.to_thread(
-                self.fail, run_id, error, (usage or RunUsage()).model_dump(mode="json")
-            )
+            usage_data = (usage or RunUsage()).model_dump(mode="json")
+            await asyncio.to_thread(self.fail, run_id, error, usage_data, leased=leased)
             return
         unwritten = await events.take()
         await asyncio.to_thread(
@@ -284,6 +343,7 @@ class RunWorkflows:
             result.usage.model_dump(mode="json"),
             unwritten=unwritten,
             after=events.last_seq,
+            leased=leased,
         )
 
     async def _begin(
@@ -390,35 +450,44 @@ class RunWorkflows:
         *,
         unwritten: Sequence[PendingEvent] = (),
         after: int | None = None,
+        leased: bool = False,
     ) -> None:
-        """Record the run's end, with the events not written yet before it."""
+        """Record the run's end, with the events not written yet before it (and,
+        for a ``leased`` run, its lease deleted in the same transaction)."""
         with self._lock:
             self._finishing.add(run_id)
-        self._update(
+        self._end(
             run_id,
             [("run_completed", {"output": output, "usage": usage})],
             unwritten=unwritten,
-            once=False,
             after=after,
+            leased=leased,
             status="completed",
             output=output,
             usage=usage,
             pending=[],
         )
 
-    def fail(self, run_id: str, error: str, usage: dict[str, Any]) -> None:
+    def fail(self, run_id: str, error: str, usage: dict[str, Any], *, leased: bool = False) -> None:
         """Record that the run failed (unless it is over already)."""
         with self._lock:
             self._finishing.add(run_id)
-        self._update(
+        self._end(
             run_id,
             [("run_failed", {"error": error})],
-            once=False,
+            leased=leased,
             status="failed",
             error=error,
             usage=usage,
             pending=[],
         )
+
+    def _end(
+        self, run_id: str, events: list[tuple[str, dict[str, Any]]], *, leased: bool, **values: Any
+    ) -> None:
+        also = lease_remover(self.store, run_id) if leased else None
+        if self._update(run_id, events, once=False, also=also, **values) is None and leased:
+            release_lease(self.store, run_id)  # it ended elsewhere (a cancellation)
 
     def _update(
         self,
@@ -428,8 +497,9 @@ class RunWorkflows:
         unwritten: Sequence[PendingEvent] = (),
         once: bool = True,
         after: int | None = None,
+        also: Callable[[Connection], None] | None = None,
         **values: Any,
-    ) -> None:
+    ) -> RunRecord | None:
         """Update an active run's record and log its events (after the run's
         ``unwritten`` ones), ``once``: a step that runs again after a crash does
         not log them twice. (A run's end needs no such check: the record of an
@@ -440,9 +510,11 @@ class RunWorkflows:
             events=[*unwritten, *((kind, data, step) for kind, data in events)],
             once=once,
             after=after,
+            also=also,
             **values,
         )
         self.news.notify(run_id, status=True, record=record)
+        return record
 
 
 def _over(store: RunStore, run_id: str) -> bool:

@@ -1,8 +1,8 @@
 """The durable engine's tables in the project database, and its hot statements.
 
 Declared on first use and created once per database (``LazyTables``): runs,
-their event logs, replicas' heartbeats, durable timers, checkpoints and the
-events outbox. On PostgreSQL, triggers
+their event logs, replicas' heartbeats, durable timers, checkpoints, the runs'
+leases and the events outbox. On PostgreSQL, triggers
 announce each new event and each change of a run's status on :data:`NEWS_CHANNEL`
 (``NOTIFY`` in the writing transaction, delivered when it commits), so every
 replica's waits and streams hear of it without polling (see ``_listen.py``).
@@ -24,6 +24,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "CHECKPOINTS_TABLE",
     "EVENTS_TABLE",
+    "LEASES_TABLE",
     "NEWS_CHANNEL",
     "NEWS_TRIGGERS",
     "OUTBOX_TABLE",
@@ -41,6 +42,7 @@ REPLICAS_TABLE = "ascent_replicas"
 TIMERS_TABLE = "ascent_run_timers"
 CHECKPOINTS_TABLE = "ascent_run_checkpoints"
 OUTBOX_TABLE = "ascent_outbox"
+LEASES_TABLE = "ascent_run_leases"
 ACTIVE_STATUSES = ("queued", "running", "awaiting_approval")
 # Payloads: "e:<run id>" (new events of the run), "s:<run id>" (its status changed).
 NEWS_CHANNEL = "ascent_run_news"
@@ -54,6 +56,7 @@ class Tables:
     timers: Table
     checkpoints: Table
     outbox: Table
+    leases: Table
 
 
 class Statements:
@@ -182,7 +185,17 @@ def _declare() -> Tables:
         Index(f"ix_{OUTBOX_TABLE}_unpublished", "published_at", "seq"),
         Index(f"ix_{OUTBOX_TABLE}_subject", "subject"),
     )
-    return Tables(runs, events, replicas, timers, checkpoints, outbox)
+    # the runs the engine owns and recovers itself, without a DBOS workflow (_leases.py)
+    leases = Table(
+        LEASES_TABLE,
+        metadata,
+        Column("run_id", String(255), primary_key=True),
+        Column("executor_id", String(255), nullable=False),
+        Column("data", Text, nullable=False),
+        Column("created_at", Double, nullable=False),
+        Index(f"ix_{LEASES_TABLE}_executor", "executor_id"),
+    )
+    return Tables(runs, events, replicas, timers, checkpoints, outbox, leases)
 
 
 def _create(engine: Engine, tables: Tables) -> None:

@@ -88,9 +88,16 @@ class RunStore:
 
     # --------------------------------------------------------------------- runs
 
-    def insert_run(self, record: RunRecord, *, events: Sequence[PendingEvent] = ()) -> bool:
+    def insert_run(
+        self,
+        record: RunRecord,
+        *,
+        events: Sequence[PendingEvent] = (),
+        also: Callable[[Connection], None] | None = None,
+    ) -> bool:
         """Add ``record`` (and its first ``events``) unless a run with its id exists;
-        True if added.
+        True if added. ``also`` makes a write of its own in that transaction (a
+        lease), reading nothing back.
 
         A run on a session is stamped (its ``created_at``, set on ``record`` too)
         inside the write, which holds the session's lock: a session's runs are
@@ -111,6 +118,8 @@ class RunStore:
                 write_outbox(conn, self.tables.outbox, outbox_rows(record, status_change=change))
                 if events:  # a new run's log is empty
                     self._append(conn, record.id, events, after=0, record=record)
+                if also is not None:
+                    also(conn)
         except IntegrityError:  # the id is taken (its transaction was rolled back)
             return False
         return True
@@ -442,7 +451,8 @@ class RunStore:
 
     def heartbeat(self, executor_id: str, app_version: str, *, starting: bool = False) -> bool:
         """Record that ``executor_id`` is alive. False if another replica took it over
-        since its last heartbeat (its runs now belong to that replica)."""
+        since its last heartbeat (its runs now belong to that replica): its row is
+        claimed, or gone (a finished takeover removes it)."""
         from sqlalchemy import select
 
         table = self.tables.replicas
@@ -460,7 +470,7 @@ class RunStore:
                         heartbeat_at=now,
                     )
                 )
-                return True
+                return starting
             taken = row[0] is not None
             values: dict[str, Any] = {"heartbeat_at": now, "app_version": app_version}
             if starting or taken:

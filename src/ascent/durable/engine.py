@@ -14,7 +14,9 @@ that a run moved on, :class:`Schedules` keeps cron schedules, and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import functools
 import hashlib
 import logging
 import os
@@ -25,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dbos import DBOS, SetWorkflowID
+from dbos._error import DBOSNonExistentWorkflowError
 
 from .._version import __version__
 from ..agent import Agent
@@ -41,6 +44,7 @@ from ..storage import display_url
 from ._checkpoint import DURABILITY_MODES, Durability
 from ._inputs import input_items
 from ._interpreter import APPROVAL_TOPIC
+from ._leases import Lease, has_lease, lease_writer, release_lease, write_lease
 from ._listen import NewsListener, listen_url
 from ._news import RunNews
 from ._replicas import Replica
@@ -225,12 +229,16 @@ class DurableEngine:
             )
             if listener is not None:  # PostgreSQL: other replicas' news without polling
                 await listener.start()
+            # the leased runs this replica owned when it stopped (or died), then its heartbeat
+            await workflows.resume_owned(self.executor_id)
             self._replica = Replica(
                 store,
                 executor_id=self.executor_id,
                 app_version=self.app_version,
                 heartbeat_interval=self.heartbeat_interval,
                 takeover_after=self.takeover_after,
+                adopt=functools.partial(workflows.adopt, executor_id=self.executor_id),
+                lost=workflows.drop_leased,
             )
             await self._replica.start()
         except BaseException:
@@ -312,6 +320,17 @@ class DurableEngine:
         items = input_items(input)
         server_state = self._server_state(found, previous_response_id, conversation_id)
         run_id = run_id or uuid.uuid4().hex
+        # run and turns record nothing per command: no workflow, a lease (see _leases.py);
+        # through a queue, a workflow still (the queue is how replicas share runs)
+        lease: Lease | None = None
+        if mode != "steps" and self.worker_concurrency is None:
+            lease = Lease(
+                agent=agent,
+                input=items,
+                session_id=session_id,
+                durability=mode,
+                server_state=server_state,
+            )
         workflow: Any = run_workflow
         args: tuple[Any, ...] = (run_id, agent, items, session_id)
         if mode != "steps":
@@ -330,15 +349,27 @@ class DurableEngine:
             updated_at=now,
         )
         started = [("run_started", {"agent": agent}, None)]
-        if not await asyncio.to_thread(parts.store.insert_run, record, events=started):
-            existing = await asyncio.to_thread(parts.store.get_run, run_id)
+        store = parts.store
+        also = None if lease is None else lease_writer(store, run_id, self.executor_id, lease)
+        if not await asyncio.to_thread(store.insert_run, record, events=started, also=also):
+            existing = await asyncio.to_thread(store.get_run, run_id)
             if existing is None or existing.tenant != tenant or existing.agent != agent:
                 raise RunConflict(f"the run id {run_id!r} is taken by another run")
-            if existing.done or await DBOS.get_workflow_status_async(run_id) is not None:
+            if (
+                existing.done
+                or await asyncio.to_thread(has_lease, store, run_id)
+                or await DBOS.get_workflow_status_async(run_id) is not None
+            ):
                 return existing
             # The process that wrote the record died before it started the workflow, and
             # nothing else would start it: this request, the same start again, does.
             record = existing
+            if lease is not None:
+                await asyncio.to_thread(write_lease, store, run_id, self.executor_id, lease)
+        if lease is not None:  # it executes here, in a task of this loop
+            parts.workflows.starting_here(run_id, tenant)
+            parts.workflows.launch(run_id, lease)
+            return record
         try:
             with SetWorkflowID(run_id):
                 if self.worker_concurrency is not None:  # whichever replica is free runs it
@@ -416,7 +447,9 @@ class DurableEngine:
         # it) finds the decision in its log when its wait times out.
         record, taken = await parts.book.decide(run_id, decisions, tenant=tenant)
         message = {call_id: d.model_dump(mode="json") for call_id, d in taken.items()}
-        await DBOS.send_async(run_id, message, APPROVAL_TOPIC)
+        # a leased run has no workflow to tell: it hears of the decision from its record
+        with contextlib.suppress(DBOSNonExistentWorkflowError):
+            await DBOS.send_async(run_id, message, APPROVAL_TOPIC)
         return record
 
     async def cancel_run(self, run_id: str, *, tenant: str | None = None) -> RunRecord:
@@ -428,6 +461,9 @@ class DurableEngine:
         if cancelled:
             await DBOS.cancel_workflow_async(run_id)
             parts.workflows.interrupt(run_id)
+            # a leased run is over: nobody resumes it (its replica, if another one, stops
+            # at its next write, which finds the run cancelled)
+            await asyncio.to_thread(release_lease, parts.store, run_id)
         return record
 
     # ----------------------------------------------------------------- schedules

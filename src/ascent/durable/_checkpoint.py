@@ -1,9 +1,10 @@
 """``run`` and ``turns`` durability: the agent loop in process, its state checkpointed.
 
 In ``steps`` durability (:mod:`._interpreter`) every command is a DBOS step
-whose result is recorded. In ``run`` durability the run's workflow executes
-the loop with the in-process interpreter's effects and records nothing per
-command: it writes a :class:`Checkpoint` (the run's :class:`RunState`) only
+whose result is recorded. In ``run`` durability the run (a task the engine
+owns and recovers, see :mod:`._leases`; a workflow only through a queue)
+executes the loop with the in-process interpreter's effects and records nothing
+per command: it writes a :class:`Checkpoint` (the run's :class:`RunState`) only
 where the run must be found again, each in the transaction that updates the
 run's record:
 

@@ -85,7 +85,8 @@ async def checkpointed_run_workflow(
     durability: Durability,
     server_state: dict[str, str] | None = None,
 ) -> None:
-    """One run in ``run`` or ``turns`` durability: no step per command, a
+    """One run in ``run`` or ``turns`` durability through a queue (elsewhere such a
+    run has a lease, not a workflow: see :mod:`._leases`): no step per command, a
     checkpoint where it pauses, hands off and writes its session, and after each
     turn in ``turns`` (see :mod:`._checkpoint`)."""
     await _workflows().execute(

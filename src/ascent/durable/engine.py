@@ -1,6 +1,7 @@
 """``DurableEngine``: start agent runs that survive crashes, restarts and deploys.
 
-A run is a DBOS workflow (see :mod:`._interpreter`); the engine starts runs,
+A run is a DBOS workflow (see :mod:`._interpreter`), or in ``run`` and ``turns``
+durability a task the engine owns and recovers itself (see :mod:`._leases`); the engine starts runs,
 answers questions about them from the project database, delivers approvals and
 cancellations, and keeps this replica's heartbeat. Every method works from any
 process on the same database, so a stateless service can run many replicas.
@@ -211,6 +212,9 @@ class DurableEngine:
                 )
             )
             await asyncio.to_thread(DBOS.launch)
+            # this loop's blocking work on DBOS's pool of executor_threads, from now on (DBOS
+            # does it at its first async call; a leased run may make none)
+            await DBOS._configure_asyncio_thread_pool()
             if self.worker_concurrency is not None:
                 await DBOS.register_queue_async(
                     RUN_QUEUE,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from ascent.durable import RunRecord
+from ascent.durable._interpreter import EventLog, LogWriter
 from ascent.durable._store import RunStore
+from ascent.run.events import AgentChangedEvent
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -144,3 +148,63 @@ def test_usage_is_summed_per_tenant_since_a_time(url: str) -> None:
     total, runs = store.sum_usage("acme", since=1002.0)
     assert runs == 2 and total.by_agent["A"].requests == 2
     assert store.sum_usage("nobody") == (RunUsage(), 0)
+
+
+def test_several_runs_logs_are_appended_together_and_one_by_one_when_they_must(
+    url: str,
+) -> None:
+    store = RunStore(url)
+    now = datetime.now(UTC)
+    for run_id in ("a", "b", "c"):
+        record = RunRecord(id=run_id, agent="x", status="running", created_at=now, updated_at=now)
+        assert store.insert_run(record, events=[("run_started", {}, None)])
+    together = [("a", [("item", {"n": 1}, 1)], 1), ("b", [("item", {}, 1), ("item", {}, 1)], 1)]
+    assert store.append_batches(together) == [2, 3]
+    # a wrong guess of a log's end (b has 3 events): each run is written on its own
+    wrong = [("a", [("item", {}, 1)], 2), ("b", [("item", {}, 1)], 1)]
+    assert store.append_batches(wrong) == [3, 4]
+    # a handoff needs its outbox row, with the run's record: written on its own too
+    handoff = ("agent_changed", {"agent": "y", "previous": "x"}, 1)
+    assert store.append_batches([("a", [handoff], 3), ("c", [("item", {}, 1)], 1)]) == [4, 2]
+    assert [e.seq for e in store.read_events("a", after=0)] == [1, 2, 3, 4]
+    assert [e.seq for e in store.read_events("b", after=0)] == [1, 2, 3, 4]
+    assert [e.seq for e in store.read_events("c", after=0)] == [1, 2]
+    # logs whose end is unknown are read first, each on its own
+    results = store.append_batches([("c", [("item", {}, 1)], None), ("b", [handoff], None)])
+    assert results == [3, 5]
+
+
+async def test_one_round_writes_the_logs_of_all_runs_that_have_events_waiting(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RunStore(sqlite_url)
+    now = datetime.now(UTC)
+    calls: list[list[str]] = []
+    append = store.append_batches
+
+    def counted(batches: Any) -> Any:
+        calls.append([run_id for run_id, _events, _after in batches])
+        return append(batches)
+
+    monkeypatch.setattr(store, "append_batches", counted)
+    writer = LogWriter(store)
+    notified: list[str] = []
+    logs = []
+    for run_id in ("a", "b", "c"):
+        record = RunRecord(id=run_id, agent="x", status="running", created_at=now, updated_at=now)
+        assert store.insert_run(record, events=[("run_started", {}, None)])
+        logs.append(
+            EventLog(
+                store, run_id, notify=notified.append, retried_step=None, last_seq=1, writer=writer
+            )
+        )
+    for log in logs[:2]:
+        log.emit(AgentChangedEvent(agent="x"))
+    await asyncio.sleep(0.2)
+    assert calls == [["a", "b"]]  # one write for both, none for the run without events
+    assert sorted(notified) == ["a", "b"]
+    assert [log.last_seq for log in logs] == [2, 2, 1]
+    logs[2].emit(AgentChangedEvent(agent="x"))
+    await logs[2].flush()  # a flush of its own still writes at once
+    assert calls == [["a", "b"]] and logs[2].last_seq == 2
+    assert [e.type for e in store.read_events("c", after=0)] == ["run_started", "agent_changed"]

@@ -42,6 +42,7 @@ __all__ = [
     "DurableInterpreter",
     "DurableRun",
     "EventLog",
+    "LogWriter",
     "StepScope",
     "current_step",
     "step_scope",
@@ -113,11 +114,14 @@ class EventLog:
         retried_step: int | None,
         last_seq: int | None = None,
         logged: dict[int, int] | None = None,
+        writer: LogWriter | None = None,
     ) -> None:
         self.store = store
         self.run_id = run_id
         self.step: int | None = None
         self._notify = notify
+        self._writer = writer  # writes this log with the other runs' (None: on its own)
+        self._scheduled = False  # its writer writes it at its next round
         self._buffer: list[PendingEvent] = []
         self._step_events: list[PendingEvent] | None = None  # recorded with the step
         self._lock = asyncio.Lock()
@@ -184,7 +188,11 @@ class EventLog:
             self._write_soon()
 
     def _write_soon(self) -> None:
-        if self._timer is None:
+        if self._timer is not None or self._scheduled:
+            return
+        if self._writer is not None and self._writer.schedule(self):
+            self._scheduled = True
+        else:
             self._timer = asyncio.get_running_loop().call_later(_FLUSH_DELAY, self._flush_soon)
 
     def _flush_soon(self) -> None:
@@ -224,6 +232,74 @@ class EventLog:
     def others_wrote(self) -> None:
         """Events were appended by someone else: look for the log's end next time."""
         self._last_seq = None
+
+
+class LogWriter:
+    """Writes the event logs of one engine's runs together: one transaction (one
+    round trip on PostgreSQL) for every run with events not written yet, 50 ms
+    after the first of them, instead of one per run. Under load a replica runs
+    dozens of runs at once, each writing its log every 50 ms while it streams:
+    most of those transactions become one. A run alone is written as before, 50 ms
+    after its first unwritten event."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+        self._due: dict[EventLog, None] = {}  # in the order they asked
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._writes: set[asyncio.Task[None]] = set()
+
+    def schedule(self, log: EventLog) -> bool:
+        """Write ``log`` at the next round; False if it runs on another event loop
+        (it writes itself then)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            return False
+        self._due[log] = None
+        if self._timer is None:
+            self._timer = loop.call_later(_FLUSH_DELAY, self._round)
+        return True
+
+    def _round(self) -> None:
+        self._timer = None
+        logs, self._due = list(self._due), {}
+        assert self._loop is not None
+        task = self._loop.create_task(self._write(logs))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _write(self, logs: list[EventLog]) -> None:
+        held: list[EventLog] = []
+        for log in logs:
+            log._scheduled = False
+            if log._lock.locked():  # a write of its own is in flight: the next round
+                log._write_soon()
+            elif log._buffer:
+                await log._lock.acquire()  # free: taken at once
+                held.append(log)
+        if not held:
+            return
+        try:
+            batches = []
+            for log in held:
+                batch, log._buffer = log._buffer, []
+                batches.append((log.run_id, batch, log._last_seq))
+            try:
+                ends = await asyncio.to_thread(self.store.append_batches, batches)
+            except Exception as exc:  # each log's events are lost as a failed flush loses them
+                ends = [exc] * len(held)
+            for log, end in zip(held, ends, strict=True):
+                if isinstance(end, Exception):
+                    logger.error("could not write the events of run %s: %s", log.run_id, end)
+                else:
+                    log._last_seq = end
+        finally:
+            for log in held:
+                log._lock.release()
+        for log in held:
+            log._notify(log.run_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from ._checkpoint import (
     wait_for_decisions,
 )
 from ._inputs import input_items
-from ._interpreter import DELTAS, DurableInterpreter, DurableRun, EventLog
+from ._interpreter import DELTAS, DurableInterpreter, DurableRun, EventLog, LogWriter
 from ._leases import Lease, adopt_leases, lease_remover, owned_leases, release_lease
 from ._news import RunNews
 from ._store import PendingEvent, RunStore
@@ -85,6 +85,7 @@ class RunWorkflows:
         self._finishing: set[str] = set()
         self._fresh: set[str] = set()  # runs started here whose workflow has not begun
         self._leased: set[str] = set()  # runs executing here without a workflow (_leases.py)
+        self.log_writer = LogWriter(store)  # the runs' event logs, written together
 
     # ------------------------------------------------------- runs of this process
 
@@ -252,6 +253,7 @@ class RunWorkflows:
             retried_step=retried,
             last_seq=1 if fresh else None,  # start_run wrote run_started, seq 1
             logged=logged,
+            writer=self.log_writer,
         )
         usage: RunUsage | None = None
         try:

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..items import RunUsage, Usage
 from ..storage import pipeline, write_transaction
+from ._replica_rows import ReplicaRows
 from ._schema import (
     EVENTS_TABLE,
     REPLICAS_TABLE,
@@ -77,7 +78,7 @@ def _timestamp(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
 
-class RunStore:
+class RunStore(ReplicaRows):
     """Reads and writes of the durable tables on one database."""
 
     def __init__(self, url: str) -> None:
@@ -350,6 +351,38 @@ class RunStore:
                 after = None  # someone else appended: read where the log ends
         return None  # pragma: no cover
 
+    def append_batches(
+        self, batches: Sequence[tuple[str, Sequence[PendingEvent], int | None]]
+    ) -> list[int | Exception | None]:
+        """Append the events of several runs, ``(run_id, events, after)`` each: in one
+        transaction when every ``after`` is known and no event needs an outbox row
+        (one round trip on PostgreSQL), else (or if a guess of a log's end was wrong)
+        each run's on its own. Returns each log's last ``seq``, or the error that
+        kept its events out."""
+        if len(batches) > 1 and all(
+            after is not None and not any(reports(kind, data) for kind, data, _ in events)
+            for _run, events, after in batches
+        ):
+            now = time.time()
+            rows: list[dict[str, Any]] = []
+            ends: list[int | Exception | None] = []
+            for run_id, events, after in batches:
+                assert after is not None
+                ends.append(_rows(rows, run_id, events, after, now))
+            try:
+                with write_transaction(self.engine, pipelined=True) as conn:
+                    conn.execute(self._sql.insert_events, rows)
+                return ends
+            except IntegrityError:  # a writer of its own got there first: one by one
+                pass
+        results: list[int | Exception | None] = []
+        for run_id, events, after in batches:
+            try:
+                results.append(self.append_events(run_id, events, after=after))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
     def _append(
         self,
         conn: Connection,
@@ -368,21 +401,8 @@ class RunStore:
                     "SELECT pg_advisory_xact_lock(hashtext(%(run)s))", {"run": f"ascent:{run_id}"}
                 )
             after = conn.execute(self._sql.log_end, {"b_id": run_id}).scalar() or 0
-        seq = after
-        now = time.time()
-        rows = []
-        for kind, data, step in events:
-            seq += 1
-            rows.append(
-                {
-                    "run_id": run_id,
-                    "seq": seq,
-                    "type": kind,
-                    "data": data if isinstance(data, str) else _dumps(data),
-                    "step": step,
-                    "created_at": now,
-                }
-            )
+        rows: list[dict[str, Any]] = []
+        seq = _rows(rows, run_id, events, after, time.time())
         conn.execute(self._sql.insert_events, rows)
         reported = [(kind, data) for kind, data, _step in events if reports(kind, data)]
         if reported and (record := record or self._read_run(conn, run_id)) is not None:
@@ -447,97 +467,6 @@ class RunStore:
             conn.execute(table.insert().values(key=key, wake_at=wake_at))
             return wake_at
 
-    # ----------------------------------------------------------------- replicas
-
-    def heartbeat(self, executor_id: str, app_version: str, *, starting: bool = False) -> bool:
-        """Record that ``executor_id`` is alive. False if another replica took it over
-        since its last heartbeat (its runs now belong to that replica): its row is
-        claimed, or gone (a finished takeover removes it)."""
-        from sqlalchemy import select
-
-        table = self.tables.replicas
-        now = time.time()
-        with write_transaction(self.engine) as conn:
-            row = conn.execute(
-                select(table.c.taken_over_by).where(table.c.executor_id == executor_id)
-            ).first()
-            if row is None:
-                conn.execute(
-                    table.insert().values(
-                        executor_id=executor_id,
-                        app_version=app_version,
-                        started_at=now,
-                        heartbeat_at=now,
-                    )
-                )
-                return starting
-            taken = row[0] is not None
-            values: dict[str, Any] = {"heartbeat_at": now, "app_version": app_version}
-            if starting or taken:
-                values.update(started_at=now, taken_over_by=None, taken_over_at=None)
-            conn.execute(table.update().where(table.c.executor_id == executor_id).values(**values))
-            return starting or not taken
-
-    def stale_replicas(
-        self, executor_id: str, cutoff: float, *, abandoned: float | None = None
-    ) -> list[str]:
-        """Replicas silent since ``cutoff`` whose runs nobody has taken over (or, with
-        ``abandoned``, whose takeover was claimed before that time and never finished:
-        its claimant died)."""
-        from sqlalchemy import select
-
-        table = self.tables.replicas
-        query = select(table.c.executor_id).where(
-            table.c.heartbeat_at < cutoff,
-            self._unclaimed(abandoned),
-            table.c.executor_id != executor_id,
-        )
-        with self.engine.connect() as conn:
-            return [row[0] for row in conn.execute(query)]
-
-    def claim_replica(
-        self, dead: str, by: str, cutoff: float, *, abandoned: float | None = None
-    ) -> bool:
-        """Mark ``dead`` as taken over by ``by``; True for exactly one claimant (a
-        claim made before ``abandoned``, if given, counts as none)."""
-        table = self.tables.replicas
-        with write_transaction(self.engine) as conn:
-            result = conn.execute(
-                table.update()
-                .where(
-                    table.c.executor_id == dead,
-                    self._unclaimed(abandoned),
-                    table.c.heartbeat_at < cutoff,
-                )
-                .values(taken_over_by=by, taken_over_at=time.time())
-            )
-            return result.rowcount == 1
-
-    def _unclaimed(self, abandoned: float | None) -> Any:
-        """Not taken over, or claimed before ``abandoned`` by a replica that never
-        finished (a finished takeover removes the dead replica's row)."""
-        from sqlalchemy import or_
-
-        table = self.tables.replicas
-        if abandoned is None:
-            return table.c.taken_over_by.is_(None)
-        return or_(table.c.taken_over_by.is_(None), table.c.taken_over_at < abandoned)
-
-    def release_replica(self, dead: str) -> None:
-        """Undo a claim whose recovery failed, so the takeover is tried again."""
-        table = self.tables.replicas
-        with write_transaction(self.engine) as conn:
-            conn.execute(
-                table.update()
-                .where(table.c.executor_id == dead)
-                .values(taken_over_by=None, taken_over_at=None)
-            )
-
-    def remove_replica(self, executor_id: str) -> None:
-        table = self.tables.replicas
-        with write_transaction(self.engine) as conn:
-            conn.execute(table.delete().where(table.c.executor_id == executor_id))
-
     # ---------------------------------------------------------------- internals
 
     def _row(self, record: RunRecord) -> dict[str, Any]:
@@ -588,6 +517,30 @@ class RunStore:
             created_at=_timestamp(row["created_at"]),
             updated_at=_timestamp(row["updated_at"]),
         )
+
+
+def _rows(
+    into: list[dict[str, Any]],
+    run_id: str,
+    events: Sequence[PendingEvent],
+    after: int,
+    now: float,
+) -> int:
+    """Add the log rows of ``events`` (numbered after ``after``); the last ``seq``."""
+    seq = after
+    for kind, data, step in events:
+        seq += 1
+        into.append(
+            {
+                "run_id": run_id,
+                "seq": seq,
+                "type": kind,
+                "data": data if isinstance(data, str) else _dumps(data),
+                "step": step,
+                "created_at": now,
+            }
+        )
+    return seq
 
 
 def _add_counts(into: dict[str, int], usage: dict[str, Any]) -> None:

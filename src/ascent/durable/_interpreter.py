@@ -95,7 +95,8 @@ class EventLog:
     """A run's event sink: stream events, batched into the run's append-only log.
 
     ``emit`` is what the interpreter calls for each event (synchronously). The
-    log is written behind the run, 50 ms after the first event not written yet,
+    log is written behind the run, within 50 ms of the first event not written yet
+    (with the other runs' logs, by a :class:`LogWriter`),
     so a streaming client sees events as they come while a step costs no write
     of its own. What makes that safe is that each step's events (deltas aside)
     are recorded with its result (:meth:`end_step`): when a crash loses the

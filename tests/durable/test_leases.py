@@ -192,3 +192,7 @@ def test_a_start_whose_id_is_taken_writes_nothing_and_the_next_write_works(url: 
     )
     assert record is not None and record.status == "completed"
     assert [e.seq for e in store.read_events("r-1", after=0)] == [1, 2, 3, 4]
+    # a run on a session takes the session's lock in its one-trip start, and is stamped
+    on_session = _record("r-2").model_copy(update={"session_id": "s-1"})
+    assert store.insert_run(on_session, also=lease_writer(store, "r-2", "me", _lease()))
+    assert has_lease(store, "r-2") and store.run_before_on_session("r-2", "s-1") is None

@@ -220,15 +220,15 @@ def report(plans: list[Plan]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     # steps mode: bench/service.py at 50 clients, bench/service_ab.py --statements
-    parser.add_argument("--steps-replica-ms", type=float, default=16.9)
-    parser.add_argument("--steps-db-ms", type=float, default=6.4)
-    parser.add_argument("--steps-round-trips", type=float, default=54.0)
-    parser.add_argument("--steps-commits", type=float, default=14.8)
+    parser.add_argument("--steps-replica-ms", type=float, default=17.0)
+    parser.add_argument("--steps-db-ms", type=float, default=5.3)
+    parser.add_argument("--steps-round-trips", type=float, default=38.2)
+    parser.add_argument("--steps-commits", type=float, default=11.2)
     # run mode: measured the same way (service_ab.py --durability run)
-    parser.add_argument("--run-replica-ms", type=float, default=9.0)
-    parser.add_argument("--run-db-ms", type=float, default=3.4)
-    parser.add_argument("--run-round-trips", type=float, default=22.0)
-    parser.add_argument("--run-commits", type=float, default=5.3)
+    parser.add_argument("--run-replica-ms", type=float, default=8.7)
+    parser.add_argument("--run-db-ms", type=float, default=3.0)
+    parser.add_argument("--run-round-trips", type=float, default=7.0)
+    parser.add_argument("--run-commits", type=float, default=4.3)
     parser.add_argument(
         "--run-estimated", action="store_true", help="the run-mode figures are estimates"
     )

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from pydantic_core import to_json
 
-from ..durable import run_id_for_key
+from ..durable import RunStart, run_id_for_key
 from ..errors import AgentNotFound, InvalidEvent, RunConflict, RunNotFound, UserError
+from ._coalesce import StartCoalescer
 from .broker import Broker
 from .catalogue import (
     APPROVAL_DECIDED,
@@ -180,6 +181,7 @@ class EventConsumer:
         self.broker = broker
         self.subscriptions = list(subscriptions)
         self.retry_delay = retry_delay
+        self.starts = StartCoalescer(engine)
         self.handled = 0  # messages done with (a run queued, a decision, a dead letter)
         self.dead_lettered = 0
 
@@ -237,11 +239,13 @@ class EventConsumer:
             run_input = maker(event)
         except Exception as exc:
             raise InvalidEvent(f"the subscription's input function failed: {exc}") from exc
-        await self.engine.start_run(
-            agent,
-            run_input,
-            tenant=subscription.tenant,
-            run_id=run_id_for_key(subscription.tenant, event.id),
+        await self.starts.start(
+            RunStart(
+                agent=agent,
+                input=run_input,
+                tenant=subscription.tenant,
+                run_id=run_id_for_key(subscription.tenant, event.id),
+            )
         )
 
     async def _decide(self, subscription: Subscription, event: CloudEvent) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -19,7 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from ..context import RunContext
-from ..durable.tools import sleeping_with
+from ..durable.tools import emitting_with, sleeping_with
 from ..errors import AscentError, MCPError, ModelAPIError, UserError
 from ..items import input_to_items, items_to_json
 from ..memory.session import IdempotentSession
@@ -35,13 +36,16 @@ from ._messages import (
     HISTORY_ACTIVITY,
     RECORD_ACTIVITY,
     SAVE_ACTIVITY,
+    TURN_ACTIVITY,
     CommandRequest,
     EndRequest,
     PauseRequest,
     SaveRequest,
     SleepReply,
+    TurnRequest,
 )
 from .app import TemporalApp
+from .events import RunOutbox, SessionTurns
 
 __all__ = ["RunActivities", "failure"]
 
@@ -49,6 +53,7 @@ _COMMAND: TypeAdapter[Any] = TypeAdapter(Command)
 # Failures that may pass: Temporal retries the activity. Any other error Ascent
 # raises on purpose fails the run at once.
 _TRANSIENT: tuple[type[AscentError], ...] = (ModelAPIError, MCPError)
+_TURN_WAIT = 120.0  # seconds a session's run waits for its turn in one attempt
 
 
 def failure(exc: AscentError) -> ApplicationError:
@@ -79,6 +84,22 @@ class RunActivities:
                 await self.app.records.flush(command.run_id)
 
     async def _execute(self, request: CommandRequest) -> Any:
+        records = self.app.records
+        if not isinstance(records, RunOutbox):
+            return await self._carry_out(request)
+        # a tool's emit_event: once per activity (its retries emit the same event)
+        info = activity.info()
+        outbox = functools.partial(
+            records.emit_event, request.run_id, f"{info.workflow_run_id}:{info.activity_id}"
+        )
+
+        async def emit_event(type: str, data: Any, topic: str, key: str | None) -> str:
+            return await outbox(type, data, topic=topic, key=key)
+
+        with emitting_with(emit_event):
+            return await self._carry_out(request)
+
+    async def _carry_out(self, request: CommandRequest) -> Any:
         app = self.app
         command = _COMMAND.validate_python(request.command)
         config = dataclasses.replace(app.config, tracing_disabled=True, run_timeout=None)
@@ -116,6 +137,31 @@ class RunActivities:
         finally:
             await interpreter.servers.release()
         return command_result_adapter(command.kind).dump_python(result, mode="json")
+
+    @activity.defn(name=TURN_ACTIVITY)
+    async def take_turn(self, request: dict[str, Any]) -> None:
+        """Wait for the runs started before this one on its session to end (a
+        service's runs take turns on a session, as on DBOS). The wait is bounded:
+        one that times out fails, and Temporal tries it again (a run may wait for
+        days behind one that waits for approval, with no history event meanwhile)."""
+        turn = TurnRequest.model_validate(request)
+        records = self.app.records
+        if not isinstance(records, SessionTurns):
+            raise failure(
+                UserError(
+                    "this run takes turns on its session, but the worker's TemporalApp "
+                    "keeps no records that can: give it records= (a DatabaseRunLog on "
+                    "the service's database), or start the worker with --database-url"
+                )
+            )
+        beating = asyncio.create_task(_heartbeat())
+        try:
+            limit = activity.info().start_to_close_timeout
+            timeout = (limit.total_seconds() if limit else _TURN_WAIT) / 2
+            if not await records.take_turn(turn.run_id, turn.session_id, timeout=timeout):
+                raise ApplicationError(f"run {turn.run_id} waits for its turn on its session")
+        finally:
+            await cancel_and_wait(beating)
 
     @activity.defn(name=EVENTS_ACTIVITY)
     async def paused(self, request: dict[str, Any]) -> None:

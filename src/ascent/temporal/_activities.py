@@ -25,7 +25,12 @@ from ..errors import AscentError, MCPError, ModelAPIError, UserError
 from ..items import input_to_items, items_to_json
 from ..memory.session import IdempotentSession
 from ..run.commands import ApprovalRequest, Command, command_result_adapter
-from ..run.events import ApprovalRequiredEvent, ResponseDiscardedEvent, StreamEvent
+from ..run.events import (
+    AgentChangedEvent,
+    ApprovalRequiredEvent,
+    ResponseDiscardedEvent,
+    StreamEvent,
+)
 from ..run.interpreter import Interpreter
 from ..run.scope import Emit, RunScope, cancel_and_wait
 from ..run.start import agent_graph, nested_run
@@ -114,7 +119,7 @@ class RunActivities:
                 "server_tools": request.server_tools,
             }
         )
-        emit = self._emit(request.run_id)
+        emit = self._emit(request.run_id, announced=request.announced)
         info = activity.info()
         if emit is not None and info.attempt > 1:
             emit(
@@ -216,12 +221,16 @@ class RunActivities:
         else:
             await session.add_items(items)
 
-    def _emit(self, run_id: str) -> Emit | None:
+    def _emit(self, run_id: str, *, announced: str | None = None) -> Emit | None:
+        """What sends a command's events to the app's log; ``announced`` is the agent
+        the run announced last (this command's interpreter knows of no earlier one)."""
         events = self.app.events
         if events is None:
             return None
 
         def emit(event: StreamEvent) -> None:
+            if isinstance(event, AgentChangedEvent) and event.previous is None:
+                event = dataclasses.replace(event, previous=announced)
             events.append(run_id, event)
 
         return emit

@@ -93,6 +93,9 @@ class CommandRequest(BaseModel):
     # activity, and the wake times (by sleep key) of sleeps the step began earlier.
     now: float | None = None
     wakes: dict[str, float] = {}
+    # The agent the run's events last announced (agent_changed), so a model call
+    # that starts another agent reports the handoff from it.
+    announced: str | None = None
 
 
 class SleepReply(BaseModel):

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         ApprovalDecision,
         ApprovalRequest,
         AwaitApproval,
+        CallModel,
         Command,
         RunTools,
         command_result_adapter,
@@ -91,6 +92,7 @@ class AgentRunWorkflow:
         self._activities = 0  # activities this generation scheduled (their ids)
         self._saved = 0  # how many of the run's items its session has
         self._state: RunState | None = None  # the run's, as it goes (its usage, on a failure)
+        self._announced: str | None = None  # the agent the run's events last announced
 
     # ----------------------------------------------------------- signals, queries
 
@@ -161,6 +163,7 @@ class AgentRunWorkflow:
             except ValidationError as exc:
                 raise UserError(f"not a run state: {exc}") from None
             self._saved = request.saved_items
+            self._announced = state.current_agent  # announced before the state was saved
         else:
             await self._take_turn(request, app)
             history = await self._session_history(request, app)
@@ -327,6 +330,7 @@ class AgentRunWorkflow:
                 command=command.model_dump(mode="json"),
                 now=workflow.now().timestamp(),
                 wakes=wakes,
+                announced=self._announced,
             )
             # The id names the command, so a replay that would take another step than
             # the recorded one fails as non-deterministic (every command is one
@@ -353,6 +357,8 @@ class AgentRunWorkflow:
                 summary=f"durable_sleep-{agent}",
             )
         self._executed += 1
+        if isinstance(command, CallModel) and command.agent_start:
+            self._announced = command.agent
         return command_result_adapter(command.kind).validate_python(data)
 
     async def wait_for_decisions(

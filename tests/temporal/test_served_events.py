@@ -109,7 +109,7 @@ async def test_an_event_starts_a_temporal_run_and_its_completion_is_published(
             run_id = run_id_for_key("acme", event.id)  # the event's id is the run's key
             assert done.runid == run_id and done.tenant == "acme" and done.agent == "support"
             assert done.data["output"] == "Order A-1 noted."
-            assert [e.type for e in collector.events if e.runid == run_id][0] == RUN_STARTED
+            assert next(e.type for e in collector.events if e.runid == run_id) == RUN_STARTED
             record = await stack.engine.get_run(run_id, tenant="acme")
             assert record.status == "completed"
             assert "com.example.order.created.v1" in str(model.requests[0].input)

@@ -70,9 +70,8 @@ def worker_command(
             ) from exc
         app = TemporalApp.of(load_object(target, default="app"))
         if database_url is not None:
-            from ..temporal import DatabaseRunLog
-
             from ..memory import open_session
+            from ..temporal import DatabaseRunLog
 
             log = DatabaseRunLog(database_url)
             app.events = app.events or log

@@ -43,7 +43,7 @@ from ._inputs import input_items
 from ._interpreter import DELTAS, DurableInterpreter, DurableRun, EventLog
 from ._news import RunNews
 from ._store import PendingEvent, RunStore
-from .records import RunRecord, Schedule
+from .records import RunRecord, Schedule, run_trace_id
 from .runbook import wait_for_session_turn
 
 __all__ = ["RunSettings", "RunWorkflows"]
@@ -63,7 +63,7 @@ class RunSettings:
 
     def trace_id(self, run_id: str) -> str | None:
         """A durable run's trace id follows from its id: any replica finds it."""
-        return None if self.run_config.tracing_disabled else f"trace_{run_id}"
+        return None if self.run_config.tracing_disabled else run_trace_id(run_id)
 
 
 class RunWorkflows:

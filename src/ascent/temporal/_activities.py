@@ -20,6 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from ..context import RunContext
+from ..durable.records import run_trace_id
 from ..durable.tools import emitting_with, sleeping_with
 from ..errors import AscentError, MCPError, ModelAPIError, UserError
 from ..items import input_to_items, items_to_json
@@ -33,7 +34,7 @@ from ..run.events import (
 )
 from ..run.interpreter import Interpreter
 from ..run.scope import Emit, RunScope, cancel_and_wait
-from ..run.start import agent_graph, nested_run
+from ..run.start import agent_graph, nested_run, open_trace
 from ..run.state import RunState
 from ._messages import (
     EVENTS_ACTIVITY,
@@ -107,7 +108,12 @@ class RunActivities:
     async def _carry_out(self, request: CommandRequest) -> Any:
         app = self.app
         command = _COMMAND.validate_python(request.command)
-        config = dataclasses.replace(app.config, tracing_disabled=True, run_timeout=None)
+        config = dataclasses.replace(app.config, run_timeout=None)
+        if not config.tracing_disabled:  # each command's spans join the run's one trace
+            metadata = {"run_id": request.run_id, **config.trace_metadata}
+            config = dataclasses.replace(
+                config, trace_id=run_trace_id(request.run_id), trace_metadata=metadata
+            )
         graph = agent_graph(app.registry.get_agent(request.starting_agent), config)
         state = RunState.model_validate(
             {
@@ -128,6 +134,7 @@ class RunActivities:
                     reason="the activity was retried; this step runs again",
                 )
             )
+        trace = open_trace(config, state.run_id)
         scope = RunScope(
             graph=graph,
             state=state,
@@ -135,12 +142,22 @@ class RunActivities:
             config=config,
             hooks=app.hooks,
             emit=emit,
+            trace=trace.trace,
+            parent_span=trace.parent_span,
         )
         interpreter = Interpreter(scope=scope, session=None, nested_run=nested_run)
+        error: BaseException | None = None
         try:
             result = await interpreter.execute(command)
+        except asyncio.CancelledError:  # a durable_sleep, or a cancelled run: no failure
+            raise
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
             await interpreter.servers.release()
+            scope.end_agent_span(error)
+            trace.finish(error)
         return command_result_adapter(command.kind).dump_python(result, mode="json")
 
     @activity.defn(name=TURN_ACTIVITY)

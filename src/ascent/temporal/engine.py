@@ -25,6 +25,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from ..durable import RunEvent, RunRecord
+from ..durable.records import run_trace_id
 from ..durable.runbook import RunBook, input_items
 from ..errors import RunConflict, UserError
 from ..items import Item, RunUsage, input_to_items
@@ -183,6 +184,7 @@ class TemporalEngine:
             tenant=tenant,
             session_id=session_id,
             status="running",
+            trace_id=None if self.run_config.tracing_disabled else run_trace_id(run_id),
             created_at=now,
             updated_at=now,
         )

@@ -29,7 +29,9 @@ async def test_a_recorded_history_replays(name: str) -> None:
         await replayer.replay_workflow(_fixture(name))
 
 
-@pytest.mark.parametrize("name", ["tools", "approval", "served_approval", "durable_sleep"])
+@pytest.mark.parametrize(
+    "name", ["tools", "approval", "served_approval", "served_session", "durable_sleep"]
+)
 async def test_a_history_recorded_now_replays(name: str, temporal: WorkflowEnvironment) -> None:
     recorded = WorkflowHistory.from_json(
         name, await record_one(temporal.client, name, skip=temporal.sleep)

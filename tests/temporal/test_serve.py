@@ -231,18 +231,6 @@ async def test_an_unknown_agent_is_404(service: Service) -> None:
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize(
-    ("field", "value"), [("previous_response_id", "resp_1"), ("conversation_id", "conv_1")]
-)
-async def test_a_model_that_keeps_no_conversation_is_refused_before_the_run(
-    service: Service, field: str, value: str
-) -> None:
-    response = await service.acme.post("/v1/agents/Shop/runs", json={"input": "hi", field: value})
-    assert response.status_code == 400
-    assert f"{field} is not supported by offline" in response.json()["error"]["message"]
-    assert (await service.acme.get("/v1/runs")).json()["runs"] == []
-
-
 @pytest.mark.parametrize("durability", ["turns", "run"])
 async def test_a_durability_temporal_does_not_have_is_a_400(
     service: Service, durability: str

@@ -157,7 +157,8 @@ class RunActivities:
         finally:
             await interpreter.servers.release()
             scope.end_agent_span(error)
-            trace.finish(error)
+            # an error Temporal tries again after is not the run's: the trace keeps none
+            trace.finish(None if isinstance(error, _TRANSIENT) else error)
         return command_result_adapter(command.kind).dump_python(result, mode="json")
 
     @activity.defn(name=TURN_ACTIVITY)

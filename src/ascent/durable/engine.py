@@ -31,11 +31,10 @@ from ..agent import Agent
 from ..errors import RunConflict, UserError
 from ..items import Item, RunUsage
 from ..lifecycle import RunHooks
-from ..models import resolve_model
-from ..models.base import Model, ModelRequest
+from ..models.base import Model
 from ..run.config import DEFAULT_MAX_TURNS, RunConfig
 from ..run.registry import AgentRegistry, Agents
-from ..run.start import check_server_state
+from ..run.start import server_state
 from ..storage import database_url as default_database_url
 from ..storage import display_url
 from ._checkpoint import DURABILITY_MODES, Durability
@@ -558,24 +557,7 @@ class DurableEngine:
     def _server_state(
         self, agent: Agent[Any], previous_response_id: str | None, conversation_id: str | None
     ) -> dict[str, str]:
-        """The run's server-side conversation as workflow arguments, checked now:
-        a mistake is the caller's to hear, not a run that fails later."""
-        if previous_response_id is None and conversation_id is None:
-            return {}
-        check_server_state(previous_response_id, conversation_id)
-        model = resolve_model(self.run_config.model or agent.model)
-        if not getattr(model, "supports_server_state", False):
-            request = ModelRequest(
-                instructions=None,
-                input=[],
-                previous_response_id=previous_response_id,
-                conversation_id=conversation_id,
-            )
-            request.refuse_server_state(model.name)
-        if previous_response_id is not None:
-            return {"previous_response_id": previous_response_id}
-        assert conversation_id is not None
-        return {"conversation_id": conversation_id}
+        return server_state(agent, self.run_config, previous_response_id, conversation_id)
 
     def _records(self) -> RunBook:
         """The book over the run tables, for listings: readable after :meth:`stop`

@@ -25,12 +25,14 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from ..durable import RunEvent, RunRecord
+from ..durable.records import run_trace_id
 from ..durable.runbook import RunBook, input_items
 from ..errors import RunConflict, UserError
 from ..items import Item, RunUsage, input_to_items
 from ..models.base import Model
 from ..run.config import DEFAULT_MAX_TURNS, RunConfig
 from ..run.registry import AgentRegistry, Agents
+from ..run.start import server_state
 from ..storage import database_url as default_database_url
 from .client import TemporalRuns
 
@@ -157,18 +159,22 @@ class TemporalEngine:
     ) -> RunRecord:
         """Record a run of ``agent`` and start its workflow; its record at once.
 
-        A ``run_id`` makes the start idempotent, as with DBOS. ``durability`` is
-        accepted for the same API and has no effect: Temporal records every command.
-        A conversation kept by the provider (``previous_response_id``,
-        ``conversation_id``) is refused: the workflow does not carry it yet.
+        A ``run_id`` makes the start idempotent, as with DBOS, and a run on a
+        ``session_id`` waits for the session's earlier runs, as with DBOS.
+        Temporal records every command of a run, which is DBOS's ``"steps"``: that
+        ``durability`` (or none) is taken, the others (fewer records) are refused.
+        ``previous_response_id`` or ``conversation_id`` leave the conversation on
+        the provider's side; a provider that keeps none is refused here, before
+        the run is recorded.
         """
-        if previous_response_id is not None or conversation_id is not None:
+        if durability not in (None, "steps"):
             raise UserError(
-                "previous_response_id and conversation_id are not supported on the "
-                "Temporal engine yet: start the run without them, or serve on DBOS"
+                f"durability {durability!r} is not available on the Temporal engine: "
+                "Temporal records every command of a run (durability 'steps')"
             )
         runs = self._started()
-        self.agents.get_agent(agent)
+        found = self.agents.get_agent(agent)
+        conversation = server_state(found, self.run_config, previous_response_id, conversation_id)
         items = input_items(input)
         run_id = run_id or uuid.uuid4().hex
         now = datetime.now(UTC)
@@ -178,6 +184,7 @@ class TemporalEngine:
             tenant=tenant,
             session_id=session_id,
             status="running",
+            trace_id=None if self.run_config.tracing_disabled else run_trace_id(run_id),
             created_at=now,
             updated_at=now,
         )
@@ -196,6 +203,8 @@ class TemporalEngine:
                 max_turns=self.max_turns,
                 session_id=session_id,
                 record=True,
+                take_turns=True,
+                **conversation,
             )
         except RunConflict:  # the same start again: its workflow runs already
             return record

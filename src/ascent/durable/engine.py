@@ -85,6 +85,16 @@ class RunStart:
     run_id: str
     tenant: str | None = None
 
+    async def start_on(self, engine: Any) -> RunRecord | Exception:
+        """This run started alone by ``engine.start_run``: its record, or what that raised."""
+        try:
+            record: RunRecord = await engine.start_run(
+                self.agent, self.input, tenant=self.tenant, run_id=self.run_id
+            )
+        except Exception as exc:
+            return exc
+        return record
+
 
 class DurableEngine:
     """Durable runs of ``agents`` on one database (SQLite by default, PostgreSQL for replicas).
@@ -440,15 +450,10 @@ class DurableEngine:
             for index, queued in batch:
                 if queued.record.id in written:
                     results[index] = queued.record
-        for index, start in enumerate(starts):
-            if results[index] is None:
-                try:
-                    results[index] = await self.start_run(
-                        start.agent, start.input, tenant=start.tenant, run_id=start.run_id
-                    )
-                except Exception as exc:
-                    results[index] = exc
-        return [result for result in results if result is not None]
+        return [
+            await start.start_on(self) if result is None else result
+            for start, result in zip(starts, results, strict=True)
+        ]
 
     async def get_run(self, run_id: str, *, tenant: str | None = None) -> RunRecord:
         """The run's record; :class:`RunNotFound` if there is none for ``tenant``."""

@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING
 from ..durable import RunRecord, RunStart
 
 if TYPE_CHECKING:
-    from ..durable import DurableEngine
+    from .consumer import EventEngine
 
 __all__ = ["StartCoalescer"]
 
 
 class StartCoalescer:
-    """Gathers concurrent :meth:`start` calls into :meth:`DurableEngine.start_runs`
+    """Gathers concurrent :meth:`start` calls into the engine's ``start_runs``
     calls of at most ``max_batch`` runs."""
 
-    def __init__(self, engine: DurableEngine, *, max_batch: int = 500) -> None:
+    def __init__(self, engine: EventEngine, *, max_batch: int = 500) -> None:
         self.engine = engine
         self.max_batch = max_batch
         self._waiting: list[tuple[RunStart, asyncio.Future[RunRecord]]] = []

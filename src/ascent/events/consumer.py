@@ -173,7 +173,8 @@ class EventEngine(Protocol):
     :class:`~ascent.temporal.TemporalEngine`): its agents, the database whose
     outbox holds its runs' lifecycle events, and starting and deciding runs.
     ``start_run`` with a ``run_id`` must be idempotent (an event redelivered
-    starts no second run)."""
+    starts no second run); ``start_runs`` starts a burst, each as ``start_run``
+    would, answering each with its record or the exception."""
 
     agents: AgentRegistry
     database_url: str
@@ -186,6 +187,8 @@ class EventEngine(Protocol):
         tenant: str | None = None,
         run_id: str | None = None,
     ) -> RunRecord: ...
+
+    async def start_runs(self, starts: Sequence[RunStart]) -> list[RunRecord | Exception]: ...
 
     async def decide(
         self, run_id: str, decisions: Mapping[str, bool | str], *, tenant: str | None = None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from ..durable import RunEvent, RunRecord
+from ..durable import RunEvent, RunRecord, RunStart
 from ..durable.records import run_trace_id
 from ..durable.runbook import RunBook, input_items
 from ..errors import RunConflict, UserError
@@ -144,6 +144,11 @@ class TemporalEngine:
         return self._runs
 
     # ---------------------------------------------------------------------- runs
+
+    async def start_runs(self, starts: Sequence[RunStart]) -> list[RunRecord | Exception]:
+        """Each of ``starts`` by :meth:`start_run`, in order (an event subscription's
+        burst): a Temporal workflow starts with a call of its own."""
+        return [await start.start_on(self) for start in starts]
 
     async def start_run(
         self,

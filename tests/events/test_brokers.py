@@ -3,6 +3,9 @@ the Kafka path as far as it goes without a Kafka broker (none runs here)."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
 from ascent.errors import UserError
@@ -81,3 +84,52 @@ async def test_a_redis_tail_leaves_no_consumer_group_behind(redis_server: RedisS
         assert [g["name"] for g in await client.xinfo_groups("tail.topic")] == ["keepers"]
     finally:
         await client.aclose()
+
+
+async def test_a_nats_group_member_keeps_fetching_after_timeouts_of_either_kind() -> None:
+    """nats-py 2.15+ raises a bare ``asyncio.TimeoutError`` (the builtin) from an expired fetch, and
+    its own ``nats.errors.TimeoutError`` otherwise: neither stops the member, each
+    message is acknowledged once handled and refused (to come again) when its
+    handler fails."""
+    import nats.errors
+
+    from ascent.events._faststream import _pull
+
+    class Message:
+        subject = "orders"
+
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+            self.outcome = ""
+
+        async def ack(self) -> None:
+            self.outcome = "ack"
+
+        async def nak(self) -> None:
+            self.outcome = "nak"
+
+    batch = [Message(b"one"), Message(b"bad"), Message(b"two")]
+    answers: list[Any] = [TimeoutError(), nats.errors.TimeoutError(), batch]
+    handled: list[bytes] = []
+    done = asyncio.Event()
+
+    class Subscription:
+        async def fetch(self, batch: int, timeout: float) -> list[Message]:
+            if not answers:
+                done.set()
+                await asyncio.sleep(3600)
+            answer = answers.pop(0)
+            if isinstance(answer, BaseException):
+                raise answer
+            return list(answer)
+
+    async def handler(body: bytes) -> None:
+        if body == b"bad":
+            raise ValueError("cannot")
+        handled.append(body)
+
+    task = asyncio.create_task(_pull(Subscription(), handler))
+    await asyncio.wait_for(done.wait(), 10)
+    task.cancel()
+    assert handled == [b"one", b"two"]
+    assert [m.outcome for m in batch] == ["ack", "nak", "ack"]

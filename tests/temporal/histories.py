@@ -36,6 +36,8 @@ RECORDED: dict[str, tuple[Callable[[], list[Agent]], str, str]] = {
     "session": (SCENARIOS[0].agents, SCENARIOS[0].start, SCENARIOS[0].input),
     # a run a service keeps the record of: its pause and end are reported in activities
     "served_approval": (approval_agents, "Refunds", "Refund A-1"),
+    # a service's run on a session: it takes its turn there first (an activity)
+    "served_session": (SCENARIOS[0].agents, SCENARIOS[0].start, SCENARIOS[0].input),
     # a tool's durable_sleep: a workflow timer, then the tool step again
     "durable_sleep": (sleep_agents, "Orders", "Tell me when A-1 arrives"),
 }
@@ -52,6 +54,9 @@ class _Records:
 
     async def ended(self, run_id: str, **end: Any) -> None:
         pass
+
+    async def take_turn(self, run_id: str, session_id: str, *, timeout: float) -> bool:
+        return True  # no run before it
 
 
 async def timer_started(client: Client, run_id: str, *, count: int = 1) -> None:
@@ -84,9 +89,16 @@ async def record_one(
     app = TemporalApp(agents=agents, sessions=lambda _: session, records=_Records())
     async with serving(client, app, task_queue=TASK_QUEUE):
         await session.add_items(input_to_items("Earlier question"))
-        session_id = "chat" if name == "session" else None
-        served = name == "served_approval"
-        await runs.start(start, text, run_id=name, session_id=session_id, record=served)
+        session_id = "chat" if name in ("session", "served_session") else None
+        served = name in ("served_approval", "served_session")
+        await runs.start(
+            start,
+            text,
+            run_id=name,
+            session_id=session_id,
+            record=served,
+            take_turns=name == "served_session",
+        )
         if name in ("approval", "served_approval"):
             while (status := await runs.status(name)).status != "awaiting_approval":
                 await asyncio.sleep(0.05)

@@ -231,12 +231,20 @@ async def test_an_unknown_agent_is_404(service: Service) -> None:
     assert response.status_code == 404
 
 
-async def test_a_provider_kept_conversation_is_refused_clearly(service: Service) -> None:
-    body = {"input": "hi", "previous_response_id": "resp_1"}
+@pytest.mark.parametrize("durability", ["turns", "run"])
+async def test_a_durability_temporal_does_not_have_is_a_400(
+    service: Service, durability: str
+) -> None:
+    body = {"input": "Where is order A-1?", "durability": durability}
     response = await service.acme.post("/v1/agents/Shop/runs", json=body)
-    assert response.status_code == 400
-    assert "not supported on the Temporal engine" in response.text
+    assert response.status_code == 400, response.text
+    message = response.json()["error"]["message"]
+    assert "not available on the Temporal engine" in message and repr(durability) in message
     assert (await service.acme.get("/v1/runs")).json()["runs"] == []
+    steps = await service.acme.post(
+        "/v1/agents/Shop/runs", json={"input": "Where is order A-1?", "durability": "steps"}
+    )
+    assert steps.json()["status"] == "completed"  # what Temporal does: every command recorded
 
 
 def test_engine_urls() -> None:
@@ -263,8 +271,10 @@ def test_create_app_takes_an_engine_url(tmp_path: Path) -> None:
     )
     engine = app.state.ascent.engine
     assert isinstance(engine, TemporalEngine) and app.state.ascent.owns_engine
-    with pytest.raises(UserError, match="DBOS"):
-        create_app(_agents(), engine="temporal://127.0.0.1:1/default", events=True)
+    served = create_app(_agents(), engine="temporal://127.0.0.1:1/default", events=True)
+    assert served.state.ascent.events is not None  # lifecycle events run on Temporal too
+    with pytest.raises(UserError, match="not available on the engine temporal://"):
+        create_app(_agents(), engine="temporal://127.0.0.1:1/default", durability="run")
 
 
 async def test_a_worker_without_records_fails_a_served_run_clearly(

@@ -67,6 +67,14 @@ async def test_a_worker_process_runs_the_service_s_runs(
                 assert done["output"] == "Here is what I found: refund: refunded A-1042"
                 events = (await client.get(f"/v1/runs/{run['id']}/events")).text
                 assert "event: run_completed" in events
+
+                # a run on a session: the worker keeps it in the service's database
+                body = {"input": "Where is order B-7?", "session_id": "chat-1"}
+                on_session = (await client.post("/v1/agents/Shop/runs", json=body)).json()
+                assert on_session["status"] == "completed", on_session
+                items = (await client.get("/v1/sessions/chat-1/items")).json()["items"]
+                assert items[0]["content"] == "Where is order B-7?"
+                assert items[-1]["content"][0]["text"] == on_session["output"]
     finally:
         dispose_engines()
 

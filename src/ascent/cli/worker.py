@@ -70,11 +70,15 @@ def worker_command(
             ) from exc
         app = TemporalApp.of(load_object(target, default="app"))
         if database_url is not None:
+            from ..memory import open_session
             from ..temporal import DatabaseRunLog
 
             log = DatabaseRunLog(database_url)
             app.events = app.events or log
             app.records = app.records or log
+            url = database_url
+            # a service's sessions are in its database, as on DBOS
+            app.sessions = app.sessions or (lambda session_id: open_session(session_id, url))
         _exit_after(_work(app, temporal, namespace, task_queue, max_cached_workflows))
 
 

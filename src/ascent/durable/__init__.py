@@ -15,6 +15,7 @@ from .engine import (
     EXECUTOR_ID_ENV,
     Durability,
     DurableEngine,
+    RunStart,
     run_id_for_key,
 )
 from .records import MAX_EVENT_SEQ, TERMINAL_STATUSES, RunEvent, RunRecord, RunStatus, Schedule
@@ -33,6 +34,7 @@ __all__ = [
     "RunEvent",
     "RunNotFound",
     "RunRecord",
+    "RunStart",
     "RunStatus",
     "Schedule",
     "durable_sleep",

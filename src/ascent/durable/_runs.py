@@ -45,7 +45,8 @@ from ._interpreter import DELTAS, DurableInterpreter, DurableRun, EventLog, LogW
 from ._leases import Lease, adopt_leases, lease_remover, owned_leases, release_lease
 from ._news import RunNews
 from ._store import PendingEvent, RunStore
-from .records import RunRecord, Schedule
+from .records import RunRecord, Schedule, run_trace_id
+from .runbook import wait_for_session_turn
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -67,7 +68,7 @@ class RunSettings:
 
     def trace_id(self, run_id: str) -> str | None:
         """A durable run's trace id follows from its id: any replica finds it."""
-        return None if self.run_config.tracing_disabled else f"trace_{run_id}"
+        return None if self.run_config.tracing_disabled else run_trace_id(run_id)
 
 
 class RunWorkflows:
@@ -373,33 +374,10 @@ class RunWorkflows:
         return {"state": state.model_dump(mode="json"), "history": len(history)}
 
     async def _wait_for_session(self, run_id: str, session_id: str) -> None:
-        """Wait until every run started before this one on its session has ended.
-
-        A run reads its session's history when it begins and adds its items when
-        it pauses and ends: two runs at once on one session would each miss the
-        other's turn. While it waits the run is ``queued``. No step is needed: on
-        a replay the runs before it have ended, and it goes straight on.
-        """
-        store = self.store
-        pause = self.news.poll_interval
-        queued = False
-        while True:
-            blocking = await asyncio.to_thread(store.run_before_on_session, run_id, session_id)
-            if blocking is None:
-                break
-            if not queued:
-                queued = True
-                record = await asyncio.to_thread(
-                    store.update_run, run_id, status="queued", only_status="running"
-                )
-                self.news.notify(run_id, status=True, record=record)
-            if not await self.news.wait_for_news(blocking, pause):
-                pause = min(pause * 2, 1.0)
-        if queued:
-            record = await asyncio.to_thread(
-                store.update_run, run_id, status="running", only_status="queued"
-            )
-            self.news.notify(run_id, status=True, record=record)
+        """Runs on one session take turns, in the order they were started (see
+        :func:`wait_for_session_turn`). No step is needed: on a replay the runs
+        before it have ended, and it goes straight on."""
+        await wait_for_session_turn(self.store, self.news, run_id, session_id)
 
     def _create_scheduled_run(self, run_id: str, context: dict[str, Any]) -> None:
         schedule = Schedule.model_validate(context)

@@ -48,6 +48,7 @@ __all__ = [
     "REPLICAS_TABLE",
     "RUNS_TABLE",
     "TIMERS_TABLE",
+    "PendingEvent",
     "RunKey",
     "RunPage",
     "RunStore",
@@ -72,6 +73,23 @@ PendingEvent = tuple[str, "dict[str, Any] | str", "int | None"]
 
 def _dumps(value: Any) -> str:
     return to_json(value, fallback=str).decode()
+
+
+def _event_rows(
+    run_id: str, events: Sequence[PendingEvent], after: int, now: float
+) -> list[dict[str, Any]]:
+    """The rows of ``events`` appended to a log that ends at ``after``."""
+    return [
+        {
+            "run_id": run_id,
+            "seq": after + offset,
+            "type": kind,
+            "data": data if isinstance(data, str) else _dumps(data),
+            "step": step,
+            "created_at": now,
+        }
+        for offset, (kind, data, step) in enumerate(events, start=1)
+    ]
 
 
 def _timestamp(value: float) -> datetime:
@@ -124,6 +142,42 @@ class RunStore(ReplicaRows):
         except IntegrityError:  # the id is taken (its transaction was rolled back)
             return False
         return True
+
+    def insert_queued_runs(
+        self,
+        records: Sequence[RunRecord],
+        *,
+        first_events: Callable[[RunRecord], Sequence[PendingEvent]],
+        also: Callable[[Connection, list[RunRecord]], None] | None = None,
+    ) -> list[RunRecord] | None:
+        """Add those of ``records`` (new queued runs on no session) whose id is free,
+        each with its ``first_events``, in one transaction (``also`` writes in it
+        too, given the runs added); returns them. None, and nothing written, if
+        an id was taken meanwhile: the caller then adds them one by one."""
+        from sqlalchemy import select
+
+        runs = self.tables.runs
+        try:
+            with write_transaction(self.engine) as conn:
+                ids = [record.id for record in records]
+                taken = set(conn.execute(select(runs.c.id).where(runs.c.id.in_(ids))).scalars())
+                added = [record for record in records if record.id not in taken]
+                if not added:
+                    return added
+                conn.execute(self._sql.insert_run, [self._row(record) for record in added])
+                outbox = [
+                    row for record in added for row in outbox_rows(record, status_change="queued")
+                ]
+                write_outbox(conn, self.tables.outbox, outbox)
+                now = time.time()
+                rows = [row for r in added for row in _event_rows(r.id, first_events(r), 0, now)]
+                if rows:
+                    conn.execute(self._sql.insert_events, rows)
+                if also is not None:
+                    also(conn, added)
+        except IntegrityError:
+            return None
+        return added
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self.engine.connect() as conn:
@@ -368,7 +422,8 @@ class RunStore(ReplicaRows):
             ends: list[int | Exception | None] = []
             for run_id, events, after in batches:
                 assert after is not None
-                ends.append(_rows(rows, run_id, events, after, now))
+                rows.extend(_event_rows(run_id, events, after, now))
+                ends.append(after + len(events))
             try:
                 with write_transaction(self.engine, pipelined=True) as conn:
                     conn.execute(self._sql.insert_events, rows)
@@ -401,13 +456,12 @@ class RunStore(ReplicaRows):
                     "SELECT pg_advisory_xact_lock(hashtext(%(run)s))", {"run": f"ascent:{run_id}"}
                 )
             after = conn.execute(self._sql.log_end, {"b_id": run_id}).scalar() or 0
-        rows: list[dict[str, Any]] = []
-        seq = _rows(rows, run_id, events, after, time.time())
+        rows = _event_rows(run_id, events, after, time.time())
         conn.execute(self._sql.insert_events, rows)
         reported = [(kind, data) for kind, data, _step in events if reports(kind, data)]
         if reported and (record := record or self._read_run(conn, run_id)) is not None:
             write_outbox(conn, self.tables.outbox, outbox_rows(record, reported))
-        return seq
+        return after + len(rows)
 
     def read_events(self, run_id: str, *, after: int, limit: int = 1000) -> list[RunEvent]:
         with self.engine.connect() as conn:
@@ -517,30 +571,6 @@ class RunStore(ReplicaRows):
             created_at=_timestamp(row["created_at"]),
             updated_at=_timestamp(row["updated_at"]),
         )
-
-
-def _rows(
-    into: list[dict[str, Any]],
-    run_id: str,
-    events: Sequence[PendingEvent],
-    after: int,
-    now: float,
-) -> int:
-    """Add the log rows of ``events`` (numbered after ``after``); the last ``seq``."""
-    seq = after
-    for kind, data, step in events:
-        seq += 1
-        into.append(
-            {
-                "run_id": run_id,
-                "seq": seq,
-                "type": kind,
-                "data": data if isinstance(data, str) else _dumps(data),
-                "step": step,
-                "created_at": now,
-            }
-        )
-    return seq
 
 
 def _add_counts(into: dict[str, int], usage: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ import hashlib
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -35,15 +35,15 @@ from ..agent import Agent
 from ..errors import RunConflict, UserError
 from ..items import Item, RunUsage
 from ..lifecycle import RunHooks
-from ..models import resolve_model
-from ..models.base import Model, ModelRequest
+from ..models.base import Model
 from ..run.config import DEFAULT_MAX_TURNS, RunConfig
 from ..run.registry import AgentRegistry, Agents
-from ..run.start import check_server_state
+from ..run.start import server_state
 from ..storage import database_url as default_database_url
 from ..storage import display_url
 from ._checkpoint import DURABILITY_MODES, Durability
 from ._inputs import input_items
+from ._intake import QueuedRun, RunQueueWriter
 from ._interpreter import APPROVAL_TOPIC
 from ._leases import Lease, has_lease, lease_writer, release_lease, write_lease
 from ._listen import NewsListener, listen_url
@@ -51,8 +51,14 @@ from ._news import RunNews
 from ._replicas import Replica
 from ._runs import RunSettings, RunWorkflows
 from ._setup import dbos_config, fresh_executor_id, route_dbos_logs
-from ._store import RunPage, RunStore, UsageSum
-from ._workflows import checkpointed_run_workflow, run_workflow, set_active
+from ._store import PendingEvent, RunPage, RunStore, UsageSum
+from ._workflows import (
+    CHECKPOINTED_RUN_WORKFLOW,
+    RUN_WORKFLOW,
+    checkpointed_run_workflow,
+    run_workflow,
+    set_active,
+)
 from .records import RunEvent, RunRecord, Schedule
 from .runbook import RunBook
 from .schedules import Schedules
@@ -63,6 +69,7 @@ __all__ = [
     "EXECUTOR_ID_ENV",
     "Durability",
     "DurableEngine",
+    "RunStart",
     "run_id_for_key",
 ]
 
@@ -72,6 +79,26 @@ EXECUTOR_ID_ENV = "ASCENT_EXECUTOR_ID"
 RUN_QUEUE = "ascent.durable.runs"
 APP_VERSION_ENV = "ASCENT_APP_VERSION"
 DURABILITY_ENV = "ASCENT_DURABILITY"
+
+
+@dataclasses.dataclass(kw_only=True, frozen=True)
+class RunStart:
+    """One run for :meth:`DurableEngine.start_runs`; ``run_id`` is its idempotency key."""
+
+    agent: str
+    input: str | list[Item] | list[dict[str, Any]]
+    run_id: str
+    tenant: str | None = None
+
+    async def start_on(self, engine: Any) -> RunRecord | Exception:
+        """This run started alone by ``engine.start_run``: its record, or what that raised."""
+        try:
+            record: RunRecord = await engine.start_run(
+                self.agent, self.input, tenant=self.tenant, run_id=self.run_id
+            )
+        except Exception as exc:
+            return exc
+        return record
 
 
 class DurableEngine:
@@ -201,25 +228,31 @@ class DurableEngine:
         try:
             route_dbos_logs()
             self._owns_dbos = True
-            DBOS(
-                config=dbos_config(
-                    self.database_url,
-                    app_version=self.app_version,
-                    executor_id=self.executor_id,
-                    poll_interval=self.poll_interval,
-                    scheduler_poll_interval=self.scheduler_poll_interval,
-                    executor_threads=self.executor_threads,
-                )
+            config = dbos_config(
+                self.database_url,
+                app_version=self.app_version,
+                executor_id=self.executor_id,
+                poll_interval=self.poll_interval,
+                scheduler_poll_interval=self.scheduler_poll_interval,
+                executor_threads=self.executor_threads,
             )
+            DBOS(config=config)
             await asyncio.to_thread(DBOS.launch)
             # this loop's blocking work on DBOS's pool of executor_threads, from now on (DBOS
             # does it at its first async call; a leased run may make none)
             await DBOS._configure_asyncio_thread_pool()
+            queue_writer = None
             if self.worker_concurrency is not None:
                 await DBOS.register_queue_async(
                     RUN_QUEUE,
                     worker_concurrency=self.worker_concurrency,
                     polling_interval_sec=self.poll_interval,
+                )
+                queue_writer = RunQueueWriter(
+                    store,
+                    system_engine=config.get("system_database_engine") or store.engine,
+                    queue=RUN_QUEUE,
+                    app_version=self.app_version,
                 )
             conninfo = listen_url(self.database_url)
             if conninfo is not None:
@@ -230,6 +263,7 @@ class DurableEngine:
                 workflows=workflows,
                 book=book,
                 listener=listener,
+                queue_writer=queue_writer,
             )
             if listener is not None:  # PostgreSQL: other replicas' news without polling
                 await listener.start()
@@ -270,6 +304,8 @@ class DurableEngine:
         parts, self._parts = self._parts, None
         if parts is not None and parts.listener is not None:
             await parts.listener.stop()
+        if parts is not None and parts.queue_writer is not None:
+            parts.queue_writer.close()
         if self._owns_dbos and parts is not None:
             await self._shut_down(parts.workflows)
 
@@ -352,7 +388,7 @@ class DurableEngine:
             created_at=now,
             updated_at=now,
         )
-        started = [("run_started", {"agent": agent}, None)]
+        started = _first_events(record)
         store = parts.store
         also = None if lease is None else lease_writer(store, run_id, self.executor_id, lease)
         if not await asyncio.to_thread(store.insert_run, record, events=started, also=also):
@@ -391,6 +427,68 @@ class DurableEngine:
             )
             raise
         return record
+
+    async def start_runs(self, starts: Sequence[RunStart]) -> list[RunRecord | Exception]:
+        """Start several runs at once (an event subscription's burst), each as
+        :meth:`start_run` would with its ``agent``, ``input``, ``tenant`` and
+        ``run_id``, and answer each in order: its record, or the exception
+        :meth:`start_run` would raise.
+
+        With ``worker_concurrency`` (runs queued), the new runs' records and queue
+        entries are written together, a transaction or two for the whole burst;
+        anything unusual (a run id seen before, a failed write) and an engine
+        that starts runs where they are asked for go through :meth:`start_run`
+        one at a time.
+        """
+        parts = self._started_parts()
+        results: list[RunRecord | Exception | None] = [None] * len(starts)
+        batch: list[tuple[int, QueuedRun]] = []
+        if parts.queue_writer is not None and len(starts) > 1:
+            mode = _durability(self.durability)
+            seen: set[str] = set()
+            now = datetime.now(UTC)
+            for index, start in enumerate(starts):
+                if start.run_id in seen:
+                    continue  # the same run twice in a burst: the second finds the first
+                try:
+                    self.agents.get_agent(start.agent)
+                    args: tuple[Any, ...] = (start.run_id, start.agent, input_items(start.input))
+                except Exception as exc:
+                    results[index] = exc
+                    continue
+                seen.add(start.run_id)
+                record = RunRecord(
+                    id=start.run_id,
+                    agent=start.agent,
+                    tenant=start.tenant,
+                    status="queued",
+                    trace_id=self.settings.trace_id(start.run_id),
+                    created_at=now,
+                    updated_at=now,
+                )
+                if mode == "steps":
+                    queued = QueuedRun(record=record, workflow=RUN_WORKFLOW, args=(*args, None))
+                else:
+                    workflow = CHECKPOINTED_RUN_WORKFLOW
+                    queued = QueuedRun(record=record, workflow=workflow, args=(*args, None, mode))
+                batch.append((index, queued))
+        if batch:
+            runs = [queued for _, queued in batch]
+            try:
+                written = await asyncio.to_thread(
+                    parts.queue_writer.write,  # type: ignore[union-attr]
+                    runs,
+                    first_events=_first_events,
+                )
+            except Exception:
+                written = set()
+            for index, queued in batch:
+                if queued.record.id in written:
+                    results[index] = queued.record
+        return [
+            await start.start_on(self) if result is None else result
+            for start, result in zip(starts, results, strict=True)
+        ]
 
     async def get_run(self, run_id: str, *, tenant: str | None = None) -> RunRecord:
         """The run's record; :class:`RunNotFound` if there is none for ``tenant``."""
@@ -504,24 +602,7 @@ class DurableEngine:
     def _server_state(
         self, agent: Agent[Any], previous_response_id: str | None, conversation_id: str | None
     ) -> dict[str, str]:
-        """The run's server-side conversation as workflow arguments, checked now:
-        a mistake is the caller's to hear, not a run that fails later."""
-        if previous_response_id is None and conversation_id is None:
-            return {}
-        check_server_state(previous_response_id, conversation_id)
-        model = resolve_model(self.run_config.model or agent.model)
-        if not getattr(model, "supports_server_state", False):
-            request = ModelRequest(
-                instructions=None,
-                input=[],
-                previous_response_id=previous_response_id,
-                conversation_id=conversation_id,
-            )
-            request.refuse_server_state(model.name)
-        if previous_response_id is not None:
-            return {"previous_response_id": previous_response_id}
-        assert conversation_id is not None
-        return {"conversation_id": conversation_id}
+        return server_state(agent, self.run_config, previous_response_id, conversation_id)
 
     def _records(self) -> RunBook:
         """The book over the run tables, for listings: readable after :meth:`stop`
@@ -545,6 +626,12 @@ class _Parts:
     workflows: RunWorkflows
     book: RunBook
     listener: NewsListener | None = None  # on PostgreSQL
+    queue_writer: RunQueueWriter | None = None  # with worker_concurrency
+
+
+def _first_events(record: RunRecord) -> list[PendingEvent]:
+    """A new run's log begins with this."""
+    return [("run_started", {"agent": record.agent}, None)]
 
 
 def _durability(value: str) -> Durability:

@@ -21,6 +21,7 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "Schedule",
+    "run_trace_id",
 ]
 
 RunStatus = Literal["queued", "running", "awaiting_approval", "completed", "failed", "cancelled"]
@@ -78,3 +79,9 @@ class Schedule(BaseModel):
     tenant: str | None = None
     session_id: str | None = None
     status: str = "ACTIVE"
+
+
+def run_trace_id(run_id: str) -> str:
+    """A served run's trace id follows from its id: any replica (or worker) finds it,
+    whatever engine runs it."""
+    return f"trace_{run_id}"

@@ -25,7 +25,7 @@ from ._news import RunNews
 from ._store import RunPage, RunStore, UsageSum
 from .records import RunEvent, RunRecord
 
-__all__ = ["LogEntry", "RunBook", "as_decision", "input_items"]
+__all__ = ["LogEntry", "RunBook", "as_decision", "input_items", "wait_for_session_turn"]
 
 # (type, data, step) of one event to append; step is None outside durable steps
 LogEntry = tuple[str, dict[str, Any], int | None]
@@ -165,6 +165,15 @@ class RunBook:
         if self._news is not None:
             self._news.notify(run_id)
 
+    async def take_turn(
+        self, run_id: str, session_id: str, *, timeout: float | None = None
+    ) -> bool:
+        """Wait until the runs started before this one on its session have ended (see
+        :func:`wait_for_session_turn`); False if ``timeout`` seconds passed first."""
+        return await wait_for_session_turn(
+            self.store, self._started(), run_id, session_id, timeout=timeout
+        )
+
     # ----------------------------------------------------- decisions, cancels
 
     async def decide(
@@ -224,6 +233,52 @@ class RunBook:
                 return latest, False
             raise RunConflict(f"run {run_id!r} cannot be cancelled: it is {latest.status} already")
         return updated, True
+
+
+async def wait_for_session_turn(
+    store: RunStore,
+    news: RunNews,
+    run_id: str,
+    session_id: str,
+    *,
+    timeout: float | None = None,
+) -> bool:
+    """Wait until every run started before ``run_id`` on its session has ended:
+    True then, False if ``timeout`` seconds passed first (the run still waits).
+
+    A run reads its session's history when it begins and adds its items when it
+    pauses and ends: two runs at once on one session would each miss the other's
+    turn. While it waits the run is ``queued``; when its turn comes, ``running``
+    again. Every engine's runs on a session take turns through this one wait.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    pause = news.poll_interval
+    queued = False
+    while True:
+        blocking = await asyncio.to_thread(store.run_before_on_session, run_id, session_id)
+        if blocking is None:
+            break
+        if not queued:
+            queued = True
+            record = await asyncio.to_thread(
+                store.update_run, run_id, status="queued", only_status="running"
+            )
+            news.notify(run_id, status=True, record=record)
+        if deadline is not None:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            pause = min(pause, left)
+        if not await news.wait_for_news(blocking, pause):
+            pause = min(pause * 2, 1.0)
+    if queued or timeout is not None:  # queued here, or maybe by an earlier wait that timed out
+        record = await asyncio.to_thread(
+            store.update_run, run_id, status="running", only_status="queued"
+        )
+        if record is not None:
+            news.notify(run_id, status=True, record=record)
+    return True
 
 
 def as_decision(value: bool | str) -> ApprovalDecision:

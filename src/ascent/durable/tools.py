@@ -19,16 +19,32 @@ from typing import Any
 
 from ..errors import UserError
 from ._interpreter import current_step
+from ._store import RunStore
 from ._workflows import active_store
 from .outbox import AGENT_EVENTS_TOPIC, Outbox
 
-__all__ = ["SleepHook", "durable_sleep", "emit_event", "idempotency_key", "sleeping_with"]
+__all__ = [
+    "EmitHook",
+    "SleepHook",
+    "durable_sleep",
+    "emit_event",
+    "emitting_with",
+    "idempotency_key",
+    "outbox_event",
+    "sleeping_with",
+]
 
 SleepHook = Callable[[float, str], Awaitable[None]]
 """How another engine carries out :func:`durable_sleep`: called with the seconds
 and the sleep's key (``""`` by default)."""
 
 _sleep_hook: ContextVar[SleepHook | None] = ContextVar("ascent_sleep_hook", default=None)
+
+EmitHook = Callable[[str, Any, str, "str | None"], Awaitable[str]]
+"""How another engine carries out :func:`emit_event`: called with the event's
+type, data, topic and key; returns the event's id."""
+
+_emit_hook: ContextVar[EmitHook | None] = ContextVar("ascent_emit_hook", default=None)
 
 
 @contextmanager
@@ -41,6 +57,18 @@ def sleeping_with(hook: SleepHook) -> Iterator[None]:
         yield
     finally:
         _sleep_hook.reset(token)
+
+
+@contextmanager
+def emitting_with(hook: EmitHook) -> Iterator[None]:
+    """Within the block, :func:`emit_event` calls ``hook`` instead: the seam an
+    engine that is not DBOS (Temporal, whose tools run in activities) plugs its
+    run's outbox into (see :func:`outbox_event`)."""
+    token = _emit_hook.set(hook)
+    try:
+        yield
+    finally:
+        _emit_hook.reset(token)
 
 
 def idempotency_key() -> str | None:
@@ -87,19 +115,40 @@ async def emit_event(
     again after a crash emits the same event, and it is published once. Several
     events of one type in one step need a ``key`` each (a tool call id, say).
     """
+    hook = _emit_hook.get()
+    if hook is not None:
+        return await hook(type, data, topic, key)
     scope = current_step()
     if scope is None:
         raise UserError("emit_event works in a tool of a durable run")
     store = active_store()
-    record = await asyncio.to_thread(store.get_run, scope.run_id)
+    return await outbox_event(
+        store, scope.run_id, str(scope.step), type, data, topic=topic, key=key
+    )
+
+
+async def outbox_event(
+    store: RunStore,
+    run_id: str,
+    step: str,
+    type: str,
+    data: Any,
+    *,
+    topic: str = AGENT_EVENTS_TOPIC,
+    key: str | None = None,
+) -> str:
+    """Write a run's own event to the outbox of ``store``'s database, once per ``step``
+    (what names the part of the run that emits it, the same when it runs again),
+    ``type`` and ``key``; returns the event's id."""
+    outbox = Outbox(store.url)
+    record = await asyncio.to_thread(store.get_run, run_id)
     body = {
-        "run_id": scope.run_id,
+        "run_id": run_id,
         "tenant": None if record is None else record.tenant,
         "agent": None if record is None else record.agent,
         "data": data,
     }
-    seed = f"{scope.run_id}\0{scope.step}\0{type}\0{key or ''}"
+    seed = f"{run_id}\0{step}\0{type}\0{key or ''}"
     event_id = hashlib.sha256(seed.encode()).hexdigest()[:32]
-    outbox = Outbox(store.url)
     await asyncio.to_thread(outbox.add, type, body, topic=topic, id=event_id)
     return event_id

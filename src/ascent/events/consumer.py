@@ -8,7 +8,7 @@ become a run goes to the dead-letter topic with the reason and is then
 acknowledged: never lost silently, never retried forever.
 
 A decision subscription reads HumanDecisionMade events and applies them with
-:meth:`DurableEngine.decide`, the approvals endpoint's own code: the same
+the engine's ``decide`` (:meth:`DurableEngine.decide`), the approvals endpoint's own code: the same
 checks, the same conflicts (what the endpoint answers with 409 is
 dead-lettered here with that reason), the subscription's tenant.
 """
@@ -18,15 +18,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 from pydantic_core import to_json
 
-from ..durable import run_id_for_key
+from ..durable import RunStart, run_id_for_key
 from ..errors import AgentNotFound, InvalidEvent, RunConflict, RunNotFound, UserError
+from ._coalesce import StartCoalescer
 from .broker import Broker
 from .catalogue import (
     APPROVAL_DECIDED,
@@ -39,12 +40,14 @@ from .catalogue import (
 from .cloudevent import MAX_EVENT_BYTES, CloudEvent, parse_event
 
 if TYPE_CHECKING:
-    from ..durable import DurableEngine
+    from ..durable import RunRecord
+    from ..run.registry import AgentRegistry
 
 __all__ = [
     "ANY_AGENT",
     "SUBSCRIPTIONS_ENV",
     "EventConsumer",
+    "EventEngine",
     "InputMaker",
     "Subscription",
     "decisions",
@@ -165,12 +168,39 @@ def decisions(tenant: str | None = None, *, topic: str = DECISIONS_TOPIC) -> Sub
     return Subscription(topic=topic, agent=None, tenant=tenant)
 
 
+class EventEngine(Protocol):
+    """What events need of an engine (DBOS's :class:`~ascent.durable.DurableEngine`,
+    :class:`~ascent.temporal.TemporalEngine`): its agents, the database whose
+    outbox holds its runs' lifecycle events, and starting and deciding runs.
+    ``start_run`` with a ``run_id`` must be idempotent (an event redelivered
+    starts no second run); ``start_runs`` starts a burst, each as ``start_run``
+    would, answering each with its record or the exception."""
+
+    agents: AgentRegistry
+    database_url: str
+
+    async def start_run(
+        self,
+        agent: str,
+        input: Any,
+        *,
+        tenant: str | None = None,
+        run_id: str | None = None,
+    ) -> RunRecord: ...
+
+    async def start_runs(self, starts: Sequence[RunStart]) -> list[RunRecord | Exception]: ...
+
+    async def decide(
+        self, run_id: str, decisions: Mapping[str, bool | str], *, tenant: str | None = None
+    ) -> RunRecord: ...
+
+
 class EventConsumer:
     """Handles the messages of ``subscriptions`` for ``engine``."""
 
     def __init__(
         self,
-        engine: DurableEngine,
+        engine: EventEngine,
         broker: Broker,
         subscriptions: Sequence[Subscription],
         *,
@@ -180,6 +210,7 @@ class EventConsumer:
         self.broker = broker
         self.subscriptions = list(subscriptions)
         self.retry_delay = retry_delay
+        self.starts = StartCoalescer(engine)
         self.handled = 0  # messages done with (a run queued, a decision, a dead letter)
         self.dead_lettered = 0
 
@@ -237,11 +268,13 @@ class EventConsumer:
             run_input = maker(event)
         except Exception as exc:
             raise InvalidEvent(f"the subscription's input function failed: {exc}") from exc
-        await self.engine.start_run(
-            agent,
-            run_input,
-            tenant=subscription.tenant,
-            run_id=run_id_for_key(subscription.tenant, event.id),
+        await self.starts.start(
+            RunStart(
+                agent=agent,
+                input=run_input,
+                tenant=subscription.tenant,
+                run_id=run_id_for_key(subscription.tenant, event.id),
+            )
         )
 
     async def _decide(self, subscription: Subscription, event: CloudEvent) -> None:

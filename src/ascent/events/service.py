@@ -1,4 +1,8 @@
-"""``EventService``: a durable engine's events, out (the relay) and in (subscriptions).
+"""``EventService``: an engine's events, out (the relay) and in (subscriptions).
+
+The engine is DBOS's or Temporal's (any :class:`~ascent.events.EventEngine`):
+both write a run's lifecycle events to the outbox of the project database,
+with the change they report.
 
 Start it after the engine and stop it before: the served app does both in its
 lifespan. Each replica runs one; replicas share the outbox (each row is
@@ -13,17 +17,14 @@ import contextlib
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..durable.outbox import EVENT_SOURCE
 from ..errors import UserError
 from .broker import Broker, LocalBroker, connect_broker
 from .cloudevent import CloudEvent, parse_event
-from .consumer import EventConsumer, Subscription, parse_subscriptions, subscribe
+from .consumer import EventConsumer, EventEngine, Subscription, parse_subscriptions, subscribe
 from .relay import OutboxRelay
-
-if TYPE_CHECKING:
-    from ..durable import DurableEngine
 
 __all__ = ["EventService", "publish_event"]
 
@@ -39,7 +40,7 @@ class EventService:
 
     def __init__(
         self,
-        engine: DurableEngine | None = None,
+        engine: EventEngine | None = None,
         *,
         broker_url: str | None = None,
         broker: Broker | None = None,
@@ -73,11 +74,11 @@ class EventService:
         self.subscriptions.append(subscription)
         return subscription
 
-    async def start(self, engine: DurableEngine | None = None) -> None:
+    async def start(self, engine: EventEngine | None = None) -> None:
         """Connect to the broker, start the relay and the subscriptions."""
         engine = engine or self.engine
         if engine is None:
-            raise UserError("the event service needs a DurableEngine")
+            raise UserError("the event service needs an engine (DBOS's or Temporal's)")
         self.engine = engine
         await self.broker.start()
         if self.relay_enabled:
@@ -123,12 +124,14 @@ class EventService:
 _made: dict[str, itertools.count[int]] = {}
 
 
-def _service_name(engine: DurableEngine | None) -> str:
-    """``<executor id>.<n>``: the n-th service of this replica, the same after a restart."""
-    if engine is None:
+def _service_name(engine: EventEngine | None) -> str:
+    """``<executor id>.<n>``: the n-th service of this replica, the same after a restart
+    (an engine without executor ids, Temporal's, gets a fresh name)."""
+    executor_id = getattr(engine, "executor_id", None)
+    if not isinstance(executor_id, str):
         return f"events-{uuid.uuid4().hex[:12]}"
-    number = next(_made.setdefault(engine.executor_id, itertools.count()))
-    return f"{engine.executor_id}.{number}"
+    number = next(_made.setdefault(executor_id, itertools.count()))
+    return f"{executor_id}.{number}"
 
 
 async def publish_event(broker: Broker, topic: str, event: CloudEvent | dict[str, Any]) -> None:

@@ -28,6 +28,8 @@ from ..items import Item, input_to_items
 from ..lifecycle import RunHooks
 from ..memory.current_run import run_input
 from ..memory.session import Session
+from ..models import resolve_model
+from ..models.base import ModelRequest
 from ..tracing import Span, Trace, current_span, current_trace, get_trace_provider
 from .config import DEFAULT_MAX_TURNS, RunConfig
 from .graph import AgentGraph
@@ -48,6 +50,7 @@ __all__ = [
     "open_trace",
     "run_agent",
     "run_result",
+    "server_state",
 ]
 
 RunInput = str | list[Any]
@@ -118,6 +121,34 @@ def check_server_state(previous_response_id: str | None, conversation_id: str | 
             "give previous_response_id or conversation_id, not both: a conversation "
             "already knows its latest response"
         )
+
+
+def server_state(
+    agent: Agent[Any],
+    config: RunConfig,
+    previous_response_id: str | None,
+    conversation_id: str | None,
+) -> dict[str, str]:
+    """A new run's server-side conversation as the arguments an engine records
+    (``{}`` without one), checked before the run is recorded: a mistake is the
+    caller's to hear, not a run that fails later. A provider that keeps no
+    conversation raises :class:`ProviderCapabilityError`."""
+    if previous_response_id is None and conversation_id is None:
+        return {}
+    check_server_state(previous_response_id, conversation_id)
+    model = resolve_model(config.model or agent.model)
+    if not getattr(model, "supports_server_state", False):
+        request = ModelRequest(
+            instructions=None,
+            input=[],
+            previous_response_id=previous_response_id,
+            conversation_id=conversation_id,
+        )
+        request.refuse_server_state(model.name)
+    if previous_response_id is not None:
+        return {"previous_response_id": previous_response_id}
+    assert conversation_id is not None
+    return {"conversation_id": conversation_id}
 
 
 def check_resumable(state: RunState, graph: AgentGraph) -> None:

@@ -143,6 +143,11 @@ def create_app(
     if isinstance(engine, str):
         if agents is None:
             raise UserError("create_app needs agents to serve on an engine given by URL")
+        if durability not in (None, "steps"):
+            raise UserError(
+                f"durability {durability!r} is not available on the engine {engine}: "
+                "Temporal records every command of a run (durability 'steps')"
+            )
         engine = engine_from_url(
             engine, agents=agents, database_url=database_url, model=model, run_config=run_config
         )
@@ -176,7 +181,6 @@ def create_app(
                 await state.engine.start()
                 stack.push_async_callback(state.engine.stop)
             if state.events is not None:
-                assert isinstance(state.engine, DurableEngine)  # see _event_service
                 await state.events.start(state.engine)
                 stack.push_async_callback(state.events.stop)
             state.metrics.attach(get_trace_provider())
@@ -235,10 +239,6 @@ def _event_service(
     events: EventService | bool | None,
     subscriptions: Sequence[Subscription] | None,
 ) -> EventService | None:
-    if not isinstance(engine, DurableEngine):
-        if isinstance(events, EventService) or events or subscriptions:
-            raise UserError("lifecycle events and subscriptions need the DBOS engine for now")
-        return None
     if isinstance(events, EventService):
         if subscriptions is not None:
             raise UserError("give the subscriptions to the EventService, not to create_app")

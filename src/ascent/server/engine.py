@@ -9,10 +9,10 @@ logs the same way serves the same API: :class:`~ascent.durable.DurableEngine`
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from ..durable import RunEvent, RunRecord
+from ..durable import RunEvent, RunRecord, RunStart
 from ..errors import UserError
 from ..run.config import RunConfig
 from ..run.registry import AgentRegistry, Agents
@@ -60,6 +60,8 @@ class RunEngine(Protocol):
         previous_response_id: str | None = None,
         conversation_id: str | None = None,
     ) -> RunRecord: ...
+
+    async def start_runs(self, starts: Sequence[RunStart]) -> list[RunRecord | Exception]: ...
 
     async def get_run(self, run_id: str, *, tenant: str | None = None) -> RunRecord: ...
 

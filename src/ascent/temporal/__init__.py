@@ -17,7 +17,7 @@ from .app import TemporalApp
 from .client import TemporalRuns
 from .database import DatabaseRunLog
 from .engine import TemporalEngine
-from .events import EventLog, MemoryEventLog, RunRecords
+from .events import EventLog, MemoryEventLog, RunOutbox, RunRecords, SessionTurns
 from .worker import replaying, sandbox_runner, serving
 
 __all__ = [
@@ -26,9 +26,11 @@ __all__ = [
     "DatabaseRunLog",
     "EventLog",
     "MemoryEventLog",
+    "RunOutbox",
     "RunRecords",
     "RunReply",
     "RunStatusReply",
+    "SessionTurns",
     "TemporalApp",
     "TemporalEngine",
     "TemporalRuns",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -19,15 +20,21 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from ..context import RunContext
-from ..durable.tools import sleeping_with
+from ..durable.records import run_trace_id
+from ..durable.tools import emitting_with, sleeping_with
 from ..errors import AscentError, MCPError, ModelAPIError, UserError
 from ..items import input_to_items, items_to_json
 from ..memory.session import IdempotentSession
 from ..run.commands import ApprovalRequest, Command, command_result_adapter
-from ..run.events import ApprovalRequiredEvent, ResponseDiscardedEvent, StreamEvent
+from ..run.events import (
+    AgentChangedEvent,
+    ApprovalRequiredEvent,
+    ResponseDiscardedEvent,
+    StreamEvent,
+)
 from ..run.interpreter import Interpreter
 from ..run.scope import Emit, RunScope, cancel_and_wait
-from ..run.start import agent_graph, nested_run
+from ..run.start import agent_graph, nested_run, open_trace
 from ..run.state import RunState
 from ._messages import (
     EVENTS_ACTIVITY,
@@ -35,13 +42,16 @@ from ._messages import (
     HISTORY_ACTIVITY,
     RECORD_ACTIVITY,
     SAVE_ACTIVITY,
+    TURN_ACTIVITY,
     CommandRequest,
     EndRequest,
     PauseRequest,
     SaveRequest,
     SleepReply,
+    TurnRequest,
 )
 from .app import TemporalApp
+from .events import RunOutbox, SessionTurns
 
 __all__ = ["RunActivities", "failure"]
 
@@ -49,6 +59,7 @@ _COMMAND: TypeAdapter[Any] = TypeAdapter(Command)
 # Failures that may pass: Temporal retries the activity. Any other error Ascent
 # raises on purpose fails the run at once.
 _TRANSIENT: tuple[type[AscentError], ...] = (ModelAPIError, MCPError)
+_TURN_WAIT = 120.0  # seconds a session's run waits for its turn in one attempt
 
 
 def failure(exc: AscentError) -> ApplicationError:
@@ -79,9 +90,30 @@ class RunActivities:
                 await self.app.records.flush(command.run_id)
 
     async def _execute(self, request: CommandRequest) -> Any:
+        records = self.app.records
+        if not isinstance(records, RunOutbox):
+            return await self._carry_out(request)
+        # a tool's emit_event: once per activity (its retries emit the same event)
+        info = activity.info()
+        outbox = functools.partial(
+            records.emit_event, request.run_id, f"{info.workflow_run_id}:{info.activity_id}"
+        )
+
+        async def emit_event(type: str, data: Any, topic: str, key: str | None) -> str:
+            return await outbox(type, data, topic=topic, key=key)
+
+        with emitting_with(emit_event):
+            return await self._carry_out(request)
+
+    async def _carry_out(self, request: CommandRequest) -> Any:
         app = self.app
         command = _COMMAND.validate_python(request.command)
-        config = dataclasses.replace(app.config, tracing_disabled=True, run_timeout=None)
+        config = dataclasses.replace(app.config, run_timeout=None)
+        if not config.tracing_disabled:  # each command's spans join the run's one trace
+            metadata = {"run_id": request.run_id, **config.trace_metadata}
+            config = dataclasses.replace(
+                config, trace_id=run_trace_id(request.run_id), trace_metadata=metadata
+            )
         graph = agent_graph(app.registry.get_agent(request.starting_agent), config)
         state = RunState.model_validate(
             {
@@ -93,7 +125,7 @@ class RunActivities:
                 "server_tools": request.server_tools,
             }
         )
-        emit = self._emit(request.run_id)
+        emit = self._emit(request.run_id, announced=request.announced)
         info = activity.info()
         if emit is not None and info.attempt > 1:
             emit(
@@ -102,6 +134,7 @@ class RunActivities:
                     reason="the activity was retried; this step runs again",
                 )
             )
+        trace = open_trace(config, state.run_id)
         scope = RunScope(
             graph=graph,
             state=state,
@@ -109,13 +142,49 @@ class RunActivities:
             config=config,
             hooks=app.hooks,
             emit=emit,
+            trace=trace.trace,
+            parent_span=trace.parent_span,
         )
         interpreter = Interpreter(scope=scope, session=None, nested_run=nested_run)
+        error: BaseException | None = None
         try:
             result = await interpreter.execute(command)
+        except asyncio.CancelledError:  # a durable_sleep, or a cancelled run: no failure
+            raise
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
             await interpreter.servers.release()
+            scope.end_agent_span(error)
+            # an error Temporal tries again after is not the run's: the trace keeps none
+            trace.finish(None if isinstance(error, _TRANSIENT) else error)
         return command_result_adapter(command.kind).dump_python(result, mode="json")
+
+    @activity.defn(name=TURN_ACTIVITY)
+    async def take_turn(self, request: dict[str, Any]) -> None:
+        """Wait for the runs started before this one on its session to end (a
+        service's runs take turns on a session, as on DBOS). The wait is bounded:
+        one that times out fails, and Temporal tries it again (a run may wait for
+        days behind one that waits for approval, with no history event meanwhile)."""
+        turn = TurnRequest.model_validate(request)
+        records = self.app.records
+        if not isinstance(records, SessionTurns):
+            raise failure(
+                UserError(
+                    "this run takes turns on its session, but the worker's TemporalApp "
+                    "keeps no records that can: give it records= (a DatabaseRunLog on "
+                    "the service's database), or start the worker with --database-url"
+                )
+            )
+        beating = asyncio.create_task(_heartbeat())
+        try:
+            limit = activity.info().start_to_close_timeout
+            timeout = (limit.total_seconds() if limit else _TURN_WAIT) / 2
+            if not await records.take_turn(turn.run_id, turn.session_id, timeout=timeout):
+                raise ApplicationError(f"run {turn.run_id} waits for its turn on its session")
+        finally:
+            await cancel_and_wait(beating)
 
     @activity.defn(name=EVENTS_ACTIVITY)
     async def paused(self, request: dict[str, Any]) -> None:
@@ -170,12 +239,16 @@ class RunActivities:
         else:
             await session.add_items(items)
 
-    def _emit(self, run_id: str) -> Emit | None:
+    def _emit(self, run_id: str, *, announced: str | None = None) -> Emit | None:
+        """What sends a command's events to the app's log; ``announced`` is the agent
+        the run announced last (this command's interpreter knows of no earlier one)."""
         events = self.app.events
         if events is None:
             return None
 
         def emit(event: StreamEvent) -> None:
+            if isinstance(event, AgentChangedEvent) and event.previous is None:
+                event = dataclasses.replace(event, previous=announced)
             events.append(run_id, event)
 
         return emit

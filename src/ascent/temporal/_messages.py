@@ -26,6 +26,7 @@ EVENTS_ACTIVITY = "ascent.events"
 HISTORY_ACTIVITY = "ascent.session_history"
 SAVE_ACTIVITY = "ascent.save_items"
 RECORD_ACTIVITY = "ascent.record"
+TURN_ACTIVITY = "ascent.session_turn"
 DECIDE_SIGNAL = "ascent.decide"
 STATUS_QUERY = "ascent.status"
 
@@ -46,6 +47,19 @@ class RunRequest(BaseModel):
     session_id: str | None = None  # the session whose conversation the run continues
     saved_items: int = 0  # with ``state``: how many of its items the session has
     record: bool = False  # a service keeps the run's record: report its pause and end
+    # Fields added later, sent only when set, so the inputs of runs without them stay
+    # as they were (see :meth:`dump`).
+    previous_response_id: str | None = None  # the provider keeps the conversation so far
+    conversation_id: str | None = None
+    take_turns: bool = False  # wait for the session's earlier runs (a service's run)
+
+    def dump(self) -> dict[str, Any]:
+        """The request as the workflow's input: the later fields only when set."""
+        unset = {name for name in _LATER_FIELDS if getattr(self, name) in (None, False)}
+        return self.model_dump(mode="json", exclude=unset)
+
+
+_LATER_FIELDS = ("previous_response_id", "conversation_id", "take_turns")
 
 
 class RunReply(BaseModel):
@@ -79,6 +93,9 @@ class CommandRequest(BaseModel):
     # activity, and the wake times (by sleep key) of sleeps the step began earlier.
     now: float | None = None
     wakes: dict[str, float] = {}
+    # The agent the run's events last announced (agent_changed), so a model call
+    # that starts another agent reports the handoff from it.
+    announced: str | None = None
 
 
 class SleepReply(BaseModel):
@@ -120,3 +137,10 @@ class EndRequest(BaseModel):
     output: Any = None
     error: str | None = None
     usage: dict[str, Any] | None = None
+
+
+class TurnRequest(BaseModel):
+    """A run that waits for the runs before it on its session (a service's run)."""
+
+    run_id: str
+    session_id: str

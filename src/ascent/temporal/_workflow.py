@@ -19,9 +19,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -33,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         ApprovalDecision,
         ApprovalRequest,
         AwaitApproval,
+        CallModel,
         Command,
         RunTools,
         command_result_adapter,
@@ -50,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         RUN_WORKFLOW,
         SAVE_ACTIVITY,
         STATUS_QUERY,
+        TURN_ACTIVITY,
         CommandRequest,
         EndRequest,
         PauseRequest,
@@ -58,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         RunStatusReply,
         SaveRequest,
         SleepReply,
+        TurnRequest,
     )
     from ._policy import activity_options
     from .app import TemporalApp, served_app
@@ -86,6 +91,8 @@ class AgentRunWorkflow:
         self._executed = 0  # commands this generation of the run carried out
         self._activities = 0  # activities this generation scheduled (their ids)
         self._saved = 0  # how many of the run's items its session has
+        self._state: RunState | None = None  # the run's, as it goes (its usage, on a failure)
+        self._announced: str | None = None  # the agent the run's events last announced
 
     # ----------------------------------------------------------- signals, queries
 
@@ -127,7 +134,7 @@ class AgentRunWorkflow:
                     "generation": self._generation + 1,
                 }
             )
-            workflow.continue_as_new(following.model_dump(mode="json"))
+            workflow.continue_as_new(following.dump())
         except AscentError as exc:
             # A clear, final failure: an error raised in the workflow would
             # otherwise fail its task, which Temporal retries without end.
@@ -156,7 +163,9 @@ class AgentRunWorkflow:
             except ValidationError as exc:
                 raise UserError(f"not a run state: {exc}") from None
             self._saved = request.saved_items
+            self._announced = state.current_agent  # announced before the state was saved
         else:
+            await self._take_turn(request, app)
             history = await self._session_history(request, app)
             state = new_state(
                 agent,
@@ -164,8 +173,11 @@ class AgentRunWorkflow:
                 history=history,
                 run_id=workflow.info().workflow_id,
                 max_turns=request.max_turns,
+                previous_response_id=request.previous_response_id,
+                conversation_id=request.conversation_id,
             )
             self._saved = len(history)
+        self._state = state
         interpreter = functools.partial(_WorkflowInterpreter, workflow=self, app=app)
         result = await run_agent(
             agent,
@@ -189,8 +201,9 @@ class AgentRunWorkflow:
     async def _record_failure(self, error: str) -> None:
         """Write the run's failure to its record; if that fails too (the worker keeps
         no records), the run fails with its own error, not this one's."""
+        usage = None if self._state is None else self._state.usage.model_dump(mode="json")
         try:
-            await self._record_end("failed", error=error)
+            await self._record_end("failed", error=error, usage=usage)
         except ActivityError:
             workflow.logger.warning("could not record the failure of run %s", self._run_id())
 
@@ -225,6 +238,31 @@ class AgentRunWorkflow:
             start_to_close_timeout=options.start_to_close,
             retry_policy=options.retry,
             summary=f"record_{status}",
+        )
+
+    async def _take_turn(self, request: RunRequest, app: TemporalApp) -> None:
+        """Wait for the runs started before this one on its session (a service's run
+        takes turns, as on DBOS). Each attempt of the activity waits a while; one
+        that times out is tried again, without end, a second apart at most."""
+        if not request.take_turns or request.session_id is None:
+            return
+        self._activities += 1
+        await workflow.execute_activity(
+            TURN_ACTIVITY,
+            TurnRequest(run_id=self._run_id(), session_id=request.session_id).model_dump(
+                mode="json"
+            ),
+            activity_id=f"{self._activities}-session_turn",
+            start_to_close_timeout=timedelta(seconds=2 * _TURN_WAIT + 30),
+            heartbeat_timeout=timedelta(seconds=min(app.heartbeat_timeout, _TURN_WAIT)),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=0.1),
+                backoff_coefficient=2.0,
+                maximum_interval=timedelta(seconds=1),
+                maximum_attempts=0,  # the wait may be long (a run before it awaits approval)
+                non_retryable_error_types=["UserError"],
+            ),
+            summary="session_turn",
         )
 
     async def _session_history(self, request: RunRequest, app: TemporalApp) -> list[Item]:
@@ -292,6 +330,7 @@ class AgentRunWorkflow:
                 command=command.model_dump(mode="json"),
                 now=workflow.now().timestamp(),
                 wakes=wakes,
+                announced=self._announced,
             )
             # The id names the command, so a replay that would take another step than
             # the recorded one fails as non-deterministic (every command is one
@@ -318,6 +357,8 @@ class AgentRunWorkflow:
                 summary=f"durable_sleep-{agent}",
             )
         self._executed += 1
+        if isinstance(command, CallModel) and command.agent_start:
+            self._announced = command.agent
         return command_result_adapter(command.kind).validate_python(data)
 
     async def wait_for_decisions(
@@ -349,6 +390,7 @@ class AgentRunWorkflow:
         return {call_id: self._decisions.pop(call_id) for call_id in wanted}
 
 
+_TURN_WAIT = 60.0  # seconds an attempt of a session's turn waits at most (half its limit)
 _NO_GRAPH: Any = None  # an approval's activity options need no agent
 _HISTORY: Any = AwaitApproval(requests=[])  # neither does a session's: the default limit
 

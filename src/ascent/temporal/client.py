@@ -24,7 +24,7 @@ from ..run.commands import ApprovalDecision
 from ..run.config import DEFAULT_MAX_TURNS, RunConfig
 from ..run.registry import AgentRegistry, Agents
 from ..run.result import RunResult
-from ..run.start import agent_graph, run_result
+from ..run.start import agent_graph, check_server_state, run_result
 from ..run.state import RunState
 from ._messages import (
     DECIDE_SIGNAL,
@@ -68,13 +68,19 @@ class TemporalRuns:
         max_turns: int = DEFAULT_MAX_TURNS,
         session_id: str | None = None,
         record: bool = False,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        take_turns: bool = False,
     ) -> str:
         """Start a run of ``agent`` on ``input`` (or go on with a saved state); its id.
 
         With ``session_id`` the run continues that session's conversation and adds
         its items to it (the workers' app opens sessions: ``TemporalApp.sessions``).
         With ``record`` the workers report the run's pause and end to their app's
-        ``records`` (a service keeps its record: see :class:`TemporalEngine`).
+        ``records`` (a service keeps its record: see :class:`TemporalEngine`), and
+        with ``take_turns`` the run waits there for the runs started before it on
+        its session to end. ``previous_response_id`` or ``conversation_id`` leave
+        the conversation on the provider's side, as for ``Runner.run``.
         """
         if isinstance(input, RunState):
             # a session, if any, is taken to hold the state's items already
@@ -87,11 +93,18 @@ class TemporalRuns:
             request = self._request(agent, input, max_turns=max_turns)
         request.session_id = session_id
         request.record = record
+        request.take_turns = take_turns and session_id is not None
+        if previous_response_id is not None or conversation_id is not None:
+            if isinstance(input, RunState):
+                raise UserError("a saved state carries its conversation: give no ids with it")
+            check_server_state(previous_response_id, conversation_id)
+            request.previous_response_id = previous_response_id
+            request.conversation_id = conversation_id
         if run_id is None:
             raise UserError("give the run an id (run_id=...): it is its workflow's id")
         try:
             await self.client.start_workflow(
-                RUN_WORKFLOW, request.model_dump(mode="json"), id=run_id, task_queue=self.task_queue
+                RUN_WORKFLOW, request.dump(), id=run_id, task_queue=self.task_queue
             )
         except WorkflowAlreadyStartedError:
             raise RunConflict(f"a run with id {run_id!r} is already running") from None

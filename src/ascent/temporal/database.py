@@ -18,6 +18,7 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 
 from ..durable.runbook import LogEntry, RunBook
+from ..durable.tools import outbox_event
 from ..items import RunUsage
 from ..run.commands import ApprovalRequest
 from ..run.events import ApprovalRequiredEvent, StreamEvent
@@ -33,7 +34,11 @@ _FLUSH_DELAY = 0.05
 class DatabaseRunLog:
     """An :class:`~ascent.temporal.EventLog` and :class:`~ascent.temporal.RunRecords`
     on ``database_url`` (default: the project database): give it to the worker's
-    :class:`~ascent.temporal.TemporalApp` as both ``events`` and ``records``."""
+    :class:`~ascent.temporal.TemporalApp` as both ``events`` and ``records``.
+
+    It is also the runs' :class:`~ascent.temporal.SessionTurns` (a service's runs
+    on one session take turns) and :class:`~ascent.temporal.RunOutbox` (a tool's
+    ``emit_event`` writes to the service's outbox), as on DBOS."""
 
     def __init__(self, database_url: str | None = None) -> None:
         self.database_url = database_url or default_database_url()
@@ -98,6 +103,16 @@ class DatabaseRunLog:
         )
         if updated is None and await book.find(run_id) is None:
             await book.append(run_id, [entry])  # a run no service keeps: its log only
+
+    async def take_turn(self, run_id: str, session_id: str, *, timeout: float) -> bool:
+        book = await self._opened()
+        return await book.take_turn(run_id, session_id, timeout=timeout)
+
+    async def emit_event(
+        self, run_id: str, step: str, type: str, data: Any, *, topic: str, key: str | None
+    ) -> str:
+        book = await self._opened()
+        return await outbox_event(book.store, run_id, step, type, data, topic=topic, key=key)
 
     async def ended(
         self,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,13 +24,15 @@ from urllib.parse import parse_qs, urlsplit
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from ..durable import RunEvent, RunRecord
+from ..durable import RunEvent, RunRecord, RunStart
+from ..durable.records import run_trace_id
 from ..durable.runbook import RunBook, input_items
 from ..errors import RunConflict, UserError
 from ..items import Item, RunUsage, input_to_items
 from ..models.base import Model
 from ..run.config import DEFAULT_MAX_TURNS, RunConfig
 from ..run.registry import AgentRegistry, Agents
+from ..run.start import server_state
 from ..storage import database_url as default_database_url
 from .client import TemporalRuns
 
@@ -143,6 +145,11 @@ class TemporalEngine:
 
     # ---------------------------------------------------------------------- runs
 
+    async def start_runs(self, starts: Sequence[RunStart]) -> list[RunRecord | Exception]:
+        """Each of ``starts`` by :meth:`start_run`, in order (an event subscription's
+        burst): a Temporal workflow starts with a call of its own."""
+        return [await start.start_on(self) for start in starts]
+
     async def start_run(
         self,
         agent: str,
@@ -157,18 +164,22 @@ class TemporalEngine:
     ) -> RunRecord:
         """Record a run of ``agent`` and start its workflow; its record at once.
 
-        A ``run_id`` makes the start idempotent, as with DBOS. ``durability`` is
-        accepted for the same API and has no effect: Temporal records every command.
-        A conversation kept by the provider (``previous_response_id``,
-        ``conversation_id``) is refused: the workflow does not carry it yet.
+        A ``run_id`` makes the start idempotent, as with DBOS, and a run on a
+        ``session_id`` waits for the session's earlier runs, as with DBOS.
+        Temporal records every command of a run, which is DBOS's ``"steps"``: that
+        ``durability`` (or none) is taken, the others (fewer records) are refused.
+        ``previous_response_id`` or ``conversation_id`` leave the conversation on
+        the provider's side; a provider that keeps none is refused here, before
+        the run is recorded.
         """
-        if previous_response_id is not None or conversation_id is not None:
+        if durability not in (None, "steps"):
             raise UserError(
-                "previous_response_id and conversation_id are not supported on the "
-                "Temporal engine yet: start the run without them, or serve on DBOS"
+                f"durability {durability!r} is not available on the Temporal engine: "
+                "Temporal records every command of a run (durability 'steps')"
             )
         runs = self._started()
-        self.agents.get_agent(agent)
+        found = self.agents.get_agent(agent)
+        conversation = server_state(found, self.run_config, previous_response_id, conversation_id)
         items = input_items(input)
         run_id = run_id or uuid.uuid4().hex
         now = datetime.now(UTC)
@@ -178,6 +189,7 @@ class TemporalEngine:
             tenant=tenant,
             session_id=session_id,
             status="running",
+            trace_id=None if self.run_config.tracing_disabled else run_trace_id(run_id),
             created_at=now,
             updated_at=now,
         )
@@ -196,6 +208,8 @@ class TemporalEngine:
                 max_turns=self.max_turns,
                 session_id=session_id,
                 record=True,
+                take_turns=True,
+                **conversation,
             )
         except RunConflict:  # the same start again: its workflow runs already
             return record

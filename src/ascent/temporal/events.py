@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..run.events import StreamEvent
 
-__all__ = ["EventLog", "MemoryEventLog", "RunRecords"]
+__all__ = ["EventLog", "MemoryEventLog", "RunOutbox", "RunRecords", "SessionTurns"]
 
 
 class EventLog(Protocol):
@@ -50,6 +50,26 @@ class RunRecords(Protocol):
         error: str | None = None,
         usage: dict[str, Any] | None = None,
     ) -> None: ...
+
+
+@runtime_checkable
+class SessionTurns(Protocol):
+    """Records that can make a service's runs on one session take turns, as on DBOS:
+    :meth:`take_turn` waits (up to ``timeout`` seconds) until the runs started
+    before ``run_id`` on ``session_id`` have ended; False if it timed out."""
+
+    async def take_turn(self, run_id: str, session_id: str, *, timeout: float) -> bool: ...
+
+
+@runtime_checkable
+class RunOutbox(Protocol):
+    """Records with the service's outbox: a tool's ``ascent.durable.emit_event``
+    in a run writes its event there, once per ``step`` (an activity, whatever
+    its attempt), as in a durable run."""
+
+    async def emit_event(
+        self, run_id: str, step: str, type: str, data: Any, *, topic: str, key: str | None
+    ) -> str: ...
 
 
 class MemoryEventLog:

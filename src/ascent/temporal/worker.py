@@ -71,6 +71,7 @@ async def serving(
                 activities.session_history,
                 activities.save_items,
                 activities.ended,
+                activities.take_turn,
             ],
             workflow_runner=sandbox_runner(),
             **options,

@@ -1,0 +1,111 @@
+"""Many queued runs started at once: the records and queue entries of a burst in
+one or two transactions instead of two per run.
+
+A subscription's consumer gets messages in bursts (a NATS fetch, RabbitMQ's
+prefetched deliveries). Started one by one, each run costs a transaction for
+its record, first event and outbox row, and another for DBOS's queue entry:
+that, not the broker, bounds how many events a replica turns into runs per
+second. Here a burst's records go in with one multi-row statement per table,
+and the workflows are enqueued through DBOS's public client in a transaction
+the engine owns: on PostgreSQL (DBOS's tables are in the project database) the
+same transaction, so a run is queued if and only if its record exists; on
+SQLite (DBOS keeps a file of its own) a second one, after the first commits.
+A crash between the two leaves records without a queue entry; the message that
+asked for them is not acknowledged yet, and its redelivery starts them as
+:meth:`DurableEngine.start_run` does any record without a workflow.
+
+What is unusual (an id taken already, a failure of either write) falls back
+to starting those runs one at a time, so each gets exactly the answer
+:meth:`DurableEngine.start_run` would give.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from dbos import DBOSClient
+
+from ..storage import write_transaction
+from ._setup import JSONSerializer
+from ._store import PendingEvent, RunStore
+from .records import RunRecord
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["QueuedRun", "RunQueueWriter"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class QueuedRun:
+    """A run to queue: its record and its workflow (registered name, arguments)."""
+
+    record: RunRecord
+    workflow: str
+    args: tuple[Any, ...]
+
+
+class RunQueueWriter:
+    """Writes a burst of new queued runs: records, first events, outbox rows and
+    DBOS queue entries (``queue`` of DBOS's system database at ``system_engine``,
+    for ``app_version``)."""
+
+    def __init__(
+        self, store: RunStore, *, system_engine: Engine, queue: str, app_version: str
+    ) -> None:
+        self.store = store
+        self.queue = queue
+        self.app_version = app_version
+        self._system_engine = system_engine
+        self._shared = system_engine is store.engine
+        # the application's own serializer: the workers decode what is written here
+        self._client = DBOSClient(
+            system_database_engine=system_engine, serializer=JSONSerializer(), lazy=True
+        )
+
+    def write(
+        self,
+        runs: Sequence[QueuedRun],
+        *,
+        first_events: Callable[[RunRecord], Sequence[PendingEvent]],
+    ) -> set[str]:
+        """Queue those of ``runs`` (none of them on a session) whose id is free;
+        returns their ids, once every one and its queue entry are committed. The
+        others (started before, or the write failed) are the caller's to start
+        one by one."""
+        workflows = {run.record.id: run for run in runs}
+        records = [run.record for run in runs]
+
+        def enqueue(conn: Connection, added: list[RunRecord]) -> None:
+            for record in added:
+                self._enqueue(conn, workflows[record.id])
+
+        if self._shared:
+            added = self.store.insert_queued_runs(records, first_events=first_events, also=enqueue)
+            return {record.id for record in added or ()}
+        added = self.store.insert_queued_runs(records, first_events=first_events)
+        if not added:
+            return set()
+        try:
+            with write_transaction(self._system_engine) as conn:
+                enqueue(conn, added)
+        except Exception:  # the records stand: the one-by-one start finds and queues them
+            return set()
+        return {record.id for record in added}
+
+    def _enqueue(self, conn: Connection, run: QueuedRun) -> None:
+        self._client.enqueue_in_transaction(
+            conn,
+            {
+                "queue_name": self.queue,
+                "workflow_name": run.workflow,
+                "workflow_id": run.record.id,
+                "app_version": self.app_version,
+            },
+            *run.args,
+        )
+
+    def close(self) -> None:
+        self._client.destroy()

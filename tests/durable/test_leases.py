@@ -25,6 +25,7 @@ from ascent.durable._leases import (
     lease_writer,
     owned_leases,
 )
+from ascent.durable._replicas import Replica
 from ascent.durable._store import RunStore
 from ascent.testing import ScriptedModel
 from ascent.testing.scripted import ToolCall
@@ -196,3 +197,49 @@ def test_a_start_whose_id_is_taken_writes_nothing_and_the_next_write_works(url: 
     on_session = _record("r-2").model_copy(update={"session_id": "s-1"})
     assert store.insert_run(on_session, also=lease_writer(store, "r-2", "me", _lease()))
     assert has_lease(store, "r-2") and store.run_before_on_session("r-2", "s-1") is None
+
+
+async def test_a_replica_told_it_was_taken_over_stops_its_leased_runs(
+    make_engine: MakeEngine, sqlite_url: str
+) -> None:
+    # the heartbeat finds its row gone (a takeover finished): the replica hears it
+    store = RunStore(sqlite_url)
+    lost = asyncio.Event()
+    replica = Replica(
+        store,
+        executor_id="paused",
+        app_version="v",
+        heartbeat_interval=0.02,
+        takeover_after=1.0,
+        lost=lost.set,
+    )
+    await replica.start()
+    try:
+        store.remove_replica("paused")
+        await asyncio.wait_for(lost.wait(), 10)
+    finally:
+        await replica.stop()
+
+    # what it then does: its leased runs stop here, their leases kept for the new owner
+    entered = asyncio.Event()
+
+    @function_tool
+    async def wait_forever(order_id: str) -> str:
+        """Never answers."""
+        entered.set()
+        await asyncio.Event().wait()
+        return "never"
+
+    agent = Agent(name="slow", instructions="Wait.", tools=[wait_forever])
+    model = ScriptedModel([ToolCall("wait_forever", {"order_id": "A-1"}), "unused"])
+    engine: DurableEngine = await make_engine(agents=[agent], model=model, durability="run")
+    record = await engine.start_run("slow", "Wait")
+    await asyncio.wait_for(entered.wait(), 10)
+    workflows = engine._started_parts().workflows
+    task = workflows.task_of(record.id)
+    assert task is not None
+    workflows.drop_leased()
+    await asyncio.wait({task}, timeout=10)
+    assert task.cancelled()
+    assert has_lease(engine.store, record.id)
+    assert (await engine.get_run(record.id)).status == "running"  # nothing written

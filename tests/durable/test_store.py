@@ -172,6 +172,14 @@ def test_several_runs_logs_are_appended_together_and_one_by_one_when_they_must(
     # logs whose end is unknown are read first, each on its own
     results = store.append_batches([("c", [("item", {}, 1)], None), ("b", [handoff], None)])
     assert results == [3, 5]
+    # a log whose end is unknown does not keep the others from going together
+    item = ("item", {}, 1)
+    assert store.append_batches([("a", [item], None), ("b", [item], 5), ("c", [item], 3)]) == [
+        5,
+        6,
+        4,
+    ]
+    assert [e.seq for e in store.read_events("c", after=0)] == [1, 2, 3, 4]
 
 
 async def test_one_round_writes_the_logs_of_all_runs_that_have_events_waiting(

@@ -408,34 +408,38 @@ class RunStore(ReplicaRows):
     def append_batches(
         self, batches: Sequence[tuple[str, Sequence[PendingEvent], int | None]]
     ) -> list[int | Exception | None]:
-        """Append the events of several runs, ``(run_id, events, after)`` each: in one
-        transaction when every ``after`` is known and no event needs an outbox row
-        (one round trip on PostgreSQL), else (or if a guess of a log's end was wrong)
-        each run's on its own. Returns each log's last ``seq``, or the error that
-        kept its events out."""
-        if len(batches) > 1 and all(
-            after is not None and not any(reports(kind, data) for kind, data, _ in events)
-            for _run, events, after in batches
-        ):
+        """Append the events of several runs, ``(run_id, events, after)`` each: those
+        whose ``after`` is known and whose events need no outbox row in one
+        transaction (one round trip on PostgreSQL), the others (and all of them if a
+        guess of a log's end was wrong) each on its own. Returns each log's last
+        ``seq``, or the error that kept its events out."""
+        results: list[int | Exception | None] = [None] * len(batches)
+        alone = list(range(len(batches)))
+        together = [
+            index
+            for index, (_run, events, after) in enumerate(batches)
+            if after is not None and not any(reports(kind, data) for kind, data, _ in events)
+        ]
+        if len(together) > 1:
             now = time.time()
             rows: list[dict[str, Any]] = []
-            ends: list[int | Exception | None] = []
-            for run_id, events, after in batches:
+            for index in together:
+                run_id, events, after = batches[index]
                 assert after is not None
                 rows.extend(_event_rows(run_id, events, after, now))
-                ends.append(after + len(events))
+                results[index] = after + len(events)
             try:
                 with write_transaction(self.engine, pipelined=True) as conn:
                     conn.execute(self._sql.insert_events, rows)
-                return ends
+                alone = [index for index in alone if index not in set(together)]
             except IntegrityError:  # a writer of its own got there first: one by one
                 pass
-        results: list[int | Exception | None] = []
-        for run_id, events, after in batches:
+        for index in alone:
+            run_id, events, after = batches[index]
             try:
-                results.append(self.append_events(run_id, events, after=after))
+                results[index] = self.append_events(run_id, events, after=after)
             except Exception as exc:
-                results.append(exc)
+                results[index] = exc
         return results
 
     def _append(

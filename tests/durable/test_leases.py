@@ -243,3 +243,41 @@ async def test_a_replica_told_it_was_taken_over_stops_its_leased_runs(
     assert task.cancelled()
     assert has_lease(engine.store, record.id)
     assert (await engine.get_run(record.id)).status == "running"  # nothing written
+
+
+async def test_a_turns_run_knows_where_its_log_ends_after_each_checkpoint(
+    make_engine: MakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its checkpoints append the events not written yet: the next batch follows
+    them without reading the log's end, and the log stays gapless."""
+    gate = asyncio.Event()
+
+    @function_tool
+    async def slow_lookup(order_id: str) -> str:
+        """Look an order up, slowly enough for a batch to be written meanwhile."""
+        await asyncio.sleep(0.15)
+        gate.set()
+        return f"{order_id}: shipped"
+
+    agent = Agent(name="support", instructions="Be brief.", tools=[slow_lookup])
+    script = [
+        ToolCall("slow_lookup", {"order_id": "A-1"}),
+        ToolCall("slow_lookup", {"order_id": "A-2"}),
+        "Both shipped.",
+    ]
+    engine: DurableEngine = await make_engine(
+        agents=[agent], model=ScriptedModel(script), durability="turns"
+    )
+    guesses: list[int | None] = []
+    append = engine.store.append_events
+
+    def recorded(run_id: str, events: Any, *, after: int | None = None) -> int | None:
+        guesses.append(after)
+        return append(run_id, events, after=after)
+
+    monkeypatch.setattr(engine.store, "append_events", recorded)
+    record = await engine.wait_run((await engine.start_run("support", "A-1 and A-2?")).id)
+    assert record.status == "completed" and gate.is_set()
+    assert guesses and None not in guesses  # every batch knew where the log ended
+    events = engine.store.read_events(record.id, after=0)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))

@@ -231,11 +231,13 @@ class CheckpointInterpreter(Interpreter):
         )
         log = run.events
         unwritten = await log.take()
+        written = [*unwritten, *((kind, data, None) for kind, data in events or ())]
+        after = log.last_seq
         record = await asyncio.to_thread(
             run.store.update_run,
             run.run_id,
-            events=[*unwritten, *((kind, data, None) for kind, data in events or ())],
-            after=log.last_seq,
+            events=written,
+            after=after,
             also=_writer(run.store, run.run_id, checkpoint),
             **values,
         )
@@ -243,7 +245,8 @@ class CheckpointInterpreter(Interpreter):
             raise RunOver(run.run_id)
         self._number = number
         self._checkpointed = self._commands
-        log.others_wrote()
+        # where the log ends now, as a guess (a writer between costs the next write a retry)
+        log.wrote_to(None if after is None else after + len(written))
         log.begin_segment(number, self.state.current_agent)
         run.news.notify(run.run_id, status="status" in values, record=record)
         return record

@@ -234,6 +234,11 @@ class EventLog:
         """Events were appended by someone else: look for the log's end next time."""
         self._last_seq = None
 
+    def wrote_to(self, seq: int | None) -> None:
+        """Events were appended with the run's record: the log ends at ``seq`` (None:
+        unknown, looked for next time)."""
+        self._last_seq = seq
+
 
 class LogWriter:
     """Writes the event logs of one engine's runs together: one transaction (one

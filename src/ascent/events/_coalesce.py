@@ -13,21 +13,25 @@ latency is that of a single start.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
 from ..durable import RunRecord, RunStart
 
-if TYPE_CHECKING:
-    from .consumer import EventEngine
-
 __all__ = ["StartCoalescer"]
+
+
+class Starter(Protocol):
+    """An engine that starts a burst of runs (``EventEngine`` has this)."""
+
+    async def start_runs(self, starts: Sequence[RunStart]) -> list[RunRecord | Exception]: ...
 
 
 class StartCoalescer:
     """Gathers concurrent :meth:`start` calls into the engine's ``start_runs``
     calls of at most ``max_batch`` runs."""
 
-    def __init__(self, engine: EventEngine, *, max_batch: int = 500) -> None:
+    def __init__(self, engine: Starter, *, max_batch: int = 500) -> None:
         self.engine = engine
         self.max_batch = max_batch
         self._waiting: list[tuple[RunStart, asyncio.Future[RunRecord]]] = []

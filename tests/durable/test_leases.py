@@ -215,7 +215,7 @@ async def test_a_replica_told_it_was_taken_over_stops_its_leased_runs(
     )
     await replica.start()
     try:
-        store.remove_replica("paused")
+        store.replicas.remove_replica("paused")
         await asyncio.wait_for(lost.wait(), 10)
     finally:
         await replica.stop()

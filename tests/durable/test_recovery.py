@@ -98,7 +98,9 @@ def test_a_replica_takes_over_the_runs_of_a_dead_one_on_postgres(
     calls = (group.marks / "calls").read_text().split()
     assert calls == [str(doomed.pid), str(survivor.pid)]
     store = RunStore(postgres_url)
-    assert store.stale_replicas("nobody", cutoff=float("inf")) == ["replica-b"]  # a was claimed
+    assert store.replicas.stale_replicas("nobody", cutoff=float("inf")) == [
+        "replica-b"
+    ]  # a was claimed
 
 
 @pytest.mark.parametrize("durability", ["steps", "run"])

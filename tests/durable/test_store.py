@@ -23,28 +23,32 @@ def url(request: pytest.FixtureRequest) -> str:
 
 def test_exactly_one_replica_claims_a_dead_one(url: str) -> None:
     store = RunStore(url)
-    assert store.heartbeat("dead", "v1", starting=True)
-    assert store.heartbeat("alive-1", "v1", starting=True)
-    assert store.heartbeat("alive-2", "v1", starting=True)
+    assert store.replicas.heartbeat("dead", "v1", starting=True)
+    assert store.replicas.heartbeat("alive-1", "v1", starting=True)
+    assert store.replicas.heartbeat("alive-2", "v1", starting=True)
     future = time.time() + 60
-    assert sorted(store.stale_replicas("alive-1", future)) == ["alive-2", "dead"]
-    assert store.stale_replicas("alive-1", time.time() - 60) == []  # all beat just now
+    assert sorted(store.replicas.stale_replicas("alive-1", future)) == ["alive-2", "dead"]
+    assert store.replicas.stale_replicas("alive-1", time.time() - 60) == []  # all beat just now
 
     with ThreadPoolExecutor(8) as pool:
-        wins = list(pool.map(lambda i: store.claim_replica("dead", f"r{i}", future), range(8)))
+        wins = list(
+            pool.map(lambda i: store.replicas.claim_replica("dead", f"r{i}", future), range(8))
+        )
     assert wins.count(True) == 1
-    assert "dead" not in store.stale_replicas("alive-1", future)  # claimed: not offered again
-    assert not store.heartbeat("dead", "v1")  # it comes back: told it was taken over
-    assert store.heartbeat("dead", "v1")  # and is a live replica again
+    assert "dead" not in store.replicas.stale_replicas(
+        "alive-1", future
+    )  # claimed: not offered again
+    assert not store.replicas.heartbeat("dead", "v1")  # it comes back: told it was taken over
+    assert store.replicas.heartbeat("dead", "v1")  # and is a live replica again
 
-    assert store.claim_replica("dead", "alive-1", future)
-    store.release_replica("dead")  # the recovery failed: another try is allowed
-    assert "dead" in store.stale_replicas("alive-1", future)
-    store.remove_replica("dead")
-    assert "dead" not in store.stale_replicas("alive-1", future)
+    assert store.replicas.claim_replica("dead", "alive-1", future)
+    store.replicas.release_replica("dead")  # the recovery failed: another try is allowed
+    assert "dead" in store.replicas.stale_replicas("alive-1", future)
+    store.replicas.remove_replica("dead")
+    assert "dead" not in store.replicas.stale_replicas("alive-1", future)
     # a takeover finished (the row removed): the replica that comes back is told too
-    assert not store.heartbeat("dead", "v1")
-    assert store.heartbeat("dead", "v1")
+    assert not store.replicas.heartbeat("dead", "v1")
+    assert store.replicas.heartbeat("dead", "v1")
 
 
 def test_concurrent_appends_keep_a_run_log_gapless(url: str) -> None:

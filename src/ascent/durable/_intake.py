@@ -23,19 +23,45 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from dbos import DBOSClient
 
+from ..items import Item
+from ..run.registry import AgentRegistry
 from ..storage import write_transaction
+from ._checkpoint import Durability
+from ._inputs import input_items
 from ._setup import JSONSerializer
 from ._store import PendingEvent, RunStore
+from ._workflows import CHECKPOINTED_RUN_WORKFLOW, RUN_WORKFLOW
 from .records import RunRecord
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["QueuedRun", "RunQueueWriter"]
+__all__ = ["QueuedRun", "RunQueueWriter", "RunStart", "plan_burst"]
+
+
+@dataclasses.dataclass(kw_only=True, frozen=True)
+class RunStart:
+    """One run for :meth:`DurableEngine.start_runs`; ``run_id`` is its idempotency key."""
+
+    agent: str
+    input: str | list[Item] | list[dict[str, Any]]
+    run_id: str
+    tenant: str | None = None
+
+    async def start_on(self, engine: Any) -> RunRecord | Exception:
+        """This run started alone by ``engine.start_run``: its record, or what that raised."""
+        try:
+            record: RunRecord = await engine.start_run(
+                self.agent, self.input, tenant=self.tenant, run_id=self.run_id
+            )
+        except Exception as exc:
+            return exc
+        return record
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -109,3 +135,45 @@ class RunQueueWriter:
 
     def close(self) -> None:
         self._client.destroy()
+
+
+def plan_burst(
+    starts: Sequence[RunStart],
+    *,
+    agents: AgentRegistry,
+    durability: Durability,
+    trace_id: Callable[[str], str | None],
+) -> tuple[list[RunRecord | Exception | None], list[tuple[int, QueuedRun]]]:
+    """What a burst of ``starts`` comes to: an answer for each start decided now (an
+    unknown agent, bad input) or None, and the queued runs to write (with their
+    index among ``starts``). A run id seen earlier in the burst gets neither: its
+    start, made alone, finds the first."""
+    answers: list[RunRecord | Exception | None] = [None] * len(starts)
+    batch: list[tuple[int, QueuedRun]] = []
+    seen: set[str] = set()
+    now = datetime.now(UTC)
+    for index, start in enumerate(starts):
+        if start.run_id in seen:
+            continue
+        try:
+            agents.get_agent(start.agent)
+            args: tuple[Any, ...] = (start.run_id, start.agent, input_items(start.input), None)
+        except Exception as exc:
+            answers[index] = exc
+            continue
+        seen.add(start.run_id)
+        record = RunRecord(
+            id=start.run_id,
+            agent=start.agent,
+            tenant=start.tenant,
+            status="queued",
+            trace_id=trace_id(start.run_id),
+            created_at=now,
+            updated_at=now,
+        )
+        if durability == "steps":
+            batch.append((index, QueuedRun(record=record, workflow=RUN_WORKFLOW, args=args)))
+        else:
+            workflow, args = CHECKPOINTED_RUN_WORKFLOW, (*args, durability)
+            batch.append((index, QueuedRun(record=record, workflow=workflow, args=args)))
+    return answers, batch

@@ -1,5 +1,5 @@
-"""The replicas' heartbeat rows in the project database (``ascent_replicas``), a part of
-:class:`~ascent.durable._store.RunStore`: what :mod:`._replicas` reads and writes to
+"""The replicas' heartbeat rows in the project database (``ascent_replicas``), the
+:class:`~ascent.durable._store.RunStore`'s ``replicas``: what :mod:`._replicas` reads and writes to
 beat a replica's heart and claim a dead one's runs."""
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ __all__ = ["ReplicaRows"]
 
 
 class ReplicaRows:
-    """Reads and writes of ``ascent_replicas`` (mixed into the run store)."""
+    """Reads and writes of ``ascent_replicas`` (the run store's ``replicas``)."""
 
-    tables: Tables
-    engine: Engine
+    def __init__(self, engine: Engine, tables: Tables) -> None:
+        self.engine = engine
+        self.tables = tables
 
     def heartbeat(self, executor_id: str, app_version: str, *, starting: bool = False) -> bool:
         """Record that ``executor_id`` is alive. False if another replica took it over

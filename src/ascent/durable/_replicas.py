@@ -58,7 +58,7 @@ class Replica:
 
     async def start(self) -> None:
         await asyncio.to_thread(
-            self.store.heartbeat, self.executor_id, self.app_version, starting=True
+            self.store.replicas.heartbeat, self.executor_id, self.app_version, starting=True
         )
         await self.take_over()
         self._task = asyncio.get_running_loop().create_task(self._beat())
@@ -75,7 +75,7 @@ class Replica:
             await asyncio.sleep(self.heartbeat_interval)
             try:
                 alive = await asyncio.to_thread(
-                    self.store.heartbeat, self.executor_id, self.app_version
+                    self.store.replicas.heartbeat, self.executor_id, self.app_version
                 )
                 if not alive:
                     logger.warning(
@@ -95,21 +95,23 @@ class Replica:
         # lost its claimant (killed while recovering the runs): it is claimed again.
         cutoff = time.time() - self.takeover_after
         stale = await asyncio.to_thread(
-            self.store.stale_replicas, self.executor_id, cutoff, abandoned=cutoff
+            self.store.replicas.stale_replicas, self.executor_id, cutoff, abandoned=cutoff
         )
         claimed = []
         for dead in stale:
             if not await asyncio.to_thread(
-                self.store.claim_replica, dead, self.executor_id, cutoff, abandoned=cutoff
+                self.store.replicas.claim_replica, dead, self.executor_id, cutoff, abandoned=cutoff
             ):
                 continue  # another replica was first
             try:
                 handles = await asyncio.to_thread(DBOS._recover_pending_workflows, [dead])
                 leased = await self.adopt(dead) if self.adopt is not None else 0
             except BaseException:
-                await asyncio.to_thread(self.store.release_replica, dead)  # let a replica retry
+                await asyncio.to_thread(
+                    self.store.replicas.release_replica, dead
+                )  # let a replica retry
                 raise
-            await asyncio.to_thread(self.store.remove_replica, dead)
+            await asyncio.to_thread(self.store.replicas.remove_replica, dead)
             logger.info(
                 "replica %s took over %d pending run(s) of replica %s",
                 self.executor_id,

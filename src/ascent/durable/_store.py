@@ -96,7 +96,7 @@ def _timestamp(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
 
-class RunStore(ReplicaRows):
+class RunStore:
     """Reads and writes of the durable tables on one database."""
 
     def __init__(self, url: str) -> None:
@@ -104,6 +104,7 @@ class RunStore(ReplicaRows):
         self.tables = schema()
         self.engine: Engine = schema.engine(url)
         self._sql = Statements(self.tables, returning=self.engine.dialect.update_returning)
+        self.replicas = ReplicaRows(self.engine, self.tables)
 
     # --------------------------------------------------------------------- runs
 

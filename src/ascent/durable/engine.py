@@ -43,7 +43,7 @@ from ..storage import database_url as default_database_url
 from ..storage import display_url
 from ._checkpoint import DURABILITY_MODES, Durability
 from ._inputs import input_items
-from ._intake import QueuedRun, RunQueueWriter
+from ._intake import QueuedRun, RunQueueWriter, RunStart, plan_burst
 from ._interpreter import APPROVAL_TOPIC
 from ._leases import Lease, has_lease, lease_writer, release_lease, write_lease
 from ._listen import NewsListener, listen_url
@@ -53,8 +53,6 @@ from ._runs import RunSettings, RunWorkflows
 from ._setup import dbos_config, fresh_executor_id, route_dbos_logs
 from ._store import PendingEvent, RunPage, RunStore, UsageSum
 from ._workflows import (
-    CHECKPOINTED_RUN_WORKFLOW,
-    RUN_WORKFLOW,
     checkpointed_run_workflow,
     run_workflow,
     set_active,
@@ -79,26 +77,6 @@ EXECUTOR_ID_ENV = "ASCENT_EXECUTOR_ID"
 RUN_QUEUE = "ascent.durable.runs"
 APP_VERSION_ENV = "ASCENT_APP_VERSION"
 DURABILITY_ENV = "ASCENT_DURABILITY"
-
-
-@dataclasses.dataclass(kw_only=True, frozen=True)
-class RunStart:
-    """One run for :meth:`DurableEngine.start_runs`; ``run_id`` is its idempotency key."""
-
-    agent: str
-    input: str | list[Item] | list[dict[str, Any]]
-    run_id: str
-    tenant: str | None = None
-
-    async def start_on(self, engine: Any) -> RunRecord | Exception:
-        """This run started alone by ``engine.start_run``: its record, or what that raised."""
-        try:
-            record: RunRecord = await engine.start_run(
-                self.agent, self.input, tenant=self.tenant, run_id=self.run_id
-            )
-        except Exception as exc:
-            return exc
-        return record
 
 
 class DurableEngine:
@@ -444,34 +422,12 @@ class DurableEngine:
         results: list[RunRecord | Exception | None] = [None] * len(starts)
         batch: list[tuple[int, QueuedRun]] = []
         if parts.queue_writer is not None and len(starts) > 1:
-            mode = _durability(self.durability)
-            seen: set[str] = set()
-            now = datetime.now(UTC)
-            for index, start in enumerate(starts):
-                if start.run_id in seen:
-                    continue  # the same run twice in a burst: the second finds the first
-                try:
-                    self.agents.get_agent(start.agent)
-                    args: tuple[Any, ...] = (start.run_id, start.agent, input_items(start.input))
-                except Exception as exc:
-                    results[index] = exc
-                    continue
-                seen.add(start.run_id)
-                record = RunRecord(
-                    id=start.run_id,
-                    agent=start.agent,
-                    tenant=start.tenant,
-                    status="queued",
-                    trace_id=self.settings.trace_id(start.run_id),
-                    created_at=now,
-                    updated_at=now,
-                )
-                if mode == "steps":
-                    queued = QueuedRun(record=record, workflow=RUN_WORKFLOW, args=(*args, None))
-                else:
-                    workflow = CHECKPOINTED_RUN_WORKFLOW
-                    queued = QueuedRun(record=record, workflow=workflow, args=(*args, None, mode))
-                batch.append((index, queued))
+            results, batch = plan_burst(
+                starts,
+                agents=self.agents,
+                durability=_durability(self.durability),
+                trace_id=self.settings.trace_id,
+            )
         if batch:
             runs = [queued for _, queued in batch]
             try:

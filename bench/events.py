@@ -41,6 +41,7 @@ from pathlib import Path
 import openai
 from _common import INSTRUCTIONS, add_async, median, mock_server, ms, percentile, table
 from _common import verdict as _verdict
+from service import Meter, process_tree
 
 from ascent import Agent, RunConfig, function_tool
 from ascent.durable import DurableEngine, run_id_for_key
@@ -58,6 +59,9 @@ from ascent.storage import dispose_engines, get_engine
 from ascent.testing import ScriptedModel
 
 TARGETS = {"sqlite": 500.0, "postgresql": 1000.0}  # events/s
+# runs each intake replica runs at once: 0, an intake replica (worker replicas run its
+# runs); 4, a replica that also runs them, competing for its core
+WORKERS = (0, 4)
 TOPIC = "bench.orders"
 BATCH = 100
 NO_TRACES = RunConfig(tracing_disabled=True)
@@ -69,7 +73,14 @@ class Intake:
     seconds: float
     lags: list[float] = field(default_factory=list)
     backlog: int = 0
+    workers: int = 0
     cpu: float = 0.0  # the replica's CPU seconds (all its threads) over the intake
+    others: dict[str, float] = field(default_factory=dict)  # other processes' CPU seconds
+
+    @property
+    def machine_cpu_per_event(self) -> float:
+        """CPU per event of every process at work: replica, publisher, broker, database."""
+        return (self.cpu + sum(self.others.values())) / self.events
 
     @property
     def cpu_per_event(self) -> float:
@@ -89,16 +100,27 @@ def order(n: int) -> CloudEvent:
 INTAKE_TIMEOUT = 300.0  # a stalled consumer fails the benchmark instead of hanging it
 
 
-async def intake(database_url: str, broker_url: str, n: int, concurrency: int = 1) -> Intake:
+async def intake(
+    database_url: str,
+    broker_url: str,
+    n: int,
+    concurrency: int = 1,
+    *,
+    workers: int = 4,
+    meter: Meter | None = None,
+) -> Intake:
     """Part 1: publish ``n`` events, time until the replica has queued a run for each
-    (handling ``concurrency`` messages at once)."""
+    (handling ``concurrency`` messages at once, running ``workers`` runs at once: 0
+    makes it an intake replica, its runs left to worker replicas). ``meter`` reads
+    the other processes' CPU (broker, database); the publisher's is added to it."""
     model = ScriptedModel([lambda _request: "noted"] * (n + 10))
+    meter = meter or Meter()
     engine = DurableEngine(
         agents=[Agent(name="support", instructions="Note the order.", model=model)],
         database_url=database_url,
         run_config=NO_TRACES,
         executor_id="bench-events",
-        worker_concurrency=4,
+        worker_concurrency=workers,
         poll_interval=0.05,
     )
     service = EventService(
@@ -107,13 +129,15 @@ async def intake(database_url: str, broker_url: str, n: int, concurrency: int = 
         subscriptions=[subscribe(TOPIC, agent="support", concurrency=concurrency)],
         name="bench-replica",
     )
-    backlog = 0
+    backlog = looks = 0
     async with engine:
         await service.start()
         try:
             consumer = service.consumer
             assert consumer is not None and service.relay is not None
-            with publisher_process(broker_url, n) as go:
+            with publisher_process(broker_url, n) as (go, publisher):
+                meter.add("publisher", publisher)
+                before = meter.read()
                 start, cpu_start = time.perf_counter(), time.process_time()
                 go()
                 deadline = time.monotonic() + INTAKE_TIMEOUT
@@ -123,18 +147,31 @@ async def intake(database_url: str, broker_url: str, n: int, concurrency: int = 
                             f"the replica handled {consumer.handled} of {n} events "
                             f"in {INTAKE_TIMEOUT:.0f} s"
                         )
-                    backlog = max(backlog, (await asyncio.to_thread(service.relay.outbox.lag))[0])
+                    looks += 1
+                    if looks % 5 == 0:  # the backlog now and then: the query costs the replica
+                        lag = await asyncio.to_thread(service.relay.outbox.lag)
+                        backlog = max(backlog, lag[0])
                     await asyncio.sleep(0.02)
                 seconds = time.perf_counter() - start
                 cpu = time.process_time() - cpu_start
+                after = meter.read()
+                meter.parties.pop("publisher", None)
             while (await asyncio.to_thread(service.relay.outbox.lag))[0]:  # let the relay finish
                 if time.monotonic() > deadline + INTAKE_TIMEOUT:
                     raise RuntimeError("the relay did not publish every event")
                 await asyncio.sleep(0.05)
         finally:
             await service.stop()
+    others = {party: after[party] - before.get(party, 0.0) for party in after}
+    others.pop("clients", None)  # this process: the replica, counted as cpu
     return Intake(
-        events=n, seconds=seconds, lags=relay_lags(database_url), backlog=backlog, cpu=cpu
+        events=n,
+        seconds=seconds,
+        workers=workers,
+        lags=relay_lags(database_url),
+        backlog=backlog,
+        cpu=cpu,
+        others=others,
     )
 
 
@@ -162,8 +199,9 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 
 
 @contextlib.contextmanager
-def publisher_process(broker_url: str, n: int) -> Iterator[Callable[[], None]]:
-    """A publisher of ``n`` events, connected; call what it yields to start publishing."""
+def publisher_process(broker_url: str, n: int) -> Iterator[tuple[Callable[[], None], int]]:
+    """A publisher of ``n`` events, connected; call what it yields to start publishing
+    (yielded with its pid)."""
     process = subprocess.Popen(
         [sys.executable, "-c", _PUBLISHER, broker_url, str(n)],
         stdin=subprocess.PIPE,
@@ -180,7 +218,7 @@ def publisher_process(broker_url: str, n: int) -> Iterator[Callable[[], None]]:
             process.stdin.write("go\n")
             process.stdin.flush()
 
-        yield go
+        yield go, process.pid
     finally:
         process.stdin.close()
         if process.wait(timeout=60) != 0:
@@ -247,23 +285,29 @@ async def latency(database_url: str, broker_url: str, base_url: str, runs: int) 
 
 
 @contextlib.contextmanager
-def brokers(kinds: list[str]) -> Iterator[dict[str, Callable[[], str]]]:
-    """The brokers asked for whose servers are installed: a fresh URL for each use."""
+def brokers(kinds: list[str]) -> Iterator[dict[str, Callable[[], tuple[str, list[int]]]]]:
+    """The brokers asked for whose servers are installed: for each use a fresh URL,
+    and the broker server's processes (to read their CPU)."""
     from ascent.testing.nats import NATSServer, find_nats_server
     from ascent.testing.rabbitmq import RabbitMQServer, find_rabbitmq_server
     from ascent.testing.redis import RedisServer, find_redis_server
 
     with contextlib.ExitStack() as stack:
-        made: dict[str, Callable[[], str]] = {}
+        made: dict[str, Callable[[], tuple[str, list[int]]]] = {}
         for kind in kinds:
             if kind == "rabbitmq" and find_rabbitmq_server():
-                made[kind] = stack.enter_context(RabbitMQServer()).fresh_url
+                rabbit = stack.enter_context(RabbitMQServer())
+                made[kind] = lambda rabbit=rabbit: (rabbit.fresh_url(), process_tree(rabbit.pids))
             elif kind == "nats" and find_nats_server():
                 # a server per use: it starts in milliseconds, and old streams would replay
-                made[kind] = lambda: stack.enter_context(NATSServer()).url
+                def fresh_nats() -> tuple[str, list[int]]:
+                    nats = stack.enter_context(NATSServer())
+                    return nats.url, process_tree([nats.pid] if nats.pid else [])
+
+                made[kind] = fresh_nats
             elif kind == "redis" and find_redis_server():
                 redis = stack.enter_context(RedisServer())
-                made[kind] = lambda redis=redis: fresh_redis(redis.url)
+                made[kind] = lambda redis=redis: (fresh_redis(redis.url), [])
             else:
                 print(f"{kind}: server not installed, skipped")
         yield made
@@ -280,7 +324,8 @@ def fresh_redis(url: str) -> str:
 
 @contextlib.contextmanager
 def databases(folder: Path, postgres: bool) -> Iterator[dict[str, Callable[[str], str]]]:
-    """SQLite, and PostgreSQL when installed: a fresh database for each use."""
+    """SQLite, and PostgreSQL when installed: a fresh database for each use (the
+    PostgreSQL server's pid file in ``POSTMASTERS``, to read its CPU)."""
     made: dict[str, Callable[[str], str]] = {
         "sqlite": lambda name: f"sqlite:///{folder / f'{name}.db'}"
     }
@@ -291,9 +336,13 @@ def databases(folder: Path, postgres: bool) -> Iterator[dict[str, Callable[[str]
             if find_postgres_bin() is not None:
                 server = stack.enter_context(PostgresServer())
                 made["postgresql"] = server.create_database
+                POSTMASTERS["postgresql"] = server.data_dir / "postmaster.pid"
             else:
                 print("postgresql: binaries not installed, skipped")
         yield made
+
+
+POSTMASTERS: dict[str, Path] = {}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -310,7 +359,7 @@ def main(argv: list[str] | None = None) -> None:
     n, runs = (30, 3) if args.quick else (args.n, args.latency_runs)
     kinds = ["nats"] if args.quick else [k.strip() for k in args.brokers.split(",") if k.strip()]
     folder = Path(tempfile.mkdtemp(prefix="ascent-bench-events-"))
-    intakes: dict[tuple[str, str], Intake] = {}
+    intakes: dict[tuple[str, str, int], Intake] = {}
     latencies: dict[tuple[str, str], list[float]] = {}
     with (
         brokers(kinds) as broker_urls,
@@ -319,64 +368,87 @@ def main(argv: list[str] | None = None) -> None:
     ):
         for db, new_database in database_urls.items():
             for kind, new_broker in broker_urls.items():
-                key = (db, kind)
                 name = f"{db}_{kind}"
-                intakes[key] = asyncio.run(
-                    intake(new_database(f"in_{name}"), new_broker(), n, args.concurrency)
-                )
-                latencies[key] = asyncio.run(
-                    latency(new_database(f"lat_{name}"), new_broker(), base_url, runs)
+                for workers in WORKERS:
+                    broker, broker_pids = new_broker()
+                    meter = Meter()
+                    meter.postmaster = POSTMASTERS.get(db)
+                    for pid in broker_pids:
+                        meter.add("broker", pid)
+                    intakes[(db, kind, workers)] = asyncio.run(
+                        intake(
+                            new_database(f"in_{name}_{workers}"),
+                            broker,
+                            n,
+                            args.concurrency,
+                            workers=workers,
+                            meter=meter,
+                        )
+                    )
+                    dispose_engines()
+                latencies[(db, kind)] = asyncio.run(
+                    latency(new_database(f"lat_{name}"), new_broker()[0], base_url, runs)
                 )
                 dispose_engines()
     report(intakes, latencies, n, runs, args.concurrency)
 
 
 def report(
-    intakes: dict[tuple[str, str], Intake],
+    intakes: dict[tuple[str, str, int], Intake],
     latencies: dict[tuple[str, str], list[float]],
     n: int,
     runs: int,
     concurrency: int,
 ) -> None:
     print(
-        f"events in: {n} events published, one replica handling {concurrency} at once,"
-        " runs queued (4 workers)"
+        f"events in: {n} events published, one replica handling {concurrency} at once;"
+        " workers: the runs it runs at once meanwhile (0: an intake replica, its runs"
+        " queued for worker replicas)"
     )
     rows = [
         [
             "database",
             "broker",
+            "workers",
             "events/s",
             "target",
-            "CPU/event",
+            "replica CPU/event",
+            "all CPU/event",
+            "2-core bound",
             "relay lag p50",
             "p99",
-            "max",
             "backlog",
         ]
     ]
-    for (db, kind), found in intakes.items():
+    for (db, kind, workers), found in intakes.items():
         lags = found.lags or [0.0]
         target = TARGETS[db]
+        total = found.machine_cpu_per_event
         rows.append(
             [
                 db,
                 kind,
+                str(workers),
                 f"{found.rate:,.0f}",
                 f"≥ {target:,.0f}: {_verdict(found.rate >= target)}",
                 ms(found.cpu_per_event),
+                ms(total),
+                f"{2 / total:,.0f}/s" if total else "-",
                 ms(median(lags)),
                 ms(percentile(lags, 99)),
-                ms(max(lags)),
                 f"{found.backlog} events",
             ]
         )
     print(table(rows))
     print(
-        "CPU/event: the replica's CPU time (every thread: consumer, engine, the 4 workers"
-        " running the runs, relay) over the intake, per event; one process runs on one"
-        " core at a time for Python code, so 1 s / CPU/event bounds its events/s"
+        "replica CPU/event: the replica's CPU time (every thread: consumer, engine, workers,"
+        " relay) over the intake, per event. all CPU/event: with the publisher's, the broker"
+        " server's and PostgreSQL's (from /proc). 2-core bound: the events/s this machine's"
+        " two cores allow at that total."
     )
+    for (db, kind, workers), found in intakes.items():
+        parts = ", ".join(f"{who} {ms(cpu / found.events)}" for who, cpu in found.others.items())
+        print(f"  {db}/{kind}/{workers} workers: replica {ms(found.cpu_per_event)}, {parts}")
     print(f"\npublish → run completed event: {runs} sequential runs, mock model at 0 ms")
     rows = [["database", "broker", "p50", "p99"]]
     for (db, kind), times in latencies.items():

@@ -100,6 +100,16 @@ def _children(parent: int) -> list[int]:
     return [pid for pid in pids if (fields := _stat(pid)) and int(fields[1]) == parent]
 
 
+def process_tree(pids: list[int]) -> list[int]:
+    """``pids`` and all their descendants (a broker's wrapper script runs the broker)."""
+    found, todo = [], list(pids)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(_children(pid))
+    return found
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

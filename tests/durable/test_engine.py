@@ -563,8 +563,8 @@ async def test_with_a_queue_a_replica_runs_at_most_its_worker_concurrency(
     release.set()
     assert (await engine.wait_run(first.id)).output == "First."
     assert (await engine.wait_run(second.id)).output == "Next."
-    with pytest.raises(UserError, match="at least 1"):
-        DurableEngine(agents=[support()], worker_concurrency=0)
+    with pytest.raises(UserError, match="0 \\(queue only\\) or more"):
+        DurableEngine(agents=[support()], worker_concurrency=-1)
 
 
 async def test_run_hooks_see_the_steps_that_run(make_engine: MakeEngine) -> None:

@@ -158,3 +158,20 @@ async def test_a_cancelled_consumer_leaves_no_start_waiting() -> None:
     for task in (waiting, later):
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(task, 5)
+
+
+async def test_a_replica_with_no_workers_queues_runs_that_a_worker_replica_runs(
+    sqlite_url: str,
+) -> None:
+    starts = [RunStart(agent="noter", input=f"o{n}", run_id=f"q{n}") for n in range(3)]
+    async with engine_maker(sqlite_url, worker_concurrency=0) as make:
+        intake = await make(agents=[noter()], model=ScriptedModel(["Noted."] * 5))
+        answers = await intake.start_runs(starts[:2])
+        answers.append(await intake.start_run("noter", "o2", run_id="q2"))
+        assert all(isinstance(a, RunRecord) and a.status == "queued" for a in answers)
+        await asyncio.sleep(0.5)  # the queue polled many times: nobody here takes them
+        assert [(await intake.get_run(s.run_id)).status for s in starts] == ["queued"] * 3
+    async with engine_maker(sqlite_url, worker_concurrency=2) as make:
+        worker = await make(agents=[noter()], model=ScriptedModel(["Noted."] * 5))
+        done = await wait_done(worker, [s.run_id for s in starts])
+        assert [r.output for r in done] == ["Noted."] * 3

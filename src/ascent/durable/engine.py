@@ -98,6 +98,8 @@ class DurableEngine:
     if that replica dies). With ``worker_concurrency``, runs go through one
     queue in the database that every replica serves, each replica running at
     most that many at once; a run waiting for a free replica is ``queued``.
+    ``worker_concurrency=0`` makes a replica that queues runs and runs none
+    (an intake that takes events or requests in while worker replicas run them).
 
     ``durability`` is how much of a run is recorded, for the runs that do not
     choose (default: ``ASCENT_DURABILITY``, else ``"steps"``): ``"steps"``
@@ -152,8 +154,8 @@ class DurableEngine:
         )
         self.poll_interval = poll_interval
         self.scheduler_poll_interval = scheduler_poll_interval
-        if worker_concurrency is not None and worker_concurrency < 1:
-            raise UserError("worker_concurrency must be at least 1")
+        if worker_concurrency is not None and worker_concurrency < 0:
+            raise UserError("worker_concurrency must be 0 (queue only) or more")
         if executor_threads < 1:
             raise UserError("executor_threads must be at least 1")
         self.executor_threads = executor_threads
@@ -221,11 +223,12 @@ class DurableEngine:
             await DBOS._configure_asyncio_thread_pool()
             queue_writer = None
             if self.worker_concurrency is not None:
-                await DBOS.register_queue_async(
-                    RUN_QUEUE,
-                    worker_concurrency=self.worker_concurrency,
-                    polling_interval_sec=self.poll_interval,
-                )
+                if self.worker_concurrency:  # a replica serves the queue it registers
+                    await DBOS.register_queue_async(
+                        RUN_QUEUE,
+                        worker_concurrency=self.worker_concurrency,
+                        polling_interval_sec=self.poll_interval,
+                    )
                 queue_writer = RunQueueWriter(
                     store,
                     system_engine=config.get("system_database_engine") or store.engine,

@@ -47,6 +47,8 @@ _PUBLISH_TIMEOUT = 10.0
 _NATS_FETCH = 100
 # how long one fetch waits for a first message before it asks again
 _NATS_FETCH_WAIT = 1.0
+# messages a member holds (fetched, not yet acknowledged) at most
+_NATS_IN_FLIGHT = 400
 
 
 def _require() -> None:
@@ -96,26 +98,28 @@ class FastStreamBroker:
         self._pulls: list[asyncio.Task[None]] = []  # NATS group members' fetch loops
 
     def _make(self) -> Any:
+        # apply_types=False: handlers take the body as it is; FastDepends would build
+        # and validate a model of each call, a third of a message's cost
         kind, url = self.kind, str(self.url)
         if kind in ("amqp", "amqps"):
             from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
 
             self._exchange = RabbitExchange("ascent", type=ExchangeType.TOPIC, durable=True)
-            return RabbitBroker(url, logger=_LOGGER)
+            return RabbitBroker(url, logger=_LOGGER, apply_types=False)
         if kind == "kafka":
             from faststream.kafka import KafkaBroker
 
             parts = urlsplit(url)
-            return KafkaBroker(parts.netloc.split(","), logger=_LOGGER)
+            return KafkaBroker(parts.netloc.split(","), logger=_LOGGER, apply_types=False)
         if kind == "nats":
             from faststream.nats import NatsBroker
 
-            return NatsBroker(url, logger=_LOGGER)
+            return NatsBroker(url, logger=_LOGGER, apply_types=False)
         from faststream.redis import RedisBroker
 
         parts = urlsplit(url)
         scheme = "rediss" if kind == "rediss" else "redis"
-        return RedisBroker(urlunsplit((scheme, *parts[1:])), logger=_LOGGER)
+        return RedisBroker(urlunsplit((scheme, *parts[1:])), logger=_LOGGER, apply_types=False)
 
     async def start(self) -> None:
         if not self._started:
@@ -153,7 +157,11 @@ class FastStreamBroker:
         await self.start()
         broker = self._broker
         if self.kind in ("amqp", "amqps"):
-            await broker.publish(body, routing_key=topic, exchange=self._exchange, persist=True)
+            # not mandatory: a topic no one subscribes to yet is no error (and the
+            # broker would send each such message back)
+            await broker.publish(
+                body, routing_key=topic, exchange=self._exchange, persist=True, mandatory=False
+            )
         elif self.kind == "kafka":
             await broker.publish(body, topic)
         elif self.kind == "nats":
@@ -302,9 +310,14 @@ class FastStreamBroker:
 
 async def _pull(subscription: Any, handler: Handler) -> None:
     """Fetch and handle until cancelled: each message acknowledged once its handler
-    returns, refused (delivered again) when it raises."""
+    returns, refused (delivered again) when it raises. The next fetch goes out while
+    a fetch's messages are handled, up to ``_NATS_IN_FLIGHT`` messages held at once,
+    so a burst's runs are being queued while the next messages come in."""
     from nats.errors import ConnectionClosedError
     from nats.js.errors import ServiceUnavailableError
+
+    room = asyncio.Semaphore(_NATS_IN_FLIGHT)
+    handling: set[asyncio.Task[None]] = set()
 
     async def one(message: Any) -> None:
         try:
@@ -314,14 +327,26 @@ async def _pull(subscription: Any, handler: Handler) -> None:
             await message.nak()
         else:
             await message.ack()
+        finally:
+            room.release()
 
-    while True:
-        try:
-            messages = await subscription.fetch(_NATS_FETCH, timeout=_NATS_FETCH_WAIT)
-        except TimeoutError:  # nothing came (nats-py's own TimeoutError is one too)
-            continue
-        except (ConnectionClosedError, ServiceUnavailableError) as exc:
-            _LOGGER.warning("NATS fetch failed (%s); trying again", exc)
-            await asyncio.sleep(_NATS_FETCH_WAIT)
-            continue
-        await asyncio.gather(*(one(message) for message in messages), return_exceptions=True)
+    try:
+        while True:
+            await room.acquire()  # room for one at least before asking for more
+            room.release()
+            try:
+                messages = await subscription.fetch(_NATS_FETCH, timeout=_NATS_FETCH_WAIT)
+            except TimeoutError:  # nothing came (nats-py's own TimeoutError is one too)
+                continue
+            except (ConnectionClosedError, ServiceUnavailableError) as exc:
+                _LOGGER.warning("NATS fetch failed (%s); trying again", exc)
+                await asyncio.sleep(_NATS_FETCH_WAIT)
+                continue
+            for message in messages:
+                await room.acquire()
+                task = asyncio.create_task(one(message))
+                handling.add(task)
+                task.add_done_callback(handling.discard)
+    finally:
+        for task in list(handling):
+            task.cancel()

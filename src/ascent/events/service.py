@@ -54,6 +54,14 @@ class EventService:
         # a replica restarted under its executor id takes back its own claims at once
         self.name = name or _service_name(engine)
         self.broker: Broker = broker or connect_broker(broker_url, name=self.name)
+        # the relay publishes on a connection of its own when the service makes its
+        # connections: RabbitMQ blocks a connection that publishes faster than it
+        # takes in (flow control), and its consumers' deliveries would wait with it
+        self.relay_broker: Broker = (
+            self.broker
+            if broker is not None or self.broker.url is None
+            else connect_broker(broker_url, name=f"{self.name}.relay")
+        )
         self.subscriptions: list[Subscription] = (
             parse_subscriptions() if subscriptions is None else list(subscriptions)
         )
@@ -82,9 +90,10 @@ class EventService:
         self.engine = engine
         await self.broker.start()
         if self.relay_enabled:
+            await self.relay_broker.start()
             self.relay = OutboxRelay(
                 engine.database_url,
-                self.broker,
+                self.relay_broker,
                 name=self.name,
                 source=self.source,
                 interval=self.relay_interval,
@@ -99,6 +108,8 @@ class EventService:
             self.relay = None
         self.consumer = None
         await self.broker.stop()
+        if self.relay_broker is not self.broker:
+            await self.relay_broker.stop()
 
     async def __aenter__(self) -> EventService:
         await self.start()

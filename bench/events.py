@@ -6,13 +6,16 @@ Redis), PostgreSQL too when its binaries are installed.
 
 1. Intake: ``-n`` CloudEvents published to a subscribed topic as fast as one
    publisher sends them (another process, batches of 100 in flight), while the
-   replica turns
-   each into a durable run (the event id its idempotency key; the scripted model
-   answering at once, four workers, so runs queue). Events/s = events ÷ the time
-   from the first publish until the consumer has handled the last one (a run
-   queued for each). The run lifecycle events this writes go through the outbox
-   meanwhile: the relay's lag is each event's publication time minus the time
-   its change committed (p50, p99, max), and the largest backlog seen.
+   replica turns each into a durable run (the event id its idempotency key; the
+   scripted model answering at once), twice: as an intake replica
+   (``worker_concurrency=0``: its runs wait for worker replicas) and running four
+   at a time. Events/s = events ÷ the time from the first publish until the
+   consumer has handled the last one (a run queued for each); the CPU per event
+   of the replica and of every other process at work (publisher, broker server,
+   PostgreSQL, from ``/proc``), and the events/s two cores allow at that total.
+   The run lifecycle events this writes go through the outbox meanwhile: the
+   relay's lag is each event's publication time minus the time its change
+   committed (p50, p99, max), and the largest backlog seen.
 2. Latency: ``--latency-runs`` events one after another, each a run of the
    two-step scenario against the mock model (a subprocess, answering at once):
    from the publish to the arrival of the run's ``ascent.run.completed.v1`` event

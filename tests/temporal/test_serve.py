@@ -3,7 +3,6 @@ as on DBOS, with runs executed by a worker on a real Temporal test server."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from ascent.storage import dispose_engines
 from ascent.temporal import DatabaseRunLog, TemporalApp, TemporalEngine, TemporalRuns, serving
 from ascent.temporal.engine import parse_engine_url
 
+from ..server.conftest import sse_events
 from .served_app import create_agents as _agents
 
 KEYS = {"key-acme": "acme", "key-globex": "globex"}
@@ -68,20 +68,6 @@ async def service(
         dispose_engines()
 
 
-def _sse(text: str) -> list[dict[str, Any]]:
-    events = []
-    for block in text.split("\n\n"):
-        fields: dict[str, Any] = {}
-        for line in block.splitlines():
-            if not line.startswith(":"):
-                name, _, value = line.partition(": ")
-                fields[name] = value
-        if "data" in fields:
-            fields["data"] = json.loads(fields["data"])
-            events.append(fields)
-    return events
-
-
 def _logged(events: list[dict[str, Any]], *, first: int) -> list[dict[str, Any]]:
     """The logged events (the last one is the run record), checked gapless from ``first``."""
     *logged, final = events
@@ -100,7 +86,7 @@ async def test_a_served_run_completes_and_streams_its_events(service: Service) -
     assert run["output"] == "Here is what I found: order_status: order A-1042 shipped Monday"
     assert run["usage"]["requests"] == 2
 
-    events = _sse((await service.acme.get(f"/v1/runs/{run['id']}/events")).text)
+    events = sse_events((await service.acme.get(f"/v1/runs/{run['id']}/events")).text)
     logged = _logged(events, first=1)
     types = [e["event"] for e in logged]
     assert types[0] == "run_started" and types[-1] == "run_completed"
@@ -118,7 +104,7 @@ async def test_a_stream_of_a_new_run_follows_it_to_its_end(service: Service) -> 
         "/v1/agents/Shop/runs", json={"input": "Where is order B-7?", "stream": True}
     )
     assert response.headers["content-type"].startswith("text/event-stream")
-    events = _sse(response.text)
+    events = sse_events(response.text)
     logged = _logged(events, first=1)
     assert logged[-1]["event"] == "run_completed"
     assert (
@@ -135,7 +121,7 @@ async def test_an_approval_pauses_the_run_and_a_decision_resumes_it(service: Ser
     assert run["status"] == "awaiting_approval", run
     [pending] = run["pending_approvals"]
     assert pending["tool_name"] == "refund"
-    paused = _sse((await service.acme.get(f"/v1/runs/{run['id']}/events")).text)
+    paused = sse_events((await service.acme.get(f"/v1/runs/{run['id']}/events")).text)
     assert _logged(paused, first=1)[-1]["event"] == "approval_required"
     last = int(paused[-2]["id"])
 
@@ -161,7 +147,7 @@ async def test_an_approval_pauses_the_run_and_a_decision_resumes_it(service: Ser
     )
     assert again.status_code == 409  # decided already, and over
 
-    rest = _sse(
+    rest = sse_events(
         (
             await service.acme.get(
                 f"/v1/runs/{run['id']}/events", headers={"Last-Event-ID": str(last)}

@@ -4,10 +4,8 @@ decision, and the lifecycle events the relay publishes from the outbox there."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -27,6 +25,7 @@ from ascent.storage import dispose_engines
 from ascent.testing.postgres import PostgresServer
 
 from ..events.conftest import Collector
+from ..server.conftest import sse_events
 from .served_app import create_agents
 from .stack import temporal_stack
 
@@ -35,20 +34,6 @@ from .stack import temporal_stack
 def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     yield postgres_server.create_database(f"temporal_{uuid.uuid4().hex[:12]}")
     dispose_engines()
-
-
-def _sse(text: str) -> list[dict[str, Any]]:
-    events = []
-    for block in text.split("\n\n"):
-        fields: dict[str, Any] = {}
-        for line in block.splitlines():
-            if not line.startswith(":"):
-                name, _, value = line.partition(": ")
-                fields[name] = value
-        if "data" in fields:
-            fields["data"] = json.loads(fields["data"])
-            events.append(fields)
-    return events
 
 
 async def test_a_served_run_on_postgres_streams_waits_for_approval_and_completes(
@@ -68,7 +53,7 @@ async def test_a_served_run_on_postgres_streams_waits_for_approval_and_completes
             streamed = await api.post(
                 "/v1/agents/Shop/runs", json={"input": "Where is order B-7?", "stream": True}
             )
-            body = _sse(streamed.text)
+            body = sse_events(streamed.text)
             logged = [e["event"] for e in body[:-1]]
             assert logged[0] == "run_started" and logged[-1] == "run_completed"
             assert "text_delta" in logged
@@ -82,14 +67,14 @@ async def test_a_served_run_on_postgres_streams_waits_for_approval_and_completes
                 await api.post("/v1/agents/Shop/runs", json={"input": "Refund order A-1042"})
             ).json()
             assert run["status"] == "awaiting_approval", run
-            paused = _sse((await api.get(f"/v1/runs/{run['id']}/events")).text)
+            paused = sse_events((await api.get(f"/v1/runs/{run['id']}/events")).text)
             assert paused[-2]["event"] == "approval_required"
             [pending] = run["pending_approvals"]
             decision = {"decisions": [{"call_id": pending["call_id"], "approved": True}]}
             done = (await api.post(f"/v1/runs/{run['id']}/approvals", json=decision)).json()
             assert done["status"] == "completed", done
             assert done["output"] == "Here is what I found: refund: refunded A-1042"
-            rest = _sse(
+            rest = sse_events(
                 (
                     await api.get(
                         f"/v1/runs/{run['id']}/events",

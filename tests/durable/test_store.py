@@ -220,3 +220,37 @@ async def test_one_round_writes_the_logs_of_all_runs_that_have_events_waiting(
     await logs[2].flush()  # a flush of its own still writes at once
     assert calls == [["a", "b"]] and logs[2].last_seq == 2
     assert [e.type for e in store.read_events("c", after=0)] == ["run_started", "agent_changed"]
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_late_flush_adds_nothing_after_a_runs_end(
+    database: str, request: pytest.FixtureRequest
+) -> None:
+    """A step still streaming when its run is cancelled flushes its log afterwards:
+    those events (and the outbox rows of any it reports) are dropped, alone or in a
+    batch; a log with no run record is written as it comes."""
+    url = request.getfixturevalue("sqlite_url" if database == "sqlite" else "postgres_url")
+    store = RunStore(url)
+    now = datetime.now(UTC)
+    for run_id in ("over", "live"):
+        record = RunRecord(id=run_id, agent="a", status="running", created_at=now, updated_at=now)
+        assert store.insert_run(record, events=[("run_started", {"agent": "a"}, None)])
+    store.update_run("over", status="cancelled", events=[("run_cancelled", {}, None)])
+    outbox_before = _outbox_count(store)
+
+    handoff = ("agent_changed", {"agent": "b", "previous": "a"}, 3)
+    assert store.append_events("over", [("item", {"n": 1}, 3), handoff]) == 2
+    store.append_batches([("over", [("item", {"n": 2}, 3)], 2), ("live", [("item", {}, 3)], 1)])
+    store.append_events("nobody", [("item", {"n": 3}, None)])
+
+    assert [e.type for e in store.read_events("over", after=0)] == ["run_started", "run_cancelled"]
+    assert [e.type for e in store.read_events("live", after=0)] == ["run_started", "item"]
+    assert [e.type for e in store.read_events("nobody", after=0)] == ["item"]
+    assert _outbox_count(store) == outbox_before
+
+
+def _outbox_count(store: RunStore) -> int:
+    from sqlalchemy import func, select
+
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(store.tables.outbox)).scalar_one())

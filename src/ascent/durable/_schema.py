@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..storage import LazyTables
 
@@ -66,7 +66,7 @@ class Statements:
     from the column names an UPDATE sets."""
 
     def __init__(self, tables: Tables, *, returning: bool) -> None:
-        from sqlalchemy import bindparam, func, select
+        from sqlalchemy import bindparam, func, literal_column, select
 
         self.returning = returning
         runs, events = tables.runs, tables.events
@@ -74,6 +74,17 @@ class Statements:
         self.get_run = select(runs).where(by_id)
         self.insert_run = runs.insert()
         self.insert_events = events.insert()
+        # the same, save for a run that is over: a late flush of a cancelled run's log
+        # (the step in flight still streaming) adds nothing after its end. A log with
+        # no run record (a run no service keeps) is written as it comes.
+        columns = ("run_id", "seq", "type", "data", "step", "created_at")
+        # literal: an expanding IN cannot go into executemany
+        active: list[Any] = [literal_column(f"'{status}'") for status in ACTIVE_STATUSES]
+        over = select(runs.c.id).where(
+            runs.c.id == bindparam("run_id"), runs.c.status.not_in(active)
+        )
+        values = select(*(bindparam(name, type_=events.c[name].type) for name in columns))
+        self.insert_live_events = events.insert().from_select(columns, values.where(~over.exists()))
         self.log_end = select(func.max(events.c.seq)).where(events.c.run_id == bindparam("b_id"))
         self.read_events = (
             select(events.c.seq, events.c.type, events.c.data)

@@ -30,6 +30,7 @@ from ..items import RunUsage, Usage
 from ..storage import pipeline, write_transaction
 from ._replica_rows import ReplicaRows
 from ._schema import (
+    ACTIVE_STATUSES,
     EVENTS_TABLE,
     REPLICAS_TABLE,
     RUNS_TABLE,
@@ -399,7 +400,7 @@ class RunStore:
             try:
                 pipelined = after is not None and not reads
                 with write_transaction(self.engine, pipelined=pipelined) as conn:
-                    return self._append(conn, run_id, events, after=after)
+                    return self._append(conn, run_id, events, after=after, live=True)
             except IntegrityError:
                 if attempt == _ATTEMPTS[-1]:
                     raise
@@ -431,7 +432,7 @@ class RunStore:
                 results[index] = after + len(events)
             try:
                 with write_transaction(self.engine, pipelined=True) as conn:
-                    conn.execute(self._sql.insert_events, rows)
+                    conn.execute(self._sql.insert_live_events, rows)
                 alone = [index for index in alone if index not in set(together)]
             except IntegrityError:  # a writer of its own got there first: one by one
                 pass
@@ -451,9 +452,11 @@ class RunStore:
         *,
         after: int | None = None,
         record: RunRecord | None = None,
+        live: bool = False,
     ) -> int:
         """Write ``events`` after ``after`` (None: the log's end, read here), and the
-        outbox rows that report them, in the caller's transaction."""
+        outbox rows that report them, in the caller's transaction. ``live``: not if
+        the run is over (a write that is not the change that ends it)."""
         if after is None:
             if conn.dialect.name == "postgresql":
                 # writers that read the log's end take turns (SQLite's write lock does this)
@@ -462,8 +465,16 @@ class RunStore:
                 )
             after = conn.execute(self._sql.log_end, {"b_id": run_id}).scalar() or 0
         rows = _event_rows(run_id, events, after, time.time())
-        conn.execute(self._sql.insert_events, rows)
         reported = [(kind, data) for kind, data, _step in events if reports(kind, data)]
+        if reported and live and record is None:
+            # the record its outbox rows need, held until the commit: a run over (or
+            # ending meanwhile) gets neither the events nor their reports
+            query = self._sql.get_run.with_for_update(read=True)
+            row = conn.execute(query, {"b_id": run_id}).mappings().first()
+            record = None if row is None else self._record(row)
+            if record is not None and record.status not in ACTIVE_STATUSES:
+                return after
+        conn.execute(self._sql.insert_live_events if live else self._sql.insert_events, rows)
         if reported and (record := record or self._read_run(conn, run_id)) is not None:
             write_outbox(conn, self.tables.outbox, outbox_rows(record, reported))
         return after + len(rows)

@@ -49,6 +49,8 @@ _NATS_FETCH = 100
 _NATS_FETCH_WAIT = 1.0
 # messages a member holds (fetched, not yet acknowledged) at most
 _NATS_IN_FLIGHT = 400
+# messages RabbitMQ delivers to a group member ahead of its acknowledgements
+_RABBIT_PREFETCH = 1000
 
 
 def _require() -> None:
@@ -96,6 +98,7 @@ class FastStreamBroker:
         self._members: dict[tuple[str, str], int] = {}  # (group, topic): members here
         self._tails: list[tuple[str, str]] = []  # Redis (topic, group) made for a tail
         self._pulls: list[asyncio.Task[None]] = []  # NATS group members' fetch loops
+        self._rabbit_consumers: list[tuple[Any, str]] = []  # RabbitMQ members: queue, tag
 
     def _make(self) -> Any:
         # apply_types=False: handlers take the body as it is; FastDepends would build
@@ -127,6 +130,10 @@ class FastStreamBroker:
             self._started = True
 
     async def stop(self) -> None:
+        consumers, self._rabbit_consumers = self._rabbit_consumers, []
+        for queue, tag in consumers:
+            with contextlib.suppress(Exception):  # the connection may be gone already
+                await queue.cancel(tag)
         pulls, self._pulls = self._pulls, []
         for task in pulls:
             task.cancel()
@@ -196,10 +203,8 @@ class FastStreamBroker:
                     auto_delete=True,
                 )
             else:
-                # AMQP queue names allow letters, digits and - _ . : only (a group
-                # may be "ascent.*", the subscription of any agent)
-                name = re.sub(r"[^A-Za-z0-9_.:-]", "_", f"{group}:{topic}")
-                queue = RabbitQueue(name, routing_key=topic, durable=True)
+                await self._rabbit_member(topic, handler, group)
+                return
             subscribers.append(broker.subscriber(queue, self._exchange, **options))
         elif self.kind == "kafka":
             if group is None:
@@ -267,6 +272,38 @@ class FastStreamBroker:
         if self._started:
             for subscriber in subscribers:
                 await subscriber.start()
+
+    async def _rabbit_member(self, topic: str, handler: Handler, group: str) -> None:
+        """A member of a RabbitMQ group: a consumer of the group's durable queue, bound
+        to the exchange by the topic, up to ``_RABBIT_PREFETCH`` messages delivered
+        ahead and handled side by side; each acknowledged once its handler returns,
+        refused back to the queue when it raises.
+
+        aio-pika's own consumer on FastStream's channel rather than FastStream's
+        subscriber: its per-message middleware, context and logging cost a
+        replica about a tenth of its CPU under an intake burst."""
+        from faststream.rabbit import RabbitQueue
+
+        await self.start()
+        # AMQP queue names allow letters, digits and - _ . : only (a group may be
+        # "ascent.*", the subscription of any agent)
+        name = re.sub(r"[^A-Za-z0-9_.:-]", "_", f"{group}:{topic}")
+        exchange = await self._broker.declare_exchange(self._exchange)
+        queue = await self._broker.declare_queue(RabbitQueue(name, durable=True))
+        await queue.bind(exchange, routing_key=topic)
+        await queue.channel.set_qos(prefetch_count=_RABBIT_PREFETCH)
+
+        async def on_message(message: Any) -> None:
+            try:
+                await handler(bytes(message.body))
+            except Exception:
+                _LOGGER.exception("a message on %s failed; it will come again", topic)
+                await message.nack(requeue=True)
+            else:
+                await message.ack()
+
+        tag = await queue.consume(on_message)
+        self._rabbit_consumers.append((queue, tag))
 
     async def _nats_member(self, topic: str, stream: str, handler: Handler, group: str) -> None:
         """A member of a NATS group: a durable pull consumer the members share, each

@@ -53,7 +53,7 @@ import httpx
 from _common import ANSWER, QUESTION, median, mock_server, table
 from fastapi import FastAPI, Request, Response  # module level: the routes' annotations
 from fastapi.responses import StreamingResponse
-from service import KEY, MODEL_LATENCY, Figures, Meter, _free_port, load, replica
+from service import KEY, MODEL_LATENCY, Figures, Meter, _free_port, in_process_cpu, load, replica
 
 from ascent.testing.loopback import wait_until_serving
 from ascent.testing.postgres import PostgresServer
@@ -276,6 +276,8 @@ async def model_floor(model_url: str, clients: int, runs: int) -> dict[str, floa
         await asyncio.gather(*(each(per_client) for _ in range(clients)))
         figures[name] = (time.process_time() - cpu) / (per_client * clients)
     await client.close()
+    # the figure the `run` target was set against (bench/service.py): one run at a time
+    figures["in process, one at a time"] = await in_process_cpu(model_url, min(runs, 50))
     return figures
 
 
@@ -446,6 +448,7 @@ def report(rounds: list[Round], sample: Sample, args: argparse.Namespace) -> Non
     dbos_pg = med(lambda r: r.dbos["postgresql"])
     hand = med(lambda r: r.model["hand-written"])
     in_process = med(lambda r: r.model["in process"])
+    one_at_a_time = med(lambda r: r.model["in process, one at a time"])
     model = min(hand, in_process)
     serving = med(lambda r: per_run(r.serving["serving"], "serving"))
     streaming = med(lambda r: per_run(r.serving["serving (stream)"], "serving (stream)"))
@@ -455,6 +458,7 @@ def report(rounds: list[Round], sample: Sample, args: argparse.Namespace) -> Non
         ["DBOS floor, PostgreSQL", _ms(dbos_pg), "the same workflows"],
         ["model client: hand-written openai loop", _ms(hand), "2 calls, tool run"],
         ["model client: Runner.run in process", _ms(in_process), "tracing off"],
+        ["  the same, one run at a time", _ms(one_at_a_time), "the `run` target's base"],
         ["serving: POST answered with the run", _ms(serving), "uvicorn + FastAPI"],
         ["serving: POST, SSE stream, GET", _ms(streaming), "when a run outlasts the wait"],
     ]
@@ -467,7 +471,9 @@ def report(rounds: list[Round], sample: Sample, args: argparse.Namespace) -> Non
         if mode == "steps":
             target = f"<= {STEPS_TARGET * 1000:.0f} ms"
         else:
-            target = f"<= {RUN_TARGET_RATIO:.0f}x in process = {_ms(RUN_TARGET_RATIO * in_process)}"
+            target = (
+                f"<= {RUN_TARGET_RATIO:.0f}x in process = {_ms(RUN_TARGET_RATIO * one_at_a_time)}"
+            )
         per_step = _ms(own / 3) if mode == "steps" else "-"
         rows.append([mode, _ms(replica[mode]), _ms(floors[mode]), _ms(own), per_step, target])
     print("the sum of the floors (model client: the cheaper of the two) against the served run:")
@@ -483,11 +489,12 @@ def report(rounds: list[Round], sample: Sample, args: argparse.Namespace) -> Non
             f"floors; Ascent's own {_ms(replica['steps'] - floors['steps'])} is the gap"
         )
     )
-    ratio, floor_ratio = replica["run"] / in_process, (in_process + serving) / in_process
+    ratio, floor_ratio = replica["run"] / one_at_a_time, (model + serving) / one_at_a_time
     print(
-        f"verdict, run <= {RUN_TARGET_RATIO:.0f}x in process: served {ratio:.2f}x; in "
-        f"process + the serving floor is {floor_ratio:.2f}x: "
-        + ("BOUNDED by the floors" if floor_ratio > RUN_TARGET_RATIO else "NOT bounded")
+        f"verdict, run <= {RUN_TARGET_RATIO:.0f}x an in-process run one at a time: served "
+        f"{ratio:.2f}x ({replica['run'] / in_process:.2f}x of one among {args.clients}); the "
+        f"floors (model client + serving) are {floor_ratio:.2f}x: "
+        + ("BOUNDED by the floors" if floor_ratio > RUN_TARGET_RATIO else "NOT bounded by them")
     )
     print(
         f"durable overhead per step above DBOS's floor on PostgreSQL, under load: "

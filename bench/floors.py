@@ -350,6 +350,18 @@ class Round:
     dbos: dict[str, float]
     model: dict[str, float]
     serving: dict[str, Figures]
+    busy: dict[str, float]  # the machine's busy cores while each served mode ran (all work)
+
+
+def busy_seconds() -> float:
+    """CPU seconds every process on the machine has used (``/proc/stat``: all but idle
+    and iowait), so that other work on a shared machine shows beside the parties'."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -406,11 +418,15 @@ def main(argv: list[str] | None = None) -> None:
             )
 
         for _ in range(args.rounds):
-            served = {mode: serve([base], mode) for mode in ("steps", "run")}
+            served, busy = {}, {}
+            for mode in ("steps", "run"):
+                used, wall = busy_seconds(), time.perf_counter()
+                served[mode] = serve([base], mode)
+                busy[mode] = (busy_seconds() - used) / (time.perf_counter() - wall)
             dbos = run_dbos_floor(floor_url, meter.postmaster, sample_file, args)
             model = asyncio.run(model_floor(model_url, args.clients, args.runs))
             serving = {server.party: serve([server.base]) for server in servers}
-            rounds.append(Round(served, dbos, model, serving))
+            rounds.append(Round(served, dbos, model, serving, busy))
     report(rounds, sample, args)
 
 
@@ -564,6 +580,7 @@ def report_rate(
             "1 core / replica",
             "measured runs/s",
             "p50",
+            "cores busy: replica / the four / machine",
         ]
     ]
     floor_clients = med(lambda r: r.serving["serving"].cpu["clients"] / r.serving["serving"].runs)
@@ -584,6 +601,9 @@ def report_rate(
                 f"{1 / replica[mode]:.0f}/s",
                 f"{median([x.per_second for x in f]):.1f}/s",
                 f"{median([median(x.latencies) for x in f]) * 1000:.0f} ms",
+                f"{med(lambda r, m=mode: r.served[m].cpu['replica'] / r.served[m].seconds):.2f}"
+                f" / {total * median([x.per_second for x in f]):.2f}"
+                f" / {med(lambda r, m=mode: r.busy[m]):.2f} of {cores}",
             ]
         )
         floor_pg = dbos_pg if mode == "steps" else 0.0
@@ -600,13 +620,15 @@ def report_rate(
                 f"{1 / floors[mode]:.0f}/s",
                 "-",
                 "-",
+                "-",
             ]
         )
     print(table(rows))
     print(
         "(floors only: the load generator's CPU per request against the serving floor, the "
         "mock model's as served, PostgreSQL's from DBOS's floor (none counted for run), the "
-        "replica at the sum of its floors; a bound is the lower of the two columns)"
+        "replica at the sum of its floors; a bound is the lower of the two columns; cores "
+        "busy: the machine's is every process on it, over the point and its warm-up)"
     )
     for mode in ("steps", "run"):
         f = [r.served[mode] for r in rounds]

@@ -8,8 +8,8 @@ of its parts could be, on the same machine, in the same run, CPU time (not wall)
    read back from DBOS's tables), its input as the served run's, started the way
    the engine starts one (``SetWorkflowID`` and ``DBOS.start_workflow_async``,
    16 executor threads, JSON serialization), the model's steps waiting as long
-   as the mock model; ``--clients`` at once, on the same PostgreSQL (a database
-   of its own). CPU of its process (every thread) and of PostgreSQL, per workflow.
+   as the mock model, the garbage collector tuned as ``ascent serve`` tunes it;
+   ``--clients`` at once, on the same PostgreSQL (a database of its own). CPU of its process (every thread) and of PostgreSQL, per workflow.
 2. **The model client's floor**: the hand-written loop over the ``openai``
    client (``bench/wire.py``) against the same mock model, ``--clients`` at
    once; beside it, ``Runner.run`` in process (tracing off): CPU per run.
@@ -196,6 +196,9 @@ def dbos_floor(args: argparse.Namespace) -> None:
     }
     DBOS(config=config)
     DBOS.launch()
+    from ascent.server.serve import tune_gc
+
+    tune_gc()  # the garbage collector as a served replica has it
     meter = Meter()
     meter.postmaster = Path(args.postmaster)
 

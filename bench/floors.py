@@ -9,7 +9,8 @@ of its parts could be, on the same machine, in the same run, CPU time (not wall)
    the engine starts one (``SetWorkflowID`` and ``DBOS.start_workflow_async``,
    16 executor threads, JSON serialization), the model's steps waiting as long
    as the mock model, the garbage collector tuned as ``ascent serve`` tunes it;
-   ``--clients`` at once, on the same PostgreSQL (a database of its own). CPU of its process (every thread) and of PostgreSQL, per workflow.
+   ``--clients`` at once, on the same PostgreSQL (a database of its own). CPU of
+   its process (every thread) and of PostgreSQL, per workflow.
 2. **The model client's floor**: the hand-written loop over the ``openai``
    client (``bench/wire.py``) against the same mock model, ``--clients`` at
    once; beside it, ``Runner.run`` in process (tracing off): CPU per run.

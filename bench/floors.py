@@ -66,6 +66,7 @@ P50_TARGET_MODEL_TIMES = 3.0  # p50 under 3x the model's own time
 MODEL_CALLS = 2
 OLD_RATE = 37.6  # issue 19's table: one replica, 50 clients, before any of its changes
 THIS = Path(__file__).resolve()
+UNTRACED = "replica, tracing off"
 
 
 # ------------------------------------------------------------ what a served run is
@@ -403,6 +404,10 @@ def main(argv: list[str] | None = None) -> None:
             mock_server(latency=MODEL_LATENCY, started=lambda pid: meter.add("mock model", pid))
         )
         base = stack.enter_context(replica(database_url, model_url, "replica", meter))
+        # the same replica with tracing off: how much of Ascent's own is tracing
+        untraced = stack.enter_context(
+            replica(database_url, model_url, UNTRACED, meter, extra_env={"ASCENT_TRACING": "off"})
+        )
         sample = sample_run(base, database_url)
         sample_file = Path(tempfile.mkdtemp(prefix="ascent-floors-")) / "sample.json"
         sample_file.write_text(sample.to_json())
@@ -427,6 +432,7 @@ def main(argv: list[str] | None = None) -> None:
                 used, wall = busy_seconds(), time.perf_counter()
                 served[mode] = serve([base], mode)
                 busy[mode] = (busy_seconds() - used) / (time.perf_counter() - wall)
+            served["run, untraced"] = serve([untraced], "run")
             dbos = run_dbos_floor(floor_url, meter.postmaster, sample_file, args)
             model = asyncio.run(model_floor(model_url, args.clients, args.runs))
             serving = {server.party: serve([server.base]) for server in servers}
@@ -467,6 +473,10 @@ def report(rounds: list[Round], sample: Sample, args: argparse.Namespace) -> Non
         "served steps, PostgreSQL": (lambda r: per_run(r.served["steps"], "postgresql"), ""),
         "served run, replica": (lambda r: per_run(r.served["run"], "replica"), "ascent serve"),
         "served run, PostgreSQL": (lambda r: per_run(r.served["run"], "postgresql"), ""),
+        "served run, tracing off, replica": (
+            lambda r: per_run(r.served["run, untraced"], UNTRACED),
+            "ASCENT_TRACING=off",
+        ),
         "DBOS floor, its process": (
             lambda r: r.dbos["process"],
             "bare workflow, the served run's steps",
@@ -539,6 +549,12 @@ def report(rounds: list[Round], sample: Sample, args: argparse.Namespace) -> Non
         f"{ratio:.2f}x ({replica['run'] / in_process:.2f}x of one among {args.clients}); the "
         f"floors (model client + serving) are {floor_ratio:.2f}x: "
         + ("BOUNDED by the floors" if floor_ratio > RUN_TARGET_RATIO else "NOT bounded by them")
+    )
+    tracing = replica["run"] - got["served run, tracing off, replica"]
+    print(
+        f"of Ascent's own {_ms(replica['run'] - floors['run'])} in run: tracing "
+        f"{_ms(tracing)} (run - run with tracing off), the rest "
+        f"{_ms(replica['run'] - floors['run'] - tracing)}"
     )
     extra = replica["steps"] - replica["run"]
     print(

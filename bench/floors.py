@@ -13,7 +13,8 @@ of its parts could be, on the same machine, in the same run, CPU time (not wall)
    its process (every thread) and of PostgreSQL, per workflow.
 2. **The model client's floor**: the hand-written loop over the ``openai``
    client (``bench/wire.py``) against the same mock model, ``--clients`` at
-   once; beside it, ``Runner.run`` in process (tracing off): CPU per run.
+   once; beside it, ``Runner.run`` in process (tracing off), at once and one at
+   a time: CPU per run. The floor counted is the cheaper of the two at once.
 3. **The serving floor**: uvicorn as ``ascent serve`` runs it (its default
    loop and parser: uvloop and httptools when installed; the same garbage
    collector tuning) and a FastAPI app answering the load of
@@ -21,7 +22,8 @@ of its parts could be, on the same machine, in the same run, CPU time (not wall)
    (what most requests get), or ``running`` then its event stream (SSE, the
    same events) and its record. CPU per request-set in the server process.
 4. **Ascent's served run**, ``steps`` and ``run``, as ``bench/service.py``
-   serves it (one replica, tracing on).
+   serves it (one replica, tracing on); and ``run`` from a second replica with
+   tracing off (``ASCENT_TRACING=off``), to split tracing out of the remainder.
 
 The rounds alternate the four, so all see the same machine. Printed: the sum
 of the floors against the served figure per mode, Ascent's own remainder, and

@@ -42,6 +42,10 @@ def load(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
         ("service", ["replicas", "clients", "runs/s", "p99", "2 replicas / 1 replica"]),
         ("service_ab", ["before", "after", "replica CPU/run", "after / before"]),
         (
+            "floors",
+            ["DBOS floor", "hand-written", "sum of floors", "Ascent's own", "verdict", "/ total"],
+        ),
+        (
             "durable",
             [
                 "durable overhead",

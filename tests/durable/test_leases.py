@@ -30,7 +30,7 @@ from ascent.durable._store import RunStore
 from ascent.testing import ScriptedModel
 from ascent.testing.scripted import ToolCall
 
-from ..sample_tools import lookup, refund
+from ..sample_tools import lookup, refund, stalling_settle
 
 MakeEngine = Callable[..., Any]
 
@@ -71,6 +71,25 @@ async def test_a_run_mode_run_has_no_workflow_and_its_end_deletes_its_lease(
     assert again.status == "completed" and len(model.requests) == 2
 
 
+async def stuck_leased_run(make_engine: MakeEngine) -> tuple[DurableEngine, RunRecord]:
+    """A started engine (``run`` durability) and its run, inside a tool that never answers."""
+    entered = asyncio.Event()
+
+    @function_tool
+    async def wait_forever(order_id: str) -> str:
+        """Never answers."""
+        entered.set()
+        await asyncio.Event().wait()
+        return "never"
+
+    agent = Agent(name="slow", instructions="Wait.", tools=[wait_forever])
+    model = ScriptedModel([ToolCall("wait_forever", {"order_id": "A-1"}), "unused"])
+    engine: DurableEngine = await make_engine(agents=[agent], model=model, durability="run")
+    record = await engine.start_run("slow", "Wait")
+    await asyncio.wait_for(entered.wait(), 10)
+    return engine, record
+
+
 async def test_a_steps_run_and_a_queued_run_keep_their_workflow(
     make_engine: MakeEngine,
 ) -> None:
@@ -99,20 +118,7 @@ async def test_a_leased_run_waiting_for_approval_is_decided_and_ends(
 
 
 async def test_a_cancelled_leased_run_stops_and_leaves_no_lease(make_engine: MakeEngine) -> None:
-    entered = asyncio.Event()
-
-    @function_tool
-    async def wait_forever(order_id: str) -> str:
-        """Never answers."""
-        entered.set()
-        await asyncio.Event().wait()
-        return "never"
-
-    agent = Agent(name="slow", instructions="Wait.", tools=[wait_forever])
-    model = ScriptedModel([ToolCall("wait_forever", {"order_id": "A-1"}), "unused"])
-    engine: DurableEngine = await make_engine(agents=[agent], model=model, durability="run")
-    record = await engine.start_run("slow", "Wait")
-    await asyncio.wait_for(entered.wait(), 10)
+    engine, record = await stuck_leased_run(make_engine)
     task = engine._started_parts().workflows.task_of(record.id)
     assert task is not None
     cancelled = await engine.cancel_run(record.id)
@@ -126,18 +132,7 @@ async def test_a_cancelled_leased_run_stops_and_leaves_no_lease(make_engine: Mak
 async def test_a_replica_resumes_its_leased_runs_when_it_starts_again(
     make_engine: MakeEngine,
 ) -> None:
-    entered = asyncio.Event()
-    calls: list[str] = []
-
-    @function_tool
-    async def settle(invoice: str) -> str:
-        """Settle an invoice."""
-        calls.append(invoice)
-        if len(calls) == 1:
-            entered.set()
-            await asyncio.Event().wait()
-        return f"{invoice} settled"
-
+    settle, entered, calls = stalling_settle()
     agent = Agent(name="billing", instructions="Bill.", tools=[settle])
     script = [
         ToolCall("settle", {"invoice": "I-1"}),
@@ -221,20 +216,7 @@ async def test_a_replica_told_it_was_taken_over_stops_its_leased_runs(
         await replica.stop()
 
     # what it then does: its leased runs stop here, their leases kept for the new owner
-    entered = asyncio.Event()
-
-    @function_tool
-    async def wait_forever(order_id: str) -> str:
-        """Never answers."""
-        entered.set()
-        await asyncio.Event().wait()
-        return "never"
-
-    agent = Agent(name="slow", instructions="Wait.", tools=[wait_forever])
-    model = ScriptedModel([ToolCall("wait_forever", {"order_id": "A-1"}), "unused"])
-    engine: DurableEngine = await make_engine(agents=[agent], model=model, durability="run")
-    record = await engine.start_run("slow", "Wait")
-    await asyncio.wait_for(entered.wait(), 10)
+    engine, record = await stuck_leased_run(make_engine)
     workflows = engine._started_parts().workflows
     task = workflows.task_of(record.id)
     assert task is not None

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from dbos import DBOS
 
-from ascent import Agent, FunctionTool, UserError, function_tool
+from ascent import Agent, UserError, function_tool
 from ascent.durable import DurableEngine, RunEvent
 from ascent.durable._checkpoint import CheckpointInterpreter, read_checkpoint
 from ascent.durable._store import RunStore
@@ -24,7 +24,7 @@ from ascent.memory import open_session
 from ascent.testing import ScriptedModel
 from ascent.testing.scripted import ToolCall
 
-from ..sample_tools import lookup, refund
+from ..sample_tools import lookup, refund, stalling_settle
 
 MakeEngine = Callable[..., Any]
 MODES = ("steps", "turns", "run")
@@ -32,24 +32,6 @@ MODES = ("steps", "turns", "run")
 
 def support() -> Agent[Any]:
     return Agent(name="support", instructions="Be brief.", tools=[lookup, refund])
-
-
-def _stalling_settle() -> tuple[FunctionTool, asyncio.Event, list[str]]:
-    """A ``settle`` tool whose first call stalls (the replica is stopped meanwhile),
-    the event set when it is entered, and the invoices it was called with."""
-    entered = asyncio.Event()
-    calls: list[str] = []
-
-    @function_tool
-    async def settle(invoice: str) -> str:
-        """Settle an invoice."""
-        calls.append(invoice)
-        if len(calls) == 1:
-            entered.set()
-            await asyncio.Event().wait()
-        return f"{invoice} settled"
-
-    return settle, entered, calls
 
 
 def _comparable(events: list[RunEvent]) -> list[tuple[str, Any]]:
@@ -240,7 +222,7 @@ def test_checkpoints_are_read_back_as_written(sqlite_url: str) -> None:
 async def test_a_run_stopped_after_a_handoff_resumes_from_the_handoff_not_its_start(
     make_engine: MakeEngine,
 ) -> None:
-    settle, entered, calls = _stalling_settle()
+    settle, entered, calls = stalling_settle()
     billing = Agent(name="billing", instructions="Billing.", tools=[settle])
     front = Agent(name="front", instructions="Route.", handoffs=[billing])
     model = ScriptedModel(
@@ -272,7 +254,7 @@ async def test_a_run_stopped_after_a_handoff_resumes_from_the_handoff_not_its_st
 async def test_turns_durability_checkpoints_each_turn_and_resumes_after_the_last(
     make_engine: MakeEngine,
 ) -> None:
-    settle, entered, calls = _stalling_settle()
+    settle, entered, calls = stalling_settle()
     model = ScriptedModel(
         [
             ToolCall("lookup", {"order_id": "I-1"}),

@@ -418,6 +418,7 @@ def report(
             "replica CPU/event",
             "all CPU/event",
             "2-core bound",
+            "replica's core",
             "relay lag p50",
             "p99",
             "backlog",
@@ -437,6 +438,7 @@ def report(
                 ms(found.cpu_per_event),
                 ms(total),
                 f"{2 / total:,.0f}/s" if total else "-",
+                f"{1 / found.cpu_per_event:,.0f}/s" if found.cpu else "-",
                 ms(median(lags)),
                 ms(percentile(lags, 99)),
                 f"{found.backlog} events",
@@ -447,7 +449,8 @@ def report(
         "replica CPU/event: the replica's CPU time (every thread: consumer, engine, workers,"
         " relay) over the intake, per event. all CPU/event: with the publisher's, the broker"
         " server's and PostgreSQL's (from /proc). 2-core bound: the events/s this machine's"
-        " two cores allow at that total."
+        " two cores allow at that total; replica's core: the events/s one core allows the"
+        " replica (one Python process runs on about one core at a time)."
     )
     for (db, kind, workers), found in intakes.items():
         parts = ", ".join(f"{who} {ms(cpu / found.events)}" for who, cpu in found.others.items())

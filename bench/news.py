@@ -40,6 +40,21 @@ TARGET_P99 = 0.05
 TENANT = "bench"
 
 
+def new_run(store: RunStore) -> str:
+    """A running run of the tenant's, written to ``store``; its id."""
+    now = datetime.now(UTC)
+    record = RunRecord(
+        id=uuid.uuid4().hex,
+        agent="Calculator",
+        tenant=TENANT,
+        status="running",
+        created_at=now,
+        updated_at=now,
+    )
+    assert store.insert_run(record)
+    return record.id
+
+
 def write_events(
     store: RunStore, run_id: str, count: int, sent: dict[int, float], ready: threading.Event
 ) -> None:
@@ -76,17 +91,7 @@ async def follow(base: str, run_id: str, received: dict[int, float], opened: asy
 
 async def point(store: RunStore, base: str, *, events: int, streams: int) -> list[float]:
     """Latencies (seconds) of every event at every one of ``streams`` clients."""
-    run_id = uuid.uuid4().hex
-    now = datetime.now(UTC)
-    record = RunRecord(
-        id=run_id,
-        agent="Calculator",
-        tenant=TENANT,
-        status="running",
-        created_at=now,
-        updated_at=now,
-    )
-    assert store.insert_run(record)
+    run_id = new_run(store)
     sent: dict[int, float] = {}
     received = [dict[int, float]() for _ in range(streams)]
     opened = [asyncio.Event() for _ in range(streams)]
@@ -114,17 +119,7 @@ def write_cost(store: RunStore, writes: int) -> tuple[float, float]:
     and without them, in alternating chunks so both sides see the same machine."""
     from ascent.durable._schema import EVENTS_TABLE
 
-    run_id = uuid.uuid4().hex
-    now = datetime.now(UTC)
-    record = RunRecord(
-        id=run_id,
-        agent="Calculator",
-        tenant=TENANT,
-        status="running",
-        created_at=now,
-        updated_at=now,
-    )
-    assert store.insert_run(record)
+    run_id = new_run(store)
     times: dict[bool, list[float]] = {True: [], False: []}
     seq = 0
     for chunk in range(2 + max(2, writes // 10)):  # the first two warm up

@@ -12,6 +12,7 @@ import os
 import sys
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import suppress
 from typing import Any, cast
 
 import httpx2
@@ -38,6 +39,8 @@ __all__ = [
     "sse_data",
     "usage_from",
 ]
+
+_DRAIN_SECONDS = 1.0
 
 _RETRYABLE_CODES = frozenset({"server_error", "rate_limit_exceeded", "overloaded", "timeout"})
 
@@ -241,6 +244,20 @@ async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
         yield "\n".join(data)
 
 
+async def _drain(lines: AsyncIterator[str]) -> None:
+    """Read what follows a complete answer (a blank line, the chunked ending).
+
+    Closing a response with unread bytes drops its connection instead of returning
+    it to the pool, and the next call would connect again. A server that keeps
+    talking after its answer is not waited for long, and nothing it does then can
+    fail the answer already received.
+    """
+    with suppress(Exception):
+        async with asyncio.timeout(_DRAIN_SECONDS):
+            async for _ in lines:
+                pass
+
+
 def _int(value: Any) -> int:
     return value if isinstance(value, int) else 0
 
@@ -349,8 +366,10 @@ class OpenAIHTTPModel:
             extra_query=settings.extra_query,
             timeout=settings.timeout,
         )
+        lines = sse_data(http.aiter_lines())
         try:
-            async for event in self._events(sse_data(http.aiter_lines())):
+            async for event in self._events(lines):
                 yield event
+            await _drain(lines)
         finally:
             await http.aclose()

@@ -129,12 +129,17 @@ Step = Reply | HTTPError | Malformed | Delay | BrokenStream
 
 @dataclass(slots=True)
 class MockRequest:
-    """One request the server received: which API, its JSON body, its headers, its query."""
+    """One request the server received: which API, its JSON body, its headers, its query.
+
+    ``client`` is the caller's address: two requests from one address came over
+    one connection, which is how a test sees that a client reuses its connections.
+    """
 
     path: str
     body: dict[str, Any]
     headers: dict[str, str]
     query: dict[str, str] = field(default_factory=dict)
+    client: tuple[str, int] | None = None
 
     @property
     def api(self) -> str:
@@ -306,8 +311,13 @@ class MockOpenAIServer:
             body = json.loads(await request.body())
         except ValueError:
             return self._fail(f"request body is not JSON: {request.url.path}", status=400)
+        peer = request.client
         received = MockRequest(
-            request.url.path, body, dict(request.headers), dict(request.query_params)
+            request.url.path,
+            body,
+            dict(request.headers),
+            dict(request.query_params),
+            client=(peer.host, peer.port) if peer else None,
         )
         self.requests.append(received)
         try:

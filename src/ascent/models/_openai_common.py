@@ -12,7 +12,7 @@ import os
 import sys
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import suppress
+from contextlib import asynccontextmanager, suppress
 from typing import Any, cast
 
 import httpx2
@@ -48,6 +48,13 @@ _RETRYABLE_CODES = frozenset({"server_error", "rate_limit_exceeded", "overloaded
 _default_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = (
     weakref.WeakKeyDictionary()
 )
+# loops inside serving_client(), with how many blocks deep, and the client each had before
+_serving_depth: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = (
+    weakref.WeakKeyDictionary()
+)
+_outside_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def default_client() -> openai.AsyncOpenAI:
@@ -61,20 +68,63 @@ def default_client() -> openai.AsyncOpenAI:
     """
     loop = asyncio.get_running_loop()
     client = _default_clients.get(loop)
-    if client is not None:
-        return client
+    if client is None:
+        http = _aiohttp_client() if loop in _serving_depth else None
+        client = _default_clients[loop] = _client_from_environment(http)
+    return client
+
+
+def _client_from_environment(http_client: httpx2.AsyncClient | None = None) -> openai.AsyncOpenAI:
     api_key = os.environ.get("OPENAI_API_KEY")
     if not api_key and os.environ.get("OPENAI_BASE_URL"):
         api_key = "not-needed"
     try:
-        client = openai.AsyncOpenAI(api_key=api_key, max_retries=0)
+        return openai.AsyncOpenAI(api_key=api_key, max_retries=0, http_client=http_client)
     except openai.OpenAIError as exc:
         raise UserError(
             f"cannot create an OpenAI client: {exc} (set OPENAI_API_KEY, or OPENAI_BASE_URL "
             "for a compatible server, or pass client=...)"
         ) from exc
-    _default_clients[loop] = client
-    return client
+
+
+@asynccontextmanager
+async def serving_client() -> AsyncIterator[None]:
+    """Inside the block, this loop's default client is one for a process serving many runs.
+
+    Its connections are pooled by aiohttp (``openai.DefaultAioHttpClient``) when
+    that is installed (the ``service`` extra): httpx's pool checks every idle
+    connection's socket on each request, so its cost grows with the connections
+    open, about 1.3 ms of CPU a run at 50 runs at once (bench/README.md). An
+    aiohttp session must be closed before its loop ends, hence a block, closed
+    when the last block of the loop ends. The client is still made on first use
+    (a service on the offline model needs no key).
+    """
+    loop = asyncio.get_running_loop()
+    depth = _serving_depth.get(loop, 0)
+    if depth == 0:
+        outside = _default_clients.pop(loop, None)
+        if outside is not None:
+            _outside_clients[loop] = outside
+    _serving_depth[loop] = depth + 1
+    try:
+        yield
+    finally:
+        _serving_depth[loop] -= 1
+        if _serving_depth[loop] == 0:
+            del _serving_depth[loop]
+            client = _default_clients.pop(loop, None)
+            outside = _outside_clients.pop(loop, None)
+            if outside is not None:
+                _default_clients[loop] = outside
+            if client is not None:
+                await client.close()
+
+
+def _aiohttp_client() -> httpx2.AsyncClient | None:
+    try:
+        return openai.DefaultAioHttpClient()
+    except RuntimeError:  # aiohttp is not installed: httpx it is
+        return None
 
 
 async def post_raw(

@@ -21,6 +21,7 @@ from .._version import __version__
 from ..durable import Durability, DurableEngine
 from ..errors import UserError
 from ..events import BROKER_URL_ENV, SUBSCRIPTIONS_ENV, EventService, Subscription
+from ..models import serving_openai_client
 from ..models.base import Model
 from ..run.config import RunConfig
 from ..run.registry import Agents
@@ -177,6 +178,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            # entered first, closed last: the engine's runs use it until they stop
+            await stack.enter_async_context(serving_openai_client())
             if state.owns_engine:
                 await state.engine.start()
                 stack.push_async_callback(state.engine.stop)

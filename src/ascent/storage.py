@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -203,14 +203,24 @@ def configure_sqlite(dbapi_connection: Any, _record: Any = None, *, busy_ms: int
 
 
 @contextmanager
-def write_transaction(engine: Engine, *, pipelined: bool = False) -> Iterator[Connection]:
+def write_transaction(
+    engine: Engine, *, pipelined: bool = False, driver: bool = False
+) -> Iterator[Connection]:
     """A transaction that holds the database's write lock on SQLite from its first statement.
 
     pysqlite would otherwise start a deferred transaction, and two writers that
     both read before writing would deadlock, then fail on the lock upgrade.
     ``pipelined`` sends the whole transaction in one round trip on PostgreSQL
-    (see :func:`pipeline`): only for writes that read nothing back.
+    (see :func:`pipeline`): only for writes that read nothing back. ``driver``
+    runs the statements on psycopg's own connection, compiled once, skipping
+    SQLAlchemy's execution layer (several times the cost of a small write; see
+    ``_private/driver_sql.py`` for what such statements may use). On SQLite it
+    changes nothing.
     """
+    if driver and engine.dialect.driver == "psycopg":
+        with _driver_transaction(engine) as conn:
+            yield conn
+        return
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -229,6 +239,31 @@ def write_transaction(engine: Engine, *, pipelined: bool = False) -> Iterator[Co
             raise
         finally:
             conn.info.pop(_PIPELINE, None)
+    _committed(callbacks)
+
+
+@contextmanager
+def _driver_transaction(engine: Engine) -> Iterator[Any]:
+    from ._private.driver_sql import DriverConnection
+
+    conn = DriverConnection(engine, engine.raw_connection())
+    try:
+        yield conn
+        callbacks = conn.info.pop(_AFTER_COMMIT, ())
+        conn.commit()
+    except BaseException:
+        conn.info.pop(_AFTER_COMMIT, None)
+        with suppress(Exception):  # the error that got here is the one to raise
+            conn.pooled.rollback()
+        if conn.broken:
+            conn.pooled.invalidate()
+        raise
+    finally:
+        conn.pooled.close()  # back to the pool (or discarded, if invalidated)
+    _committed(callbacks)
+
+
+def _committed(callbacks: Iterable[Callable[[], None]]) -> None:
     for callback in callbacks:
         try:
             callback()

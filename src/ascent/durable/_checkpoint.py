@@ -97,7 +97,6 @@ def read_checkpoint(store: RunStore, run_id: str) -> Checkpoint | None:
 
 def _writer(store: RunStore, run_id: str, checkpoint: Checkpoint) -> Any:
     """A write of ``checkpoint`` over the run's last one, inside the caller's transaction."""
-    table = store.tables.checkpoints
     row = {
         "run_id": run_id,
         "number": checkpoint.number,
@@ -106,8 +105,8 @@ def _writer(store: RunStore, run_id: str, checkpoint: Checkpoint) -> Any:
     }
 
     def write(conn: Connection) -> None:
-        conn.execute(table.delete().where(table.c.run_id == run_id))
-        conn.execute(table.insert(), row)
+        conn.execute(store.sql.delete_checkpoint, {"b_run_id": run_id})
+        conn.execute(store.sql.insert_checkpoint, row)
 
     return write
 

@@ -69,7 +69,7 @@ def lease_writer(
         "data": lease.model_dump_json(),
         "created_at": time.time(),
     }
-    statement = store.tables.leases.insert()
+    statement = store.sql.insert_lease
 
     def write(conn: Connection) -> None:
         conn.execute(statement, row)
@@ -79,11 +79,10 @@ def lease_writer(
 
 def lease_remover(store: RunStore, run_id: str) -> Callable[[Connection], None]:
     """A delete of the run's lease, inside the caller's transaction (with its end)."""
-    table = store.tables.leases
-    statement = table.delete().where(table.c.run_id == run_id)
+    statement = store.sql.delete_lease
 
     def remove(conn: Connection) -> None:
-        conn.execute(statement)
+        conn.execute(statement, {"b_run_id": run_id})
 
     return remove
 

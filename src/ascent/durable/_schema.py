@@ -72,13 +72,22 @@ class Statements:
         runs, events = tables.runs, tables.events
         by_id = runs.c.id == bindparam("b_id")
         self.get_run = select(runs).where(by_id)
+        self.get_run_for_share = self.get_run.with_for_update(read=True)
+        leases, checkpoints = tables.leases, tables.checkpoints
+        self.insert_lease = leases.insert()
+        self.delete_lease = leases.delete().where(leases.c.run_id == bindparam("b_run_id"))
+        self.insert_checkpoint = checkpoints.insert()
+        self.delete_checkpoint = checkpoints.delete().where(
+            checkpoints.c.run_id == bindparam("b_run_id")
+        )
         self.insert_run = runs.insert()
         self.insert_events = events.insert()
         # the same, save for a run that is over: a late flush of a cancelled run's log
         # (the step in flight still streaming) adds nothing after its end. A log with
         # no run record (a run no service keeps) is written as it comes.
         columns = ("run_id", "seq", "type", "data", "step", "created_at")
-        # literal: an expanding IN cannot go into executemany
+        # literal: an expanding IN cannot go into executemany, nor onto the driver's
+        # own connection (storage.write_transaction(driver=True))
         active: list[Any] = [literal_column(f"'{status}'") for status in ACTIVE_STATUSES]
         over = select(runs.c.id).where(
             runs.c.id == bindparam("run_id"), runs.c.status.not_in(active)
@@ -101,7 +110,7 @@ class Statements:
         if returning:  # the record as written comes back with the write: no read after it
             update = update.returning(*runs.c)
         self.update_any = update.where(by_id)
-        self.update_active = update.where(by_id, runs.c.status.in_(ACTIVE_STATUSES))
+        self.update_active = update.where(by_id, runs.c.status.in_(active))
         self.update_if_status = update.where(by_id, runs.c.status == bindparam("b_status"))
 
 

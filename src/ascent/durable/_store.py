@@ -104,7 +104,8 @@ class RunStore:
         self.url = url
         self.tables = schema()
         self.engine: Engine = schema.engine(url)
-        self._sql = Statements(self.tables, returning=self.engine.dialect.update_returning)
+        self.sql = Statements(self.tables, returning=self.engine.dialect.update_returning)
+        """The hot statements, built once (their writers elsewhere use them too)."""
         self.replicas = ReplicaRows(self.engine, self.tables)
 
     # --------------------------------------------------------------------- runs
@@ -126,7 +127,7 @@ class RunStore:
         before it on its session (to take its turn after them) misses none.
         """
         try:
-            with write_transaction(self.engine, pipelined=True) as conn:  # reads nothing
+            with write_transaction(self.engine, pipelined=True, driver=True) as conn:
                 if record.session_id is not None:
                     if conn.dialect.name == "postgresql":  # SQLite's write lock is enough
                         conn.exec_driver_sql(
@@ -134,7 +135,7 @@ class RunStore:
                             {"key": f"ascent-session:{record.session_id}"},
                         )
                     record.created_at = record.updated_at = datetime.now(UTC)
-                conn.execute(self._sql.insert_run, self._row(record))
+                conn.execute(self.sql.insert_run, self._row(record))
                 change = "queued" if record.status == "queued" else "started"
                 write_outbox(conn, self.tables.outbox, outbox_rows(record, status_change=change))
                 if events:  # a new run's log is empty
@@ -166,7 +167,7 @@ class RunStore:
                 added = [record for record in records if record.id not in taken]
                 if not added:
                     return added
-                conn.execute(self._sql.insert_run, [self._row(record) for record in added])
+                conn.execute(self.sql.insert_run, [self._row(record) for record in added])
                 outbox = [
                     row for record in added for row in outbox_rows(record, status_change="queued")
                 ]
@@ -174,7 +175,7 @@ class RunStore:
                 now = time.time()
                 rows = [row for r in added for row in _event_rows(r.id, first_events(r), 0, now)]
                 if rows:
-                    conn.execute(self._sql.insert_events, rows)
+                    conn.execute(self.sql.insert_events, rows)
                 if also is not None:
                     also(conn, added)
         except IntegrityError:
@@ -186,7 +187,7 @@ class RunStore:
             return self._read_run(conn, run_id)
 
     def _read_run(self, conn: Connection, run_id: str) -> RunRecord | None:
-        row = conn.execute(self._sql.get_run, {"b_id": run_id}).mappings().first()
+        row = conn.execute(self.sql.get_run, {"b_id": run_id}).mappings().first()
         return None if row is None else self._record(row)
 
     def run_before_on_session(self, run_id: str, session_id: str) -> str | None:
@@ -334,7 +335,7 @@ class RunStore:
         repeat them. ``after`` is the log's end if the caller knows it (see
         :meth:`append_events`).
         """
-        sql = self._sql
+        sql = self.sql
         params = self._encode(values)
         params["updated_at"] = time.time()
         params["b_id"] = run_id
@@ -344,7 +345,7 @@ class RunStore:
             statement = sql.update_active if only_active else sql.update_any
         for attempt in _ATTEMPTS:
             try:
-                with write_transaction(self.engine) as conn:
+                with write_transaction(self.engine, driver=True) as conn:
                     result = conn.execute(statement, params)
                     if sql.returning:
                         row = result.mappings().first()
@@ -399,7 +400,7 @@ class RunStore:
         for attempt in _ATTEMPTS:
             try:
                 pipelined = after is not None and not reads
-                with write_transaction(self.engine, pipelined=pipelined) as conn:
+                with write_transaction(self.engine, pipelined=pipelined, driver=True) as conn:
                     return self._append(conn, run_id, events, after=after, live=True)
             except IntegrityError:
                 if attempt == _ATTEMPTS[-1]:
@@ -431,8 +432,8 @@ class RunStore:
                 rows.extend(_event_rows(run_id, events, after, now))
                 results[index] = after + len(events)
             try:
-                with write_transaction(self.engine, pipelined=True) as conn:
-                    conn.execute(self._sql.insert_live_events, rows)
+                with write_transaction(self.engine, pipelined=True, driver=True) as conn:
+                    conn.execute(self.sql.insert_live_events, rows)
                 alone = [index for index in alone if index not in set(together)]
             except IntegrityError:  # a writer of its own got there first: one by one
                 pass
@@ -463,18 +464,17 @@ class RunStore:
                 conn.exec_driver_sql(
                     "SELECT pg_advisory_xact_lock(hashtext(%(run)s))", {"run": f"ascent:{run_id}"}
                 )
-            after = conn.execute(self._sql.log_end, {"b_id": run_id}).scalar() or 0
+            after = conn.execute(self.sql.log_end, {"b_id": run_id}).scalar() or 0
         rows = _event_rows(run_id, events, after, time.time())
         reported = [(kind, data) for kind, data, _step in events if reports(kind, data)]
         if reported and live and record is None:
             # the record its outbox rows need, held until the commit: a run over (or
             # ending meanwhile) gets neither the events nor their reports
-            query = self._sql.get_run.with_for_update(read=True)
-            row = conn.execute(query, {"b_id": run_id}).mappings().first()
+            row = conn.execute(self.sql.get_run_for_share, {"b_id": run_id}).mappings().first()
             record = None if row is None else self._record(row)
             if record is not None and record.status not in ACTIVE_STATUSES:
                 return after
-        conn.execute(self._sql.insert_live_events if live else self._sql.insert_events, rows)
+        conn.execute(self.sql.insert_live_events if live else self.sql.insert_events, rows)
         if reported and (record := record or self._read_run(conn, run_id)) is not None:
             write_outbox(conn, self.tables.outbox, outbox_rows(record, reported))
         return after + len(rows)
@@ -496,7 +496,7 @@ class RunStore:
         self, conn: Connection, run_id: str, *, after: int, limit: int
     ) -> list[RunEvent]:
         params = {"b_id": run_id, "b_after": after, "b_limit": limit}
-        rows = conn.execute(self._sql.read_events, params).all()
+        rows = conn.execute(self.sql.read_events, params).all()
         return [
             RunEvent(run_id=run_id, seq=seq, type=kind, data=from_json(data))
             for seq, kind, data in rows

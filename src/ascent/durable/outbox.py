@@ -32,7 +32,7 @@ from ..storage import after_commit, write_transaction
 from ._schema import schema
 
 if TYPE_CHECKING:
-    from sqlalchemy import Table
+    from sqlalchemy import Insert, Table
     from sqlalchemy.engine import Connection, Engine
 
     from .records import RunRecord
@@ -202,6 +202,9 @@ def _review(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# each outbox table's insert statement
+_inserts: dict[Table, Insert] = {}
+
 # what to call when a transaction that wrote outbox rows commits, per database engine
 _listeners: dict[Engine, list[Callable[[], None]]] = {}
 
@@ -219,8 +222,11 @@ def write_outbox(conn: Connection, table: Table, rows: Sequence[dict[str, Any]])
     it commits, this process's relays on the database hear of it (they publish at
     once rather than at their next look)."""
     if rows:
-        # inline: no sequence value read back (the write may be pipelined, see pipeline)
-        conn.execute(table.insert().inline(), list(rows))
+        insert = _inserts.get(table)
+        if insert is None:  # built once: its compiled form is reused (see driver_sql.py)
+            # inline: no sequence value read back (the write may be pipelined, see pipeline)
+            insert = _inserts[table] = table.insert().inline()
+        conn.execute(insert, list(rows))
         if _listeners.get(conn.engine):
             after_commit(conn, _notify(conn.engine))
 

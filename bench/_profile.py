@@ -97,6 +97,7 @@ def install() -> None:
         event.listen(Engine, "commit", lambda conn: on_end(conn, "COMMIT"))
         event.listen(Engine, "rollback", lambda conn: on_end(conn, "ROLLBACK"))
         event.listen(Engine, "begin", on_begin)
+        count_driver_statements(count)
 
     def start(*_: Any) -> None:
         nonlocal counting
@@ -123,6 +124,34 @@ def install() -> None:
 
     signal.signal(signal.SIGUSR1, start)
     signal.signal(signal.SIGUSR2, stop)
+
+
+def count_driver_statements(count: Any) -> None:
+    """Count the writes that go to psycopg's own connection (``write_transaction(
+    driver=True)``), which SQLAlchemy's events do not see: each statement, and the
+    BEGIN psycopg sends before a transaction's first, is a round trip, as is the
+    COMMIT."""
+    from ascent._private.driver_sql import DriverConnection
+
+    run, commit = DriverConnection._run, DriverConnection.commit
+
+    def counted_run(self: Any, sql: str, parameters: Any, *, many: bool = False) -> Any:
+        if not self.info.get("bench.begun"):
+            self.info["bench.begun"] = True
+            count("BEGIN")
+            count(ROUND_TRIP)
+        count(f"[{threading.current_thread().name.split('_')[0]}] {sql}")
+        count(ROUND_TRIP)
+        return run(self, sql, parameters, many=many)
+
+    def counted_commit(self: Any) -> None:
+        if self.info.get("bench.begun"):
+            count("COMMIT")
+            count(ROUND_TRIP)
+        commit(self)
+
+    DriverConnection._run = counted_run  # type: ignore[method-assign]
+    DriverConnection.commit = counted_commit  # type: ignore[method-assign]
 
 
 def summary(yappi: Any) -> dict[str, Any]:

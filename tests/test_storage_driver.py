@@ -76,7 +76,8 @@ def test_statements_rows_and_results_as_through_sqlalchemy(engine: Engine):
         )
         assert conn.execute(first_open).scalar() == "a"
         row = conn.execute(update_open, {"count": 10, "b_id": "b"}).mappings().first()
-        assert row is not None and dict(row) == {"id": "b", "status": "held", "count": 10, "at": None}
+        assert row is not None
+        assert dict(row) == {"id": "b", "status": "held", "count": 10, "at": None}
         missed = conn.execute(update_open, {"count": 99, "b_id": "c"})  # shut: not updated
         assert missed.mappings().first() is None
         found = conn.execute(select(items.c.id).where(items.c.count > 1).order_by(items.c.id))

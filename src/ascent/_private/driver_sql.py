@@ -18,8 +18,8 @@ a SQLAlchemy connection.
 from __future__ import annotations
 
 import weakref
-from contextlib import contextmanager
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:

@@ -88,13 +88,13 @@ def plan(
     costs: Costs,
     *,
     utilization: float = 0.7,
-    pool_per_replica: int = 30,
+    pool_per_replica: int = 40,
     db_rtt_ms: float = 0.5,
 ) -> Plan:
     """What ``rung`` needs with ``costs`` per run.
 
     Connections: each replica keeps its pools open under load (``pool_per_replica``:
-    DBOS's 20 and the run store's 10), or more if the round trips keep more busy
+    DBOS's 20 and the run store's 20), or more if the round trips keep more busy
     (Little's law: runs/s x round trips x the round-trip time).
     """
     rate = rung.runs_per_second

@@ -9,7 +9,7 @@ JSON). The signals bracket the measured load, so start-up and warm-up stay out.
 Each function's own time (``tsub``) is put in the layer its module belongs to:
 request handling (uvicorn, h11/httptools, Starlette, FastAPI), the agent loop,
 the durable engine, DBOS, the database driver (SQLAlchemy, psycopg), the model
-client (httpx, httpcore), SSE, pydantic, asyncio's loop, and the rest.
+client (openai, httpx, aiohttp), SSE, pydantic, asyncio's loop, and the rest.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("tracing", ("ascent/tracing",)),
     ("durable engine", ("ascent/durable",)),
     ("request handling", ("uvicorn", "h11", "httptools", "starlette", "fastapi", "ascent/server")),
+    ("database driver", ("sqlalchemy", "psycopg", "sqlite3", "ascent/_private/driver_sql")),
     ("agent loop", ("ascent/run", "ascent/agent", "ascent/tools", "ascent/items", "ascent/")),
-    ("model client", ("ascent/models", "httpx", "httpcore", "anyio", "openai")),
+    ("model client", ("ascent/models", "httpx", "httpcore", "anyio", "openai", "aiohttp", "yarl")),
     ("dbos", ("dbos",)),
-    ("database driver", ("sqlalchemy", "psycopg", "sqlite3")),
     ("pydantic", ("pydantic",)),
     ("asyncio loop", ("asyncio", "uvloop", "selectors")),
     ("threads", ("threading", "concurrent/futures", "queue.py")),

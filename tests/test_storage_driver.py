@@ -118,3 +118,67 @@ def test_a_connection_that_died_is_dropped_from_the_pool(postgres_server: Postgr
         assert _rows(engine) == [("a", "open", 1)]
     finally:
         engine.dispose()
+
+
+def test_writes_after_pipeline_wait_for_the_commit_and_keep_their_order(engine: Engine):
+    """A row deleted and inserted again (two writes to one table) and several inserts:
+    what each transaction leaves is what it would one statement at a time."""
+    with write_transaction(engine) as conn:
+        conn.execute(insert, [{"id": k, "status": "open", "count": 0} for k in "abc"])
+    delete = items.delete().where(items.c.id == bindparam("b_id"))
+    with write_transaction(engine, pipelined=True, driver=True) as conn:
+        conn.execute(delete, {"b_id": "a"})
+        conn.execute(insert, {"id": "a", "status": "held", "count": 1})  # replaced
+        conn.execute(insert, [{"id": "d", "status": "open", "count": 4}])
+        # a read in between sends what waits first: it sees the writes before it
+        assert conn.execute(select(items.c.count).where(by_id), {"b_id": "a"}).scalar() == 1
+        conn.execute(insert, [{"id": k, "status": "open", "count": 5} for k in "ef"])
+        conn.execute(delete, {"b_id": "b"})
+    assert _rows(engine) == [
+        ("a", "held", 1),
+        ("c", "open", 0),
+        ("d", "open", 4),
+        ("e", "open", 5),
+        ("f", "open", 5),
+    ]
+
+
+def test_a_failed_pipelined_write_fails_at_the_commit_and_leaves_nothing(engine: Engine):
+    with write_transaction(engine) as conn:
+        conn.execute(insert, {"id": "a", "status": "open", "count": 0})
+    committed: list[str] = []
+    with (
+        pytest.raises(IntegrityError),
+        write_transaction(engine, pipelined=True, driver=True) as conn,
+    ):
+        conn.execute(insert, {"id": "b", "status": "open", "count": 1})
+        conn.execute(insert, {"id": "a", "status": "open", "count": 2})  # taken
+        after_commit(conn, lambda: committed.append("no"))
+    assert committed == []
+    assert _rows(engine) == [("a", "open", 0)]
+    with write_transaction(engine, driver=True) as conn:  # the connection is sound
+        conn.execute(insert, {"id": "b", "status": "open", "count": 1})
+        conn.execute(update_open, {"count": 7, "b_id": "a"})
+    with pytest.raises(IntegrityError), write_transaction(engine, driver=True) as conn:
+        conn.execute(insert, {"id": "c", "status": "open", "count": 3})
+        conn.execute(insert, {"id": "b", "status": "open", "count": 3})  # taken
+    assert _rows(engine) == [("a", "open", 7), ("b", "open", 1)]
+
+
+@pytest.mark.parametrize("rows", [1, 2, 40])
+def test_every_waiting_write_reaches_the_database(engine: Engine, rows: int):
+    """Whether they go as one statement or not (two writes to one row; many rows)."""
+    with write_transaction(engine) as conn:
+        conn.execute(insert, {"id": "a", "status": "open", "count": 0})
+    delete = items.delete().where(items.c.id == bindparam("b_id"))
+    with write_transaction(engine, pipelined=True, driver=True) as conn:
+        conn.execute(delete, {"b_id": "a"})
+        conn.execute(insert, {"id": "a", "status": "held", "count": 1})
+    with write_transaction(engine, pipelined=True, driver=True) as conn:
+        conn.execute(
+            insert, [{"id": f"r{n:02}", "status": "open", "count": n} for n in range(rows)]
+        )
+    assert _rows(engine) == [
+        ("a", "held", 1),
+        *((f"r{n:02}", "open", n) for n in range(rows)),
+    ]

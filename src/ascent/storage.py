@@ -222,7 +222,7 @@ def write_transaction(
     changes nothing.
     """
     if driver and engine.dialect.driver == "psycopg":
-        with _driver_transaction(engine) as conn:
+        with _driver_transaction(engine, pipelined=pipelined) as conn:
             yield conn
         return
     with engine.connect() as conn:
@@ -247,10 +247,13 @@ def write_transaction(
 
 
 @contextmanager
-def _driver_transaction(engine: Engine) -> Iterator[Any]:
+def _driver_transaction(engine: Engine, *, pipelined: bool) -> Iterator[Any]:
     from ._private.driver_sql import DriverConnection
 
     conn = DriverConnection(engine, engine.raw_connection())
+    conn.info[_DRIVER] = conn
+    if pipelined:
+        conn.defer()
     try:
         yield conn
         callbacks = conn.info.pop(_AFTER_COMMIT, ())
@@ -278,10 +281,16 @@ def _committed(callbacks: Iterable[Callable[[], None]]) -> None:
 def pipeline(conn: Connection) -> None:
     """Send the rest of this :func:`write_transaction` (its statements and its
     commit) without waiting for each answer: psycopg's pipeline mode on PostgreSQL,
-    where it makes the rest one round trip instead of one per statement. Nothing
-    elsewhere. The statements after it must not read their results (a ``RETURNING``
-    or ``SELECT`` whose rows are used goes before it); an error surfaces at the
-    commit, where the transaction is rolled back as usual."""
+    where it makes the rest one round trip instead of one per statement; on the
+    driver's own connection (``driver=True``), the writes wait for the commit and
+    go as one statement where that is safe. Nothing elsewhere. The statements
+    after it must not read their results (a ``RETURNING`` or ``SELECT`` whose rows
+    are used goes before it); an error surfaces at the commit, where the
+    transaction is rolled back as usual."""
+    driver = conn.info.get(_DRIVER)
+    if driver is not None:  # on psycopg's own connection: the writes wait for the commit
+        driver.defer()
+        return
     piped = conn.info.get(_PIPELINE)
     if piped is None or conn.info.get(_PIPELINED) or not _pipelines(conn):
         return
@@ -316,6 +325,7 @@ def _roll_back(conn: Connection, piped: ExitStack) -> None:
             conn.invalidate()
 
 
+_DRIVER = "ascent.driver"
 _PIPELINE = "ascent.pipeline"
 _PIPELINED = "ascent.pipelined"
 _PIPELINE_SUPPORTED: bool | None = None

@@ -17,10 +17,11 @@ a SQLAlchemy connection.
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect, Engine
@@ -48,6 +49,27 @@ def _compile(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) 
     if compiled is None:
         compiled = forms[keys] = statement.compile(dialect=dialect, column_keys=list(keys))
     return compiled
+
+
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open on the connection
+_MOST_PARTS = 16  # more waiting writes than this go one by one (a statement per shape)
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+class _Write(NamedTuple):
+    compiled: Compiled
+    parameters: Any  # the statement's parameters, by name
+
+
+def _write_target(compiled: Compiled) -> tuple[str, str] | None:
+    """(table, "insert" | "update" | "delete") of a write that returns nothing, else None."""
+    sql: Any = compiled
+    if sql.effective_returning:
+        return None
+    for kind in ("insert", "update", "delete"):
+        if getattr(sql, f"is{kind}"):
+            return str(sql.statement.table.name), kind
+    return None
 
 
 class DriverResult:
@@ -89,6 +111,15 @@ class DriverConnection:
         self.pooled = pooled
         driver: Any = pooled.driver_connection
         self._driver: DBAPIConnection = driver
+        self._deferring = False
+        self._deferred: list[_Write] = []
+
+    def defer(self) -> None:
+        """From now on, writes that read nothing wait for the commit, where they go
+        to the database as one statement when that is safe (see :meth:`_flush`):
+        what ``storage.pipeline`` means on this connection. Anything that reads
+        sends them first, in order."""
+        self._deferring = True
 
     def execute(
         self, statement: ClauseElement, parameters: Parameters | Sequence[Parameters] | None = None
@@ -99,20 +130,80 @@ class DriverConnection:
                     return DriverResult([], (), 0)
                 compiled = _compile(statement, self.dialect, tuple(parameters[0]))
                 rows = [compiled.construct_params(dict(row)) for row in parameters]
+                if self._deferring and _write_target(compiled) is not None:
+                    for row in rows:
+                        self._deferred.append(_Write(compiled, row))
+                    return DriverResult([], (), len(rows))
+                self._flush()
                 return self._run(compiled.string, rows, many=True)
             # one: psycopg's executemany enters its pipeline mode, which costs more
             # CPU than the plain round trip it saves on a near database
             parameters = parameters[0]
         values = dict(parameters or {})
         compiled = _compile(statement, self.dialect, tuple(values))
+        if self._deferring and _write_target(compiled) is not None:
+            self._deferred.append(_Write(compiled, compiled.construct_params(values)))
+            return DriverResult([], (), 1)
+        self._flush()
         return self._run(compiled.string, compiled.construct_params(values))
 
     def exec_driver_sql(self, sql: str, parameters: Parameters | None = None) -> DriverResult:
+        self._flush()
         return self._run(sql, dict(parameters or {}))
 
     def commit(self) -> None:
+        driver: Any = self._driver
+        writes = self._combined()
+        if len(writes) == 1 and driver.info.transaction_status == _IDLE:
+            # nothing sent yet: a transaction of one statement needs no BEGIN nor COMMIT
+            driver.autocommit = True
+            try:
+                self._send(writes)
+            finally:
+                driver.autocommit = False
+            return
+        self._send(writes)
         with self._errors("COMMIT", None):
             self._driver.commit()
+
+    def _flush(self) -> None:
+        if self._deferred:
+            self._send(self._combined())
+
+    def _combined(self) -> list[tuple[str, dict[str, Any]]]:
+        """The waiting writes, as one statement (data-modifying ``WITH`` parts) when
+        that is safe, else one statement each. The parts of one statement see the
+        same snapshot and run in no set order, so they are put together only when
+        no two touch one table, or all of those that do insert."""
+        writes, self._deferred = self._deferred, []
+        if len(writes) <= 1:
+            return [(write.compiled.string, write.parameters) for write in writes]
+        kinds: dict[str, set[str]] = {}
+        for write in writes:
+            table, kind = _write_target(write.compiled) or ("", "")
+            kinds.setdefault(table, set()).add(kind)
+        counts: dict[str, int] = {}
+        for write in writes:
+            table = (_write_target(write.compiled) or ("", ""))[0]
+            counts[table] = counts.get(table, 0) + 1
+        safe = all(
+            counts[table] == 1 or table_kinds == {"insert"} for table, table_kinds in kinds.items()
+        )
+        if not safe or len(writes) > _MOST_PARTS:
+            return [(write.compiled.string, write.parameters) for write in writes]
+        parts: list[str] = []
+        parameters: dict[str, Any] = {}
+        for number, write in enumerate(writes):
+            prefix = f"w{number}_"
+            parts.append(_PLACEHOLDER.sub(rf"%({prefix}\1)s", write.compiled.string))
+            parameters.update((prefix + name, value) for name, value in write.parameters.items())
+        *first, last = parts
+        ctes = ", ".join(f"w{number} AS ({part})" for number, part in enumerate(first))
+        return [(f"WITH {ctes} {last}", parameters)]
+
+    def _send(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
+        for sql, parameters in statements:
+            self._run(sql, parameters)
 
     def _run(self, sql: str, parameters: Any, *, many: bool = False) -> DriverResult:
         cursor = self._driver.cursor()

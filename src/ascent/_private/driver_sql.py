@@ -17,6 +17,7 @@ a SQLAlchemy connection.
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
@@ -70,6 +71,29 @@ def _write_target(compiled: Compiled) -> tuple[str, str] | None:
         if getattr(sql, f"is{kind}"):
             return str(sql.statement.table.name), kind
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _together(writes: tuple[Compiled, ...]) -> str | None:
+    """These writes as one statement of data-modifying ``WITH`` parts (the parameters
+    of part ``n`` prefixed ``wn_``), or None if they must go one by one. The parts
+    of one statement see the same snapshot and run in no set order: they are put
+    together only when no two touch one table, or all of those that do insert."""
+    if len(writes) > _MOST_PARTS:
+        return None
+    kinds: dict[str, list[str]] = {}
+    for compiled in writes:
+        table, kind = _write_target(compiled) or ("", "")
+        kinds.setdefault(table, []).append(kind)
+    if any(len(found) > 1 and set(found) != {"insert"} for found in kinds.values()):
+        return None
+    parts = [
+        _PLACEHOLDER.sub(rf"%(w{number}_\1)s", compiled.string)
+        for number, compiled in enumerate(writes)
+    ]
+    *first, last = parts
+    ctes = ", ".join(f"w{number} AS ({part})" for number, part in enumerate(first))
+    return f"WITH {ctes} {last}"
 
 
 class DriverResult:
@@ -171,35 +195,17 @@ class DriverConnection:
             self._send(self._combined())
 
     def _combined(self) -> list[tuple[str, dict[str, Any]]]:
-        """The waiting writes, as one statement (data-modifying ``WITH`` parts) when
-        that is safe, else one statement each. The parts of one statement see the
-        same snapshot and run in no set order, so they are put together only when
-        no two touch one table, or all of those that do insert."""
+        """The waiting writes, as one statement when :func:`_together` allows it,
+        else one statement each."""
         writes, self._deferred = self._deferred, []
-        if len(writes) <= 1:
+        sql = _together(tuple(write.compiled for write in writes)) if len(writes) > 1 else None
+        if sql is None:
             return [(write.compiled.string, write.parameters) for write in writes]
-        kinds: dict[str, set[str]] = {}
-        for write in writes:
-            table, kind = _write_target(write.compiled) or ("", "")
-            kinds.setdefault(table, set()).add(kind)
-        counts: dict[str, int] = {}
-        for write in writes:
-            table = (_write_target(write.compiled) or ("", ""))[0]
-            counts[table] = counts.get(table, 0) + 1
-        safe = all(
-            counts[table] == 1 or table_kinds == {"insert"} for table, table_kinds in kinds.items()
-        )
-        if not safe or len(writes) > _MOST_PARTS:
-            return [(write.compiled.string, write.parameters) for write in writes]
-        parts: list[str] = []
         parameters: dict[str, Any] = {}
         for number, write in enumerate(writes):
             prefix = f"w{number}_"
-            parts.append(_PLACEHOLDER.sub(rf"%({prefix}\1)s", write.compiled.string))
             parameters.update((prefix + name, value) for name, value in write.parameters.items())
-        *first, last = parts
-        ctes = ", ".join(f"w{number} AS ({part})" for number, part in enumerate(first))
-        return [(f"WITH {ctes} {last}", parameters)]
+        return [(sql, parameters)]
 
     def _send(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
         for sql, parameters in statements:

@@ -13,8 +13,9 @@ of its parts could be, on the same machine, in the same run, CPU time (not wall)
    its process (every thread) and of PostgreSQL, per workflow.
 2. **The model client's floor**: the hand-written loop over the ``openai``
    client (``bench/wire.py``) against the same mock model, ``--clients`` at
-   once; beside it, ``Runner.run`` in process (tracing off), at once and one at
-   a time: CPU per run. The floor counted is the cheaper of the two at once.
+   once; beside it, ``Runner.run`` in process (tracing off), at once (on that
+   client, and on one pooling with aiohttp as the service's does) and one at a
+   time: CPU per run. The floor counted is the cheapest of those at once.
 3. **The serving floor**: uvicorn as ``ascent serve`` runs it (its default
    loop and parser: uvloop and httptools when installed; the same garbage
    collector tuning) and a FastAPI app answering the load of
@@ -248,6 +249,7 @@ def run_dbos_floor(
 async def model_floor(model_url: str, clients: int, runs: int) -> dict[str, float]:
     """CPU per run in this process: the hand-written ``openai`` loop, then
     ``Runner.run`` (tracing off), each with ``clients`` at once."""
+    import openai
     from _common import INSTRUCTIONS, add_async
     from wire import client_for, hand_written_chat
 
@@ -255,24 +257,40 @@ async def model_floor(model_url: str, clients: int, runs: int) -> dict[str, floa
     from ascent.models.openai_chat import OpenAIChatModel
 
     client = client_for(model_url)
+    # the client the service uses (ascent.models.serving_openai_client): aiohttp's pool
+    pooled = openai.AsyncOpenAI(
+        base_url=model_url, api_key="x", max_retries=0, http_client=openai.DefaultAioHttpClient()
+    )
     hand = hand_written_chat(client)
-    agent = Agent(
-        name="Calculator",
-        instructions=INSTRUCTIONS,
-        model=OpenAIChatModel(model="mock", client=client),
-        tools=[function_tool(name="add")(add_async)],
+    tools = [function_tool(name="add")(add_async)]
+    agent, pooled_agent = (
+        Agent(
+            name="Calculator",
+            instructions=INSTRUCTIONS,
+            model=OpenAIChatModel(model="mock", client=each),
+            tools=tools,
+        )
+        for each in (client, pooled)
     )
     config = RunConfig(tracing_disabled=True)
 
     async def ascent_run() -> str:
         return str((await Runner.run(agent, QUESTION, run_config=config)).final_output)
 
+    async def pooled_run() -> str:
+        return str((await Runner.run(pooled_agent, QUESTION, run_config=config)).final_output)
+
     async def hand_run() -> str:
         return await hand.run("mock")
 
     figures = {}
     per_client = max(1, -(-runs // clients))
-    for name, run in (("hand-written", hand_run), ("in process", ascent_run)):
+    contestants = (
+        ("hand-written", hand_run),
+        ("in process", ascent_run),
+        ("in process, aiohttp", pooled_run),
+    )
+    for name, run in contestants:
 
         async def each(n: int, run: Any = run) -> None:
             for _ in range(n):
@@ -283,6 +301,7 @@ async def model_floor(model_url: str, clients: int, runs: int) -> dict[str, floa
         await asyncio.gather(*(each(per_client) for _ in range(clients)))
         figures[name] = (time.process_time() - cpu) / (per_client * clients)
     await client.close()
+    await pooled.close()
     # the figure the `run` target was set against (bench/service.py): one run at a time
     figures["in process, one at a time"] = await in_process_cpu(model_url, min(runs, 50))
     return figures
@@ -489,6 +508,10 @@ def report(rounds: list[Round], sample: Sample, args: argparse.Namespace) -> Non
             "2 calls, the tool run",
         ),
         "model client: Runner.run in process": (lambda r: r.model["in process"], "tracing off"),
+        "  the same, aiohttp's pool": (
+            lambda r: r.model["in process, aiohttp"],
+            "the service's client",
+        ),
         "  the same, one run at a time": (
             lambda r: r.model["in process, one at a time"],
             "the `run` target's base",
@@ -516,7 +539,7 @@ def report(rounds: list[Round], sample: Sample, args: argparse.Namespace) -> Non
         got["model client: Runner.run in process"],
     )
     one_at_a_time = got["  the same, one run at a time"]
-    model = min(hand, in_process)
+    model = min(hand, in_process, got["  the same, aiohttp's pool"])
     serving = got["serving: POST answered with the run"]
     print(table(rows))
 

@@ -130,13 +130,13 @@ def count_driver_statements(count: Any) -> None:
     """Count the writes that go to psycopg's own connection (``write_transaction(
     driver=True)``), which SQLAlchemy's events do not see: each statement, and the
     BEGIN psycopg sends before a transaction's first, is a round trip, as is the
-    COMMIT."""
+    COMMIT (a statement alone, in autocommit, has neither)."""
     from ascent._private.driver_sql import DriverConnection
 
     run, commit = DriverConnection._run, DriverConnection.commit
 
     def counted_run(self: Any, sql: str, parameters: Any, *, many: bool = False) -> Any:
-        if not self.info.get("bench.begun"):
+        if not self.info.get("bench.begun") and not self.pooled.driver_connection.autocommit:
             self.info["bench.begun"] = True
             count("BEGIN")
             count(ROUND_TRIP)

@@ -194,22 +194,34 @@ class DriverConnection:
         if self._deferred:
             self._send(self._combined())
 
-    def _combined(self) -> list[tuple[str, dict[str, Any]]]:
+    def _combined(self) -> list[tuple[str, list[dict[str, Any]]]]:
         """The waiting writes, as one statement when :func:`_together` allows it,
-        else one statement each."""
+        else a statement each, the rows of one statement in a row together
+        (``executemany``): ``(sql, [parameters, ...])``."""
         writes, self._deferred = self._deferred, []
         sql = _together(tuple(write.compiled for write in writes)) if len(writes) > 1 else None
-        if sql is None:
-            return [(write.compiled.string, write.parameters) for write in writes]
-        parameters: dict[str, Any] = {}
-        for number, write in enumerate(writes):
-            prefix = f"w{number}_"
-            parameters.update((prefix + name, value) for name, value in write.parameters.items())
-        return [(sql, parameters)]
+        if sql is not None:
+            parameters: dict[str, Any] = {}
+            for number, write in enumerate(writes):
+                prefix = f"w{number}_"
+                parameters.update(
+                    (prefix + name, value) for name, value in write.parameters.items()
+                )
+            return [(sql, [parameters])]
+        statements: list[tuple[str, list[dict[str, Any]]]] = []
+        for write in writes:
+            if statements and statements[-1][0] is write.compiled.string:
+                statements[-1][1].append(write.parameters)
+            else:
+                statements.append((write.compiled.string, [write.parameters]))
+        return statements
 
-    def _send(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
-        for sql, parameters in statements:
-            self._run(sql, parameters)
+    def _send(self, statements: list[tuple[str, list[dict[str, Any]]]]) -> None:
+        for sql, rows in statements:
+            if len(rows) == 1:
+                self._run(sql, rows[0])
+            else:
+                self._run(sql, rows, many=True)
 
     def _run(self, sql: str, parameters: Any, *, many: bool = False) -> DriverResult:
         cursor = self._driver.cursor()

@@ -491,18 +491,6 @@ def test_mock_server_works_from_sync_code() -> None:
         _ = server.base_url
 
 
-async def test_streamed_calls_reuse_one_connection(
-    model: OpenAIChatModel, mock_openai: MockOpenAIServer
-):
-    """A finished stream hands its connection back: three calls, one connection."""
-    mock_openai.add(Reply(text="one"), Reply(text="two"), Reply(text="three"))
-    for _ in range(3):
-        events = [event async for event in model.stream(ask())]
-        assert isinstance(events[-1], ResponseCompleted)
-    clients = {request.client for request in mock_openai.requests}
-    assert len(clients) == 1 and None not in clients
-
-
 async def test_what_follows_an_answer_is_not_waited_for_long(monkeypatch: pytest.MonkeyPatch):
     """A server still talking after its answer is given up on; its errors are ignored."""
     from ascent.models import _openai_common

@@ -524,15 +524,3 @@ def test_output_items_are_our_items() -> None:
     assert isinstance(message, Message) and message.text == "No."
     assert hosted == input_to_items([WEB_SEARCH_CALL])[0]
     assert response.usage.requests == 1 and response.usage.input_tokens == 0
-
-
-async def test_streamed_calls_reuse_one_connection(
-    model: OpenAIResponsesModel, mock_openai: MockOpenAIServer
-):
-    """A finished stream hands its connection back: three calls, one connection."""
-    mock_openai.add(Reply(text="one"), Reply(text="two"), Reply(text="three"))
-    for _ in range(3):
-        events = [event async for event in model.stream(ask())]
-        assert isinstance(events[-1], ResponseCompleted)
-    clients = {request.client for request in mock_openai.requests}
-    assert len(clients) == 1 and None not in clients

@@ -1,13 +1,18 @@
-"""The service's model client: aiohttp's pool for this loop, closed when the block ends."""
+"""Model calls reuse their connections: httpx's pool, and the service's client
+(aiohttp's pool for the loop, closed when the block ends)."""
 
 from __future__ import annotations
+
+import contextlib
 
 import openai
 import pytest
 
 from ascent.errors import ModelAPIError
 from ascent.models import ResponseCompleted, default_openai_client, serving_openai_client
+from ascent.models._retry import RetryPolicy
 from ascent.models.openai_chat import OpenAIChatModel
+from ascent.models.openai_responses import OpenAIResponsesModel
 from ascent.testing.mock_openai import MockOpenAIServer, Reply
 
 from .conftest import ask
@@ -43,10 +48,23 @@ async def test_the_client_is_made_on_first_use(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.mark.usefixtures("environment")
-async def test_streamed_calls_reuse_one_aiohttp_connection(mock_openai: MockOpenAIServer):
+@pytest.mark.parametrize("provider", [OpenAIChatModel, OpenAIResponsesModel])
+@pytest.mark.parametrize("pool", ["httpx", "aiohttp"])
+async def test_a_finished_stream_hands_its_connection_back(
+    provider: type[OpenAIChatModel | OpenAIResponsesModel],
+    pool: str,
+    openai_client: openai.AsyncOpenAI,
+    mock_openai: MockOpenAIServer,
+):
+    """Three streamed calls, one connection: the rest of each answer's body is
+    read, so the connection goes back to the pool instead of being dropped."""
     mock_openai.add(Reply(text="one"), Reply(text="two"), Reply(text="three"))
-    model = OpenAIChatModel(model="mock")  # the loop's default client
-    async with serving_openai_client():
+    async with contextlib.AsyncExitStack() as stack:
+        if pool == "aiohttp":  # the loop's default client, as the service has it
+            await stack.enter_async_context(serving_openai_client())
+            model = provider(model="mock")
+        else:
+            model = provider(model="mock", client=openai_client)
         for _ in range(3):
             events = [event async for event in model.stream(ask())]
             assert isinstance(events[-1], ResponseCompleted)
@@ -59,7 +77,6 @@ async def test_server_errors_through_aiohttp_are_retried_then_reported(
     mock_openai: MockOpenAIServer,
 ):
     """aiohttp's transport raises what httpx would, so errors are classified alike."""
-    from ascent.models._retry import RetryPolicy
 
     async def no_wait(_seconds: float) -> None:
         return None

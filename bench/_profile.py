@@ -48,6 +48,7 @@ def layer_of(module: str) -> str:
 
 
 ROUND_TRIP = "(round trip)"
+AUTOCOMMIT = "(a statement alone, committed)"
 
 
 def install() -> None:
@@ -136,7 +137,9 @@ def count_driver_statements(count: Any) -> None:
     run, commit = DriverConnection._run, DriverConnection.commit
 
     def counted_run(self: Any, sql: str, parameters: Any, *, many: bool = False) -> Any:
-        if not self.info.get("bench.begun") and not self.pooled.driver_connection.autocommit:
+        if self.pooled.driver_connection.autocommit:
+            count(AUTOCOMMIT)  # a transaction of its own
+        elif not self.info.get("bench.begun"):
             self.info["bench.begun"] = True
             count("BEGIN")
             count(ROUND_TRIP)

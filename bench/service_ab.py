@@ -34,7 +34,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from _common import median, mock_server, table
-from _profile import ROUND_TRIP
+from _profile import AUTOCOMMIT, ROUND_TRIP
 from service import MODEL_LATENCY, Figures, Meter, load, replica
 
 from ascent.testing.postgres import PostgresServer
@@ -172,7 +172,8 @@ def profile(base: str, pid: int, out: Path, args: argparse.Namespace, meter: Met
         for text, n in sorted(counted.items(), key=lambda kv: -kv[1]):
             rows.append([f"{n / runs:.2f}", text])
         total = sum(n for text, n in counted.items() if "]" in text) / runs
-        txns = sum(n for text, n in counted.items() if text in ("COMMIT", "ROLLBACK")) / runs
+        ends = ("COMMIT", "ROLLBACK", AUTOCOMMIT)
+        txns = sum(n for text, n in counted.items() if text in ends) / runs
         print(
             f"per run on one replica ({args.durability}, {args.clients} clients): "
             f"{total:.1f} SQL statements, {txns:.1f} transactions, {trips:.1f} round trips"

@@ -184,7 +184,10 @@ class DriverConnection:
             try:
                 self._send(writes)
             finally:
-                driver.autocommit = False
+                try:
+                    driver.autocommit = False
+                except Exception:  # never back to the pool committing each statement
+                    self.pooled.invalidate()
             return
         self._send(writes)
         with self._errors("COMMIT", None):

@@ -35,9 +35,9 @@ __all__ = ["DriverConnection", "DriverResult"]
 
 Parameters = Mapping[str, Any]
 
-# statement -> (parameter names -> its compiled form); a statement built for one
-# call is compiled for that call and forgotten with it
-_compiled: weakref.WeakKeyDictionary[ClauseElement, dict[tuple[str, ...], Compiled]] = (
+# statement -> ((dialect, parameter names) -> its compiled form); a statement built
+# for one call is compiled for that call and forgotten with it
+_compiled: weakref.WeakKeyDictionary[ClauseElement, dict[tuple[Any, ...], Compiled]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -46,9 +46,10 @@ def _compile(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) 
     forms = _compiled.get(statement)
     if forms is None:
         forms = _compiled[statement] = {}
-    compiled = forms.get(keys)
+    key = (dialect.name, dialect.driver, dialect.paramstyle, keys)
+    compiled = forms.get(key)
     if compiled is None:
-        compiled = forms[keys] = statement.compile(dialect=dialect, column_keys=list(keys))
+        compiled = forms[key] = statement.compile(dialect=dialect, column_keys=list(keys))
     return compiled
 
 
@@ -60,6 +61,14 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 class _Write(NamedTuple):
     compiled: Compiled
     parameters: Any  # the statement's parameters, by name
+
+
+def _laid_out(compiled: Compiled, values: dict[str, Any]) -> Any:
+    """The statement's parameters as its driver takes them: by name, or (SQLite's
+    ``?``) in the order of the statement's placeholders."""
+    parameters: Any = compiled.construct_params(values)
+    order = getattr(compiled, "positiontup", None)
+    return parameters if order is None else tuple(parameters[name] for name in order)
 
 
 def _write_target(compiled: Compiled) -> tuple[str, str] | None:
@@ -143,7 +152,7 @@ class DriverConnection:
         to the database as one statement when that is safe (see :meth:`_flush`):
         what ``storage.pipeline`` means on this connection. Anything that reads
         sends them first, in order."""
-        self._deferring = True
+        self._deferring = self.dialect.name == "postgresql"
 
     def execute(
         self, statement: ClauseElement, parameters: Parameters | Sequence[Parameters] | None = None
@@ -153,7 +162,7 @@ class DriverConnection:
                 if not parameters:
                     return DriverResult([], (), 0)
                 compiled = _compile(statement, self.dialect, tuple(parameters[0]))
-                rows = [compiled.construct_params(dict(row)) for row in parameters]
+                rows = [_laid_out(compiled, dict(row)) for row in parameters]
                 if self._deferring and _write_target(compiled) is not None:
                     for row in rows:
                         self._deferred.append(_Write(compiled, row))
@@ -169,7 +178,7 @@ class DriverConnection:
             self._deferred.append(_Write(compiled, compiled.construct_params(values)))
             return DriverResult([], (), 1)
         self._flush()
-        return self._run(compiled.string, compiled.construct_params(values))
+        return self._run(compiled.string, _laid_out(compiled, values))
 
     def exec_driver_sql(self, sql: str, parameters: Parameters | None = None) -> DriverResult:
         self._flush()

@@ -269,9 +269,12 @@ class Outbox:
             return False
         return True
 
-    def claim(self, by: str, *, limit: int = 100, lease: float = 30.0) -> list[OutboxEntry]:
+    def claim(
+        self, by: str, *, limit: int = 100, lease: float = 30.0, look: bool = True
+    ) -> list[OutboxEntry]:
         """Claim up to ``limit`` unpublished events (oldest first) for ``lease``
-        seconds: no other relay takes them meanwhile."""
+        seconds: no other relay takes them meanwhile. ``look=False`` skips the
+        read that spares an idle relay the write (a busy one knows rows wait)."""
         from sqlalchemy import or_, select
 
         table = self.table
@@ -290,20 +293,23 @@ class Outbox:
             .order_by(table.c.seq)
             .limit(limit)
         )
-        with self.engine.connect() as conn:  # a look first: an idle relay takes no lock
-            if conn.execute(query.limit(1)).first() is None:
-                return []
+        if look:
+            with self.engine.connect() as conn:  # a look first: an idle relay takes no lock
+                if conn.execute(query.limit(1)).first() is None:
+                    return []
         with write_transaction(self.engine) as conn:
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
+            claimed = {"claimed_by": by, "claimed_until": now + lease}
+            if conn.dialect.update_returning:  # one statement: claim, and read back
+                if conn.dialect.name == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                rows = conn.execute(
+                    table.update().where(table.c.seq.in_(query)).values(**claimed).returning(table)
+                ).mappings()
+                return sorted((_entry(row) for row in rows), key=lambda entry: entry.seq)
             seqs = [row[0] for row in conn.execute(query)]
             if not seqs:
                 return []
-            conn.execute(
-                table.update()
-                .where(table.c.seq.in_(seqs))
-                .values(claimed_by=by, claimed_until=now + lease)
-            )
+            conn.execute(table.update().where(table.c.seq.in_(seqs)).values(**claimed))
             rows = conn.execute(
                 select(table).where(table.c.seq.in_(seqs)).order_by(table.c.seq)
             ).mappings()

@@ -180,7 +180,7 @@ _ENQUEUE_BURST = (
     "workflow_name => w.name, queue_name => %(queue)s, "
     "positional_args => ARRAY(SELECT json_array_elements(w.args::json)), "
     "workflow_id => w.id, app_version => %(version)s) "
-    "FROM unnest(%(ids)s::text[], %(names)s::text[], %(args)s::text[]) AS w(id, name, args)"
+    "FROM unnest(%(ids)b::text[], %(names)b::text[], %(args)b::text[]) AS w(id, name, args)"
 )
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from pydantic_core import from_json, to_json
 
-from ..storage import after_commit, write_transaction
+from ..storage import after_commit, insert_rows, write_transaction
 from ._schema import schema
 
 if TYPE_CHECKING:
@@ -219,8 +219,8 @@ def write_outbox(conn: Connection, table: Table, rows: Sequence[dict[str, Any]])
     it commits, this process's relays on the database hear of it (they publish at
     once rather than at their next look)."""
     if rows:
-        # inline: no sequence value read back (the write may be pipelined, see pipeline)
-        conn.execute(table.insert().inline(), list(rows))
+        # no sequence value read back (the write may be pipelined, see pipeline)
+        insert_rows(conn, table, rows)
         if _listeners.get(conn.engine):
             after_commit(conn, _notify(conn.engine))
 

@@ -133,8 +133,7 @@ class OutboxRelay:
         return len(done)
 
     async def _publish(self, entry: OutboxEntry) -> None:
-        event = CloudEvent.from_entry(entry, source=self.source)
-        await self.broker.publish(entry.topic, event.to_json_bytes())
+        await self.broker.publish(entry.topic, CloudEvent.entry_body(entry, source=self.source))
 
     async def _prune(self) -> None:
         """Now and then (each minute at most), drop what was published long ago."""

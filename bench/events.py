@@ -15,7 +15,11 @@ Redis), PostgreSQL too when its binaries are installed.
    PostgreSQL, from ``/proc``), and the events/s two cores allow at that total.
    The run lifecycle events this writes go through the outbox meanwhile: the
    relay's lag is each event's publication time minus the time its change
-   committed (p50, p99, max), and the largest backlog seen.
+   committed (p50, p99, max), and the largest backlog seen; and, until the relay
+   has published the last of them, the events/s and the replica's CPU per event.
+   The intake replica is measured a second time with its relay apart
+   (``EventService(relay=False)``, an ``OutboxRelay`` in a process of its own:
+   intake replicas beside relay replicas), the relay's CPU among the others.
 2. Latency: ``--latency-runs`` events one after another, each a run of the
    two-step scenario against the mock model (a subprocess, answering at once):
    from the publish to the arrival of the run's ``ascent.run.completed.v1`` event
@@ -23,6 +27,7 @@ Redis), PostgreSQL too when its binaries are installed.
 
     uv run python bench/events.py [-n 2000] [--latency-runs 200]
         [--brokers rabbitmq,nats,redis] [--no-postgres] [--concurrency 1]
+        [--no-relay-apart]
 
 Targets: ≥ 500 events/s on SQLite, ≥ 1,000/s on PostgreSQL, on RabbitMQ and on NATS.
 """
@@ -48,6 +53,7 @@ from service import Meter, process_tree
 
 from ascent import Agent, RunConfig, function_tool
 from ascent.durable import DurableEngine, run_id_for_key
+from ascent.durable.outbox import Outbox
 from ascent.events import (
     RUN_COMPLETED,
     RUNS_TOPIC,
@@ -79,6 +85,13 @@ class Intake:
     workers: int = 0
     cpu: float = 0.0  # the replica's CPU seconds (all its threads) over the intake
     others: dict[str, float] = field(default_factory=dict)  # other processes' CPU seconds
+    relay_apart: bool = False  # the relay in a process of its own (its CPU in others)
+    published_seconds: float = 0.0  # from the first publish until the relay published all
+    published_cpu: float = 0.0  # the replica's (and a relay apart's) CPU seconds until then
+
+    @property
+    def shape(self) -> str:
+        return f"{self.workers}" + (", relay apart" if self.relay_apart else "")
 
     @property
     def machine_cpu_per_event(self) -> float:
@@ -111,11 +124,14 @@ async def intake(
     *,
     workers: int = 4,
     meter: Meter | None = None,
+    relay_apart: bool = False,
 ) -> Intake:
     """Part 1: publish ``n`` events, time until the replica has queued a run for each
     (handling ``concurrency`` messages at once, running ``workers`` runs at once: 0
-    makes it an intake replica, its runs left to worker replicas). ``meter`` reads
-    the other processes' CPU (broker, database); the publisher's is added to it."""
+    makes it an intake replica, its runs left to worker replicas), then until the
+    relay has published their lifecycle events (the replica's own relay, or with
+    ``relay_apart`` one in another process). ``meter`` reads the other processes'
+    CPU (broker, database); the publisher's (and a relay apart's) is added to it."""
     model = ScriptedModel([lambda _request: "noted"] * (n + 10))
     meter = meter or Meter()
     engine = DurableEngine(
@@ -131,15 +147,21 @@ async def intake(
         broker_url=broker_url,
         subscriptions=[subscribe(TOPIC, agent="support", concurrency=concurrency)],
         name="bench-replica",
+        relay=not relay_apart,
     )
+    outbox = Outbox(database_url)
     backlog = looks = 0
     async with engine:
         await service.start()
         try:
             consumer = service.consumer
-            assert consumer is not None and service.relay is not None
-            with publisher_process(broker_url, n) as (go, publisher):
-                meter.add("publisher", publisher)
+            assert consumer is not None
+            with contextlib.ExitStack() as stack:
+                if relay_apart:
+                    meter.add("relay", stack.enter_context(relay_process(database_url, broker_url)))
+                publisher = stack.enter_context(publisher_process(broker_url, n))
+                go, publisher_pid = publisher
+                meter.add("publisher", publisher_pid)
                 before = meter.read()
                 start, cpu_start = time.perf_counter(), time.process_time()
                 go()
@@ -152,17 +174,22 @@ async def intake(
                         )
                     looks += 1
                     if looks % 5 == 0:  # the backlog now and then: the query costs the replica
-                        lag = await asyncio.to_thread(service.relay.outbox.lag)
+                        lag = await asyncio.to_thread(outbox.lag)
                         backlog = max(backlog, lag[0])
                     await asyncio.sleep(0.02)
                 seconds = time.perf_counter() - start
                 cpu = time.process_time() - cpu_start
                 after = meter.read()
+                while (await asyncio.to_thread(outbox.lag))[0]:  # until the relay is done
+                    if time.monotonic() > deadline + INTAKE_TIMEOUT:
+                        raise RuntimeError("the relay did not publish every event")
+                    await asyncio.sleep(0.02)
+                published_seconds = time.perf_counter() - start
+                published_cpu = time.process_time() - cpu_start
+                if relay_apart:
+                    published_cpu += meter.read()["relay"] - before["relay"]
                 meter.parties.pop("publisher", None)
-            while (await asyncio.to_thread(service.relay.outbox.lag))[0]:  # let the relay finish
-                if time.monotonic() > deadline + INTAKE_TIMEOUT:
-                    raise RuntimeError("the relay did not publish every event")
-                await asyncio.sleep(0.05)
+                meter.parties.pop("relay", None)
         finally:
             await service.stop()
     others = {party: after[party] - before.get(party, 0.0) for party in after}
@@ -175,6 +202,9 @@ async def intake(
         backlog=backlog,
         cpu=cpu,
         others=others,
+        relay_apart=relay_apart,
+        published_seconds=published_seconds,
+        published_cpu=published_cpu,
     )
 
 
@@ -226,6 +256,47 @@ def publisher_process(broker_url: str, n: int) -> Iterator[tuple[Callable[[], No
         process.stdin.close()
         if process.wait(timeout=60) != 0:
             raise RuntimeError(f"the publisher failed ({process.returncode})")
+        process.stdout.close()
+
+
+# A relay replica: the outbox relay alone, in a process of its own. Says "ready"
+# once started; stops when its input closes.
+_RELAY = """
+import asyncio, sys
+from ascent.events import OutboxRelay, connect_broker
+
+async def main(database_url, broker_url):
+    broker = connect_broker(broker_url, name="bench-relay")
+    await broker.start()
+    relay = OutboxRelay(database_url, broker, name="bench-relay")
+    await relay.start()
+    print("ready", flush=True)
+    await asyncio.to_thread(sys.stdin.read)
+    await relay.stop()
+    await broker.stop()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+@contextlib.contextmanager
+def relay_process(database_url: str, broker_url: str) -> Iterator[int]:
+    """A relay replica of ``database_url``'s outbox, started; yields its pid."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _RELAY, database_url, broker_url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        if process.stdout.readline().strip() != "ready":
+            raise RuntimeError("the relay did not start")
+        yield process.pid
+    finally:
+        process.stdin.close()
+        if process.wait(timeout=60) != 0:
+            raise RuntimeError(f"the relay failed ({process.returncode})")
         process.stdout.close()
 
 
@@ -358,11 +429,18 @@ def main(argv: list[str] | None = None) -> None:
         "--concurrency", type=int, default=1, help="messages the replica handles at once"
     )
     parser.add_argument("--quick", action="store_true", help="tiny counts, NATS only (smoke)")
+    parser.add_argument(
+        "--no-relay-apart", action="store_true", help="skip the intake replica with its relay apart"
+    )
     args = parser.parse_args(argv)
     n, runs = (30, 3) if args.quick else (args.n, args.latency_runs)
     kinds = ["nats"] if args.quick else [k.strip() for k in args.brokers.split(",") if k.strip()]
     folder = Path(tempfile.mkdtemp(prefix="ascent-bench-events-"))
-    intakes: dict[tuple[str, str, int], Intake] = {}
+    # (workers, relay apart): the replicas measured
+    shapes = [(workers, False) for workers in WORKERS]
+    if not args.no_relay_apart:
+        shapes.append((0, True))
+    intakes: dict[tuple[str, str, str], Intake] = {}
     latencies: dict[tuple[str, str], list[float]] = {}
     with (
         brokers(kinds) as broker_urls,
@@ -372,22 +450,24 @@ def main(argv: list[str] | None = None) -> None:
         for db, new_database in database_urls.items():
             for kind, new_broker in broker_urls.items():
                 name = f"{db}_{kind}"
-                for workers in WORKERS:
+                for workers, apart in shapes:
                     broker, broker_pids = new_broker()
                     meter = Meter()
                     meter.postmaster = POSTMASTERS.get(db)
                     for pid in broker_pids:
                         meter.add("broker", pid)
-                    intakes[(db, kind, workers)] = asyncio.run(
+                    found = asyncio.run(
                         intake(
-                            new_database(f"in_{name}_{workers}"),
+                            new_database(f"in_{name}_{workers}{'_apart' if apart else ''}"),
                             broker,
                             n,
                             args.concurrency,
                             workers=workers,
                             meter=meter,
+                            relay_apart=apart,
                         )
                     )
+                    intakes[(db, kind, found.shape)] = found
                     dispose_engines()
                 latencies[(db, kind)] = asyncio.run(
                     latency(new_database(f"lat_{name}"), new_broker()[0], base_url, runs)
@@ -397,7 +477,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def report(
-    intakes: dict[tuple[str, str, int], Intake],
+    intakes: dict[tuple[str, str, str], Intake],
     latencies: dict[tuple[str, str], list[float]],
     n: int,
     runs: int,
@@ -406,7 +486,7 @@ def report(
     print(
         f"events in: {n} events published, one replica handling {concurrency} at once;"
         " workers: the runs it runs at once meanwhile (0: an intake replica, its runs"
-        " queued for worker replicas)"
+        " queued for worker replicas; relay apart: its outbox relay in another process)"
     )
     rows = [
         [
@@ -424,7 +504,7 @@ def report(
             "backlog",
         ]
     ]
-    for (db, kind, workers), found in intakes.items():
+    for (db, kind, shape), found in intakes.items():
         lags = found.lags or [0.0]
         target = TARGETS[db]
         total = found.machine_cpu_per_event
@@ -432,7 +512,7 @@ def report(
             [
                 db,
                 kind,
-                str(workers),
+                shape,
                 f"{found.rate:,.0f}",
                 f"≥ {target:,.0f}: {_verdict(found.rate >= target)}",
                 ms(found.cpu_per_event),
@@ -452,9 +532,18 @@ def report(
         " two cores allow at that total; replica's core: the events/s one core allows the"
         " replica (one Python process runs on about one core at a time)."
     )
-    for (db, kind, workers), found in intakes.items():
+    print(
+        "until published: from the first publish until the relay has published the last"
+        " lifecycle event, the events/s and the CPU per event of the replica (with a relay"
+        " apart, of both)."
+    )
+    for (db, kind, shape), found in intakes.items():
         parts = ", ".join(f"{who} {ms(cpu / found.events)}" for who, cpu in found.others.items())
-        print(f"  {db}/{kind}/{workers} workers: replica {ms(found.cpu_per_event)}, {parts}")
+        print(
+            f"  {db}/{kind}, workers {shape}: replica {ms(found.cpu_per_event)}, {parts};"
+            f" until published {found.events / found.published_seconds:,.0f}/s,"
+            f" {ms(found.published_cpu / found.events)}"
+        )
     print(f"\npublish → run completed event: {runs} sequential runs, mock model at 0 ms")
     rows = [["database", "broker", "p50", "p99"]]
     for (db, kind), times in latencies.items():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from .errors import UserError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
     from sqlalchemy.engine import Connection, Engine
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "display_url",
     "dispose_engines",
     "get_engine",
+    "insert_rows",
     "normalize_url",
     "ping_when_idle",
     "pipeline",
@@ -278,6 +280,42 @@ def _committed(callbacks: Iterable[Callable[[], None]]) -> None:
             callback()
         except Exception:  # the data is committed: a listener's failure is its own
             logging.getLogger("ascent.storage").exception("an after-commit callback failed")
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` into ``table``, in one statement on PostgreSQL.
+
+    Every row has the same keys, its values as the driver takes them (no column
+    type converts them). On PostgreSQL several rows go as an ``INSERT ... SELECT``
+    of ``unnest`` over one array per column, a statement made once per table and
+    columns: psycopg's ``executemany`` sends one statement per row, and a multi-row
+    ``VALUES`` would be compiled anew for each count of rows. Elsewhere (or for one
+    row) the driver's own execution; nothing is read back either way.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql" or len(rows) == 1:
+        insert = _INSERTS.get(table)
+        if insert is None:  # built once: its compiled form is reused
+            insert = _INSERTS[table] = table.insert().inline()
+        conn.execute(insert, list(rows))
+        return
+    columns = tuple(rows[0])
+    key = (table.name, columns)
+    statement = _UNNEST_INSERTS.get(key)
+    if statement is None:
+        quote = conn.dialect.identifier_preparer.quote
+        types = [table.c[name].type.compile(dialect=conn.dialect) for name in columns]
+        statement = _UNNEST_INSERTS[key] = (
+            f"INSERT INTO {conn.dialect.identifier_preparer.format_table(table)} "
+            f"({', '.join(quote(name) for name in columns)}) "
+            f"SELECT * FROM unnest({', '.join(f'%b::{kind}[]' for kind in types)})"
+        )
+    conn.exec_driver_sql(statement, tuple([row[name] for row in rows] for name in columns))
+
+
+_UNNEST_INSERTS: dict[tuple[str, tuple[str, ...]], str] = {}
+_INSERTS: dict[Table, Any] = {}
 
 
 def pipeline(conn: Connection) -> None:

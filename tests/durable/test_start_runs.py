@@ -4,6 +4,7 @@ start answered as ``start_run`` would answer it."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -175,3 +176,65 @@ async def test_a_replica_with_no_workers_queues_runs_that_a_worker_replica_runs(
         worker = await make(agents=[noter()], model=ScriptedModel(["Noted."] * 5))
         done = await wait_done(worker, [s.run_id for s in starts])
         assert [r.output for r in done] == ["Noted."] * 3
+
+
+async def test_a_postgresql_burst_queues_each_run_as_dbos_client_would(postgres_url: str) -> None:
+    """On PostgreSQL a burst's queue entries are written by one call of DBOS's
+    ``enqueue_workflow`` function: each row reads as the one DBOS's client writes
+    (status, workflow, queue, version, serialization, the decoded arguments), and
+    a worker replica runs them (string and item inputs, both durabilities)."""
+    from sqlalchemy import text
+
+    from ascent.durable._intake import plan_burst
+    from ascent.durable._store import RunStore
+    from ascent.durable.engine import RUN_QUEUE
+    from ascent.storage import write_transaction
+
+    items = [{"role": "user", "content": "an order, as items"}]
+    starts = [
+        RunStart(agent="noter", input="o1", run_id="b1"),
+        RunStart(agent="noter", input=items, run_id="b2", tenant="acme"),
+    ]
+    async with engine_maker(postgres_url, worker_concurrency=0) as make:
+        intake = await make(agents=[noter()], model=ScriptedModel(["Noted."] * 5))
+        answers = await intake.start_runs(starts)
+        assert [a.id for a in answers if isinstance(a, RunRecord)] == ["b1", "b2"]
+        # the same runs under other ids, through DBOS's client, for comparison
+        store = RunStore(postgres_url)
+        writer = RunQueueWriter(
+            store, system_engine=store.engine, queue=RUN_QUEUE, app_version=intake.app_version
+        )
+        _, batch = plan_burst(
+            [RunStart(agent=s.agent, input=s.input, run_id=f"c{s.run_id}") for s in starts],
+            agents=intake.agents,
+            durability="steps",
+            trace_id=lambda _id: None,
+        )
+        with write_transaction(store.engine) as conn:
+            for _, run in batch:
+                writer._enqueue(conn, run)
+        writer.close()
+        with store.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT s.workflow_uuid, s.status, s.name, s.queue_name,"
+                    " s.application_version, s.serialization, s.priority, i.inputs"
+                    " FROM dbos.workflow_status s JOIN dbos.workflow_input i"
+                    " USING (workflow_uuid) ORDER BY s.workflow_uuid"
+                )
+            ).all()
+        found = {row[0]: (*row[1:7], json.loads(row[7])) for row in rows}
+        for start in starts:
+            burst, client = found[start.run_id], found[f"c{start.run_id}"]
+            assert burst[:6] == client[:6] == (
+                "ENQUEUED", "ascent.durable.run", RUN_QUEUE, intake.app_version,
+                "portable_json", 0,
+            )  # fmt: skip
+            args = burst[6]["positionalArgs"]
+            assert args == [start.run_id, *client[6]["positionalArgs"][1:]]
+            assert burst[6]["namedArgs"] == client[6]["namedArgs"] == {}
+        assert found["b2"][6]["positionalArgs"][2][0]["content"] == "an order, as items"
+    async with engine_maker(postgres_url, worker_concurrency=2) as make:
+        worker = await make(agents=[noter()], model=ScriptedModel(["Noted."] * 6))
+        done = await wait_done(worker, ["b1"]) + await wait_done(worker, ["b2"], tenant="acme")
+        assert [r.output for r in done] == ["Noted."] * 2

@@ -180,9 +180,13 @@ class DriverConnection:
         self._flush()
         return self._run(compiled.string, _laid_out(compiled, values))
 
-    def exec_driver_sql(self, sql: str, parameters: Parameters | None = None) -> DriverResult:
+    def exec_driver_sql(
+        self, sql: str, parameters: Parameters | Sequence[Any] | None = None
+    ) -> DriverResult:
+        """``sql`` as written, with parameters as the driver takes them (by name, or
+        in order)."""
         self._flush()
-        return self._run(sql, dict(parameters or {}))
+        return self._run(sql, {} if parameters is None else parameters)
 
     def commit(self) -> None:
         driver: Any = self._driver

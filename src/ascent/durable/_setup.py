@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 __all__ = [
+    "DBOS_SCHEMA",
     "JSONSerializer",
     "dbos_config",
     "dbos_database_url",
@@ -25,6 +26,11 @@ __all__ = [
     "route_dbos_logs",
     "sqlite_system_engine",
 ]
+
+
+# DBOS's schema in a PostgreSQL system database (its default; the configuration names
+# no other)
+DBOS_SCHEMA = "dbos"
 
 
 class JSONSerializer(DBOSPortableJSONSerializer):

@@ -27,7 +27,7 @@ from pydantic_core import from_json, to_json
 from sqlalchemy.exc import IntegrityError
 
 from ..items import RunUsage, Usage
-from ..storage import pipeline, write_transaction
+from ..storage import insert_rows, pipeline, write_transaction
 from ._replica_rows import ReplicaRows
 from ._schema import (
     ACTIVE_STATUSES,
@@ -167,15 +167,15 @@ class RunStore:
                 added = [record for record in records if record.id not in taken]
                 if not added:
                     return added
-                conn.execute(self.sql.insert_run, [self._row(record) for record in added])
+                # one statement per table for the whole burst (on PostgreSQL)
+                insert_rows(conn, runs, [self._row(record) for record in added])
                 outbox = [
                     row for record in added for row in outbox_rows(record, status_change="queued")
                 ]
                 write_outbox(conn, self.tables.outbox, outbox)
                 now = time.time()
                 rows = [row for r in added for row in _event_rows(r.id, first_events(r), 0, now)]
-                if rows:
-                    conn.execute(self.sql.insert_events, rows)
+                insert_rows(conn, self.tables.events, rows)
                 if also is not None:
                     also(conn, added)
         except IntegrityError:

@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from pydantic_core import from_json, to_json
 
-from ..storage import after_commit, write_transaction
+from ..storage import after_commit, insert_rows, write_transaction
 from ._schema import schema
 
 if TYPE_CHECKING:
-    from sqlalchemy import Insert, Table
+    from sqlalchemy import Table
     from sqlalchemy.engine import Connection, Engine
 
     from .records import RunRecord
@@ -202,9 +202,6 @@ def _review(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# each outbox table's insert statement
-_inserts: dict[Table, Insert] = {}
-
 # what to call when a transaction that wrote outbox rows commits, per database engine
 _listeners: dict[Engine, list[Callable[[], None]]] = {}
 
@@ -222,11 +219,8 @@ def write_outbox(conn: Connection, table: Table, rows: Sequence[dict[str, Any]])
     it commits, this process's relays on the database hear of it (they publish at
     once rather than at their next look)."""
     if rows:
-        insert = _inserts.get(table)
-        if insert is None:  # built once: its compiled form is reused (see driver_sql.py)
-            # inline: no sequence value read back (the write may be pipelined, see pipeline)
-            insert = _inserts[table] = table.insert().inline()
-        conn.execute(insert, list(rows))
+        # no sequence value read back (the write may be pipelined, see pipeline)
+        insert_rows(conn, table, rows)
         if _listeners.get(conn.engine):
             after_commit(conn, _notify(conn.engine))
 
@@ -275,9 +269,12 @@ class Outbox:
             return False
         return True
 
-    def claim(self, by: str, *, limit: int = 100, lease: float = 30.0) -> list[OutboxEntry]:
+    def claim(
+        self, by: str, *, limit: int = 100, lease: float = 30.0, look: bool = True
+    ) -> list[OutboxEntry]:
         """Claim up to ``limit`` unpublished events (oldest first) for ``lease``
-        seconds: no other relay takes them meanwhile."""
+        seconds: no other relay takes them meanwhile. ``look=False`` skips the
+        read that spares an idle relay the write (a busy one knows rows wait)."""
         from sqlalchemy import or_, select
 
         table = self.table
@@ -296,20 +293,23 @@ class Outbox:
             .order_by(table.c.seq)
             .limit(limit)
         )
-        with self.engine.connect() as conn:  # a look first: an idle relay takes no lock
-            if conn.execute(query.limit(1)).first() is None:
-                return []
+        if look:
+            with self.engine.connect() as conn:  # a look first: an idle relay takes no lock
+                if conn.execute(query.limit(1)).first() is None:
+                    return []
         with write_transaction(self.engine) as conn:
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
+            claimed = {"claimed_by": by, "claimed_until": now + lease}
+            if conn.dialect.update_returning:  # one statement: claim, and read back
+                if conn.dialect.name == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                rows = conn.execute(
+                    table.update().where(table.c.seq.in_(query)).values(**claimed).returning(table)
+                ).mappings()
+                return sorted((_entry(row) for row in rows), key=lambda entry: entry.seq)
             seqs = [row[0] for row in conn.execute(query)]
             if not seqs:
                 return []
-            conn.execute(
-                table.update()
-                .where(table.c.seq.in_(seqs))
-                .values(claimed_by=by, claimed_until=now + lease)
-            )
+            conn.execute(table.update().where(table.c.seq.in_(seqs)).values(**claimed))
             rows = conn.execute(
                 select(table).where(table.c.seq.in_(seqs)).order_by(table.c.seq)
             ).mappings()

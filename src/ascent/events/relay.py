@@ -100,15 +100,17 @@ class OutboxRelay:
         """Look for rows now (a change was just committed in this process)."""
         self._wake.set()
 
-    async def publish_pending(self) -> int:
-        """One pass: claim, publish and mark a batch; returns how many were published."""
+    async def publish_pending(self, *, look: bool = True) -> int:
+        """One pass: claim, publish and mark a batch; returns how many were published.
+        ``look=False``: rows are known to wait (skip the read that spares an idle
+        relay its write)."""
         async with self._passing:
-            return await self._pass()
+            return await self._pass(look)
 
-    async def _pass(self) -> int:
+    async def _pass(self, look: bool) -> int:
         outbox = self.outbox
         entries = await asyncio.to_thread(
-            outbox.claim, self.name, limit=self.batch, lease=self.lease
+            outbox.claim, self.name, limit=self.batch, lease=self.lease, look=look
         )
         done: list[int] = []
         try:
@@ -131,8 +133,7 @@ class OutboxRelay:
         return len(done)
 
     async def _publish(self, entry: OutboxEntry) -> None:
-        event = CloudEvent.from_entry(entry, source=self.source)
-        await self.broker.publish(entry.topic, event.to_json_bytes())
+        await self.broker.publish(entry.topic, CloudEvent.entry_body(entry, source=self.source))
 
     async def _prune(self) -> None:
         """Now and then (each minute at most), drop what was published long ago."""
@@ -143,10 +144,11 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         pause = self.interval
+        busy = False  # the last pass was full, or a commit here woke this one: rows wait
         while True:
             self._wake.clear()  # before the pass: a commit during it brings the next at once
             try:
-                count = await self.publish_pending()
+                count = await self.publish_pending(look=not busy)
                 await self._prune()
                 pause = self.interval
             except asyncio.CancelledError:
@@ -155,10 +157,12 @@ class OutboxRelay:
                 logger.exception("the outbox relay could not publish; it tries again")
                 count = 0
                 pause = min(max(pause * 2, self.interval), 5.0)
-            if count >= self.batch:
+            busy = count >= self.batch
+            if busy:
                 continue  # more are waiting
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), pause)
+            busy = self._wake.is_set()
             if count > 1 and self._wake.is_set():
                 # several at once: busy. A burst of commits gathers into one pass (each
                 # pass takes the write lock the writers want too); idle: at once

@@ -223,7 +223,7 @@ def write_transaction(
     ``_private/driver_sql.py`` for what such statements may use). On SQLite it
     changes nothing.
     """
-    if driver and engine.dialect.driver in ("psycopg", "pysqlite"):
+    if driver and engine.dialect.driver == "psycopg":
         with _driver_transaction(engine, pipelined=pipelined) as conn:
             yield conn
         return
@@ -257,8 +257,6 @@ def _driver_transaction(engine: Engine, *, pipelined: bool) -> Iterator[Any]:
     if pipelined:
         conn.defer()
     try:
-        if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
         yield conn
         callbacks = conn.info.pop(_AFTER_COMMIT, ())
         conn.commit()

@@ -63,14 +63,6 @@ class _Write(NamedTuple):
     parameters: Any  # the statement's parameters, by name
 
 
-def _laid_out(compiled: Compiled, values: dict[str, Any]) -> Any:
-    """The statement's parameters as its driver takes them: by name, or (SQLite's
-    ``?``) in the order of the statement's placeholders."""
-    parameters: Any = compiled.construct_params(values)
-    order = getattr(compiled, "positiontup", None)
-    return parameters if order is None else tuple(parameters[name] for name in order)
-
-
 def _write_target(compiled: Compiled) -> tuple[str, str] | None:
     """(table, "insert" | "update" | "delete") of a write that returns nothing, else None."""
     sql: Any = compiled
@@ -152,7 +144,7 @@ class DriverConnection:
         to the database as one statement when that is safe (see :meth:`_flush`):
         what ``storage.pipeline`` means on this connection. Anything that reads
         sends them first, in order."""
-        self._deferring = self.dialect.name == "postgresql"
+        self._deferring = True
 
     def execute(
         self, statement: ClauseElement, parameters: Parameters | Sequence[Parameters] | None = None
@@ -162,7 +154,7 @@ class DriverConnection:
                 if not parameters:
                     return DriverResult([], (), 0)
                 compiled = _compile(statement, self.dialect, tuple(parameters[0]))
-                rows = [_laid_out(compiled, dict(row)) for row in parameters]
+                rows = [compiled.construct_params(dict(row)) for row in parameters]
                 if self._deferring and _write_target(compiled) is not None:
                     for row in rows:
                         self._deferred.append(_Write(compiled, row))
@@ -178,7 +170,7 @@ class DriverConnection:
             self._deferred.append(_Write(compiled, compiled.construct_params(values)))
             return DriverResult([], (), 1)
         self._flush()
-        return self._run(compiled.string, _laid_out(compiled, values))
+        return self._run(compiled.string, compiled.construct_params(values))
 
     def exec_driver_sql(
         self, sql: str, parameters: Parameters | Sequence[Any] | None = None

@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("tracing", ("ascent/tracing",)),
     ("durable engine", ("ascent/durable",)),
     ("request handling", ("uvicorn", "h11", "httptools", "starlette", "fastapi", "ascent/server")),
-    ("database driver", ("sqlalchemy", "psycopg", "sqlite3", "ascent/_private/driver_sql")),
+    ("database driver", ("sqlalchemy", "psycopg", "sqlite3", "ascent/storage")),
     ("agent loop", ("ascent/run", "ascent/agent", "ascent/tools", "ascent/items", "ascent/")),
     ("model client", ("ascent/models", "httpx", "httpcore", "anyio", "openai", "aiohttp", "yarl")),
     ("dbos", ("dbos",)),
@@ -132,7 +132,7 @@ def count_driver_statements(count: Any) -> None:
     driver=True)``), which SQLAlchemy's events do not see: each statement, and the
     BEGIN psycopg sends before a transaction's first, is a round trip, as is the
     COMMIT (a statement alone, in autocommit, has neither)."""
-    from ascent._private.driver_sql import DriverConnection
+    from ascent.storage._driver import DriverConnection
 
     run, commit = DriverConnection._run, DriverConnection.commit
 

@@ -150,7 +150,7 @@ def write_runs(service: Service, count: int, *, trace_id: str | None = None) -> 
     # RunStore.insert_run's statement and row, many rows to one transaction (one
     # transaction per run would take minutes on SQLite)
     with store.engine.begin() as conn:
-        conn.execute(store._sql.insert_run, [store._row(record) for record in rows])
+        conn.execute(store.sql.insert_run, [store._row(record) for record in rows])
     return ids
 
 

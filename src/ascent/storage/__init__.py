@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .errors import UserError
+from ..errors import UserError
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -220,7 +220,7 @@ def write_transaction(
     (see :func:`pipeline`): only for writes that read nothing back. ``driver``
     runs the statements on psycopg's own connection, compiled once, skipping
     SQLAlchemy's execution layer (several times the cost of a small write; see
-    ``_private/driver_sql.py`` for what such statements may use). On SQLite it
+    ``storage/_driver.py`` for what such statements may use). On SQLite it
     changes nothing.
     """
     if driver and engine.dialect.driver == "psycopg":
@@ -250,7 +250,7 @@ def write_transaction(
 
 @contextmanager
 def _driver_transaction(engine: Engine, *, pipelined: bool) -> Iterator[Any]:
-    from ._private.driver_sql import DriverConnection
+    from ._driver import DriverConnection
 
     conn = DriverConnection(engine, engine.raw_connection())
     conn.info[_DRIVER] = conn

@@ -232,11 +232,11 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 
 
 @contextlib.contextmanager
-def publisher_process(broker_url: str, n: int) -> Iterator[tuple[Callable[[], None], int]]:
-    """A publisher of ``n`` events, connected; call what it yields to start publishing
-    (yielded with its pid)."""
+def _script_process(script: str, *arguments: str, what: str) -> Iterator[subprocess.Popen[str]]:
+    """``script`` in a process of its own, once it says "ready"; when the block ends,
+    its input closes (its signal to stop) and it must exit cleanly."""
     process = subprocess.Popen(
-        [sys.executable, "-c", _PUBLISHER, broker_url, str(n)],
+        [sys.executable, "-c", script, *arguments],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -244,7 +244,20 @@ def publisher_process(broker_url: str, n: int) -> Iterator[tuple[Callable[[], No
     assert process.stdin is not None and process.stdout is not None
     try:
         if process.stdout.readline().strip() != "ready":
-            raise RuntimeError("the publisher did not start")
+            raise RuntimeError(f"the {what} did not start")
+        yield process
+    finally:
+        process.stdin.close()
+        if process.wait(timeout=60) != 0:
+            raise RuntimeError(f"the {what} failed ({process.returncode})")
+        process.stdout.close()
+
+
+@contextlib.contextmanager
+def publisher_process(broker_url: str, n: int) -> Iterator[tuple[Callable[[], None], int]]:
+    """A publisher of ``n`` events, connected; call what it yields to start publishing
+    (yielded with its pid)."""
+    with _script_process(_PUBLISHER, broker_url, str(n), what="publisher") as process:
 
         def go() -> None:
             assert process.stdin is not None
@@ -252,11 +265,6 @@ def publisher_process(broker_url: str, n: int) -> Iterator[tuple[Callable[[], No
             process.stdin.flush()
 
         yield go, process.pid
-    finally:
-        process.stdin.close()
-        if process.wait(timeout=60) != 0:
-            raise RuntimeError(f"the publisher failed ({process.returncode})")
-        process.stdout.close()
 
 
 # A relay replica: the outbox relay alone, in a process of its own. Says "ready"
@@ -282,22 +290,8 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 @contextlib.contextmanager
 def relay_process(database_url: str, broker_url: str) -> Iterator[int]:
     """A relay replica of ``database_url``'s outbox, started; yields its pid."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", _RELAY, database_url, broker_url],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdin is not None and process.stdout is not None
-    try:
-        if process.stdout.readline().strip() != "ready":
-            raise RuntimeError("the relay did not start")
+    with _script_process(_RELAY, database_url, broker_url, what="relay") as process:
         yield process.pid
-    finally:
-        process.stdin.close()
-        if process.wait(timeout=60) != 0:
-            raise RuntimeError(f"the relay failed ({process.returncode})")
-        process.stdout.close()
 
 
 def relay_lags(database_url: str) -> list[float]:

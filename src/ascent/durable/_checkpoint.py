@@ -20,7 +20,6 @@ tool calls it asked for), so a crash repeats at most the turn in flight.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -232,7 +231,7 @@ class CheckpointInterpreter(Interpreter):
         unwritten = await log.take()
         written = [*unwritten, *((kind, data, None) for kind, data in events or ())]
         after = log.last_seq
-        record = await asyncio.to_thread(
+        record = await run.store.call(
             run.store.update_run,
             run.run_id,
             events=written,
@@ -272,7 +271,7 @@ async def wait_for_decisions(
     wanted = {r.call_id for r in requests}
     pause = news.poll_interval
     while True:
-        message = await asyncio.to_thread(_decided, store, run_id)
+        message = await store.call(_decided, store, run_id)
         decisions = {
             call_id: ApprovalDecision.model_validate(value)
             for call_id, value in (message or {}).items()

@@ -210,7 +210,7 @@ class EventLog:
             if not self._buffer:
                 return
             batch, self._buffer = self._buffer, []
-            self._last_seq = await asyncio.to_thread(
+            self._last_seq = await self.store.call(
                 self.store.append_events, self.run_id, batch, after=self._last_seq
             )
         self._notify(self.run_id)
@@ -293,7 +293,7 @@ class LogWriter:
                 batch, log._buffer = log._buffer, []
                 batches.append((log.run_id, batch, log._last_seq))
             try:
-                ends = await asyncio.to_thread(self.store.append_batches, batches)
+                ends = await self.store.call(self.store.append_batches, batches)
             except Exception as exc:  # each log's events are lost as a failed flush loses them
                 ends = [exc] * len(held)
             for log, end in zip(held, ends, strict=True):

@@ -52,7 +52,7 @@ class RunNews:
 
     async def get_run(self, run_id: str, *, tenant: str | None) -> RunRecord:
         """The run's record; :class:`RunNotFound` if there is none for ``tenant``."""
-        record = await asyncio.to_thread(self.store.get_run, run_id)
+        record = await self.store.call(self.store.get_run, run_id)
         if record is None or record.tenant != tenant:
             raise RunNotFound(run_id)
         return record
@@ -248,7 +248,7 @@ class RunNews:
         future = self._reads.get(key)
         if future is None:
             future = loop.create_task(
-                asyncio.to_thread(self.store.read_run_and_events, run_id, after=after)
+                self.store.call(self.store.read_run_and_events, run_id, after=after)
             )
             self._reads[key] = future
             future.add_done_callback(lambda done: self._read_done(key, done))

@@ -234,19 +234,19 @@ class RunWorkflows:
         logged: dict[int, int] = {}
         checkpoint: Checkpoint | None = None
         if not fresh:  # dequeued, scheduled or recovered: no longer waiting for a replica
-            record = await asyncio.to_thread(
+            record = await store.call(
                 store.update_run, run_id, status="running", only_status="queued"
             )
             if durability != "steps":
                 # nothing of it is recorded but its checkpoints and its end
-                if record is None and await asyncio.to_thread(_over, store, run_id):
+                if record is None and await store.call(_over, store, run_id):
                     if leased:
-                        await asyncio.to_thread(release_lease, store, run_id)
+                        await store.call(release_lease, store, run_id)
                     return
-                checkpoint = await asyncio.to_thread(read_checkpoint, store, run_id)
+                checkpoint = await store.call(read_checkpoint, store, run_id)
             # a recovered run: was its log written to in the step it resumes at, and
             # how much of its finished steps' events did the log get?
-            retried, logged = await asyncio.to_thread(store.logged_steps, run_id, uncounted=DELTAS)
+            retried, logged = await store.call(store.logged_steps, run_id, uncounted=DELTAS)
         events = EventLog(
             store,
             run_id,
@@ -336,10 +336,10 @@ class RunWorkflows:
             await _quietly(events.flush())
             error = f"{type(exc).__name__}: {exc}"
             usage_data = (usage or RunUsage()).model_dump(mode="json")
-            await asyncio.to_thread(self.fail, run_id, error, usage_data, leased=leased)
+            await store.call(self.fail, run_id, error, usage_data, leased=leased)
             return
         unwritten = await events.take()
-        await asyncio.to_thread(
+        await store.call(
             self._finish,
             run_id,
             to_jsonable_python(result.final_output, fallback=str),

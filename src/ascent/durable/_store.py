@@ -21,13 +21,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic_core import from_json, to_json
 from sqlalchemy.exc import IntegrityError
 
 from ..items import RunUsage, Usage
-from ..storage import insert_rows, pipeline, write_transaction
+from ..storage import LoopEngine, insert_rows, pipeline, write_transaction
 from ._replica_rows import ReplicaRows
 from ._schema import (
     ACTIVE_STATUSES,
@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 
+T = TypeVar("T")
 _USAGE_BATCH = 500
 _USAGE_COUNTERS = tuple(name for name in Usage.model_fields)
 _ATTEMPTS = tuple(range(10))
@@ -103,10 +104,23 @@ class RunStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.tables = schema()
-        self.engine: Engine = schema.engine(url)
-        self.sql = Statements(self.tables, returning=self.engine.dialect.update_returning)
+        engine = schema.engine(url)
+        self.on_loop = LoopEngine(engine)
+        """Where :meth:`call` runs the store's code: see ``storage.LoopEngine``."""
+        self.sql = Statements(self.tables, returning=engine.dialect.update_returning)
         """The hot statements, built once (their writers elsewhere use them too)."""
-        self.replicas = ReplicaRows(self.engine, self.tables)
+        self.replicas = ReplicaRows(engine, self.tables)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine of this store's code: the loop's connections inside :meth:`call`."""
+        return self.on_loop.current()
+
+    async def call(self, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``func(*args, **kwargs)`` (this store's methods, or code that uses them)
+        from the event loop: on PostgreSQL on the loop's own connections, without a
+        worker thread; elsewhere in a worker thread."""
+        return await self.on_loop.call(func, *args, **kwargs)
 
     # --------------------------------------------------------------------- runs
 

@@ -289,6 +289,8 @@ class DurableEngine:
             parts.queue_writer.close()
         if self._owns_dbos and parts is not None:
             await self._shut_down(parts.workflows)
+        if self._store is not None:  # its connections of this loop (the rest stay pooled)
+            await self._store.on_loop.aclose()
 
     async def _shut_down(self, workflows: RunWorkflows) -> None:
         await workflows.stop()
@@ -372,13 +374,13 @@ class DurableEngine:
         started = _first_events(record)
         store = parts.store
         also = None if lease is None else lease_writer(store, run_id, self.executor_id, lease)
-        if not await asyncio.to_thread(store.insert_run, record, events=started, also=also):
-            existing = await asyncio.to_thread(store.get_run, run_id)
+        if not await store.call(store.insert_run, record, events=started, also=also):
+            existing = await store.call(store.get_run, run_id)
             if existing is None or existing.tenant != tenant or existing.agent != agent:
                 raise RunConflict(f"the run id {run_id!r} is taken by another run")
             if (
                 existing.done
-                or await asyncio.to_thread(has_lease, store, run_id)
+                or await store.call(has_lease, store, run_id)
                 or await DBOS.get_workflow_status_async(run_id) is not None
             ):
                 return existing
@@ -386,7 +388,7 @@ class DurableEngine:
             # nothing else would start it: this request, the same start again, does.
             record = existing
             if lease is not None:
-                await asyncio.to_thread(write_lease, store, run_id, self.executor_id, lease)
+                await store.call(write_lease, store, run_id, self.executor_id, lease)
         if lease is not None:  # it executes here, in a task of this loop
             parts.workflows.starting_here(run_id, tenant)
             parts.workflows.launch(run_id, lease)
@@ -400,7 +402,7 @@ class DurableEngine:
                     await DBOS.start_workflow_async(workflow, *args)
         except Exception as exc:
             parts.workflows.did_not_start(run_id)
-            await asyncio.to_thread(
+            await store.call(
                 parts.workflows.fail,
                 run_id,
                 f"the run could not start: {exc}",
@@ -524,7 +526,7 @@ class DurableEngine:
             parts.workflows.interrupt(run_id)
             # a leased run is over: nobody resumes it (its replica, if another one, stops
             # at its next write, which finds the run cancelled)
-            await asyncio.to_thread(release_lease, parts.store, run_id)
+            await parts.store.call(release_lease, parts.store, run_id)
         return record
 
     # ----------------------------------------------------------------- schedules

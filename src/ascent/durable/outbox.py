@@ -33,7 +33,7 @@ from ._schema import schema
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import URL, Connection, Engine
 
     from .records import RunRecord
 
@@ -202,13 +202,14 @@ def _review(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# what to call when a transaction that wrote outbox rows commits, per database engine
-_listeners: dict[Engine, list[Callable[[], None]]] = {}
+# what to call when a transaction that wrote outbox rows commits, per database (its
+# URL: a write may come through another engine on it, the event loop's own)
+_listeners: dict[URL, list[Callable[[], None]]] = {}
 
 
-def _notify(engine: Engine) -> Callable[[], None]:
+def _notify(database: URL) -> Callable[[], None]:
     def notify() -> None:
-        for listener in list(_listeners.get(engine, ())):
+        for listener in list(_listeners.get(database, ())):
             listener()
 
     return notify
@@ -221,8 +222,8 @@ def write_outbox(conn: Connection, table: Table, rows: Sequence[dict[str, Any]])
     if rows:
         # no sequence value read back (the write may be pipelined, see pipeline)
         insert_rows(conn, table, rows)
-        if _listeners.get(conn.engine):
-            after_commit(conn, _notify(conn.engine))
+        if _listeners.get(conn.engine.url):
+            after_commit(conn, _notify(conn.engine.url))
 
 
 class Outbox:
@@ -236,14 +237,15 @@ class Outbox:
     def on_write(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener`` (in the writing thread) each time a transaction of this
         process commits outbox rows on this database; returns what stops it."""
-        _listeners.setdefault(self.engine, []).append(listener)
+        database = self.engine.url
+        _listeners.setdefault(database, []).append(listener)
 
         def stop() -> None:
-            found = _listeners.get(self.engine, [])
+            found = _listeners.get(database, [])
             if listener in found:
                 found.remove(listener)
             if not found:
-                _listeners.pop(self.engine, None)
+                _listeners.pop(database, None)
 
         return stop
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..errors import UserError
+from ._loop import LoopEngine
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -28,6 +29,7 @@ __all__ = [
     "DATABASE_URL_ENV",
     "IDLE_PING_SECONDS",
     "LazyTables",
+    "LoopEngine",
     "after_commit",
     "configure_sqlite",
     "database_url",

@@ -134,7 +134,8 @@ class DriverConnection:
         self.dialect = engine.dialect
         self.info: dict[str, Any] = {}
         self.pooled = pooled
-        driver: Any = pooled.driver_connection
+        # psycopg's connection, or SQLAlchemy's synchronous face of its async one
+        driver: Any = pooled.dbapi_connection
         self._driver: DBAPIConnection = driver
         self._deferring = False
         self._deferred: list[_Write] = []

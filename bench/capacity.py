@@ -29,9 +29,8 @@ import asyncio
 import math
 import os
 import uuid
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from _common import median, mock_server, table, verdict
 
@@ -253,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def check(args: argparse.Namespace) -> bool:
     """Pinned to two cores: predicted runs/s of one replica core against measured."""
-    from service import Meter, load, replica
+    from service import Meter, load, pin_process, replica
 
     from ascent.testing.postgres import PostgresServer
 
@@ -274,7 +273,7 @@ def check(args: argparse.Namespace) -> bool:
             )
             pids: dict[str, int] = {}
             base = stack.enter_context(replica(url, model_url, "replica", meter, pids=pids))
-            _pin_process(pids["replica"], replica_core)
+            pin_process(pids["replica"], replica_core)
 
             def point(clients: int) -> tuple[float, float, float]:
                 per_client = max(1, -(-args.runs // clients))
@@ -308,13 +307,6 @@ def check(args: argparse.Namespace) -> bool:
         f"{verdict(error <= TOLERANCE)})"
     )
     return error <= TOLERANCE or args.quick
-
-
-def _pin_process(pid: int, core: int) -> None:
-    """Pin every thread of ``pid`` (threads made later inherit it) to ``core``."""
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with suppress(ProcessLookupError):
-            os.sched_setaffinity(int(task.name), {core})
 
 
 if __name__ == "__main__":

@@ -17,6 +17,13 @@ durable overhead per step is in ``bench/durable.py``.
     uv run python bench/service.py [--clients 1,50,500] [--runs 40]
         [--durability steps,run] [--replicas 1,2] [--rounds 1]
 
+``--pin`` (Linux, one replica, two cores or more) gives the replica a core of its
+own and puts everything else (this process, PostgreSQL, the mock model) on the
+others, as a replica has its own core in a deployment; without it they all take
+turns on the same cores. Either way the table says how long the replica's
+event loop was ready to run but waited for a core (the machine's share of its
+latency, from ``/proc/<pid>/schedstat``).
+
 ``--durability`` names the durabilities to serve (each request's ``durability``
 field; the same replicas serve all of them): with more than one, or more than one
 ``--rounds``, the modes take turns at each point, and the CPU per run of each is
@@ -40,8 +47,8 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -81,6 +88,24 @@ class Meter:
             ticks = _cpu_ticks(main, children=True) + sum(map(_cpu_ticks, _children(main)))
             used["postgresql"] = ticks / tick
         return used
+
+    def waited(self) -> dict[str, float]:
+        """Seconds each replica's main thread (its event loop) was ready to run but
+        waited for a core, so far (Linux's ``schedstat``; elsewhere, none)."""
+        found = {}
+        for party, pids in self.parties.items():
+            if party.startswith("bench-"):
+                path = Path(f"/proc/{pids[0]}/schedstat")
+                with suppress(OSError):
+                    found[party] = int(path.read_text().split()[1]) / 1e9
+        return found
+
+
+def pin_process(pid: int, core: int) -> None:
+    """Pin every thread of ``pid`` (threads made later inherit it) to ``core``."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with suppress(ProcessLookupError):
+            os.sched_setaffinity(int(task.name), {core})
 
 
 def _stat(pid: int) -> list[str]:
@@ -181,6 +206,7 @@ class Figures:
     seconds: float
     latencies: list[float]
     cpu: dict[str, float]  # CPU seconds per party during the point
+    waited: dict[str, float] = field(default_factory=dict)  # replica loop's wait for a core
 
     @property
     def per_second(self) -> float:
@@ -223,13 +249,14 @@ async def load(
 
         await client()  # warm up (connections, the first run of each replica)
         latencies.clear()
-        before = meter.read()
+        before, waited_before = meter.read(), meter.waited()
         started = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(clients)))
         seconds = time.perf_counter() - started
-        after = meter.read()
+        after, waited_after = meter.read(), meter.waited()
     cpu = {party: after[party] - before.get(party, 0.0) for party in after}
-    return Figures(len(bases), clients, durability, len(latencies), seconds, latencies, cpu)
+    waited = {party: waited_after[party] - waited_before.get(party, 0.0) for party in waited_after}
+    return Figures(len(bases), clients, durability, len(latencies), seconds, latencies, cpu, waited)
 
 
 async def in_process_cpu(model_url: str, runs: int) -> float:
@@ -265,6 +292,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--durability", default="steps", help="durabilities, comma-separated")
     parser.add_argument("--replicas", default="1,2", help="replica counts, comma-separated")
     parser.add_argument("--rounds", type=int, default=1, help="turns of each durability")
+    parser.add_argument("--pin", action="store_true", help="one replica on a core of its own")
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.clients.split(",")]
     modes = args.durability.split(",")
@@ -276,17 +304,26 @@ def main(argv: list[str] | None = None) -> None:
 
     results: list[Figures] = []
     meter = Meter()
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if args.pin and (len(cores) < 2 or max(replica_counts) > 1):
+        parser.error("--pin needs Linux, two cores or more, and one replica")
     with ExitStack() as stack:
+        if args.pin:  # what starts from here inherits the other cores
+            os.sched_setaffinity(0, cores[:-1])
+            stack.callback(os.sched_setaffinity, 0, cores)
         postgres = stack.enter_context(PostgresServer())
         meter.postmaster = postgres.data_dir / "postmaster.pid"
         database_url = postgres.create_database(f"bench_{uuid.uuid4().hex[:8]}")
         model_url = stack.enter_context(
             mock_server(latency=MODEL_LATENCY, started=lambda pid: meter.add("mock model", pid))
         )
+        pids: dict[str, int] = {}
         bases = [
-            stack.enter_context(replica(database_url, model_url, f"bench-{n}", meter))
+            stack.enter_context(replica(database_url, model_url, f"bench-{n}", meter, pids=pids))
             for n in range(1, max(replica_counts) + 1)
         ]
+        if args.pin:
+            pin_process(pids["bench-1"], cores[-1])
         compare = len(modes) > 1 or args.rounds > 1
         for replicas in replica_counts:
             for clients in counts:
@@ -320,9 +357,10 @@ def main(argv: list[str] | None = None) -> None:
                 ms(percentile(f.latencies, 99)),
             ]
         )
+    pinned = f", the replica pinned to core {cores[-1]}" if args.pin else ""
     print(
         f"service throughput: ascent serve on PostgreSQL, mock model at "
-        f"{MODEL_LATENCY * 1000:.0f} ms per call (2 calls per run)"
+        f"{MODEL_LATENCY * 1000:.0f} ms per call (2 calls per run){pinned}"
     )
     print(table(rows))
     top = max(counts)
@@ -353,6 +391,8 @@ def merge_rounds(results: Sequence[Figures]) -> list[Figures]:
         m.latencies += f.latencies
         for party, used in f.cpu.items():
             m.cpu[party] = m.cpu.get(party, 0.0) + used
+        for party, waited in f.waited.items():
+            m.waited[party] = m.waited.get(party, 0.0) + waited
     return list(merged.values())
 
 
@@ -378,8 +418,9 @@ def report_cpu(results: Sequence[Figures]) -> None:
     """CPU per run of each party, and the cores they kept busy (out of os.cpu_count())."""
     parties = ["replicas", "postgresql", "mock model", "clients"]
     header = ["replicas", "clients", "durability", *[f"{p} ms/run" for p in parties]]
-    rows = [[*header, "cores busy"]]
+    rows = [[*header, "cores busy", "replica loop waited for a core"]]
     for f in results:
+        waited = sum(f.waited.values()) / f.replicas / f.seconds if f.waited else 0.0
         cpu = dict(f.cpu)
         cpu["replicas"] = sum(v for k, v in f.cpu.items() if k.startswith("bench-"))
         rows.append(
@@ -389,6 +430,7 @@ def report_cpu(results: Sequence[Figures]) -> None:
                 f.durability,
                 *[f"{cpu.get(p, 0.0) / f.runs * 1000:.1f}" for p in parties],
                 f"{sum(cpu.get(p, 0.0) for p in parties) / f.seconds:.2f} of {os.cpu_count()}",
+                f"{waited:.0%} of the time",
             ]
         )
     print("CPU time per run, by party, while each point ran:")

@@ -141,14 +141,14 @@ class RunWorkflows:
 
     async def resume_owned(self, executor_id: str) -> int:
         """Resume the leased runs ``executor_id`` (this replica) owns and does not run."""
-        owned = await asyncio.to_thread(owned_leases, self.store, executor_id)
+        owned = await self.store.call(owned_leases, self.store, executor_id)
         for run_id, lease in owned:
             self.launch(run_id, lease)
         return len(owned)
 
     async def adopt(self, dead: str, executor_id: str) -> int:
         """Take the leased runs of the replica ``dead`` (claimed by this one) and resume them."""
-        await asyncio.to_thread(adopt_leases, self.store, dead, executor_id)
+        await self.store.call(adopt_leases, self.store, dead, executor_id)
         return await self.resume_owned(executor_id)
 
     def drop_leased(self) -> None:

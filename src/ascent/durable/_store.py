@@ -105,7 +105,7 @@ class RunStore:
         self.url = url
         self.tables = schema()
         engine = schema.engine(url)
-        self.on_loop = LoopEngine(engine)
+        self.on_loop = LoopEngine.of(engine)
         """Where :meth:`call` runs the store's code: see ``storage.LoopEngine``."""
         self.sql = Statements(self.tables, returning=engine.dialect.update_returning)
         """The hot statements, built once (their writers elsewhere use them too)."""

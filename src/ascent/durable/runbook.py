@@ -100,24 +100,24 @@ class RunBook:
 
     async def find(self, run_id: str) -> RunRecord | None:
         """The run's record whatever its tenant (None if there is none): for writers."""
-        return await asyncio.to_thread(self.store.get_run, run_id)
+        return await self.store.call(self.store.get_run, run_id)
 
     async def list_runs(
         self, *, tenant: str | None = None, schedule: str | None = None, limit: int = 50
     ) -> list[RunRecord]:
         """The latest runs of ``tenant`` (of one schedule, if given), newest first."""
-        return await asyncio.to_thread(
+        return await self.store.call(
             self.store.list_runs, tenant=tenant, schedule=schedule, limit=limit
         )
 
     async def page_runs(self, *, tenant: str | None = None, **filters: Any) -> RunPage:
         """A page of ``tenant``'s runs, newest first, and the ``before`` of the next page
         (None after the last); ``filters`` as for :meth:`RunStore.page_runs`."""
-        return await asyncio.to_thread(functools.partial(self.store.page_runs, **filters), tenant)
+        return await self.store.call(functools.partial(self.store.page_runs, **filters), tenant)
 
     async def usage(self, *, tenant: str | None = None, since: float | None = None) -> UsageSum:
         """The summed usage of ``tenant``'s runs created since ``since``, and their count."""
-        return await asyncio.to_thread(self.store.sum_usage, tenant, since)
+        return await self.store.call(self.store.sum_usage, tenant, since)
 
     async def wait_run(
         self, run_id: str, *, tenant: str | None = None, timeout: float | None = None
@@ -136,7 +136,7 @@ class RunBook:
 
     async def create(self, record: RunRecord, *, events: Sequence[LogEntry] = ()) -> bool:
         """Add ``record`` and its first ``events`` unless its id is taken; True if added."""
-        added = await asyncio.to_thread(self.store.insert_run, record, events=events)
+        added = await self.store.call(self.store.insert_run, record, events=events)
         return bool(added)
 
     async def update(
@@ -150,7 +150,7 @@ class RunBook:
         """Set ``values`` on an active run (with ``only_status``: one in that status) and
         append ``events`` in one transaction; None when the run is over (or not in
         that status), so a late writer never overwrites a cancellation."""
-        record = await asyncio.to_thread(
+        record = await self.store.call(
             functools.partial(
                 self.store.update_run, run_id, events=events, only_status=only_status, **values
             )
@@ -161,7 +161,7 @@ class RunBook:
 
     async def append(self, run_id: str, events: Sequence[LogEntry]) -> None:
         """Append ``events`` to the run's log, after whatever it holds."""
-        await asyncio.to_thread(self.store.append_events, run_id, events)
+        await self.store.call(self.store.append_events, run_id, events)
         if self._news is not None:
             self._news.notify(run_id)
 
@@ -256,12 +256,12 @@ async def wait_for_session_turn(
     pause = news.poll_interval
     queued = False
     while True:
-        blocking = await asyncio.to_thread(store.run_before_on_session, run_id, session_id)
+        blocking = await store.call(store.run_before_on_session, run_id, session_id)
         if blocking is None:
             break
         if not queued:
             queued = True
-            record = await asyncio.to_thread(
+            record = await store.call(
                 store.update_run, run_id, status="queued", only_status="running"
             )
             news.notify(run_id, status=True, record=record)
@@ -273,9 +273,7 @@ async def wait_for_session_turn(
         if not await news.wait_for_news(blocking, pause):
             pause = min(pause * 2, 1.0)
     if queued or timeout is not None:  # queued here, or maybe by an earlier wait that timed out
-        record = await asyncio.to_thread(
-            store.update_run, run_id, status="running", only_status="queued"
-        )
+        record = await store.call(store.update_run, run_id, status="running", only_status="queued")
         if record is not None:
             news.notify(run_id, status=True, record=record)
     return True

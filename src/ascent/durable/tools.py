@@ -101,7 +101,7 @@ async def durable_sleep(seconds: float, *, key: str | None = None) -> None:
         await asyncio.sleep(seconds)
         return
     store = active_store()
-    wake_at = await asyncio.to_thread(store.timer, f"{base}:{key or ''}", seconds)
+    wake_at = await store.call(store.timer, f"{base}:{key or ''}", seconds)
     await asyncio.sleep(max(0.0, wake_at - time.time()))
 
 
@@ -141,7 +141,7 @@ async def outbox_event(
     (what names the part of the run that emits it, the same when it runs again),
     ``type`` and ``key``; returns the event's id."""
     outbox = Outbox(store.url)
-    record = await asyncio.to_thread(store.get_run, run_id)
+    record = await store.call(store.get_run, run_id)
     body = {
         "run_id": run_id,
         "tenant": None if record is None else record.tenant,

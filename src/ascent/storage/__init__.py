@@ -341,7 +341,8 @@ def pipeline(conn: Connection) -> None:
 
 
 def _pipelines(conn: Connection) -> bool:
-    if conn.dialect.driver != "psycopg":
+    # psycopg's async connections (a LoopEngine's) have an async pipeline: not here
+    if conn.dialect.driver != "psycopg" or conn.dialect.is_async:
         return False
     global _PIPELINE_SUPPORTED
     if _PIPELINE_SUPPORTED is None:

@@ -13,6 +13,8 @@ loop: no thread, and the loop serves other runs while a statement is out.
 from __future__ import annotations
 
 import asyncio
+import threading
+import weakref
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,6 +29,8 @@ T = TypeVar("T")
 
 # The LoopEngine whose call is running in this context (inside its greenlet).
 _inside: ContextVar[LoopEngine | None] = ContextVar("ascent_loop_engine", default=None)
+_shared: weakref.WeakKeyDictionary[Engine, LoopEngine] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
 
 
 class LoopEngine:
@@ -38,13 +42,32 @@ class LoopEngine:
     statements, types and errors are the same). Elsewhere (SQLite, another driver,
     a loop other than the first one used) ``func`` runs in a worker thread, as
     ``asyncio.to_thread`` would run it. :meth:`aclose` closes the loop's pool.
+
+    :meth:`of` gives the one shared by every store on an engine (one pool per loop).
     """
 
     def __init__(self, engine: Engine, *, pool_size: int = 10) -> None:
-        self.engine = engine
+        self._engine = weakref.ref(engine)  # the shared one must not keep its engine alive
         self.pool_size = pool_size
         self._loop: asyncio.AbstractEventLoop | None = None
         self._async: AsyncEngine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        """The blocking engine (the one given)."""
+        engine = self._engine()
+        if engine is None:
+            raise RuntimeError("the engine of this LoopEngine was garbage-collected")
+        return engine
+
+    @classmethod
+    def of(cls, engine: Engine) -> LoopEngine:
+        """The LoopEngine of ``engine``, shared by all its users, made on first use."""
+        with _lock:
+            found = _shared.get(engine)
+            if found is None:
+                found = _shared[engine] = cls(engine)
+            return found
 
     def current(self) -> Engine:
         """The engine to use here: the loop's inside :meth:`call`, else the blocking one."""

@@ -510,3 +510,37 @@ async def test_what_follows_an_answer_is_not_waited_for_long(monkeypatch: pytest
     await _openai_common._drain(endless())
     await _openai_common._drain(broken())
     assert time.monotonic() - started < 5
+
+
+async def test_server_sent_events_are_read_whatever_the_chunks_and_line_ends():
+    """The events' data comes out the same however the body is cut into chunks,
+    with LF, CRLF or CR line ends, comments, names and multi-line data."""
+    from ascent.models import _openai_common
+
+    body = (
+        ": a comment\n"
+        "event: delta\n"
+        'data: {"a": "é"}\n'
+        "\n"
+        "data: first\n"
+        "data:second\n"
+        "id: 7\n"
+        "\n"
+        "\n"
+        "data: [DONE]"  # the last line has no end
+    ).encode()
+    expected = ['{"a": "é"}', "first\nsecond", "[DONE]"]
+
+    async def read(chunks: list[bytes]) -> list[str]:
+        async def source():
+            for chunk in chunks:
+                yield chunk
+
+        return [data async for data in _openai_common.sse_data(source())]
+
+    for ending in (b"\n", b"\r\n", b"\r"):
+        text = body.replace(b"\n", ending)
+        assert await read([text]) == expected
+        for cut in range(1, len(text)):  # every place a chunk may end, é split included
+            assert await read([text[:cut], text[cut:]]) == expected, (ending, cut)
+        assert await read([bytes([byte]) for byte in text]) == expected

@@ -4,7 +4,7 @@ DBOS keeps the workflow checkpoints in its own tables (schema ``dbos`` on
 PostgreSQL, beside these in the same SQLite file); these hold what clients ask
 for: a run's status and output, its event log for streaming, and each replica's
 heartbeat for takeover. All functions here are synchronous (SQLAlchemy Core);
-the engine calls them in a worker thread. Times are epoch seconds.
+async code calls them through :meth:`RunStore.call`. Times are epoch seconds.
 
 ::
 

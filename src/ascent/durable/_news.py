@@ -143,8 +143,9 @@ class RunNews:
                 return news  # this process wrote it just now: no need to read it back
             expired = deadline is not None and time.monotonic() >= deadline
             if waiter is None and pause < _LOCAL_MAX_POLL_INTERVAL and not expired:
-                # No news of a run still running here is no news: DBOS interrupts it if
-                # another process cancels it, and its end wakes us. Read only now and then.
+                # No news of a run still running here is no news: the engine interrupts
+                # it if another process cancels it, and its end wakes us. Read only now
+                # and then.
                 local = self._local_news(run_id, tenant)
                 if isinstance(local, RunRecord):
                     return local

@@ -70,7 +70,7 @@ def _laid_out(compiled: Compiled, values: Mapping[str, Any]) -> Any:
     """The statement's parameters as its driver takes them: by name (psycopg), or in
     the order of its placeholders (SQLite's ``?``)."""
     parameters: Any = compiled.construct_params(values)
-    order: Any = compiled.positiontup
+    order: Any = getattr(compiled, "positiontup", None)  # SQLCompiler's, with ? placeholders
     return parameters if order is None else tuple([parameters[name] for name in order])
 
 

@@ -16,6 +16,14 @@ each step returning its recorded result at once; beside it the older floor, thre
 empty steps (DBOS's work on a real result is more than on ``None``). On SQLite,
 and on PostgreSQL when its binaries are installed (started on loopback).
 
+A floor that is a sum leaves out how the parts slow each other: the same model
+and tool calls cost more CPU between DBOS's checkpoints than one after another
+in process, Ascent or not. So ``bench/wire.py``'s hand-written loop over the
+``openai`` client runs here too, in process and made durable by hand (a bare
+DBOS workflow, each model call and the tool call a step): what making a run
+durable costs with Ascent, less what it costs that loop with DBOS alone, is
+Ascent's own share, per step.
+
     uv run python bench/durable.py [-n 200] [--durability steps,run] [--no-temporal]
 
 Each durability named is a side of its own (``steps``: a recorded step per
@@ -57,6 +65,7 @@ from _common import (
 )
 from _common import verdict as _verdict
 from dbos import DBOS
+from wire import CHAT_TOOLS, call_tool
 
 from ascent import Agent, RunConfig, Runner, function_tool
 from ascent.durable import DurableEngine
@@ -104,6 +113,58 @@ async def recorded_run(run_id: str) -> tuple[Any, ...]:
     [status] = await DBOS.list_workflows_async(workflow_ids=[run_id], load_output=False)
     inputs: Any = status.input
     return tuple(inputs["args"])
+
+
+Step = Callable[..., Awaitable[Any]]  # (step name, async function, *arguments)
+
+
+async def _in_process(_name: str, func: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    return await func(*args)
+
+
+async def _dbos_step(name: str, func: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    return await DBOS.run_step_async({"name": name}, func, *args)
+
+
+async def hand_written(client: openai.AsyncOpenAI, step: Step) -> str:
+    """``bench/wire.py``'s hand-written loop over the ``openai`` client, each model
+    call and each turn of tool calls through ``step`` (JSON in and out)."""
+
+    async def call_model(messages: list[Any]) -> dict[str, Any]:
+        completion = await client.chat.completions.create(
+            model="mock", messages=messages, tools=CHAT_TOOLS
+        )
+        return completion.choices[0].message.model_dump(mode="json", exclude_none=True)
+
+    async def run_tools(calls: list[Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "role": "tool",
+                "tool_call_id": call["id"],
+                "content": await call_tool(call["function"]["arguments"]),
+            }
+            for call in calls
+        ]
+
+    messages: list[Any] = [
+        {"role": "system", "content": INSTRUCTIONS},
+        {"role": "user", "content": QUESTION},
+    ]
+    while True:
+        message = await step("call_model", call_model, messages)
+        if not message.get("tool_calls"):
+            return str(message.get("content") or "")
+        messages.append(message)
+        messages.extend(await step("run_tools", run_tools, message["tool_calls"]))
+
+
+_hand_client: list[openai.AsyncOpenAI] = []  # the client of hand_written_steps
+
+
+@DBOS.workflow(name="bench.durable.hand_written")
+async def hand_written_steps(question: str) -> str:
+    """The hand-written loop made durable by hand: a DBOS step per call."""
+    return await hand_written(_hand_client[0], _dbos_step)
 
 
 def agent_for(client: openai.AsyncOpenAI) -> Agent[None]:
@@ -187,6 +248,18 @@ async def measure(
                 assert (await engine.wait_run(record.id)).status == "completed"
                 sides["floor"] = recorded_floor(await recorded_run(record.id))
             sides["floor (empty)"] = empty_floor
+            if "steps" in modes:
+                _hand_client[:] = [client]
+
+                async def hand() -> str:
+                    return await hand_written(client, _in_process)
+
+                async def hand_durable() -> str:
+                    handle = await DBOS.start_workflow_async(hand_written_steps, QUESTION)
+                    return await handle.get_result()
+
+                sides["hand-written"] = hand
+                sides["hand-written, DBOS steps"] = hand_durable
             return await timed(sides, n, warmup)
 
 
@@ -309,6 +382,23 @@ def report(results: dict[str, Results], n: int) -> None:
                     f"steps overhead per step above DBOS's floor, {what} ({name}): "
                     f"wall {ms(above)}, CPU {ms(cpu_above)}"
                 )
+        if "durable (steps)" in sides and "hand-written, DBOS steps" in sides:
+            steps_cpu = sides["durable (steps)"][1]
+            hand_cpu, durable_hand_cpu = (
+                sides["hand-written"][1],
+                sides["hand-written, DBOS steps"][1],
+            )
+            ours = median(steps_cpu) - median(cpu)
+            theirs = median(durable_hand_cpu) - median(hand_cpu)
+            lines.append(
+                f"durable premium, CPU per run ({name}): Ascent steps - in process "
+                f"{ms(ours)}, hand-written in DBOS steps - in process {ms(theirs)}; "
+                f"Ascent's own per step: {ms((ours - theirs) / STEPS)}"
+            )
+            rows.append(_row(f"hand-written, in process, {name}", sides["hand-written"]))
+            rows.append(
+                _row(f"hand-written, DBOS steps, {name}", sides["hand-written, DBOS steps"])
+            )
         for floor, what in floors.items():
             if floor in sides:
                 floor_wall, floor_cpu = sides[floor]

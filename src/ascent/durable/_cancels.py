@@ -14,6 +14,7 @@ step, 0.13 ms of CPU a step (bench/README.md), for the same one query a second.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import threading
@@ -70,11 +71,12 @@ class CancelWatch:
             self._watched.pop(run_id, None)
 
     def stop(self) -> None:
-        """Stop the watch on the running event loop (the engine stops)."""
+        """Stop the watch on every event loop (the engine stops)."""
         with self._lock:
-            poller = self._pollers.pop(asyncio.get_running_loop(), None)
-        if poller is not None:
-            poller.cancel()
+            pollers, self._pollers = self._pollers, {}
+        for loop, poller in pollers.items():
+            with contextlib.suppress(RuntimeError):  # RuntimeError: that loop is closed
+                loop.call_soon_threadsafe(poller.cancel)
 
     async def _poll(self, loop: asyncio.AbstractEventLoop) -> None:
         try:

@@ -232,7 +232,9 @@ class RunNews:
         registered already): the woken waiter, or None."""
         entry = waiter if waiter is not None else self._register(run_id, status_only=status_only)
         try:
-            await asyncio.wait_for(entry.event.wait(), timeout)
+            # a timeout scope, not wait_for: no task of its own per wait
+            async with asyncio.timeout(timeout):
+                await entry.event.wait()
             return entry
         except TimeoutError:
             return None

@@ -253,30 +253,33 @@ class DriverConnection:
 
     def _run(self, sql: str, parameters: Any, *, many: bool = False) -> DriverResult:
         cursor = self._driver.cursor()
-        try:
-            with self._errors(sql, parameters):
-                if many:
-                    cursor.executemany(sql, parameters)
-                else:
-                    cursor.execute(sql, parameters)
-                description = cursor.description
-                if description is None:
-                    return DriverResult([], (), cursor.rowcount)
-                rows = list(cursor.fetchall())
+        try:  # not self._errors: a statement is too small for a context manager's cost
+            if many:
+                cursor.executemany(sql, parameters)
+            else:
+                cursor.execute(sql, parameters)
+            description = cursor.description
+            if description is None:
+                return DriverResult([], (), cursor.rowcount)
+            rows = list(cursor.fetchall())
             return DriverResult(rows, [column[0] for column in description], cursor.rowcount)
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise self._wrapped(sql, parameters, exc) from exc
         finally:
             cursor.close()
 
     @contextmanager
     def _errors(self, sql: str, parameters: Any) -> Iterator[None]:
         """The driver's errors as SQLAlchemy's (``IntegrityError``, ``OperationalError``...)."""
-        from sqlalchemy.exc import DBAPIError
-
-        base = self.dialect.loaded_dbapi.Error
         try:
             yield
-        except base as exc:
-            raise DBAPIError.instance(sql, parameters, exc, base) from exc
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise self._wrapped(sql, parameters, exc) from exc
+
+    def _wrapped(self, sql: str, parameters: Any, error: Exception) -> Exception:
+        from sqlalchemy.exc import DBAPIError
+
+        return DBAPIError.instance(sql, parameters, error, self.dialect.loaded_dbapi.Error)
 
     @property
     def broken(self) -> bool:

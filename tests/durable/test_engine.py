@@ -244,6 +244,43 @@ async def test_a_run_of_this_process_cancelled_elsewhere_ends_the_waits_here(
     assert (await asyncio.wait_for(waiting, 20)).status == "cancelled"
 
 
+async def test_a_tool_in_flight_stops_when_its_run_is_cancelled_elsewhere(
+    make_engine: MakeEngine,
+) -> None:
+    """A ``steps`` run cancelled by another process (nothing of it reaches this one
+    directly) is interrupted in its step, not only at its next one."""
+    entered = asyncio.Event()
+    outcome: list[str] = []
+
+    @function_tool
+    async def forever(order_id: str) -> str:
+        """Wait for ever."""
+        entered.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+        return "never"
+
+    model = ScriptedModel([ToolCall("forever", {"order_id": "A-1"}), "unused"])
+    engine: DurableEngine = await make_engine(agents=[support(forever)], model=model)
+    record = await engine.start_run("support", "Go")
+    await asyncio.wait_for(entered.wait(), 20)
+    task = engine._started_parts().workflows.task_of(record.id)
+    assert task is not None
+
+    # what cancel_run does in another replica
+    engine.store.update_run(record.id, status="cancelled", pending=[])
+    await DBOS.cancel_workflow_async(record.id)
+
+    await asyncio.wait({task}, timeout=10)
+    assert task.done()
+    assert outcome == ["cancelled"]
+    assert (await engine.get_run(record.id)).status == "cancelled"
+    assert model.remaining == 1  # the run went no further
+
+
 async def test_a_run_waiting_for_approval_stops_when_cancelled_elsewhere(
     make_engine: MakeEngine,
 ) -> None:

@@ -254,3 +254,78 @@ def _outbox_count(store: RunStore) -> int:
 
     with store.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(store.tables.outbox)).scalar_one())
+
+
+def _writes(store: RunStore) -> RunRecord | None:
+    """A run's writes, as the engine makes them: its start, a batch of its log, a
+    step's record update logged once, its end."""
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    record = RunRecord(
+        id="r", agent="a", tenant="t", status="running", created_at=now, updated_at=now
+    )
+    assert store.insert_run(record, events=[("run_started", {"agent": "a"}, None)])
+    assert not store.insert_run(record)  # taken: False, nothing written
+    assert store.append_events("r", [("text_delta", {"delta": "é"}, 1)], after=1) == 2
+    request = {"call_id": "c", "tool_name": "refund", "arguments": "{}", "agent": "a"}
+    events: list[Any] = [("approval_required", {"requests": [request]}, 2)]
+    for _ in range(2):  # the step again after a crash: logged once
+        store.update_run(
+            "r", events=events, once=True, status="awaiting_approval", pending=[request]
+        )
+    ended = store.update_run(
+        "r",
+        events=[("text_delta", '{"delta":"!"}', 3), ("run_completed", {"output": 5}, None)],
+        after=3,
+        status="completed",
+        output=5,
+        usage={"requests": 1},
+        pending=[],
+    )
+    assert store.update_run("r", status="failed") is None  # over: not written again
+    return ended
+
+
+def _contents(store: RunStore) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of the run tables, times and generated ids aside."""
+    from sqlalchemy import select
+
+    tables = store.tables
+    volatile = {"updated_at", "created_at", "time", "id", "seq"}
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    with store.engine.connect() as conn:
+        for table in (tables.runs, tables.events, tables.outbox):
+            columns = [c for c in table.c if c.name not in volatile or table is tables.events]
+            columns = [c for c in columns if c.name != "created_at"]
+            found[table.name] = [tuple(row) for row in conn.execute(select(*columns))]
+    return found
+
+
+def test_sqlites_own_connection_writes_what_sqlalchemys_does(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the run store writes on sqlite3's own connection
+    (``write_transaction(driver=True)``): the same records, logs and outbox rows as
+    through SQLAlchemy's execution layer."""
+    import ascent.storage as storage
+
+    direct = RunStore(f"sqlite:///{tmp_path / 'direct.db'}")
+    direct_end = _writes(direct)
+    monkeypatch.setattr(storage, "_DRIVERS", ("psycopg",))  # SQLAlchemy's connection
+    through = RunStore(f"sqlite:///{tmp_path / 'through.db'}")
+    through_end = _writes(through)
+
+    assert direct_end is not None and through_end is not None
+    assert direct_end.model_dump(exclude={"updated_at"}) == through_end.model_dump(
+        exclude={"updated_at"}
+    )
+    assert direct_end.output == 5 and direct_end.status == "completed"
+    contents = _contents(direct)
+    assert contents == _contents(through)
+    assert [row[2] for row in contents["ascent_run_events"]] == [
+        "run_started",
+        "text_delta",
+        "approval_required",
+        "text_delta",
+        "run_completed",
+    ]
+    assert [row[1] for row in contents["ascent_run_events"]] == [1, 2, 3, 4, 5]

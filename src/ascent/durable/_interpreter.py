@@ -221,6 +221,8 @@ class EventLog:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._scheduled and self._writer is not None:
+            self._writer.unschedule(self)  # nothing left for its round
         async with self._lock:
             batch, self._buffer = self._buffer, []
         return batch
@@ -267,6 +269,15 @@ class LogWriter:
         if self._timer is None:
             self._timer = loop.call_later(_FLUSH_DELAY, self._round)
         return True
+
+    def unschedule(self, log: EventLog) -> None:
+        """``log`` was taken whole (the run's end writes it): leave it out of the
+        next round, and make no round for nothing (a run shorter than a round)."""
+        log._scheduled = False
+        self._due.pop(log, None)
+        if not self._due and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _round(self) -> None:
         self._timer = None
@@ -337,10 +348,10 @@ class DurableInterpreter(Interpreter):
 
         events = self.durable.events
         ran = False
+        result: Any = None
 
         async def step() -> dict[str, Any]:
-            nonlocal ran
-            ran = True
+            nonlocal ran, result
             number = DBOS.step_id or 0
             events.begin_step(number, agent)
             try:
@@ -348,11 +359,14 @@ class DurableInterpreter(Interpreter):
                     result = await Interpreter.execute(self, command)
             finally:
                 recorded = await events.end_step()
+            ran = True
             return {"result": adapter.dump_python(result, mode="json"), "events": recorded}
 
-        data = await DBOS.run_step_async({"name": command.kind, "preemptible": True}, step)
-        if not ran:  # replayed from the record by a recovered run
-            events.replayed(data["events"])
+        # not DBOS's preemptible step: the engine watches for cancellations (_cancels.py)
+        data = await DBOS.run_step_async({"name": command.kind}, step)
+        if ran:  # the result as the command returned it, as in process
+            return result
+        events.replayed(data["events"])  # replayed from the record by a recovered run
         return adapter.validate_python(data["result"])
 
     async def await_approval(self, command: AwaitApproval) -> dict[str, ApprovalDecision] | None:

@@ -143,8 +143,9 @@ class RunNews:
                 return news  # this process wrote it just now: no need to read it back
             expired = deadline is not None and time.monotonic() >= deadline
             if waiter is None and pause < _LOCAL_MAX_POLL_INTERVAL and not expired:
-                # No news of a run still running here is no news: DBOS interrupts it if
-                # another process cancels it, and its end wakes us. Read only now and then.
+                # No news of a run still running here is no news: the engine interrupts
+                # it if another process cancels it, and its end wakes us. Read only now
+                # and then.
                 local = self._local_news(run_id, tenant)
                 if isinstance(local, RunRecord):
                     return local
@@ -231,7 +232,9 @@ class RunNews:
         registered already): the woken waiter, or None."""
         entry = waiter if waiter is not None else self._register(run_id, status_only=status_only)
         try:
-            await asyncio.wait_for(entry.event.wait(), timeout)
+            # a timeout scope, not wait_for: no task of its own per wait
+            async with asyncio.timeout(timeout):
+                await entry.event.wait()
             return entry
         except TimeoutError:
             return None

@@ -31,6 +31,7 @@ from ..run.config import RunConfig
 from ..run.registry import AgentRegistry
 from ..run.start import new_state, run_agent
 from ..run.state import RunState
+from ._cancels import CancelWatch
 from ._checkpoint import (
     Checkpoint,
     CheckpointInterpreter,
@@ -87,6 +88,7 @@ class RunWorkflows:
         self._fresh: set[str] = set()  # runs started here whose workflow has not begun
         self._leased: set[str] = set()  # runs executing here without a workflow (_leases.py)
         self.log_writer = LogWriter(store)  # the runs' event logs, written together
+        self.cancels = CancelWatch(self.interrupt)  # steps runs cancelled by other processes
 
     # ------------------------------------------------------- runs of this process
 
@@ -172,6 +174,7 @@ class RunWorkflows:
             task.cancel()
         if mine:
             await asyncio.gather(*mine.values(), return_exceptions=True)
+        self.cancels.stop()
         self.news.untrack_all()
 
     # ----------------------------------------------------------- the workflows
@@ -193,11 +196,14 @@ class RunWorkflows:
         assert task is not None
         with self._lock:
             self._tasks[run_id] = (asyncio.get_running_loop(), task)
+        if durability == "steps":  # the others find a cancellation at their next write
+            self.cancels.watch(run_id)
         try:
             await self._execute(
                 run_id, agent_name, items, session_id, durability, server_state or {}, leased
             )
         finally:
+            self.cancels.unwatch(run_id)
             with self._lock:
                 self._tasks.pop(run_id, None)
                 self._finishing.discard(run_id)

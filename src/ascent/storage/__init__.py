@@ -221,12 +221,12 @@ def write_transaction(
     both read before writing would deadlock, then fail on the lock upgrade.
     ``pipelined`` sends the whole transaction in one round trip on PostgreSQL
     (see :func:`pipeline`): only for writes that read nothing back. ``driver``
-    runs the statements on psycopg's own connection, compiled once, skipping
-    SQLAlchemy's execution layer (several times the cost of a small write; see
-    ``storage/_driver.py`` for what such statements may use). On SQLite it
-    changes nothing.
+    runs the statements on the driver's own connection (psycopg's, or
+    ``sqlite3``'s), compiled once, skipping SQLAlchemy's execution layer
+    (several times the cost of a small write; see ``storage/_driver.py`` for
+    what such statements may use).
     """
-    if driver and engine.dialect.driver == "psycopg":
+    if driver and engine.dialect.driver in _DRIVERS:
         with _driver_transaction(engine, pipelined=pipelined) as conn:
             yield conn
         return
@@ -260,6 +260,7 @@ def _driver_transaction(engine: Engine, *, pipelined: bool) -> Iterator[Any]:
     if pipelined:
         conn.defer()
     try:
+        conn.begin()
         yield conn
         callbacks = conn.info.pop(_AFTER_COMMIT, ())
         conn.commit()
@@ -322,14 +323,14 @@ _INSERTS: dict[Table, Any] = {}
 def pipeline(conn: Connection) -> None:
     """Send the rest of this :func:`write_transaction` (its statements and its
     commit) without waiting for each answer: psycopg's pipeline mode on PostgreSQL,
-    where it makes the rest one round trip instead of one per statement; on the
-    driver's own connection (``driver=True``), the writes wait for the commit and
+    where it makes the rest one round trip instead of one per statement; on
+    psycopg's own connection (``driver=True``), the writes wait for the commit and
     go as one statement where that is safe. Nothing elsewhere. The statements
     after it must not read their results (a ``RETURNING`` or ``SELECT`` whose rows
     are used goes before it); an error surfaces at the commit, where the
     transaction is rolled back as usual."""
     driver = conn.info.get(_DRIVER)
-    if driver is not None:  # on psycopg's own connection: the writes wait for the commit
+    if driver is not None:  # on the driver's own connection (see DriverConnection.defer)
         driver.defer()
         return
     piped = conn.info.get(_PIPELINE)
@@ -368,6 +369,8 @@ def _roll_back(conn: Connection, piped: ExitStack) -> None:
 
 
 _DRIVER = "ascent.driver"
+# the drivers whose own connection write_transaction(driver=True) uses
+_DRIVERS = ("psycopg", "pysqlite")
 _PIPELINE = "ascent.pipeline"
 _PIPELINED = "ascent.pipelined"
 _PIPELINE_SUPPORTED: bool | None = None

@@ -3,10 +3,13 @@
 For a write of a few small rows, SQLAlchemy's execution layer (the compiled
 cache's key, the execution context, the result object) costs several times
 what psycopg and PostgreSQL do: a served run's start and end took 1.5 ms of CPU
-through it and 0.26 ms on the driver (bench/README.md). The statements stay
-SQLAlchemy's: each is compiled once per set of parameter names by SQLAlchemy's
-own compiler for the engine's dialect, and its parameters are laid out by
-SQLAlchemy (``Compiled.construct_params``); the driver executes the text.
+through it and 0.26 ms on the driver (bench/README.md). On SQLite (``sqlite3``)
+it was most of a durable run's two writes beside SQLite's own work. The
+statements stay SQLAlchemy's: each is compiled once per set of parameter names
+by SQLAlchemy's own compiler for the engine's dialect, and its parameters are
+laid out by SQLAlchemy (``Compiled.construct_params``, then in the order of
+the placeholders where the driver takes them by position, as ``sqlite3``'s
+``?``); the driver executes the text.
 
 Only for statements whose column types the driver takes as they are (strings,
 numbers; no type with a bind or result processor), and with no expanding
@@ -61,6 +64,14 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 class _Write(NamedTuple):
     compiled: Compiled
     parameters: Any  # the statement's parameters, by name
+
+
+def _laid_out(compiled: Compiled, values: Mapping[str, Any]) -> Any:
+    """The statement's parameters as its driver takes them: by name (psycopg), or in
+    the order of its placeholders (SQLite's ``?``)."""
+    parameters: Any = compiled.construct_params(values)
+    order: Any = getattr(compiled, "positiontup", None)  # SQLCompiler's, with ? placeholders
+    return parameters if order is None else tuple([parameters[name] for name in order])
 
 
 def _write_target(compiled: Compiled) -> tuple[str, str] | None:
@@ -137,15 +148,24 @@ class DriverConnection:
         # psycopg's connection, or SQLAlchemy's synchronous face of its async one
         driver: Any = pooled.dbapi_connection
         self._driver: DBAPIConnection = driver
+        self._psycopg = self.dialect.driver == "psycopg"
         self._deferring = False
         self._deferred: list[_Write] = []
+
+    def begin(self) -> None:
+        """Open the transaction where the driver does not open one by itself: on
+        SQLite, holding the write lock from the first statement, as
+        :func:`ascent.storage.write_transaction` does on SQLAlchemy's connection."""
+        if self.dialect.name == "sqlite":
+            self.exec_driver_sql("BEGIN IMMEDIATE")
 
     def defer(self) -> None:
         """From now on, writes that read nothing wait for the commit, where they go
         to the database as one statement when that is safe (see :meth:`_flush`):
         what ``storage.pipeline`` means on this connection. Anything that reads
-        sends them first, in order."""
-        self._deferring = True
+        sends them first, in order. On psycopg only: SQLite has no round trip to
+        save (and no writes inside ``WITH``)."""
+        self._deferring = self._psycopg
 
     def execute(
         self, statement: ClauseElement, parameters: Parameters | Sequence[Parameters] | None = None
@@ -155,7 +175,7 @@ class DriverConnection:
                 if not parameters:
                     return DriverResult([], (), 0)
                 compiled = _compile(statement, self.dialect, tuple(parameters[0]))
-                rows = [compiled.construct_params(dict(row)) for row in parameters]
+                rows = [_laid_out(compiled, row) for row in parameters]
                 if self._deferring and _write_target(compiled) is not None:
                     for row in rows:
                         self._deferred.append(_Write(compiled, row))
@@ -165,13 +185,13 @@ class DriverConnection:
             # one: psycopg's executemany enters its pipeline mode, which costs more
             # CPU than the plain round trip it saves on a near database
             parameters = parameters[0]
-        values = dict(parameters or {})
+        values = parameters or {}
         compiled = _compile(statement, self.dialect, tuple(values))
         if self._deferring and _write_target(compiled) is not None:
             self._deferred.append(_Write(compiled, compiled.construct_params(values)))
             return DriverResult([], (), 1)
         self._flush()
-        return self._run(compiled.string, compiled.construct_params(values))
+        return self._run(compiled.string, _laid_out(compiled, values))
 
     def exec_driver_sql(
         self, sql: str, parameters: Parameters | Sequence[Any] | None = None
@@ -184,7 +204,7 @@ class DriverConnection:
     def commit(self) -> None:
         driver: Any = self._driver
         writes = self._combined()
-        if len(writes) == 1 and driver.info.transaction_status == _IDLE:
+        if len(writes) == 1 and self._psycopg and driver.info.transaction_status == _IDLE:
             # nothing sent yet: a transaction of one statement needs no BEGIN nor COMMIT
             driver.autocommit = True
             try:
@@ -234,30 +254,33 @@ class DriverConnection:
 
     def _run(self, sql: str, parameters: Any, *, many: bool = False) -> DriverResult:
         cursor = self._driver.cursor()
-        try:
-            with self._errors(sql, parameters):
-                if many:
-                    cursor.executemany(sql, parameters)
-                else:
-                    cursor.execute(sql, parameters)
-                description = cursor.description
-                if description is None:
-                    return DriverResult([], (), cursor.rowcount)
-                rows = list(cursor.fetchall())
+        try:  # not self._errors: a statement is too small for a context manager's cost
+            if many:
+                cursor.executemany(sql, parameters)
+            else:
+                cursor.execute(sql, parameters)
+            description = cursor.description
+            if description is None:
+                return DriverResult([], (), cursor.rowcount)
+            rows = list(cursor.fetchall())
             return DriverResult(rows, [column[0] for column in description], cursor.rowcount)
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise self._wrapped(sql, parameters, exc) from exc
         finally:
             cursor.close()
 
     @contextmanager
     def _errors(self, sql: str, parameters: Any) -> Iterator[None]:
         """The driver's errors as SQLAlchemy's (``IntegrityError``, ``OperationalError``...)."""
-        from sqlalchemy.exc import DBAPIError
-
-        base = self.dialect.loaded_dbapi.Error
         try:
             yield
-        except base as exc:
-            raise DBAPIError.instance(sql, parameters, exc, base) from exc
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise self._wrapped(sql, parameters, exc) from exc
+
+    def _wrapped(self, sql: str, parameters: Any, error: Exception) -> Exception:
+        from sqlalchemy.exc import DBAPIError
+
+        return DBAPIError.instance(sql, parameters, error, self.dialect.loaded_dbapi.Error)
 
     @property
     def broken(self) -> bool:

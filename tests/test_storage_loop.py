@@ -138,3 +138,32 @@ async def test_a_run_store_call_on_postgresql_wakes_the_outbox_listeners(postgre
     finally:
         stop()
         await store.on_loop.aclose()
+
+
+async def test_a_cancelled_caller_does_not_cut_the_transaction(engine: Engine):
+    """As with a worker thread: the call runs to its end, and the caller is cancelled."""
+    on_loop = LoopEngine(engine)
+    started = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def write() -> None:
+        with write_transaction(on_loop.current(), driver=True) as conn:
+            conn.execute(items.insert(), {"id": "first", "count": 1})
+            loop.call_soon_threadsafe(started.set)
+            if engine.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT pg_sleep(0.3)")  # cancelled in here
+            conn.execute(items.insert(), {"id": "second", "count": 2})
+
+    try:
+        call = asyncio.ensure_future(on_loop.call(write))
+        await started.wait()
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        for _ in range(200):  # the write goes on: wait for its commit
+            if len(_ids(engine)) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert _ids(engine) == ["first", "second"]
+    finally:
+        await on_loop.aclose()

@@ -1410,24 +1410,29 @@ def stateful_fuzz(
     stop = threading.Event()
     approved = 0
 
-    def janitor() -> None:
+    def sweep(http: httpx.Client, *, older_than: float) -> None:
+        """Approve the runs seen ``older_than`` seconds ago that wait for approval."""
         nonlocal approved
+        with lock:
+            due = [run_id for run_id, seen in runs.items() if time.monotonic() - seen > older_than]
+        for run_id in due:
+            run = http.get(f"/v1/runs/{run_id}").json()
+            if run.get("status") == "awaiting_approval":
+                decisions = [
+                    {"call_id": p["call_id"], "approved": True} for p in run["pending_approvals"]
+                ]
+                body = {"decisions": decisions, "wait": False}
+                approved += http.post(f"/v1/runs/{run_id}/approvals", json=body).is_success
+            elif run.get("status") in ("completed", "failed", "cancelled"):
+                with lock:
+                    runs.pop(run_id, None)
+
+    def janitor() -> None:
         with httpx.Client(base_url=service.url, headers=HEADERS, timeout=30) as http:
             while not stop.wait(0.5):
-                with lock:
-                    due = [run_id for run_id, seen in runs.items() if time.monotonic() - seen > 1]
-                for run_id in due:
-                    run = http.get(f"/v1/runs/{run_id}").json()
-                    if run.get("status") == "awaiting_approval":
-                        decisions = [
-                            {"call_id": p["call_id"], "approved": True}
-                            for p in run["pending_approvals"]
-                        ]
-                        body = {"decisions": decisions, "wait": False}
-                        approved += http.post(f"/v1/runs/{run_id}/approvals", json=body).is_success
-                    elif run.get("status") in ("completed", "failed", "cancelled"):
-                        with lock:
-                            runs.pop(run_id, None)
+                sweep(http, older_than=1.0)
+            # a fuzz that ended early (see below) may leave paused runs no pass got to
+            sweep(http, older_than=0.0)
 
     problems: list[str] = []
     log_start = len(service.log_text())

@@ -81,7 +81,10 @@ class LoopEngine:
             return await asyncio.to_thread(func, *args, **kwargs)
         from sqlalchemy.util import greenlet_spawn
 
-        result: T = await greenlet_spawn(self._run, func, args, kwargs)
+        # Shielded: a cancelled caller does not cut a transaction between two of its
+        # statements (the greenlet would get the cancellation at its next await);
+        # like a worker thread's, the call runs to its end and the caller is cancelled.
+        result: T = await asyncio.shield(greenlet_spawn(self._run, func, args, kwargs))
         return result
 
     def _run(self, func: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:

@@ -18,8 +18,8 @@ core 1; it measures the replica's CPU per run at a light load, predicts from it
 the runs per second one replica core carries, then saturates the replica and
 compares. The prediction must be within 20% of what is measured.
 
-    uv run python bench/capacity.py [--steps-replica-ms 16.2 --steps-db-ms 5.2]
-        [--run-replica-ms 6.0 --run-db-ms 1.7] [--check]
+    uv run python bench/capacity.py [--steps-replica-ms 19.6 --steps-db-ms 5.0]
+        [--run-replica-ms 5.3 --run-db-ms 1.2] [--check]
 """
 
 from __future__ import annotations
@@ -219,13 +219,13 @@ def report(plans: list[Plan]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     # steps mode: bench/service.py at 50 clients, bench/service_ab.py --statements
-    parser.add_argument("--steps-replica-ms", type=float, default=16.2)
-    parser.add_argument("--steps-db-ms", type=float, default=5.2)
+    parser.add_argument("--steps-replica-ms", type=float, default=19.6)
+    parser.add_argument("--steps-db-ms", type=float, default=5.0)
     parser.add_argument("--steps-round-trips", type=float, default=38.7)
     parser.add_argument("--steps-commits", type=float, default=11.0)
     # run mode: measured the same way (service_ab.py --durability run)
-    parser.add_argument("--run-replica-ms", type=float, default=6.0)
-    parser.add_argument("--run-db-ms", type=float, default=1.7)
+    parser.add_argument("--run-replica-ms", type=float, default=5.3)
+    parser.add_argument("--run-db-ms", type=float, default=1.2)
     parser.add_argument("--run-round-trips", type=float, default=6.0)
     parser.add_argument("--run-commits", type=float, default=2.4)
     parser.add_argument(

@@ -118,8 +118,9 @@ class FunctionTool:
         """Run the tool once; raises :class:`ToolArgumentsError` on bad arguments."""
         if self.timeout is None:
             return await self.on_invoke(context, arguments)
-        try:
-            return await asyncio.wait_for(self.on_invoke(context, arguments), self.timeout)
+        try:  # asyncio.timeout: a cancellation as the tool ends is not lost (3.11's wait_for)
+            async with asyncio.timeout(self.timeout):
+                return await self.on_invoke(context, arguments)
         except TimeoutError:
             raise ToolTimeoutError(
                 f"tool {self.name!r} timed out after {self.timeout:g}s"

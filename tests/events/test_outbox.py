@@ -254,3 +254,18 @@ async def test_a_commit_in_this_process_wakes_the_relay_and_a_rollback_does_not(
     await asyncio.to_thread(RunStore(database_url).insert_run, record("w3"))
     await broker.join()
     assert seen.empty()
+
+
+async def test_a_relay_stops_when_a_wake_comes_with_the_stop(database_url: str) -> None:
+    """A wake and a stop in the same turn of the loop: the relay ends (Python 3.11's
+    ``wait_for`` returned the wake and lost the cancellation, and it ran on)."""
+    import asyncio
+
+    relay = OutboxRelay(database_url, LocalBroker(), name="relay-s", interval=3600.0)
+    await relay.start()
+    for _ in range(3):  # its first pass, at start, found nothing: now it waits
+        await asyncio.sleep(0.05)
+    relay.wake()
+    stopping = asyncio.ensure_future(relay.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=30)
+    assert stopping in done  # it ended; it did not go on waiting for the next wake

@@ -160,8 +160,11 @@ class OutboxRelay:
             busy = count >= self.batch
             if busy:
                 continue  # more are waiting
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns when the
+            # wake and a cancellation (stop()) come together, and the loop ran on forever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), pause)
+                async with asyncio.timeout(pause):
+                    await self._wake.wait()
             busy = self._wake.is_set()
             if count > 1 and self._wake.is_set():
                 # several at once: busy. A burst of commits gathers into one pass (each

@@ -21,6 +21,7 @@ from ascent.durable import (
     DurableEngine,
     RunEvent,
     RunNotFound,
+    RunRecord,
     durable_sleep,
     idempotency_key,
 )
@@ -153,7 +154,11 @@ async def test_approval_is_a_durable_wait_and_a_rejection_reaches_the_model(
         await engine.cancel_run(record.id)
 
 
-async def test_cancel_stops_a_tool_in_flight(make_engine: MakeEngine) -> None:
+async def _in_a_tool_that_never_ends(
+    make_engine: MakeEngine,
+) -> tuple[DurableEngine, RunRecord, ScriptedModel, list[str]]:
+    """A run started and inside its tool, which waits for ever; the list gets
+    "cancelled" when the tool is."""
     entered = asyncio.Event()
     outcome: list[str] = []
 
@@ -172,6 +177,11 @@ async def test_cancel_stops_a_tool_in_flight(make_engine: MakeEngine) -> None:
     engine: DurableEngine = await make_engine(agents=[support(forever)], model=model)
     record = await engine.start_run("support", "Go")
     await asyncio.wait_for(entered.wait(), 20)
+    return engine, record, model, outcome
+
+
+async def test_cancel_stops_a_tool_in_flight(make_engine: MakeEngine) -> None:
+    engine, record, model, outcome = await _in_a_tool_that_never_ends(make_engine)
     assert (await engine.wait_run(record.id, timeout=0.05)).status == "running"
 
     cancelled = await engine.cancel_run(record.id)
@@ -249,24 +259,7 @@ async def test_a_tool_in_flight_stops_when_its_run_is_cancelled_elsewhere(
 ) -> None:
     """A ``steps`` run cancelled by another process (nothing of it reaches this one
     directly) is interrupted in its step, not only at its next one."""
-    entered = asyncio.Event()
-    outcome: list[str] = []
-
-    @function_tool
-    async def forever(order_id: str) -> str:
-        """Wait for ever."""
-        entered.set()
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            outcome.append("cancelled")
-            raise
-        return "never"
-
-    model = ScriptedModel([ToolCall("forever", {"order_id": "A-1"}), "unused"])
-    engine: DurableEngine = await make_engine(agents=[support(forever)], model=model)
-    record = await engine.start_run("support", "Go")
-    await asyncio.wait_for(entered.wait(), 20)
+    engine, record, model, outcome = await _in_a_tool_that_never_ends(make_engine)
     task = engine._started_parts().workflows.task_of(record.id)
     assert task is not None
 

@@ -167,3 +167,19 @@ async def test_a_cancelled_caller_does_not_cut_the_transaction(engine: Engine):
         assert _ids(engine) == ["first", "second"]
     finally:
         await on_loop.aclose()
+
+
+def test_a_loop_that_ended_without_closing_hands_the_pool_to_the_next(postgres_server):
+    url = normalize_url(postgres_server.create_database(f"loop_{uuid.uuid4().hex[:8]}"))
+    engine = create_engine(url)
+    on_loop = LoopEngine(engine)
+
+    async def where() -> int:
+        return await on_loop.call(threading.get_ident)
+
+    try:
+        assert asyncio.run(where()) == threading.get_ident()  # no aclose() at its end
+        assert asyncio.run(where()) == threading.get_ident()  # on this loop, not a thread
+        asyncio.run(on_loop.aclose())
+    finally:
+        engine.dispose()

@@ -95,6 +95,9 @@ class LoopEngine:
             _inside.reset(token)
 
     def _on(self, loop: asyncio.AbstractEventLoop) -> bool:
+        if self._loop is not None and self._loop is not loop and self._loop.is_closed():
+            # its loop ended without aclose(): its connections went with it; this loop's now
+            self._async = self._loop = None
         if self._async is None:
             if self.engine.dialect.driver != "psycopg":
                 return False

@@ -30,11 +30,15 @@ items = Table(
 )
 
 
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    return normalize_url(postgres_server.create_database(f"loop_{uuid.uuid4().hex[:8]}"))
+
+
 @pytest.fixture(params=["postgresql", "sqlite"])
 def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:
     if request.param == "postgresql":
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = normalize_url(server.create_database(f"loop_{uuid.uuid4().hex[:8]}"))
+        url = request.getfixturevalue("postgres_url")
     else:
         url = f"sqlite:///{tmp_path / 'loop.db'}"
     engine = create_engine(url)
@@ -95,8 +99,8 @@ async def test_errors_roll_back_and_come_out_as_sqlalchemys(engine: Engine):
         await on_loop.aclose()
 
 
-def test_another_loop_gets_a_thread_until_the_first_closes_its_pool(postgres_server):
-    url = normalize_url(postgres_server.create_database(f"loop_{uuid.uuid4().hex[:8]}"))
+def test_another_loop_gets_a_thread_until_the_first_closes_its_pool(postgres_url: str):
+    url = postgres_url
     engine = create_engine(url)
     metadata.create_all(engine)
     on_loop = LoopEngine(engine)
@@ -121,8 +125,7 @@ def test_another_loop_gets_a_thread_until_the_first_closes_its_pool(postgres_ser
         engine.dispose()
 
 
-async def test_a_run_store_call_on_postgresql_wakes_the_outbox_listeners(postgres_server):
-    postgres_url = postgres_server.create_database(f"loop_{uuid.uuid4().hex[:8]}")
+async def test_a_run_store_call_on_postgresql_wakes_the_outbox_listeners(postgres_url: str):
     store = RunStore(postgres_url)
     woken: list[int] = []
     stop = Outbox(postgres_url).on_write(lambda: woken.append(threading.get_ident()))
@@ -169,8 +172,8 @@ async def test_a_cancelled_caller_does_not_cut_the_transaction(engine: Engine):
         await on_loop.aclose()
 
 
-def test_a_loop_that_ended_without_closing_hands_the_pool_to_the_next(postgres_server):
-    url = normalize_url(postgres_server.create_database(f"loop_{uuid.uuid4().hex[:8]}"))
+def test_a_loop_that_ended_without_closing_hands_the_pool_to_the_next(postgres_url: str):
+    url = postgres_url
     engine = create_engine(url)
     on_loop = LoopEngine(engine)
 

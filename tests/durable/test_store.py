@@ -138,6 +138,34 @@ def test_runs_page_by_key_newest_first_with_filters(url: str) -> None:
     assert store.page_runs("acme", traced=True)[0] == []
 
 
+def test_a_pause_written_again_after_a_crash_leaves_the_decision_taken_since(url: str) -> None:
+    # A replica logs the pause and dies before its step is recorded; a decision comes;
+    # the recovered workflow runs the pause's step again. The run must stay decided.
+    store = RunStore(url)
+    now = datetime.now(UTC)
+    record = RunRecord(id="r", agent="a", status="running", created_at=now, updated_at=now)
+    assert store.insert_run(record, events=[("run_started", {}, None)])
+    request = {"call_id": "c", "tool_name": "refund", "arguments": "{}", "agent": "a"}
+    pause: list[Any] = [("approval_required", {"requests": [request]}, 3)]
+    values = {"status": "awaiting_approval", "pending": [request]}
+    assert store.update_run("r", events=pause, once=True, **values) is not None
+    decision = [("run_resumed", {"decisions": {"c": {"approved": True}}}, None)]
+    only = "awaiting_approval"
+    decided = store.update_run("r", events=decision, only_status=only, status="running", pending=[])
+    assert decided is not None
+
+    again = store.update_run("r", events=pause, once=True, **values)
+    assert again is not None and again.status == "running" and again.pending_approvals == []
+    assert store.get_run("r") == decided  # nothing written, not even the time
+    assert [e.type for e in store.read_events("r", after=0)] == [
+        "run_started",
+        "approval_required",
+        "run_resumed",
+    ]
+    store.update_run("r", status="cancelled", events=[("run_cancelled", {}, None)])
+    assert store.update_run("r", events=pause, once=True, **values) is None  # over
+
+
 def test_usage_is_summed_per_tenant_since_a_time(url: str) -> None:
     from ascent.items import RunUsage, Usage
 

@@ -343,11 +343,11 @@ class RunStore:
 
         Returns None (and writes nothing) when the run is already over (or,
         with ``only_status``, not in that status), so a late writer never
-        overwrites a cancellation. With ``once``, the events
-        are not appended if the log has the first one's type at its step (or
-        with no step) already: code that runs again after a crash does not
-        repeat them. ``after`` is the log's end if the caller knows it (see
-        :meth:`append_events`).
+        overwrites a cancellation. With ``once``, nothing is written if the log
+        has the first event's type at its step (or with no step) already: a
+        step that runs again after a crash wrote all of it the first time, and
+        what came since (a decision on its pause) must stand. ``after`` is the
+        log's end if the caller knows it (see :meth:`append_events`).
         """
         sql = self.sql
         params = self._encode(values)
@@ -360,6 +360,9 @@ class RunStore:
         for attempt in _ATTEMPTS:
             try:
                 with write_transaction(self.engine, driver=True) as conn:
+                    if events and once and self._logged(conn, run_id, events[0]):
+                        record = self._read_run(conn, run_id)
+                        return None if record is None or record.done else record
                     result = conn.execute(statement, params)
                     if sql.returning:
                         row = result.mappings().first()
@@ -370,22 +373,13 @@ class RunStore:
                     if row is None:
                         return None
                     record = self._record(row)
-                    if not (events and once) and (after is not None or not events):
+                    if after is not None or not events:
                         pipeline(conn)  # the rest reads nothing back: one round trip
                     if also is not None:
                         also(conn)
                     if change := _status_change(values.get("status"), only_status):
                         rows = outbox_rows(record, status_change=change)
                         write_outbox(conn, self.tables.outbox, rows)
-                    if events and once:
-                        kind, _data, step = events[0]
-                        query = {"b_id": run_id, "b_type": kind}
-                        if step is None:
-                            found = conn.execute(sql.logged_no_step, query)
-                        else:
-                            found = conn.execute(sql.logged_at_step, {**query, "b_step": step})
-                        if found.first() is not None:
-                            return record
                     if events:
                         self._append(conn, run_id, events, after=after, record=record)
                 return record
@@ -394,6 +388,16 @@ class RunStore:
                     raise
                 after = None
         return None  # pragma: no cover
+
+    def _logged(self, conn: Connection, run_id: str, event: PendingEvent) -> bool:
+        """Whether the log has ``event``'s type at its step (or with no step)."""
+        kind, _data, step = event
+        query = {"b_id": run_id, "b_type": kind}
+        if step is None:
+            found = conn.execute(self.sql.logged_no_step, query)
+        else:
+            found = conn.execute(self.sql.logged_at_step, {**query, "b_step": step})
+        return found.first() is not None
 
     # ------------------------------------------------------------------- events
 

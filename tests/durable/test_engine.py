@@ -25,7 +25,7 @@ from ascent.durable import (
     durable_sleep,
     idempotency_key,
 )
-from ascent.items import FunctionCallOutput, Item, Message, Usage
+from ascent.items import FunctionCall, FunctionCallOutput, Item, Message, Usage
 from ascent.lifecycle import RunHooks
 from ascent.memory import open_session
 from ascent.models.base import (
@@ -368,6 +368,28 @@ async def test_a_session_carries_the_conversation_across_runs(
     texts = [i.text for i in model.requests[-1].input if isinstance(i, Message)]
     assert texts == ["I prefer email.", "Noted: email.", "How do I prefer to be contacted?"]
     assert len(await open_session("customer-7", sqlite_url).get_items()) == 4
+
+
+async def test_a_run_cancelled_while_it_waits_for_approval_leaves_its_session_usable(
+    make_engine: MakeEngine, sqlite_url: str
+) -> None:
+    """The pause saved the refund's call to the session; the cancel means no output
+    ever follows it. The next run sends that call answered with an error, as model
+    APIs require, and completes."""
+    model = ScriptedModel([ToolCall("refund", {"order_id": "A-9"}), "How can I help?"])
+    engine: DurableEngine = await make_engine(agents=[support()], model=model)
+    paused = await engine.start_run("support", "Refund A-9", session_id="customer-9")
+    assert (await engine.wait_run(paused.id)).status == "awaiting_approval"
+    assert (await engine.cancel_run(paused.id)).status == "cancelled"
+
+    record = await engine.start_run("support", "Hello again", session_id="customer-9")
+
+    assert (await engine.wait_run(record.id)).output == "How can I help?"
+    sent = model.requests[-1].input
+    calls = [i.call_id for i in sent if isinstance(i, FunctionCall)]
+    answers = [i for i in sent if isinstance(i, FunctionCallOutput)]
+    assert [a.call_id for a in answers] == calls and len(calls) == 1
+    assert answers[0].is_error and "cancelled" in answers[0].output
 
 
 async def test_tools_get_an_idempotency_key_and_can_sleep_durably(

@@ -34,6 +34,7 @@ from ascent.memory import (
     open_session,
     prune_expired,
 )
+from ascent.memory.session import answer_open_calls
 from ascent.storage import DATABASE_URL_ENV, normalize_url
 from ascent.testing import ScriptedModel, ToolCall
 
@@ -351,3 +352,24 @@ def test_open_session_says_where_a_named_session_lives() -> None:
     docs = Path(__file__).parents[2] / "docs" / "memory.md"
     sessions = docs.read_text().split("## Sessions", 1)[1].strip()
     assert sessions.startswith("A session opened by name is persistent")
+
+
+def test_a_call_no_output_answers_gets_an_error_answer_after_its_response() -> None:
+    said = Message(role="user", content=[InputText(text="refund A1 and A2")])
+    looked = FunctionCall(call_id="c1", name="lookup", arguments='{"order_id": "A1"}', agent="a")
+    refund_1 = FunctionCall(call_id="c2", name="refund", arguments='{"order_id": "A1"}', agent="a")
+    refund_2 = FunctionCall(call_id="c3", name="refund", arguments='{"order_id": "A2"}', agent="a")
+    answer = FunctionCallOutput(call_id="c1", output="A1: shipped", tool_name="lookup")
+    after = Message(role="user", content=[InputText(text="never mind")])
+    items: list[Item] = [said, looked, refund_1, refund_2, answer, after]
+
+    closed = answer_open_calls(items)
+
+    [first, second] = [i for i in closed if isinstance(i, FunctionCallOutput) and i.is_error]
+    assert (first.call_id, first.tool_name, first.agent) == ("c2", "refund", "a")
+    assert second.call_id == "c3" and "cancelled or abandoned" in second.output
+    # after the response's calls, where the run's own outputs would be; the rest kept
+    assert closed == [said, looked, refund_1, refund_2, first, second, answer, after]
+    assert answer_open_calls(closed) == closed
+    [*_, last] = answer_open_calls(items[:2])  # a call at the end is answered too
+    assert isinstance(last, FunctionCallOutput) and last.call_id == "c1" and last.is_error

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from ascent import Agent, FunctionCallOutput, RunContext, Runner, RunState, UserError, function_tool
+from ascent.items import FunctionCall
+from ascent.memory import InMemorySession
 from ascent.testing import ScriptedModel, ToolCall
 
 from ..sample_tools import lookup
@@ -152,3 +154,23 @@ async def test_an_sdk_style_approval_check_gets_the_call_id() -> None:
     model = ScriptedModel([ToolCall("pay", {"amount": 10})])
     result = await Runner.run(Agent(name="p", model=model, tools=[pay]), "pay")
     assert asked == [result.interruptions[0].call_id] and asked[0]
+
+
+async def test_a_run_left_paused_does_not_break_the_next_run_on_its_session() -> None:
+    """The pause saved the refund's call; nobody resumed it. The next run sends the call
+    answered with an error (model APIs refuse a call without its output), and the
+    session itself is not rewritten."""
+    session = InMemorySession("customer-1")
+    model = ScriptedModel([ToolCall("refund", {"order_id": "A1", "amount": 20}), "Hello."])
+    paused = await Runner.run(make_agent(model), "refund A1", session=session)
+    assert paused.is_interrupted
+    [call] = [i for i in await session.get_items() if isinstance(i, FunctionCall)]
+
+    result = await Runner.run(make_agent(model), "hi again", session=session)
+
+    assert result.final_output == "Hello." and refunds == []
+    sent = model.requests[-1].input
+    answer = sent[sent.index(call) + 1]
+    assert isinstance(answer, FunctionCallOutput) and answer.call_id == call.call_id
+    assert answer.is_error and "abandoned" in answer.output
+    assert answer not in await session.get_items()

@@ -27,6 +27,7 @@ from pydantic_core import to_jsonable_python
 from ..items import RunUsage, input_to_items
 from ..lifecycle import RunHooks
 from ..memory import open_session
+from ..memory.session import read_history
 from ..run.config import RunConfig
 from ..run.registry import AgentRegistry
 from ..run.start import new_state, run_agent
@@ -367,7 +368,7 @@ class RunWorkflows:
         history (the rest is new input, added to the session with the run's items).
         With ``server_state`` the provider holds that history: only the new input is sent."""
         session = open_session(session_id, self.settings.database_url) if session_id else None
-        history = await session.get_items() if session is not None else []
+        history = await read_history(session) if session is not None else []
         state = new_state(
             agent,
             items,

@@ -7,11 +7,17 @@ the next run continues the conversation without the caller resending it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from ..items import Item
+from ..items import FunctionCall, FunctionCallOutput, Item
 
-__all__ = ["IdempotentSession", "InMemorySession", "Session"]
+__all__ = ["IdempotentSession", "InMemorySession", "Session", "answer_open_calls", "read_history"]
+
+UNANSWERED_CALL = (
+    "no result: the run that asked for this call ended before it ran "
+    "(it was cancelled or abandoned while it waited for approval)"
+)
 
 
 @runtime_checkable
@@ -90,3 +96,40 @@ class InMemorySession:
     async def delete(self) -> None:
         """The session whole; in memory, the same as :meth:`clear`."""
         await self.clear()
+
+
+async def read_history(session: Session) -> list[Item]:
+    """``session``'s items as a new run continues from them (see :func:`answer_open_calls`)."""
+    return answer_open_calls(await session.get_items())
+
+
+def answer_open_calls(items: Sequence[Item]) -> list[Item]:
+    """``items`` with an error output after each function call that has none.
+
+    A run saves its items when it pauses for approval; if it is then cancelled
+    or never resumed, its session keeps calls that no output answers, and model
+    APIs refuse a request holding such a call. The answer goes after the calls of
+    the same response, where the run's own outputs would have been; the session
+    itself is left as it is.
+    """
+    answered = {item.call_id for item in items if isinstance(item, FunctionCallOutput)}
+    if all(item.call_id in answered for item in items if isinstance(item, FunctionCall)):
+        return list(items)
+    closed: list[Item] = []
+    owed: list[Item] = []
+    for item in items:
+        if owed and not isinstance(item, FunctionCall):
+            closed += owed
+            owed = []
+        closed.append(item)
+        if isinstance(item, FunctionCall) and item.call_id not in answered:
+            owed.append(
+                FunctionCallOutput(
+                    call_id=item.call_id,
+                    output=UNANSWERED_CALL,
+                    agent=item.agent,
+                    tool_name=item.name,
+                    is_error=True,
+                )
+            )
+    return closed + owed

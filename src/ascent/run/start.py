@@ -27,7 +27,7 @@ from ..errors import UserError
 from ..items import Item, input_to_items
 from ..lifecycle import RunHooks
 from ..memory.current_run import run_input
-from ..memory.session import Session
+from ..memory.session import Session, read_history
 from ..models import resolve_model
 from ..models.base import ModelRequest
 from ..tracing import Span, Trace, current_span, current_trace, get_trace_provider
@@ -264,7 +264,7 @@ async def run_agent(
         check_resumable(state, graph)
         new_input: Sequence[Item] = unsaved_input or ()
     else:
-        history = await session.get_items() if session is not None else []
+        history = await read_history(session) if session is not None else []
         state = new_state(
             agent,
             input,

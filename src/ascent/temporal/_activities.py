@@ -24,7 +24,7 @@ from ..durable.records import run_trace_id
 from ..durable.tools import emitting_with, sleeping_with
 from ..errors import AscentError, MCPError, ModelAPIError, UserError
 from ..items import input_to_items, items_to_json
-from ..memory.session import IdempotentSession
+from ..memory.session import IdempotentSession, read_history
 from ..run.commands import ApprovalRequest, Command, command_result_adapter
 from ..run.events import (
     AgentChangedEvent,
@@ -219,7 +219,7 @@ class RunActivities:
     async def session_history(self, session_id: str) -> list[dict[str, Any]]:
         """The items of a session, for a run that continues its conversation."""
         try:
-            items = await self.app.session(session_id).get_items()
+            items = await read_history(self.app.session(session_id))
         except AscentError as exc:
             raise failure(exc) from exc
         return items_to_json(items)

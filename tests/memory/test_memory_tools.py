@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +13,8 @@ import pytest
 from ascent import Agent, Runner
 from ascent.context import RunContext
 from ascent.errors import UserError
-from ascent.items import FunctionCallOutput
+from ascent.items import FunctionCallOutput, Message
+from ascent.memory.current_run import current_run_input, latest_user_text, run_input
 from ascent.memory.store import Memory, MemoryStore
 from ascent.memory.tools import (
     estimate_tokens,
@@ -181,3 +184,22 @@ async def test_an_empty_scope_from_the_program_is_an_error(store: MemoryStore) -
         await Runner.run(
             Agent(name="a", model=ScriptedModel(["x"]), instructions=instructions), "x"
         )
+
+
+def test_a_run_closed_from_another_context_lets_go_of_its_input() -> None:
+    """Temporal closes an evicted workflow's coroutine outside the context it ran in:
+    leaving the run's input must not raise there (it surfaced as an ignored error)."""
+
+    class Suspend:
+        def __await__(self) -> Generator[None, None, None]:
+            yield
+
+    async def run() -> None:
+        with run_input([Message(role="user", content="hello")]):
+            assert latest_user_text(current_run_input()) == "hello"
+            await Suspend()
+
+    coroutine = run()
+    contextvars.copy_context().run(coroutine.send, None)  # suspended inside the block
+    coroutine.close()  # from this context, as a worker's eviction does
+    assert current_run_input() == []

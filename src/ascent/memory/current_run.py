@@ -9,7 +9,7 @@ a run (nested runs set their own and restore the caller's on the way out).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 
 from ..items import Item, Message
@@ -26,7 +26,10 @@ def run_input(items: Sequence[Item]) -> Iterator[None]:
     try:
         yield
     finally:
-        _input.reset(token)
+        # a coroutine closed from another context (Temporal evicting a workflow
+        # closes it so) has no caller's value to restore there
+        with suppress(ValueError):
+            _input.reset(token)
 
 
 def current_run_input() -> list[Item]:

@@ -301,14 +301,18 @@ async def sse_data(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
                     yield b"\n".join(data).decode("utf-8", "replace")
                     data = []
             elif line.startswith(b"data:"):
-                value = line[5:]
-                data.append(value[1:] if value.startswith(b" ") else value)
+                data.append(_field_value(line))
     line = pending.rstrip(b"\r")
     if line.startswith(b"data:"):  # the last line had no line end
-        value = line[5:]
-        data.append(value[1:] if value.startswith(b" ") else value)
+        data.append(_field_value(line))
     if data:
         yield b"\n".join(data).decode("utf-8", "replace")
+
+
+def _field_value(line: bytes) -> bytes:
+    """A ``data:`` line's value: after the colon, less one leading space."""
+    value = line[5:]
+    return value[1:] if value.startswith(b" ") else value
 
 
 async def _drain(lines: AsyncIterator[Any]) -> None:

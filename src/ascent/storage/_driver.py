@@ -24,7 +24,6 @@ import functools
 import re
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -216,8 +215,10 @@ class DriverConnection:
                     self.pooled.invalidate()
             return
         self._send(writes)
-        with self._errors("COMMIT", None):
+        try:
             self._driver.commit()
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise self._wrapped("COMMIT", None, exc) from exc
 
     def _flush(self) -> None:
         if self._deferred:
@@ -254,7 +255,7 @@ class DriverConnection:
 
     def _run(self, sql: str, parameters: Any, *, many: bool = False) -> DriverResult:
         cursor = self._driver.cursor()
-        try:  # not self._errors: a statement is too small for a context manager's cost
+        try:
             if many:
                 cursor.executemany(sql, parameters)
             else:
@@ -269,15 +270,8 @@ class DriverConnection:
         finally:
             cursor.close()
 
-    @contextmanager
-    def _errors(self, sql: str, parameters: Any) -> Iterator[None]:
-        """The driver's errors as SQLAlchemy's (``IntegrityError``, ``OperationalError``...)."""
-        try:
-            yield
-        except self.dialect.loaded_dbapi.Error as exc:
-            raise self._wrapped(sql, parameters, exc) from exc
-
     def _wrapped(self, sql: str, parameters: Any, error: Exception) -> Exception:
+        """The driver's ``error`` as SQLAlchemy's (``IntegrityError``, ``OperationalError``...)."""
         from sqlalchemy.exc import DBAPIError
 
         return DBAPIError.instance(sql, parameters, error, self.dialect.loaded_dbapi.Error)

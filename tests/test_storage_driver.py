@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    UniqueConstraint,
     bindparam,
     create_engine,
     literal_column,
@@ -182,3 +183,32 @@ def test_every_waiting_write_reaches_the_database(engine: Engine, rows: int):
         ("a", "held", 1),
         *((f"r{n:02}", "open", n) for n in range(rows)),
     ]
+
+
+def test_a_constraint_checked_at_the_commit_fails_as_sqlalchemys_error(
+    postgres_server: PostgresServer,
+):
+    """A deferred constraint fails at COMMIT, not at its statement: the same error."""
+    url = normalize_url(postgres_server.create_database(f"driver_{uuid.uuid4().hex[:8]}"))
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    marks = Table(
+        "driver_marks",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("mark", String(8)),
+        UniqueConstraint("mark", deferrable=True, initially="DEFERRED"),
+    )
+    marks.create(engine)
+    try:
+        committed: list[str] = []
+        with pytest.raises(IntegrityError), write_transaction(engine, driver=True) as conn:
+            conn.execute(marks.insert(), {"id": 1, "mark": "x"})
+            conn.execute(marks.insert(), {"id": 2, "mark": "x"})  # fails at the commit
+            after_commit(conn, lambda: committed.append("no"))
+        assert committed == []
+        with write_transaction(engine, driver=True) as conn:  # the connection is sound
+            conn.execute(marks.insert(), {"id": 3, "mark": "y"})
+        with engine.connect() as conn:
+            assert list(conn.execute(select(marks.c.id)).scalars()) == [3]
+    finally:
+        engine.dispose()
